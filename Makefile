@@ -1,0 +1,77 @@
+# Two commands on a fresh machine:  `make run`  (app + demo data on SQLite)  and  `make test`  (whole suite).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format install worker beat serve bench clean check-python
+
+# Find a Python >= 3.12 (Django 6.1 needs it): $PYTHON, then python3.13, python3.12, python3.
+define find_python
+for candidate in $${PYTHON:-} python3.13 python3.12 python3; do \
+  [ -n "$$candidate" ] || continue; \
+  if command -v "$$candidate" >/dev/null 2>&1 && "$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+    echo "$$candidate"; exit 0; \
+  fi; \
+done; \
+for version in 3.13 3.12; do \
+  if command -v pyenv >/dev/null 2>&1; then \
+    prefix=$$(pyenv prefix $$(pyenv versions --bare | grep -E "^$$version" | tail -n1) 2>/dev/null); \
+    if [ -n "$$prefix" ] && [ -x "$$prefix/bin/python3" ]; then echo "$$prefix/bin/python3"; exit 0; fi; \
+  fi; \
+done; \
+exit 1
+endef
+
+check-python:
+	@PYBIN=$$($(find_python)) || { \
+	  echo "ERROR: Python 3.12 or newer is required (Django 6.1). Found: $$(python3 --version 2>&1)."; \
+	  echo "Install one, e.g. 'apt-get install python3.12' / 'brew install python@3.13' / 'pyenv install 3.13',"; \
+	  echo "or point PYTHON=/path/to/python3.13 at it."; exit 1; }; \
+	echo "Using $$PYBIN ($$($$PYBIN --version))"
+
+$(VENV)/.installed: pyproject.toml
+	@PYBIN=$$($(find_python)) || { $(MAKE) --no-print-directory check-python; exit 1; }; \
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then rm -rf $(VENV); fi; \
+	[ -x $(PY) ] || $$PYBIN -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Production-style web server (gunicorn); set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, DJANGO_ENV=production.
+serve: install
+	$(PY) manage.py migrate --no-input
+	$(VENV)/bin/gunicorn moderation.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+
+worker: install
+	$(VENV)/bin/celery -A moderation worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}
+
+beat: install
+	$(VENV)/bin/celery -A moderation beat --loglevel=INFO --schedule=var/celerybeat-schedule
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/intake.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

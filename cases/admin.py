@@ -1,0 +1,88 @@
+from django.contrib import admin
+
+from cases.models import Case, Decision, Report, Signal, Subject, SubjectVersion
+from moderation.admin_audit import ReadOnlyModelAdmin
+
+
+class ReportInline(admin.TabularInline):
+    model = Report
+    extra = 0
+    can_delete = False
+    fields = ["id", "vendor", "external_id", "reason", "reporter_id", "subject_version", "received_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SignalInline(admin.TabularInline):
+    model = Signal
+    extra = 0
+    can_delete = False
+    fields = ["source", "source_name", "model", "model_version", "label", "score", "value", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class DecisionInline(admin.TabularInline):
+    model = Decision
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "mode", "policy", "action", "automated", "decided_by", "rule", "reason"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Case)
+class CaseAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "id",
+        "subject",
+        "status",
+        "policy",
+        "queue",
+        "priority",
+        "report_count",
+        "reporter_count",
+        "sla_due_at",
+        "assignee",
+        "opened_at",
+    ]
+    list_filter = ["status", "queue", "policy"]
+    search_fields = ["=id", "subject__external_id", "subject__author_id"]
+    list_select_related = ["subject", "policy", "queue", "assignee"]
+    date_hierarchy = "opened_at"
+    inlines = [ReportInline, SignalInline, DecisionInline]
+
+
+@admin.register(Report)
+class ReportAdmin(ReadOnlyModelAdmin):
+    list_display = ["id", "vendor", "external_id", "reason", "subject", "case", "received_at"]
+    list_filter = ["vendor", "reason"]
+    search_fields = ["=id", "external_id", "subject__external_id", "reporter_id"]
+    list_select_related = ["vendor", "subject", "case"]
+    date_hierarchy = "received_at"
+
+
+class SubjectVersionInline(admin.TabularInline):
+    model = SubjectVersion
+    extra = 0
+    can_delete = False
+    fields = ["version", "captured_at", "author_id", "text", "media_urls", "url"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subject)
+class SubjectAdmin(ReadOnlyModelAdmin):
+    list_display = ["id", "kind", "external_id", "author_id", "language", "content_version", "last_seen_at"]
+    list_filter = ["kind", "language"]
+    search_fields = ["external_id", "author_id"]
+    inlines = [SubjectVersionInline]

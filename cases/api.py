@@ -1,0 +1,227 @@
+"""Intake REST API (v1). Views parse, authorise, call one service or selector, render."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cases import selectors
+from cases.serializers import (
+    BatchInputSerializer,
+    BatchResultSerializer,
+    CaseOutSerializer,
+    ReportCreatedSerializer,
+    ReportInputSerializer,
+    ReportOutSerializer,
+)
+from cases.services.intake import accept_reports
+from moderation.api_errors import Conflict, flatten_errors
+
+ERROR_BODY = inline_serializer(
+    "Error",
+    {
+        "error": drf_serializers.CharField(),
+        "detail": drf_serializers.CharField(),
+        "fields": drf_serializers.DictField(
+            child=drf_serializers.ListField(child=drf_serializers.CharField())
+        ),
+    },
+)
+
+REPORT_EXAMPLE = {
+    "external_id": "vendor-report-8812",
+    "reason": "harassment",
+    "subject": {
+        "kind": "message",
+        "external_id": "msg-99120",
+        "author_id": "user-4411",
+        "text": "you are worthless, log off forever",
+        "media_urls": [],
+        "language": "en",
+        "url": "https://platform.example/messages/msg-99120",
+        "metadata": {"channel": "dm"},
+    },
+    "reporter": {"id": "user-1002"},
+    "comment": "keeps messaging me after I blocked them",
+    "occurred_at": "2026-11-20T09:30:00Z",
+    "scores": [{"label": "toxicity", "score": 0.91}],
+}
+
+COMMON_ERRORS = {
+    400: OpenApiResponse(ERROR_BODY, description="Invalid input; `fields` names each bad field."),
+    401: OpenApiResponse(ERROR_BODY, description="Missing, invalid or revoked token."),
+    413: OpenApiResponse(ERROR_BODY, description="Body over the configured size."),
+    415: OpenApiResponse(ERROR_BODY, description="Content-Type is not application/json."),
+}
+
+
+def _validate_item(raw, *, policies) -> tuple:
+    """(ReportInput, None) or (None, flattened field errors)."""
+    serializer = ReportInputSerializer(data=raw, context={"policies": policies})
+    if not serializer.is_valid():
+        return None, flatten_errors(serializer.errors)
+    return serializer.to_report_input(serializer.validated_data), None
+
+
+class ReportCreateView(APIView):
+    @extend_schema(
+        operation_id="create_report",
+        summary="Send one report",
+        description=(
+            "Creates a report and attaches it to its subject's open case (or opens one). Idempotent per "
+            "`external_id`: a replay with the same body returns 200 with the same ids and status `duplicate`; "
+            "the same `external_id` with a different body returns 409."
+        ),
+        request=ReportInputSerializer,
+        responses={
+            201: ReportCreatedSerializer,
+            200: OpenApiResponse(ReportCreatedSerializer, description="Duplicate of an earlier report."),
+            409: OpenApiResponse(ERROR_BODY, description="external_id reused with a different body."),
+            **COMMON_ERRORS,
+        },
+        examples=[
+            OpenApiExample("Harassment report", value=REPORT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "Created",
+                value={"id": 1201, "case_id": 311, "status": "created"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
+    def post(self, request):
+        item, errors = _validate_item(request.data, policies=selectors.active_policies_by_code())
+        if errors:
+            raise ValidationError(errors)
+        (outcome,) = accept_reports(vendor=request.user, reports=[item])
+        if outcome.status == "conflict":
+            raise Conflict(
+                outcome.detail,
+                extra={"fields": {"external_id": [outcome.detail]}, "existing": {"id": outcome.report_id}},
+            )
+        body = {"id": outcome.report_id, "case_id": outcome.case_id, "status": outcome.status}
+        return Response(
+            body, status=status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
+        )
+
+
+class ReportBatchView(APIView):
+    @extend_schema(
+        operation_id="create_reports_batch",
+        summary="Send up to 500 reports",
+        description=(
+            "Each item is validated and stored on its own terms: results come back in request order, one per "
+            "item, as `created`, `duplicate` or `error` (with `fields`). One bad item never loses the good "
+            "ones. Answers 200 when every item was accepted, 207 when any item is an error."
+        ),
+        request=BatchInputSerializer,
+        responses={200: BatchResultSerializer, 207: BatchResultSerializer, **COMMON_ERRORS},
+        examples=[
+            OpenApiExample("Two reports", value={"reports": [REPORT_EXAMPLE]}, request_only=True),
+            OpenApiExample(
+                "Partial failure",
+                value={
+                    "results": [
+                        {"index": 0, "external_id": "a-1", "status": "created", "id": 1, "case_id": 1},
+                        {
+                            "index": 1,
+                            "external_id": "a-2",
+                            "status": "error",
+                            "error": "validation_error",
+                            "fields": {"subject.kind": ['"tweet" is not a valid choice.']},
+                        },
+                    ],
+                    "summary": {"created": 1, "duplicate": 0, "error": 1},
+                },
+                response_only=True,
+                status_codes=["207"],
+            ),
+        ],
+    )
+    def post(self, request):
+        raw_items = request.data.get("reports") if isinstance(request.data, dict) else None
+        if not isinstance(raw_items, list) or not raw_items:
+            raise ValidationError({"reports": ['Send {"reports": [...]} with at least one report.']})
+        limit = settings.API_MAX_BATCH_SIZE
+        if len(raw_items) > limit:
+            raise ValidationError({"reports": [f"At most {limit} reports per batch; got {len(raw_items)}."]})
+
+        policies = selectors.active_policies_by_code()
+        results: list[dict] = [{} for _ in raw_items]
+        valid_items, valid_indexes = [], []
+        for index, raw in enumerate(raw_items):
+            item, errors = _validate_item(raw, policies=policies)
+            if errors:
+                external_id = raw.get("external_id") if isinstance(raw, dict) else None
+                results[index] = {
+                    "index": index,
+                    "external_id": external_id if isinstance(external_id, str) else None,
+                    "status": "error",
+                    "error": "validation_error",
+                    "fields": errors,
+                }
+            else:
+                valid_items.append(item)
+                valid_indexes.append(index)
+
+        for index, outcome in zip(
+            valid_indexes, accept_reports(vendor=request.user, reports=valid_items), strict=True
+        ):
+            result = {"index": index, "external_id": outcome.external_id}
+            if outcome.status == "conflict":
+                result |= {
+                    "status": "error",
+                    "error": "conflict",
+                    "detail": outcome.detail,
+                    "fields": {"external_id": [outcome.detail]},
+                }
+            else:
+                result |= {"status": outcome.status, "id": outcome.report_id, "case_id": outcome.case_id}
+            results[index] = result
+
+        summary = {"created": 0, "duplicate": 0, "error": 0}
+        for result in results:
+            summary[result["status"]] += 1
+        code = status.HTTP_207_MULTI_STATUS if summary["error"] else status.HTTP_200_OK
+        return Response({"results": results, "summary": summary}, status=code)
+
+
+class ReportDetailView(APIView):
+    @extend_schema(
+        operation_id="get_report",
+        summary="Read back a report you sent",
+        description="Only the vendor that sent a report can read it; any other id answers 404.",
+        responses={200: ReportOutSerializer, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+    )
+    def get(self, request, report_id: int):
+        report = selectors.vendor_report(vendor=request.user, report_id=report_id)
+        if report is None:
+            raise NotFound("No such report.")
+        body = {
+            "id": report.pk,
+            "external_id": report.external_id,
+            "reason": report.reason,
+            "received_at": report.received_at,
+            "subject": {"kind": report.subject.kind, "external_id": report.subject.external_id},
+            "case": selectors.case_outcome_for_vendor(vendor=request.user, case=report.case),
+        }
+        return Response(ReportOutSerializer(body).data)
+
+
+class CaseDetailView(APIView):
+    @extend_schema(
+        operation_id="get_case",
+        summary="Read the outcome of a case you reported on",
+        description="Status and, once decided, the action and when. Cases you sent no report on answer 404.",
+        responses={200: CaseOutSerializer, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+    )
+    def get(self, request, case_id: int):
+        case = selectors.vendor_case(vendor=request.user, case_id=case_id)
+        if case is None:
+            raise NotFound("No such case.")
+        return Response(
+            CaseOutSerializer(selectors.case_outcome_for_vendor(vendor=request.user, case=case)).data
+        )

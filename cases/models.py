@@ -1,0 +1,224 @@
+"""Subjects, reports, cases, signals and decisions: the evidence and the unit of review."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from moderation.models import Action, Policy, Vendor
+
+
+class Subject(models.Model):
+    """What is reported. `text`/`media_urls`/... hold the newest content; `SubjectVersion` keeps every one."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message"
+        POST = "post"
+        MEDIA = "media"
+        PROFILE = "profile"
+        ACCOUNT = "account"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    external_id = models.CharField(max_length=255)
+    author_id = models.CharField(max_length=255, blank=True, db_index=True)
+    text = models.TextField(blank=True)
+    media_urls = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    url = models.CharField(max_length=2048, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    content_version = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "external_id"], name="subject_identity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.external_id}"
+
+
+class SubjectVersion(models.Model):
+    """The content of a subject as it was reported: evidence is never overwritten by newer text."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    author_id = models.CharField(max_length=255, blank=True)
+    text = models.TextField(blank=True)
+    media_urls = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    url = models.CharField(max_length=2048, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    captured_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subject_id", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "version"], name="subject_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} v{self.version}"
+
+
+class Case(models.Model):
+    """The unit of review: all open reports on one subject."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        IN_REVIEW = "in_review"
+        ESCALATED = "escalated"
+        RESOLVED = "resolved"
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # The most severe policy among the case's reports.
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    queue = models.ForeignKey(
+        "queues.Queue", null=True, blank=True, on_delete=models.PROTECT, related_name="cases"
+    )
+    priority = models.FloatField(default=0.0)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_cases",
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Optimistic lock: bumped on every state change."
+    )
+    report_count = models.PositiveIntegerField(default=0)
+    reporter_count = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(auto_now_add=True)
+    last_reported_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    enriched_at = models.DateTimeField(null=True, blank=True)
+    routed_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # At most one case under review per subject: concurrent reports on a new subject meet here.
+            models.UniqueConstraint(
+                fields=["subject"], condition=~Q(status="resolved"), name="one_open_case_per_subject"
+            ),
+            models.CheckConstraint(condition=Q(priority__gte=0), name="case_priority_non_negative"),
+        ]
+        indexes = [
+            # Claim-next: highest priority, then oldest, among unassigned open cases of a queue.
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "opened_at",
+                name="case_claimable_idx",
+                condition=Q(status="open", assignee__isnull=True),
+            ),
+            # The sweeper's look-up of cases that never got routed.
+            models.Index(fields=["opened_at"], name="case_unrouted_idx", condition=Q(routed_at__isnull=True)),
+            models.Index(fields=["status", "sla_due_at"], name="case_status_sla_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Case {self.pk} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != self.Status.RESOLVED
+
+
+class Report(models.Model):
+    """One complaint or signal about a subject. Never edited."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="reports")
+    external_id = models.CharField(max_length=200)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reports")
+    subject_version = models.PositiveIntegerField(help_text="Which SubjectVersion the reporter saw.")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reports")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reports")
+    reason = models.CharField(max_length=64)
+    reporter_id = models.CharField(max_length=255, blank=True)
+    comment = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(help_text="The validated request item, as received.")
+    payload_hash = models.CharField(max_length=64, help_text="Idempotency: a replay must hash the same.")
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "external_id"], name="report_vendor_external_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} ({self.vendor_id}:{self.external_id})"
+
+
+class Signal(models.Model):
+    """A fact attached to a case by intake or a worker: an ML score, a vendor score, context data."""
+
+    class Source(models.TextChoices):
+        VENDOR_SCORE = "vendor_score", "Vendor-provided score"
+        SCORER = "scorer", "ML scorer"
+        CONTEXT = "context", "Context provider"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
+    report = models.ForeignKey(
+        Report, null=True, blank=True, on_delete=models.CASCADE, related_name="signals"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_name = models.CharField(max_length=120, help_text="Vendor slug, scorer or provider name.")
+    model = models.CharField(max_length=120, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=100)
+    score = models.FloatField(null=True, blank=True, help_text="0..1 for ML scores.")
+    value = models.JSONField(null=True, blank=True, help_text="Raw fact for context signals.")
+    # Re-delivered tasks write the same key again; the unique constraint makes that a no-op.
+    dedupe_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_id", "source", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "dedupe_key"], name="signal_dedupe"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0.0, score__lte=1.0), name="signal_score_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}={self.score if self.score is not None else self.value}"
+
+
+class Decision(models.Model):
+    """A verdict on a case. Immutable: a reversal is a new decision."""
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        SHADOW = "shadow", "Shadow (recorded, not enforced)"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="decisions")
+    action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="decisions")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.LIVE)
+    automated = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions"
+    )
+    rule = models.ForeignKey(
+        "queues.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    reason = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["case", "mode", "-created_at"], name="decision_case_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} on case {self.case_id} ({self.mode})"

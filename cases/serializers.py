@@ -1,0 +1,203 @@
+"""Validation of intake requests. Every rule here names its field in the 400 body."""
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.core.validators import URLValidator
+from django.utils import timezone
+from rest_framework import serializers
+
+from cases.models import Subject
+from cases.services.intake import ReportInput, SubjectInput
+
+MAX_TEXT = 50_000
+MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 6
+MAX_MEDIA_URLS = 20
+MAX_SCORES = 50
+LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+# Reported content may only point at web URLs: never javascript:, data:, file: and the like.
+web_url = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL.")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(child) for child in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+class MetadataField(serializers.JSONField):
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        if _depth(data) > MAX_METADATA_DEPTH:
+            raise serializers.ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
+        if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
+            raise serializers.ValidationError(f"Larger than {MAX_METADATA_BYTES} bytes.")
+        return data
+
+
+class SubjectInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Subject.Kind.choices)
+    external_id = serializers.CharField(max_length=255, trim_whitespace=False)
+    author_id = serializers.CharField(max_length=255, required=False, allow_blank=True, trim_whitespace=False)
+    text = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True, trim_whitespace=False)
+    media_urls = serializers.ListField(
+        child=serializers.CharField(max_length=2048, validators=[web_url]),
+        required=False,
+        max_length=MAX_MEDIA_URLS,
+    )
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    url = serializers.CharField(max_length=2048, required=False, allow_blank=True, validators=[web_url])
+    metadata = MetadataField(required=False)
+
+    def validate_language(self, value: str) -> str:
+        if value and not LANGUAGE_RE.match(value):
+            raise serializers.ValidationError("Use a BCP 47 language tag such as 'en' or 'pt-BR'.")
+        return value
+
+
+class ReporterSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=255, required=False, allow_blank=True, trim_whitespace=False)
+
+
+class ScoreSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=100)
+    score = serializers.FloatField(min_value=0.0, max_value=1.0)
+
+    def validate_label(self, value: str) -> str:
+        if not LABEL_RE.match(value):
+            raise serializers.ValidationError("Letters, digits and _ . : - only.")
+        return value
+
+
+class ReportInputSerializer(serializers.Serializer):
+    """One report. `context["policies"]` maps active policy codes to policies."""
+
+    external_id = serializers.CharField(
+        max_length=200, trim_whitespace=False, help_text="Your id for this report; the idempotency key."
+    )
+    reason = serializers.CharField(max_length=64, help_text="A policy code, e.g. `spam`, `harassment`.")
+    subject = SubjectInputSerializer()
+    reporter = ReporterSerializer(required=False, allow_null=True)
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, trim_whitespace=False)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    scores = ScoreSerializer(many=True, required=False, max_length=MAX_SCORES)
+
+    def validate_external_id(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("May not be blank.")
+        return value
+
+    def validate_reason(self, value: str):
+        policies = self.context["policies"]
+        policy = policies.get(value)
+        if policy is None:
+            valid = ", ".join(sorted(policies))
+            raise serializers.ValidationError(f"Unknown reason {value!r}. Valid reasons: {valid}.")
+        return policy
+
+    def validate_occurred_at(self, value):
+        if value is not None and value > timezone.now() + timedelta(days=1):
+            raise serializers.ValidationError("Is in the future.")
+        return value
+
+    def validate_scores(self, value: list[dict]) -> list[dict]:
+        labels = [score["label"] for score in value]
+        if len(labels) != len(set(labels)):
+            raise serializers.ValidationError("Each label may appear once.")
+        return value
+
+    def to_report_input(self, data: dict) -> ReportInput:
+        subject = data["subject"]
+        subject_input = SubjectInput(
+            kind=subject["kind"],
+            external_id=subject["external_id"],
+            author_id=subject.get("author_id", ""),
+            text=subject.get("text", ""),
+            media_urls=tuple(subject.get("media_urls", ())),
+            language=subject.get("language", ""),
+            url=subject.get("url", ""),
+            metadata=subject.get("metadata", {}),
+        )
+        reporter_id = (data.get("reporter") or {}).get("id", "")
+        occurred_at = data.get("occurred_at")
+        scores = tuple((score["label"], float(score["score"])) for score in data.get("scores", ()))
+        payload = {
+            "external_id": data["external_id"],
+            "reason": data["reason"].code,
+            "subject": {"kind": subject_input.kind, "external_id": subject_input.external_id}
+            | subject_input.content(),
+            "reporter": {"id": reporter_id},
+            "comment": data.get("comment", ""),
+            "occurred_at": occurred_at.isoformat() if occurred_at else None,
+            "scores": [{"label": label, "score": score} for label, score in scores],
+        }
+        return ReportInput(
+            external_id=data["external_id"],
+            policy=data["reason"],
+            subject=subject_input,
+            payload=payload,
+            reporter_id=reporter_id,
+            comment=data.get("comment", ""),
+            occurred_at=occurred_at,
+            scores=scores,
+        )
+
+
+class BatchInputSerializer(serializers.Serializer):
+    """Shape only; each item is validated on its own so one bad item does not fail the others."""
+
+    reports = ReportInputSerializer(many=True, max_length=500)
+
+
+class ReportCreatedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    case_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "duplicate"])
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    external_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    id = serializers.IntegerField(required=False)
+    case_id = serializers.IntegerField(required=False)
+    error = serializers.CharField(required=False)
+    detail = serializers.CharField(required=False)
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True)
+    summary = serializers.DictField(child=serializers.IntegerField())
+
+
+class DecisionOutSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    policy = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+    automated = serializers.BooleanField()
+
+
+class CaseOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    report_count = serializers.IntegerField(help_text="Reports this vendor sent on the case.")
+    decision = DecisionOutSerializer(allow_null=True)
+
+
+class ReportOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    reason = serializers.CharField()
+    received_at = serializers.DateTimeField()
+    subject = serializers.DictField()
+    case = CaseOutSerializer()

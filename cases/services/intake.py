@@ -1,0 +1,406 @@
+"""Report intake: store reports idempotently, keep subject evidence, group reports into cases.
+
+One code path serves the single and the batch endpoint: `accept_reports` does a bounded number of queries
+per call whatever the batch size (bulk inserts, one UPDATE for case aggregates).
+
+Concurrency rules (PostgreSQL, READ COMMITTED):
+- Subject rows are locked (`SELECT ... FOR UPDATE`, ordered by id) before their cases are looked up, so two
+  requests reporting the same subject serialise on it and cannot both open a case. The partial unique
+  constraint `one_open_case_per_subject` is the database's guarantee behind that.
+- New subjects are inserted in key order. A request that loses an insert race (unique violation) or a
+  deadlock rolls back whole and runs again; the second run finds the winner's rows. Replays of a report
+  are found by the unique `(vendor, external_id)` key, so a retry never creates a second report.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Count, F, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
+
+from cases.models import Case, Report, Signal, Subject, SubjectVersion
+from moderation.audit import Actor, audit_event, record_events
+from moderation.models import Policy, Vendor
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+CONTENT_FIELDS = ("author_id", "text", "media_urls", "language", "url", "metadata")
+
+
+@dataclass(frozen=True)
+class SubjectInput:
+    kind: str
+    external_id: str
+    author_id: str = ""
+    text: str = ""
+    media_urls: tuple[str, ...] = ()
+    language: str = ""
+    url: str = ""
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.external_id)
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.author_id or self.text or self.media_urls or self.url or self.metadata)
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "author_id": self.author_id,
+            "text": self.text,
+            "media_urls": list(self.media_urls),
+            "language": self.language,
+            "url": self.url,
+            "metadata": self.metadata,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        return canonical_hash(self.content())
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """A validated report, as the API hands it to the service."""
+
+    external_id: str
+    policy: Policy
+    subject: SubjectInput
+    payload: dict  # the canonical, JSON-safe form of the validated item (stored as evidence)
+    reporter_id: str = ""
+    comment: str = ""
+    occurred_at: datetime | None = None
+    scores: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def payload_hash(self) -> str:
+        return canonical_hash(self.payload)
+
+
+@dataclass
+class IntakeOutcome:
+    external_id: str
+    status: str  # "created" | "duplicate" | "conflict"
+    report_id: int | None = None
+    case_id: int | None = None
+    detail: str = ""
+
+
+def canonical_hash(value: Any) -> str:
+    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def accept_reports(*, vendor: Vendor, reports: list[ReportInput]) -> list[IntakeOutcome]:
+    """Store `reports` from `vendor`, attach each to its subject's case, and say what happened to each.
+
+    Outcomes come back in input order: `created`, `duplicate` (same key, same body: the existing ids), or
+    `conflict` (same key, different body: nothing written for it). All writes for the call are one
+    transaction, with an audit event per report and per opened case; enrichment is enqueued on commit.
+    """
+    if not reports:
+        return []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return _accept_once(vendor=vendor, reports=reports)
+        except (IntegrityError, OperationalError) as exc:
+            # Lost a race with a concurrent request (unique key, deadlock): its rows are committed now.
+            if attempt == MAX_ATTEMPTS:
+                raise
+            logger.info("intake retry %s for vendor %s after %s", attempt, vendor.pk, type(exc).__name__)
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _accept_once(*, vendor: Vendor, reports: list[ReportInput]) -> list[IntakeOutcome]:
+    now = timezone.now()
+    outcomes: list[IntakeOutcome | None] = [None] * len(reports)
+
+    # 1. Replays: keys this vendor already used, and keys repeated inside this call.
+    existing = {
+        row["external_id"]: row
+        for row in Report.objects.filter(
+            vendor=vendor, external_id__in={item.external_id for item in reports}
+        ).values("id", "external_id", "case_id", "payload_hash")
+    }
+    first_in_call: dict[str, int] = {}
+    fresh: list[int] = []
+    for index, item in enumerate(reports):
+        previous = existing.get(item.external_id)
+        if previous is not None:
+            outcomes[index] = _replay_outcome(
+                item, previous["payload_hash"], previous["id"], previous["case_id"]
+            )
+        elif item.external_id in first_in_call:
+            outcomes[index] = None  # resolved after the first occurrence is stored
+        else:
+            first_in_call[item.external_id] = index
+            fresh.append(index)
+
+    if fresh:
+        stored = _store_fresh_reports(vendor=vendor, items=[reports[i] for i in fresh], now=now)
+        for index, report in zip(fresh, stored, strict=True):
+            outcomes[index] = IntakeOutcome(
+                external_id=report.external_id, status="created", report_id=report.pk, case_id=report.case_id
+            )
+
+    for index, item in enumerate(reports):
+        if outcomes[index] is None:
+            first = reports[first_in_call[item.external_id]]
+            created = outcomes[first_in_call[item.external_id]]
+            outcomes[index] = _replay_outcome(item, first.payload_hash, created.report_id, created.case_id)
+    return outcomes  # type: ignore[return-value]
+
+
+def _replay_outcome(item: ReportInput, stored_hash: str, report_id: int, case_id: int) -> IntakeOutcome:
+    if item.payload_hash == stored_hash:
+        return IntakeOutcome(item.external_id, "duplicate", report_id, case_id)
+    return IntakeOutcome(
+        item.external_id,
+        "conflict",
+        report_id,
+        case_id,
+        detail=(
+            f"external_id {item.external_id!r} was already used for a report with a different body; "
+            "reports are immutable, send a new external_id for a new report"
+        ),
+    )
+
+
+def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datetime) -> list[Report]:
+    subjects = _lock_or_create_subjects(items)
+    versions = _record_subject_versions(items, subjects, now=now)
+    cases, opened = _cases_for(items, subjects, versions, now=now)
+
+    reports = Report.objects.bulk_create(
+        [
+            Report(
+                vendor=vendor,
+                external_id=item.external_id,
+                subject=subjects[item.subject.key],
+                subject_version=version,
+                case=case,
+                policy=item.policy,
+                reason=item.policy.code,
+                reporter_id=item.reporter_id,
+                comment=item.comment,
+                occurred_at=item.occurred_at,
+                payload=item.payload,
+                payload_hash=item.payload_hash,
+            )
+            for item, version, case in zip(items, versions, cases, strict=True)
+        ]
+    )
+
+    signals = [
+        Signal(
+            case_id=report.case_id,
+            report=report,
+            source=Signal.Source.VENDOR_SCORE,
+            source_name=vendor.slug,
+            model=vendor.slug,
+            label=label,
+            score=score,
+            dedupe_key=f"vendor:{report.pk}:{label}",
+        )
+        for item, report in zip(items, reports, strict=True)
+        for label, score in item.scores
+    ]
+    if signals:
+        Signal.objects.bulk_create(signals, ignore_conflicts=True)
+
+    case_ids = sorted({case.pk for case in cases})
+    _refresh_case_aggregates(case_ids, now=now)
+
+    actor = Actor.for_vendor(vendor)
+    events = [
+        audit_event(
+            actor=actor,
+            verb="case.opened",
+            target=case,
+            case_id=case.pk,
+            data={"subject": str(case.subject_id)},
+        )
+        for case in opened
+    ]
+    events += [
+        audit_event(
+            actor=actor,
+            verb="report.received",
+            target=report,
+            case_id=report.case_id,
+            data={
+                "external_id": report.external_id,
+                "reason": report.reason,
+                "subject_version": report.subject_version,
+            },
+        )
+        for report in reports
+    ]
+    record_events(events)
+
+    from cases.tasks import enqueue_case_enrichment  # cases.tasks imports services; import late
+
+    transaction.on_commit(lambda: enqueue_case_enrichment(case_ids))
+    return reports
+
+
+def _lock_or_create_subjects(items: list[ReportInput]) -> dict[tuple[str, str], Subject]:
+    """Every subject the items name, locked for this transaction; missing ones inserted in key order."""
+    first_seen: dict[tuple[str, str], SubjectInput] = {}
+    for item in items:
+        first_seen.setdefault(item.subject.key, item.subject)
+    external_ids = {key[1] for key in first_seen}
+    subjects = {
+        (subject.kind, subject.external_id): subject
+        for subject in Subject.objects.select_for_update().filter(external_id__in=external_ids).order_by("id")
+        if (subject.kind, subject.external_id) in first_seen
+    }
+    missing = sorted(key for key in first_seen if key not in subjects)
+    if missing:
+        created = Subject.objects.bulk_create([_new_subject(first_seen[key]) for key in missing])
+        subjects.update({(subject.kind, subject.external_id): subject for subject in created})
+    return subjects
+
+
+def _new_subject(data: SubjectInput) -> Subject:
+    return Subject(
+        kind=data.kind, external_id=data.external_id, content_version=0, content_hash="", **data.content()
+    )
+
+
+def _record_subject_versions(
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], *, now: datetime
+) -> list[int]:
+    """The subject version each item saw; new content becomes a new version, never an overwrite."""
+    new_versions: list[SubjectVersion] = []
+    changed: dict[int, Subject] = {}
+    seen_versions: list[int] = []
+    for item in items:
+        subject = subjects[item.subject.key]
+        content_hash = item.subject.content_hash
+        needs_version = subject.content_version == 0 or (
+            item.subject.has_content and content_hash != subject.content_hash
+        )
+        if needs_version:
+            subject.content_version += 1
+            subject.content_hash = content_hash
+            for name, value in item.subject.content().items():
+                setattr(subject, name, value)
+            new_versions.append(
+                SubjectVersion(
+                    subject=subject,
+                    version=subject.content_version,
+                    content_hash=content_hash,
+                    **item.subject.content(),
+                )
+            )
+        subject.last_seen_at = now  # bulk_update does not apply auto_now
+        changed[subject.pk] = subject
+        seen_versions.append(subject.content_version)
+    if new_versions:
+        SubjectVersion.objects.bulk_create(new_versions)
+    Subject.objects.bulk_update(
+        list(changed.values()), [*CONTENT_FIELDS, "content_hash", "content_version", "last_seen_at"]
+    )
+    return seen_versions
+
+
+def _cases_for(
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], versions: list[int], *, now: datetime
+) -> tuple[list[Case], list[Case]]:
+    """The case each item joins: the subject's open case, a resolved one it only repeats, or a new one."""
+    subject_ids = {subject.pk for subject in subjects.values()}
+    open_cases = {
+        case.subject_id: case
+        for case in Case.objects.filter(subject_id__in=subject_ids).exclude(status=Case.Status.RESOLVED)
+    }
+    without_open = subject_ids - open_cases.keys()
+    last_resolved = _last_resolved_cases(without_open) if without_open else {}
+
+    chosen: list[Case | None] = []
+    to_open: dict[int, Case] = {}
+    for item, version in zip(items, versions, strict=True):
+        subject = subjects[item.subject.key]
+        case = open_cases.get(subject.pk) or to_open.get(subject.pk)
+        if case is None:
+            resolved = last_resolved.get(subject.pk)
+            if resolved is not None and _repeats_decided_report(item, version, resolved):
+                case = resolved
+            else:
+                case = to_open[subject.pk] = Case(subject=subject, policy=item.policy, last_reported_at=now)
+        chosen.append(case)
+
+    opened: list[Case] = []
+    if to_open:
+        opened = Case.objects.bulk_create(list(to_open.values()))
+    return chosen, opened  # type: ignore[return-value]
+
+
+def _last_resolved_cases(subject_ids: set[int]) -> dict[int, Case]:
+    latest: dict[int, Case] = {}
+    for case in (
+        Case.objects.filter(subject_id__in=subject_ids, status=Case.Status.RESOLVED)
+        .order_by("subject_id", "-resolved_at", "-id")
+        .only("id", "subject_id", "resolved_at", "status")
+    ):
+        latest.setdefault(case.subject_id, case)
+    if latest:
+        facts = (
+            Report.objects.filter(case__in=latest.values())
+            .order_by()
+            .values_list("case_id", "policy_id", "subject_version")
+            .distinct()
+        )
+        by_case: dict[int, tuple[set[int], int]] = {}
+        for case_id, policy_id, version in facts:
+            policies, max_version = by_case.get(case_id, (set(), 0))
+            policies.add(policy_id)
+            by_case[case_id] = (policies, max(max_version, version))
+        for case in latest.values():
+            case._decided_policies, case._decided_version = by_case.get(case.pk, (set(), 0))
+    return latest
+
+
+def _repeats_decided_report(item: ReportInput, version: int, resolved: Case) -> bool:
+    """A late report adds nothing to a decided case: same reason, same content, seen before the decision.
+
+    Anything else (a new reason, new content, or abuse seen after the decision) deserves a new review.
+    """
+    return (
+        item.policy.pk in resolved._decided_policies
+        and version <= resolved._decided_version
+        and item.occurred_at is not None
+        and resolved.resolved_at is not None
+        and item.occurred_at <= resolved.resolved_at
+    )
+
+
+def _refresh_case_aggregates(case_ids: list[int], *, now: datetime) -> None:
+    """Report and reporter counts, newest report time and most severe policy, in one UPDATE."""
+    reports = Report.objects.filter(case_id=OuterRef("pk"))
+    # Reporter ids are scoped to the vendor that sent them; a report with no reporter counts as its vendor.
+    reporter_key = Concat(F("vendor_id"), Value(":"), F("reporter_id"))
+    Case.objects.filter(pk__in=case_ids).update(
+        report_count=Subquery(reports.order_by().values("case_id").annotate(n=Count("id")).values("n")[:1]),
+        reporter_count=Subquery(
+            reports.order_by()
+            .values("case_id")
+            .annotate(n=Count(reporter_key, distinct=True))
+            .values("n")[:1]
+        ),
+        policy_id=Coalesce(
+            Subquery(reports.order_by("-policy__severity", "id").values("policy_id")[:1]), F("policy_id")
+        ),
+        last_reported_at=now,
+        version=F("version") + 1,
+    )

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from cases import api
+
+urlpatterns = [
+    path("reports", api.ReportCreateView.as_view(), name="api-report-create"),
+    path("reports/batch", api.ReportBatchView.as_view(), name="api-report-batch"),
+    path("reports/<int:report_id>", api.ReportDetailView.as_view(), name="api-report-detail"),
+    path("cases/<int:case_id>", api.CaseDetailView.as_view(), name="api-case-detail"),
+]

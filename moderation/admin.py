@@ -1,0 +1,138 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
+from moderation.audit import Actor
+from moderation.models import Action, AuditEvent, Policy, Vendor, VendorToken
+from moderation.services import issue_vendor_token, revoke_vendor_tokens
+
+admin.site.site_header = "Moderation review — administration"
+admin.site.site_title = "Moderation admin"
+
+
+@admin.register(Action)
+class ActionAdmin(AuditedModelAdmin):
+    list_display = ["name", "code", "kind", "enforcement_type", "duration_hours", "is_active"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "code", "enforcement_type"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(Policy)
+class PolicyAdmin(AuditedModelAdmin):
+    list_display = [
+        "name",
+        "code",
+        "severity",
+        "sla_hours",
+        "requires_second_review",
+        "dsa_category",
+        "is_active",
+    ]
+    list_filter = ["severity", "requires_second_review", "is_active", "dsa_category"]
+    search_fields = ["name", "code", "description"]
+    filter_horizontal = ["allowed_actions"]
+    prepopulated_fields = {"code": ["name"]}
+    fieldsets = [
+        (None, {"fields": ["name", "code", "description", "is_active"]}),
+        ("Handling", {"fields": ["severity", "sla_hours", "allowed_actions", "requires_second_review"]}),
+        ("Transparency", {"fields": ["user_facing_text", "dsa_category"]}),
+    ]
+
+
+class VendorTokenInline(admin.TabularInline):
+    model = VendorToken
+    extra = 0
+    can_delete = False
+    fields = ["prefix", "label", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False  # tokens are issued from the Vendor tokens page, which shows the plaintext once
+
+
+@admin.register(Vendor)
+class VendorAdmin(AuditedModelAdmin):
+    list_display = ["name", "slug", "reliability", "is_active", "active_tokens", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name", "slug", "contact"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [VendorTokenInline]
+
+    @admin.display(description="Active tokens")
+    def active_tokens(self, obj: Vendor) -> int:
+        return obj.tokens.filter(revoked_at__isnull=True).count()
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("tokens")
+
+
+@admin.register(VendorToken)
+class VendorTokenAdmin(admin.ModelAdmin):
+    list_display = ["vendor", "prefix", "label", "created_at", "last_used_at", "status"]
+    list_filter = ["vendor", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["vendor__name", "label", "prefix"]
+    list_select_related = ["vendor"]
+    actions = ["revoke"]
+    fields = ["vendor", "label"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["vendor", "label", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["vendor", "label"]
+        return ["vendor", "label", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    @admin.display(description="Status")
+    def status(self, obj: VendorToken) -> str:
+        return "revoked" if obj.is_revoked else "active"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # tokens are immutable; only revocation changes them
+        token, plaintext = issue_vendor_token(
+            vendor=obj.vendor, label=obj.label, actor=Actor.for_user(request.user)
+        )
+        obj.pk = token.pk
+        obj.__dict__.update(token.__dict__)
+        messages.warning(
+            request,
+            format_html(
+                "New token for {}: <code>{}</code> — copy it now, it is stored only as a hash and will not be "
+                "shown again.",
+                obj.vendor,
+                plaintext,
+            ),
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: a deleted token would leave no trace of who used it
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        count = revoke_vendor_tokens(
+            token_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.for_user(request.user)
+        )
+        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Revocation is the only bulk action; it is allowed to admins who may view tokens.
+        actions.pop("delete_selected", None)
+        return actions
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyModelAdmin):
+    list_display = ["at", "actor_type", "actor_label", "verb", "target_type", "target_id", "case_id"]
+    list_filter = ["verb", "actor_type", "target_type"]
+    search_fields = ["actor_label", "target_id", "verb"]
+    date_hierarchy = "at"
+    show_full_result_count = False  # counting a large log on every page is slow

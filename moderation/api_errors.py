@@ -1,0 +1,163 @@
+"""One error shape for every API failure, and a JSON parser that cannot be made to 500.
+
+Every error body is `{"error": <code>, "detail": <message>, "fields": {<dotted.path>: [<message>, ...]}}`;
+`fields` appears for validation errors and names each bad field (`subject.kind`, `scores.0.score`).
+"""
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None):
+        super().__init__(detail)
+        self.extra = extra or {}
+
+
+class BadContent(exceptions.ParseError):
+    """Well-formed JSON the database cannot store (NUL characters, lone surrogates)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The first string (key or value) PostgreSQL cannot store: NUL or an unpaired UTF-16 surrogate."""
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            problem = _text_problem(item)
+            if problem:
+                return where or "body", problem
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                problem = _text_problem(key)
+                child_path = f"{where}.{key}" if where else str(key)
+                if problem:
+                    return child_path, f"key {problem}"
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend(
+                (f"{where}.{index}" if where else str(index), child) for index, child in enumerate(item)
+            )
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate (invalid Unicode)"
+    return None
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON only; refuses bodies over API_MAX_BODY_BYTES (413), bad nesting and unstorable text (400)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = settings.API_MAX_BODY_BYTES
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"Request body is over the {limit}-byte limit.")
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"Request body is over the {limit}-byte limit.")
+        try:
+            text = raw.decode("utf-8")
+            data = json.loads(text, parse_constant=_reject_constant)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise exceptions.ParseError("Body is nested too deeply.") from None
+        problem = find_unstorable_text(data)
+        if problem:
+            raise BadContent(*problem)
+        return data
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail → {"subject.kind": ["..."], "scores.0.score": ["..."]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = (
+                prefix if key == "non_field_errors" and prefix else key if not prefix else f"{prefix}.{key}"
+            )
+            if key == "non_field_errors" and not prefix:
+                name = "body"
+            for path, messages in flatten_errors(value, name).items():
+                out.setdefault(path, []).extend(messages)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            out[prefix or "body"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    for path, messages in flatten_errors(
+                        item, f"{prefix}.{index}" if prefix else str(index)
+                    ).items():
+                        out.setdefault(path, []).extend(messages)
+    else:
+        out[prefix or "body"] = [str(detail)]
+    return out
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a real bug: let Django log it and answer 500
+    if isinstance(exc, exceptions.ValidationError):
+        fields = flatten_errors(exc.detail)
+        body = {"error": "validation_error", "detail": _summary(fields), "fields": fields}
+    elif isinstance(exc, BadContent):
+        body = {
+            "error": "invalid_content",
+            "detail": str(exc.detail),
+            "fields": {exc.path: [str(exc.detail)]},
+        }
+        response.status_code = status.HTTP_400_BAD_REQUEST
+    else:
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        body = {"error": code if isinstance(code, str) else "error", "detail": _detail_text(exc)}
+        if isinstance(exc, Conflict):
+            body.update(exc.extra)
+    response.data = body
+    return response
+
+
+def _detail_text(exc) -> str:
+    detail = getattr(exc, "detail", None)
+    return str(detail) if detail is not None else str(exc)
+
+
+def _summary(fields: dict[str, list[str]]) -> str:
+    names = ", ".join(list(fields)[:10])
+    return f"Invalid input in: {names}." if names else "Invalid input."

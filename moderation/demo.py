@@ -1,0 +1,274 @@
+"""Demo data: a realistic platform configuration and a few hundred reports sent through the real intake."""
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+from django.utils import timezone
+
+from moderation.models import Action, Policy, Vendor
+
+DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
+
+ACTIONS = [
+    # code, name, kind, enforcement_type, duration_hours
+    ("remove", "Remove content", Action.Kind.REMOVE, "content.remove", None),
+    ("restrict", "Restrict visibility", Action.Kind.RESTRICT, "content.restrict", None),
+    ("label-sensitive", "Label as sensitive", Action.Kind.LABEL, "content.label", None),
+    ("warn", "Warn author", Action.Kind.WARN, "account.warn", None),
+    ("suspend-7d", "Suspend account 7 days", Action.Kind.SUSPEND_TEMPORARY, "account.suspend", 168),
+    ("suspend-permanent", "Suspend account permanently", Action.Kind.SUSPEND_PERMANENT, "account.ban", None),
+    ("escalate", "Escalate to specialist", Action.Kind.ESCALATE, "", None),
+    ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None),
+]
+
+POLICIES = [
+    # code, name, severity, sla_hours, second review, dsa, allowed action codes
+    (
+        "spam",
+        "Spam",
+        1,
+        72,
+        False,
+        Policy.DsaCategory.SCAMS_AND_FRAUD,
+        ["remove", "restrict", "warn", "suspend-7d", "suspend-permanent", "dismiss"],
+    ),
+    (
+        "harassment",
+        "Harassment and bullying",
+        3,
+        24,
+        False,
+        Policy.DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH,
+        ["remove", "restrict", "warn", "suspend-7d", "suspend-permanent", "escalate", "dismiss"],
+    ),
+    (
+        "hate",
+        "Hateful conduct",
+        4,
+        12,
+        False,
+        Policy.DsaCategory.ILLEGAL_OR_HARMFUL_SPEECH,
+        [
+            "remove",
+            "restrict",
+            "label-sensitive",
+            "warn",
+            "suspend-7d",
+            "suspend-permanent",
+            "escalate",
+            "dismiss",
+        ],
+    ),
+    (
+        "violent-extremism",
+        "Violent extremism",
+        5,
+        4,
+        True,
+        Policy.DsaCategory.VIOLENCE,
+        ["remove", "suspend-permanent", "escalate", "dismiss"],
+    ),
+    (
+        "child-safety",
+        "Child safety",
+        5,
+        1,
+        True,
+        Policy.DsaCategory.PROTECTION_OF_MINORS,
+        ["remove", "suspend-permanent", "escalate", "dismiss"],
+    ),
+    (
+        "self-harm",
+        "Suicide and self-harm",
+        4,
+        4,
+        False,
+        Policy.DsaCategory.SELF_HARM,
+        ["remove", "label-sensitive", "restrict", "escalate", "dismiss"],
+    ),
+    (
+        "impersonation",
+        "Impersonation",
+        2,
+        48,
+        False,
+        Policy.DsaCategory.IMPERSONATION,
+        ["remove", "warn", "suspend-7d", "suspend-permanent", "dismiss"],
+    ),
+]
+
+QUEUES = [
+    # slug, name, sla_hours, default, restricted
+    ("general", "General review", None, True, False),
+    ("harassment-hate", "Harassment & hate", None, False, False),
+    ("child-safety", "Child safety (restricted)", 1, False, True),
+    ("violent-extremism", "Violent extremism", 4, False, False),
+    ("spam", "Spam & scams", None, False, False),
+    ("escalations", "Escalations", None, False, False),
+]
+
+TEXTS = {
+    "spam": [
+        "Congrats!! You won a $500 gift card, claim at the link in my bio",
+        "Earn 3000/day from home, DM me for the secret crypto method",
+        "cheap followers 10k for $5 click now",
+    ],
+    "harassment": [
+        "you are worthless, nobody wants you here, log off forever",
+        "everyone at school laughs at you, loser",
+        "I know where you live and I will make your life hell",
+    ],
+    "hate": [
+        "people like them are vermin and should be kicked out of the country",
+        "[slur] don't belong in this city",
+    ],
+    "violent-extremism": [
+        "join the movement, the day of reckoning is coming, arm yourselves",
+        "glory to the martyrs of the attack, share this video",
+    ],
+    "child-safety": [
+        "[content withheld: suspected CSAM hash match]",
+        "hey how old are you? send pics, don't tell your mom",
+    ],
+    "self-harm": ["I can't do this anymore, tonight is the night", "what's the most painless way to go"],
+    "impersonation": [
+        "Official support account: send your password to verify",
+        "I am the real CEO, this is my new account",
+    ],
+}
+
+# Markup and script in reported content: the UI must show it as text, never render it.
+HOSTILE_TEXTS = [
+    '<script>alert("xss")</script> free stuff',
+    "<img src=x onerror=alert(1)> click",
+    "javascript:alert(1)",
+]
+
+
+@transaction.atomic
+def seed_configuration() -> dict:
+    actions = {}
+    for code, name, kind, enforcement_type, duration in ACTIONS:
+        actions[code], _ = Action.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "enforcement_type": enforcement_type,
+                "duration_hours": duration,
+            },
+        )
+    for code, name, severity, sla, second, dsa, allowed in POLICIES:
+        policy, _ = Policy.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "severity": severity,
+                "sla_hours": sla,
+                "requires_second_review": second,
+                "dsa_category": dsa,
+                "user_facing_text": f"Your content was found to violate our {name} policy.",
+            },
+        )
+        policy.allowed_actions.set([actions[a] for a in allowed])
+
+    from queues.models import Queue
+
+    for slug, name, sla, default, restricted in QUEUES:
+        Queue.objects.update_or_create(
+            slug=slug,
+            defaults={"name": name, "sla_hours": sla, "is_default": default, "is_restricted": restricted},
+        )
+
+    vendors = {}
+    for slug, name, reliability in [
+        ("user-reports", "User reports pipeline", 0.45),
+        ("sentinel", "Sentinel detection", 0.85),
+    ]:
+        vendors[slug], _ = Vendor.objects.update_or_create(
+            slug=slug, defaults={"name": name, "reliability": reliability}
+        )
+
+    agents, _ = Group.objects.get_or_create(name="Agents")
+    leads, _ = Group.objects.get_or_create(name="Leads")
+    users = {}
+    for username, group, staff, superuser in [
+        ("agent", agents, False, False),
+        ("lead", leads, True, False),
+        ("admin", None, True, True),
+    ]:
+        user, _ = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.test"}
+        )
+        user.is_staff, user.is_superuser = staff, superuser
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        if group:
+            user.groups.add(group)
+        users[username] = user
+    for queue in Queue.objects.filter(is_restricted=False):
+        queue.member_groups.add(agents, leads)
+    return {"vendors": vendors, "users": users}
+
+
+def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7) -> int:
+    """Send `count` reports through the real intake service, several per subject for some."""
+    from cases.services.intake import ReportInput, SubjectInput, accept_reports
+
+    rng = random.Random(seed)
+    policies = {policy.code: policy for policy in Policy.objects.all()}
+    now = timezone.now()
+    batch: dict[str, list[ReportInput]] = {slug: [] for slug in vendors}
+    subjects = [f"msg-{n:05d}" for n in range(int(count * 0.7))]
+    for n in range(count):
+        reason = rng.choices(list(TEXTS), weights=[30, 25, 12, 5, 3, 8, 10])[0]
+        text = rng.choice(TEXTS[reason] + (HOSTILE_TEXTS if reason == "spam" else []))
+        subject_id = rng.choice(subjects) if rng.random() < 0.4 else subjects[n % len(subjects)]
+        vendor_slug = "sentinel" if rng.random() < 0.35 else "user-reports"
+        kind = rng.choice(["message", "post", "post", "media"]) if reason != "impersonation" else "profile"
+        media = [f"https://media.platform.example/{subject_id}.jpg"] if kind == "media" else []
+        scores = (
+            ((reason.replace("-", "_"), round(rng.uniform(0.5, 0.99), 2)),)
+            if vendor_slug == "sentinel"
+            else ()
+        )
+        subject = SubjectInput(
+            kind=kind,
+            external_id=f"{kind}-{subject_id}",
+            author_id=f"user-{rng.randint(1, 120)}",
+            text=text,
+            media_urls=tuple(media),
+            language="en",
+            url=f"https://platform.example/{kind}/{subject_id}",
+        )
+        occurred = now - timedelta(minutes=rng.randint(1, 60 * 48))
+        external_id = f"demo-{vendor_slug}-{n}"
+        reporter = f"user-{rng.randint(200, 900)}" if vendor_slug == "user-reports" else ""
+        payload = {
+            "external_id": external_id,
+            "reason": reason,
+            "subject": subject.content() | {"kind": kind},
+            "reporter": {"id": reporter},
+            "occurred_at": occurred.isoformat(),
+            "demo": True,
+        }
+        batch[vendor_slug].append(
+            ReportInput(
+                external_id=external_id,
+                policy=policies[reason],
+                subject=subject,
+                payload=payload,
+                reporter_id=reporter,
+                comment="",
+                occurred_at=occurred,
+                scores=scores,
+            )
+        )
+    created = 0
+    for slug, items in batch.items():
+        for start in range(0, len(items), 100):
+            outcomes = accept_reports(vendor=vendors[slug], reports=items[start : start + 100])
+            created += sum(1 for outcome in outcomes if outcome.status == "created")
+    return created

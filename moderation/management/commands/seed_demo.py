@@ -1,0 +1,37 @@
+from django.core.management.base import BaseCommand
+
+from moderation.audit import Actor
+from moderation.demo import DEMO_PASSWORD, seed_configuration, seed_reports
+from moderation.services import issue_vendor_token
+
+
+class Command(BaseCommand):
+    help = "Load demo policies, actions, queues, vendors, users and a few hundred reports (safe to re-run)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reports", type=int, default=300)
+
+    def handle(self, *args, reports: int, **options):
+        seeded = seed_configuration()
+        created = seed_reports(vendors=seeded["vendors"], count=reports)
+        _, token = issue_vendor_token(
+            vendor=seeded["vendors"]["user-reports"], label="demo", actor=Actor.system("seed_demo")
+        )
+        self.stdout.write(self.style.SUCCESS(f"Demo data loaded ({created} new reports)."))
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    f"  Log in at http://127.0.0.1:8000/admin/ as admin / {DEMO_PASSWORD}",
+                    f"  (also: agent / {DEMO_PASSWORD}, lead / {DEMO_PASSWORD})",
+                    f"  Demo vendor token (user-reports): {token}",
+                    "  Try:",
+                    f"    curl -s -X POST http://127.0.0.1:8000/api/v1/reports -H 'Authorization: Bearer {token}' \\",
+                    "      -H 'Content-Type: application/json' \\",
+                    '      -d \'{"external_id":"curl-1","reason":"spam","subject":{"kind":"post",'
+                    '"external_id":"post-1","text":"buy followers"}}\'',
+                    "  API docs: http://127.0.0.1:8000/api/docs/",
+                    "",
+                ]
+            )
+        )

@@ -1,0 +1,171 @@
+"""Platform configuration (policies, actions, vendors) and the append-only audit log."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Action(models.Model):
+    """Something that can be done to a subject or its author; each maps to an enforcement the platform applies."""
+
+    class Kind(models.TextChoices):
+        REMOVE = "remove", "Remove content"
+        RESTRICT = "restrict", "Restrict visibility"
+        LABEL = "label", "Label content"
+        WARN = "warn", "Warn author"
+        SUSPEND_TEMPORARY = "suspend_temporary", "Suspend account (temporary)"
+        SUSPEND_PERMANENT = "suspend_permanent", "Suspend account (permanent)"
+        ESCALATE = "escalate", "Escalate"
+        NO_VIOLATION = "no_violation", "No violation (dismiss)"
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    # What the platform receives in the enforcement webhook (e.g. "content.remove").
+    enforcement_type = models.CharField(max_length=64, blank=True)
+    duration_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For temporary suspensions."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def resolves_case(self) -> bool:
+        return self.kind != self.Kind.ESCALATE
+
+
+class Policy(models.Model):
+    """A rule of the platform that reports are filed under and decisions are made against."""
+
+    class DsaCategory(models.TextChoices):
+        # EU DSA Transparency Database statement-of-reasons categories (subset).
+        ILLEGAL_OR_HARMFUL_SPEECH = (
+            "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
+            "Illegal or harmful speech",
+        )
+        PROTECTION_OF_MINORS = "STATEMENT_CATEGORY_PROTECTION_OF_MINORS", "Protection of minors"
+        SCAMS_AND_FRAUD = "STATEMENT_CATEGORY_SCAMS_AND_FRAUD", "Scams and fraud"
+        VIOLENCE = "STATEMENT_CATEGORY_VIOLENCE", "Violence"
+        SELF_HARM = "STATEMENT_CATEGORY_SELF_HARM", "Self-harm"
+        IMPERSONATION = "STATEMENT_CATEGORY_DATA_PROTECTION_AND_PRIVACY_VIOLATIONS", "Privacy / impersonation"
+        SCOPE_OF_PLATFORM_SERVICE = (
+            "STATEMENT_CATEGORY_SCOPE_OF_PLATFORM_SERVICE",
+            "Scope of platform service",
+        )
+        OTHER = "STATEMENT_CATEGORY_OTHER", "Other"
+
+    code = models.SlugField(max_length=64, unique=True, help_text="What vendors send as a report's `reason`.")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (low) to 5 (critical); drives priority.",
+    )
+    sla_hours = models.PositiveIntegerField(default=24, help_text="Time to first decision.")
+    allowed_actions = models.ManyToManyField(Action, blank=True, related_name="policies")
+    requires_second_review = models.BooleanField(
+        default=False, help_text="A second agent must confirm enforcing decisions."
+    )
+    user_facing_text = models.TextField(blank=True, help_text="Shown to the affected user with a decision.")
+    dsa_category = models.CharField(max_length=80, choices=DsaCategory.choices, default=DsaCategory.OTHER)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-severity", "name"]
+        verbose_name_plural = "policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(severity__gte=1, severity__lte=5), name="policy_severity_1_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Vendor(models.Model):
+    """An API client that sends reports: detection vendor, user-report pipeline, ML detector, trusted flagger."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=64, unique=True)
+    reliability = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="0..1: how often this vendor's reports turn out to be violations; weighs priority.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Inactive vendors' tokens are refused.")
+    contact = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(reliability__gte=0.0, reliability__lte=1.0), name="vendor_reliability_0_1"
+            ),
+        ]
+
+    # DRF treats request.user as the authenticated principal; a vendor is one.
+    is_authenticated = True
+    is_anonymous = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class VendorToken(models.Model):
+    """An API token. Only its SHA-256 is stored; the plaintext is shown once when created."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(max_length=120, blank=True)
+    prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.prefix}…"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AuditEvent(models.Model):
+    """Append-only: who did what to which object, when.
+
+    Deliberately no foreign keys: the log must outlive deleted users, vendors and cases, and deleting a row
+    elsewhere must never cascade into (or update) the log. On PostgreSQL a trigger refuses UPDATE and DELETE.
+    """
+
+    class ActorType(models.TextChoices):
+        USER = "user"
+        VENDOR = "vendor"
+        SYSTEM = "system"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=150, blank=True)
+    verb = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    case_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.actor_type} {self.verb} {self.target_type}:{self.target_id}"

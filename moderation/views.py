@@ -1,0 +1,32 @@
+"""Site-level views: landing page, health check, JSON-aware error pages."""
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("admin:index")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"status": "ok"})
+
+
+def not_found(request: HttpRequest, exception=None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
+    return HttpResponse("Not found", status=404, content_type="text/plain")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": "server_error", "detail": "Internal error; it has been logged."}, status=500
+        )
+    return HttpResponse("Server error", status=500, content_type="text/plain")

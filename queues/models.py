@@ -1,0 +1,101 @@
+"""Work lists agents pull cases from."""
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import models
+
+
+class Queue(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    sla_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Overrides the policy SLA for cases routed here."
+    )
+    is_default = models.BooleanField(default=False, help_text="Catches cases no routing rule matched.")
+    is_restricted = models.BooleanField(
+        default=False, help_text="Only members see it (e.g. child safety); leads do not see it by default."
+    )
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="review_queues")
+    member_groups = models.ManyToManyField(Group, blank=True, related_name="review_queues")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="one_default_queue"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Ordered, admin-defined: conditions → target queue, priority boost, SLA, or an automatic decision.
+
+    Rules are tried by `position`; the first live match wins. A rule whose decision runs in shadow mode records
+    what it would have decided and lets evaluation continue, so it never changes what happens to the case.
+    """
+
+    class AutomationMode(models.TextChoices):
+        OFF = "off", "No automatic decision"
+        SHADOW = "shadow", "Shadow: record what it would decide"
+        LIVE = "live", "Live: decide automatically"
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=100, db_index=True, help_text="Lower runs first.")
+    is_active = models.BooleanField(default=True)
+    description = models.TextField(blank=True)
+
+    # Conditions: an empty condition matches anything; all non-empty ones must hold.
+    policies = models.ManyToManyField("moderation.Policy", blank=True, related_name="routing_rules")
+    subject_kinds = models.JSONField(default=list, blank=True, help_text='e.g. ["message", "media"]')
+    vendors = models.ManyToManyField("moderation.Vendor", blank=True, related_name="routing_rules")
+    languages = models.JSONField(default=list, blank=True, help_text='e.g. ["en", "de"]')
+
+    # Outcome.
+    target_queue = models.ForeignKey(
+        Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="routing_rules"
+    )
+    priority_boost = models.FloatField(default=0.0)
+    sla_hours_override = models.PositiveIntegerField(null=True, blank=True)
+    automation_mode = models.CharField(
+        max_length=8, choices=AutomationMode.choices, default=AutomationMode.OFF
+    )
+    auto_policy = models.ForeignKey(
+        "moderation.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    auto_action = models.ForeignKey(
+        "moderation.Action", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.name}"
+
+
+class ScoreCondition(models.Model):
+    """`label op threshold` on the case's signals, e.g. toxicity ≥ 0.8 or hash_match = 1."""
+
+    class Operator(models.TextChoices):
+        GTE = "gte", "≥"
+        LTE = "lte", "≤"
+        EQ = "eq", "="
+
+    rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="score_conditions")
+    label = models.CharField(max_length=100)
+    operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GTE)
+    threshold = models.FloatField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.get_operator_display()} {self.threshold:g}"

@@ -1,0 +1,71 @@
+import pytest
+from rest_framework.test import APIClient
+
+from moderation.audit import Actor
+from moderation.services import issue_vendor_token
+from tests import factories
+
+
+@pytest.fixture
+def policies(db):
+    """A small policy catalogue: spam (severity 1), harassment (3), child-safety (5)."""
+    return {
+        "spam": factories.PolicyFactory(code="spam", name="Spam", severity=1, sla_hours=72),
+        "harassment": factories.PolicyFactory(code="harassment", name="Harassment", severity=3, sla_hours=24),
+        "child-safety": factories.PolicyFactory(
+            code="child-safety", name="Child safety", severity=5, sla_hours=1
+        ),
+    }
+
+
+@pytest.fixture
+def vendor(db):
+    return factories.VendorFactory(slug="acme", name="Acme detection", reliability=0.8)
+
+
+@pytest.fixture
+def other_vendor(db):
+    return factories.VendorFactory(slug="other", name="Other vendor")
+
+
+def _client_for(vendor) -> APIClient:
+    _, token = issue_vendor_token(vendor=vendor, label="test", actor=Actor.system("test"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client.token = token
+    return client
+
+
+@pytest.fixture
+def api(vendor, policies) -> APIClient:
+    return _client_for(vendor)
+
+
+@pytest.fixture
+def other_api(other_vendor, policies) -> APIClient:
+    return _client_for(other_vendor)
+
+
+@pytest.fixture
+def report_body():
+    """A valid report body; call with overrides: report_body(external_id="x", subject={...})."""
+
+    def build(**overrides):
+        body = {
+            "external_id": "r-1",
+            "reason": "harassment",
+            "subject": {
+                "kind": "message",
+                "external_id": "msg-1",
+                "author_id": "author-9",
+                "text": "you are worthless",
+                "language": "en",
+            },
+            "reporter": {"id": "user-1"},
+            "comment": "keeps messaging me",
+            "occurred_at": "2026-11-20T09:30:00Z",
+        }
+        body.update(overrides)
+        return body
+
+    return build

@@ -1,0 +1,127 @@
+import factory
+from django.contrib.auth.models import User
+
+from cases.models import Case, Decision, Report, Signal, Subject
+from moderation.models import Action, Policy, Vendor
+from queues.models import Queue, RoutingRule, ScoreCondition
+
+
+class ActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Action
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"action-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
+    kind = Action.Kind.REMOVE
+    enforcement_type = "content.remove"
+
+
+class PolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Policy
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"policy-{n}")
+    name = factory.LazyAttribute(lambda o: o.code.title())
+    severity = 2
+    sla_hours = 24
+
+
+class VendorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vendor
+
+    name = factory.Sequence(lambda n: f"Vendor {n}")
+    slug = factory.Sequence(lambda n: f"vendor-{n}")
+    reliability = 0.5
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.test")
+
+
+class QueueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Queue
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"queue-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class SubjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Subject
+
+    kind = Subject.Kind.MESSAGE
+    external_id = factory.Sequence(lambda n: f"msg-{n}")
+    author_id = "author-1"
+    text = "hello"
+
+
+class CaseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Case
+
+    subject = factory.SubFactory(SubjectFactory)
+    policy = factory.SubFactory(PolicyFactory)
+
+
+class ReportFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Report
+
+    vendor = factory.SubFactory(VendorFactory)
+    external_id = factory.Sequence(lambda n: f"r-{n}")
+    case = factory.SubFactory(CaseFactory)
+    subject = factory.SelfAttribute("case.subject")
+    subject_version = 1
+    policy = factory.SelfAttribute("case.policy")
+    reason = factory.SelfAttribute("policy.code")
+    payload = factory.LazyAttribute(lambda o: {"external_id": o.external_id})
+    payload_hash = "x"
+
+
+class SignalFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Signal
+
+    case = factory.SubFactory(CaseFactory)
+    source = Signal.Source.SCORER
+    source_name = "test"
+    label = "toxicity"
+    score = 0.5
+    dedupe_key = factory.Sequence(lambda n: f"k-{n}")
+
+
+class DecisionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Decision
+
+    case = factory.SubFactory(CaseFactory)
+    policy = factory.SelfAttribute("case.policy")
+    action = factory.SubFactory(ActionFactory)
+
+
+class RoutingRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = RoutingRule
+
+    name = factory.Sequence(lambda n: f"rule {n}")
+    position = factory.Sequence(lambda n: n * 10)
+
+
+class ScoreConditionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScoreCondition
+
+    rule = factory.SubFactory(RoutingRuleFactory)
+    label = "toxicity"
+    operator = ScoreCondition.Operator.GTE
+    threshold = 0.8
