@@ -18,7 +18,8 @@ from cases.serializers import (
     ReportOutSerializer,
 )
 from cases.services.intake import accept_reports
-from moderation.api_errors import Conflict, flatten_errors
+from cases.validation import parse_report
+from moderation.api_errors import Conflict
 
 ERROR_BODY = inline_serializer(
     "Error",
@@ -58,14 +59,6 @@ COMMON_ERRORS = {
 }
 
 
-def _validate_item(raw, *, policies) -> tuple:
-    """(ReportInput, None) or (None, flattened field errors)."""
-    serializer = ReportInputSerializer(data=raw, context={"policies": policies})
-    if not serializer.is_valid():
-        return None, flatten_errors(serializer.errors)
-    return serializer.to_report_input(serializer.validated_data), None
-
-
 class ReportCreateView(APIView):
     @extend_schema(
         operation_id="create_report",
@@ -93,7 +86,7 @@ class ReportCreateView(APIView):
         ],
     )
     def post(self, request):
-        item, errors = _validate_item(request.data, policies=selectors.active_policies_by_code())
+        item, errors = parse_report(request.data, selectors.active_policies_by_code())
         if errors:
             raise ValidationError(errors)
         (outcome,) = accept_reports(vendor=request.user, reports=[item])
@@ -153,7 +146,7 @@ class ReportBatchView(APIView):
         results: list[dict] = [{} for _ in raw_items]
         valid_items, valid_indexes = [], []
         for index, raw in enumerate(raw_items):
-            item, errors = _validate_item(raw, policies=policies)
+            item, errors = parse_report(raw, policies)
             if errors:
                 external_id = raw.get("external_id") if isinstance(raw, dict) else None
                 results[index] = {

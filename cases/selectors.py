@@ -1,13 +1,28 @@
 """Read-side queries for cases and reports."""
 
+import time
 from typing import Any
 
 from cases.models import Case, Decision, Report
 from moderation.models import Policy, Vendor
 
+_policy_cache: tuple[float, dict[str, Policy]] | None = None
+POLICY_CACHE_SECONDS = 5.0
+
 
 def active_policies_by_code() -> dict[str, Policy]:
-    return {policy.code: policy for policy in Policy.objects.filter(is_active=True)}
+    """Active policies by code. Read on every intake call, so cached per process for a few seconds;
+    saving a policy clears this process's copy at once (`moderation.apps`), other processes within 5 s."""
+    global _policy_cache
+    now = time.monotonic()
+    if _policy_cache is None or now - _policy_cache[0] > POLICY_CACHE_SECONDS:
+        _policy_cache = (now, {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
+    return _policy_cache[1]
+
+
+def forget_cached_policies(**_kwargs) -> None:
+    global _policy_cache
+    _policy_cache = None
 
 
 def latest_live_decision(case: Case) -> Decision | None:

@@ -69,3 +69,13 @@ def report_body():
         return body
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_cache():
+    """Each test's policies live in its own (rolled back) transaction: never reuse another test's."""
+    from cases.selectors import forget_cached_policies
+
+    forget_cached_policies()
+    yield
+    forget_cached_policies()
