@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from cases.models import Case, Decision, Report, Signal, Subject, SubjectVersion
-from moderation.admin_audit import ReadOnlyModelAdmin
+from cases.models import Case, ContextProvider, Decision, Report, Scorer, Signal, Subject, SubjectVersion
+from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
 class ReportInline(admin.TabularInline):
@@ -86,3 +86,39 @@ class SubjectAdmin(ReadOnlyModelAdmin):
     list_filter = ["kind", "language"]
     search_fields = ["external_id", "author_id"]
     inlines = [SubjectVersionInline]
+
+
+@admin.register(Scorer)
+class ScorerAdmin(AuditedModelAdmin):
+    list_display = ["name", "kind", "is_enabled", "url", "response_format", "timeout_seconds"]
+    list_filter = ["kind", "is_enabled"]
+    list_editable = ["is_enabled"]
+    search_fields = ["name", "url", "model_name"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_enabled", "subject_kinds", "label_prefix"]}),
+        (
+            "HTTP moderation API",
+            {
+                "fields": [
+                    "url",
+                    "auth_header",
+                    "auth_value",
+                    "timeout_seconds",
+                    "request_format",
+                    "response_format",
+                    "response_path",
+                    "model_name",
+                    "model_version",
+                ],
+                "description": "Only for HTTP scorers. Calls go through the SSRF-guarded client.",
+            },
+        ),
+    ]
+
+
+@admin.register(ContextProvider)
+class ContextProviderAdmin(AuditedModelAdmin):
+    list_display = ["name", "is_enabled", "url_template", "timeout_seconds"]
+    list_filter = ["is_enabled"]
+    list_editable = ["is_enabled"]
+    search_fields = ["name", "url_template"]

@@ -1,6 +1,7 @@
 """Subjects, reports, cases, signals and decisions: the evidence and the unit of review."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -100,6 +101,12 @@ class Case(models.Model):
     enriched_at = models.DateTimeField(null=True, blank=True)
     routed_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Which routing rule placed the case.
+    routed_by_rule = models.ForeignKey(
+        "queues.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # {"done": [source keys], "errors": {source key: message}, "attempts": n}; shown to agents and leads.
+    enrichment_state = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -219,6 +226,121 @@ class Decision(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["case", "mode", "-created_at"], name="decision_case_idx")]
+        constraints = [
+            # Re-routing a case never records a rule's shadow verdict twice.
+            models.UniqueConstraint(
+                fields=["case", "rule"], condition=Q(mode="shadow"), name="one_shadow_decision_per_rule"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} on case {self.case_id} ({self.mode})"
+
+
+class Scorer(models.Model):
+    """An ML scorer admins enable: the built-in text model or an HTTP moderation API."""
+
+    class Kind(models.TextChoices):
+        BUILTIN_TEXT = "builtin_text", "Built-in text model (offline)"
+        HTTP = "http", "HTTP moderation API"
+
+    class RequestFormat(models.TextChoices):
+        SIMPLE = "simple", '{"text", "language", "kind", "subject_id"}'
+        OPENAI = "openai", 'OpenAI-style {"input": text}'
+        PERSPECTIVE = "perspective", 'Perspective-style {"comment": {"text"}, "languages"}'
+
+    class ResponseFormat(models.TextChoices):
+        LABEL_SCORES = "label_scores", '{"label": score, ...}'
+        CATEGORY_LIST = "category_list", '[{"label"|"category"|"name": ..., "score"|"confidence": ...}]'
+        OPENAI = "openai", "OpenAI moderation: results[0].category_scores"
+        PERSPECTIVE = "perspective", "Perspective: attributeScores.X.summaryScore.value"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    is_enabled = models.BooleanField(default=True)
+    subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind with text.")
+    url = models.URLField(max_length=2048, blank=True)
+    auth_header = models.CharField(max_length=100, blank=True, default="Authorization")
+    auth_value = models.CharField(max_length=500, blank=True, help_text='e.g. "Bearer sk-…" (sent as is).')
+    timeout_seconds = models.FloatField(default=3.0)
+    request_format = models.CharField(
+        max_length=16, choices=RequestFormat.choices, default=RequestFormat.SIMPLE
+    )
+    response_format = models.CharField(
+        max_length=16, choices=ResponseFormat.choices, default=ResponseFormat.LABEL_SCORES
+    )
+    response_path = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text='Dotted path to the scores inside the response, e.g. "result.categories".',
+    )
+    label_prefix = models.CharField(
+        max_length=40, blank=True, help_text='Prepended to labels, e.g. "vendorx."'
+    )
+    model_name = models.CharField(max_length=120, blank=True, help_text="Recorded on signals (HTTP scorers).")
+    model_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from moderation.validators import validate_outbound_settings, validate_subject_kind_list
+
+        errors = validate_outbound_settings(self, url_field="url", required=self.kind == self.Kind.HTTP)
+        try:
+            validate_subject_kind_list(self.subject_kinds)
+        except ValidationError as exc:
+            errors["subject_kinds"] = exc.messages
+        if errors:
+            raise ValidationError(errors)
+
+
+class ContextProvider(models.Model):
+    """An HTTP endpoint returning facts about a subject or its author (account age, prior strikes, hash hits)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    is_enabled = models.BooleanField(default=True)
+    subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind.")
+    url_template = models.CharField(
+        max_length=2048,
+        help_text="GET URL; {author_id}, {subject_id}, {kind} are filled in (URL-encoded), e.g. "
+        "https://platform.example/internal/users/{author_id}/facts",
+    )
+    auth_header = models.CharField(max_length=100, blank=True, default="Authorization")
+    auth_value = models.CharField(max_length=500, blank=True)
+    timeout_seconds = models.FloatField(default=3.0)
+    label_prefix = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        import re
+
+        from moderation.validators import validate_outbound_settings, validate_subject_kind_list
+
+        errors = validate_outbound_settings(self, url_field="url_template", required=True)
+        unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - {
+            "{author_id}",
+            "{subject_id}",
+            "{kind}",
+        }
+        if unknown:
+            errors["url_template"] = [
+                f"Unknown placeholder(s) {', '.join(sorted(unknown))}; use {{author_id}}, "
+                "{subject_id} or {kind}."
+            ]
+        try:
+            validate_subject_kind_list(self.subject_kinds)
+        except ValidationError as exc:
+            errors["subject_kinds"] = exc.messages
+        if errors:
+            raise ValidationError(errors)

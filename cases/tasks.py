@@ -1,5 +1,72 @@
-"""Celery tasks for cases: thin, idempotent wrappers around services."""
+"""Celery tasks for cases: thin, idempotent wrappers around the enrichment and routing services."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from cases.models import Case
+from cases.services.enrichment import enrich_case
+from moderation.taskdefs import backoff_seconds, task
+from queues.services import route_case
+
+logger = logging.getLogger(__name__)
+CHUNK = 10  # cases per task: one enqueue per 10 cases keeps intake cheap, and tasks short
 
 
 def enqueue_case_enrichment(case_ids: list[int]) -> None:
-    """Called on commit of intake: hand the touched cases to the enrichment pipeline."""
+    """Called on commit of intake. A broker outage must not fail intake: the sweeper routes those cases."""
+    for start in range(0, len(case_ids), CHUNK):
+        try:
+            enrich_cases.delay(case_ids[start : start + CHUNK])
+        except Exception:
+            logger.exception("could not enqueue enrichment for cases %s", case_ids[start : start + CHUNK])
+
+
+def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:
+    """Enrich what is missing, route on what is known, and schedule another try for sources that may recover."""
+    last_attempt = attempt >= settings.ENRICHMENT_MAX_ATTEMPTS
+    outcome = enrich_case(case_id=case_id, give_up=last_attempt)
+    if outcome is None:
+        return  # gone or already resolved
+    route_case(case_id=case_id)
+    if outcome.retryable:
+        if eager:
+            # No broker (development): nothing would run the retry later; the case is routed regardless.
+            logger.warning(
+                "case %s: sources %s failed; not retried in eager mode", case_id, list(outcome.retryable)
+            )
+            return
+        countdown = backoff_seconds(attempt + 1, base=settings.ENRICHMENT_RETRY_BASE_SECONDS)
+        enrich_case_again.apply_async((case_id, attempt + 1), countdown=countdown)
+
+
+@task("cases.enrich_cases", soft_time_limit=120, time_limit=150)
+def enrich_cases(self, case_ids: list[int]) -> None:
+    for case_id in case_ids:
+        enrich_and_route(case_id, eager=bool(self.request.is_eager))
+
+
+@task("cases.enrich_case_again")
+def enrich_case_again(self, case_id: int, attempt: int) -> None:
+    enrich_and_route(case_id, attempt=attempt, eager=bool(self.request.is_eager))
+
+
+@task("cases.sweep_unrouted_cases", soft_time_limit=240, time_limit=300)
+def sweep_unrouted_cases(self) -> int:
+    """Beat: cases still unrouted after a grace period (worker down, broker lost the message) are routed on
+    what is known now and get their enrichment enqueued again."""
+    cutoff = timezone.now() - timedelta(seconds=settings.ROUTING_GRACE_SECONDS)
+    stuck = list(
+        Case.objects.filter(routed_at__isnull=True, opened_at__lt=cutoff)
+        .exclude(status=Case.Status.RESOLVED)
+        .order_by("opened_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for case_id in stuck:
+        route_case(case_id=case_id)
+    if stuck:
+        logger.warning("swept %d unrouted case(s)", len(stuck))
+        enqueue_case_enrichment(stuck)
+    return len(stuck)

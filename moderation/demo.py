@@ -191,6 +191,8 @@ def seed_configuration() -> dict:
             slug=slug, defaults={"name": name, "reliability": reliability}
         )
 
+    seed_routing(actions)
+
     agents, _ = Group.objects.get_or_create(name="Agents")
     leads, _ = Group.objects.get_or_create(name="Leads")
     users = {}
@@ -211,6 +213,88 @@ def seed_configuration() -> dict:
     for queue in Queue.objects.filter(is_restricted=False):
         queue.member_groups.add(agents, leads)
     return {"vendors": vendors, "users": users}
+
+
+def seed_routing(actions: dict) -> None:
+    """The built-in text scorer and a few routing rules that show each kind of outcome."""
+    from cases.models import Scorer
+    from queues.models import Queue, RoutingRule, ScoreCondition
+
+    Scorer.objects.update_or_create(
+        name="Built-in text model", defaults={"kind": Scorer.Kind.BUILTIN_TEXT, "is_enabled": True}
+    )
+    queues = {queue.slug: queue for queue in Queue.objects.all()}
+    policies = {policy.code: policy for policy in Policy.objects.all()}
+    rules = [
+        # name, position, policies, target queue, boost, sla, mode, auto policy, auto action, conditions
+        ("Child safety first", 10, ["child-safety"], "child-safety", 200, 1, "off", None, None, []),
+        (
+            "Violent extremism",
+            20,
+            ["violent-extremism"],
+            "violent-extremism",
+            50,
+            None,
+            "off",
+            None,
+            None,
+            [],
+        ),
+        (
+            "Obvious spam: remove (shadow)",
+            30,
+            ["spam"],
+            None,
+            0,
+            None,
+            "shadow",
+            "spam",
+            "remove",
+            [("spam", "gte", 0.95)],
+        ),
+        (
+            "Very offensive harassment",
+            40,
+            ["harassment", "hate"],
+            "harassment-hate",
+            30,
+            6,
+            "off",
+            None,
+            None,
+            [("profanity", "gte", 0.9)],
+        ),
+        (
+            "Harassment and hate",
+            50,
+            ["harassment", "hate"],
+            "harassment-hate",
+            0,
+            None,
+            "off",
+            None,
+            None,
+            [],
+        ),
+        ("Spam", 60, ["spam"], "spam", 0, None, "off", None, None, []),
+    ]
+    for name, position, codes, queue, boost, sla, mode, auto_policy, auto_action, conditions in rules:
+        rule, _ = RoutingRule.objects.update_or_create(
+            name=name,
+            defaults={
+                "position": position,
+                "target_queue": queues.get(queue) if queue else None,
+                "priority_boost": boost,
+                "sla_hours_override": sla,
+                "automation_mode": mode,
+                "auto_policy": policies.get(auto_policy) if auto_policy else None,
+                "auto_action": actions.get(auto_action) if auto_action else None,
+            },
+        )
+        rule.policies.set([policies[code] for code in codes])
+        rule.score_conditions.all().delete()
+        for label, operator, threshold in conditions:
+            ScoreCondition.objects.create(rule=rule, label=label, operator=operator, threshold=threshold)
 
 
 def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7) -> int:

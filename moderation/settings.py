@@ -177,7 +177,8 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ---------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_EAGER_PROPAGATES", False)
+# Eager failures surface (logged by the robust on_commit hook) instead of vanishing into an unread result.
+CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_EAGER_PROPAGATES", True)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -189,6 +190,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis redelivers an unacked task after this; it must exceed the longest task time limit.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
+}
+
+# --- Enrichment and routing ---------------------------------------------------------------------------------
+# How long a case waits for its scorers and context providers before it is routed on what is known.
+ENRICHMENT_DEADLINE_SECONDS = env_float("ENRICHMENT_DEADLINE_SECONDS", 5.0)
+ENRICHMENT_MAX_ATTEMPTS = env_int("ENRICHMENT_MAX_ATTEMPTS", 5)
+ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
+# The sweeper routes cases still unrouted this long after they opened.
+ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
 
 # --- Outbound HTTP (scorers, context providers, webhooks) ----------------------------------------------
 # Private, loopback and link-local targets are refused unless this is on (tests and the demo use loopback).

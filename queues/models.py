@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -80,6 +81,43 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
 
+    def clean(self) -> None:
+        from moderation.validators import validate_language_list, validate_subject_kind_list
+
+        errors: dict[str, list[str]] = {}
+        for name, check in (
+            ("subject_kinds", validate_subject_kind_list),
+            ("languages", validate_language_list),
+        ):
+            try:
+                check(getattr(self, name))
+            except ValidationError as exc:
+                errors.setdefault(name, []).extend(exc.messages)
+        if not -1000 <= self.priority_boost <= 1000:
+            errors.setdefault("priority_boost", []).append("Keep the boost between -1000 and 1000.")
+        automated = self.automation_mode != self.AutomationMode.OFF
+        if automated:
+            if not self.auto_policy_id:
+                errors.setdefault("auto_policy", []).append("An automatic decision needs a policy.")
+            if not self.auto_action_id:
+                errors.setdefault("auto_action", []).append("An automatic decision needs an action.")
+            if (
+                self.auto_policy_id
+                and self.auto_action_id
+                and not self.auto_policy.allowed_actions.filter(pk=self.auto_action_id).exists()
+            ):
+                errors.setdefault("auto_action", []).append(
+                    f"{self.auto_action} is not allowed under {self.auto_policy}; allow it on the policy first."
+                )
+        elif self.auto_policy_id or self.auto_action_id:
+            errors.setdefault("automation_mode", []).append(
+                "Choose shadow or live to use the automatic policy/action, or clear them."
+            )
+        if not automated and not self.target_queue_id:
+            errors.setdefault("target_queue", []).append("Choose a target queue or an automatic decision.")
+        if errors:
+            raise ValidationError(errors)
+
 
 class ScoreCondition(models.Model):
     """`label op threshold` on the case's signals, e.g. toxicity ≥ 0.8 or hash_match = 1."""
@@ -99,3 +137,17 @@ class ScoreCondition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} {self.get_operator_display()} {self.threshold:g}"
+
+    def clean(self) -> None:
+        import math
+        import re
+
+        errors = {}
+        if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,100}", self.label or ""):
+            errors["label"] = (
+                "Letters, digits and _ . : - only (a signal label such as toxicity or account_age_days)."
+            )
+        if self.threshold is not None and not math.isfinite(self.threshold):
+            errors["threshold"] = "Must be a finite number."
+        if errors:
+            raise ValidationError(errors)

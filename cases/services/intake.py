@@ -255,7 +255,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
 
     from cases.tasks import enqueue_case_enrichment  # cases.tasks imports services; import late
 
-    transaction.on_commit(lambda: enqueue_case_enrichment(case_ids))
+    transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
     return reports
 
 

@@ -1,0 +1,14 @@
+FROM python:3.13-slim
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY moderation moderation
+COPY cases cases
+COPY queues queues
+RUN pip install --no-cache-dir .
+COPY . .
+RUN DJANGO_ENV=development python manage.py collectstatic --no-input -v0
+RUN useradd --system --uid 10001 app && chown -R app /app
+USER app
+EXPOSE 8000
+CMD ["gunicorn", "moderation.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]

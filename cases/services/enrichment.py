@@ -1,0 +1,117 @@
+"""Enriching a case with signals from scorers and context providers.
+
+Network calls run in parallel threads with a shared deadline, outside any transaction; results are written
+in one short transaction. Each source runs once per case (scorers: once per subject content version), so a
+re-delivered or retried task calls only the sources still missing and adds no duplicate signal (the unique
+`(case, dedupe_key)` constraint backs that up).
+"""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cases.enrichment import SignalDraft, SourceFailed, applies_to, run_source, source_key
+from cases.models import Case, ContextProvider, Scorer, Signal
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class EnrichmentOutcome:
+    case_id: int
+    ran: list[str] = field(default_factory=list)
+    signals: int = 0
+    retryable: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return not self.retryable
+
+
+def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | None:
+    """Run every enabled, applicable source that has not yet run for the case; store what they return.
+
+    Returns None if the case is gone or resolved. `give_up` (the last attempt) records retryable failures as
+    final so the case stops waiting for them.
+    """
+    case = Case.objects.select_related("subject").filter(pk=case_id).first()
+    if case is None or case.status == Case.Status.RESOLVED:
+        return None
+    subject = case.subject
+    done = set(case.enrichment_state.get("done", []))
+    sources: list[Scorer | ContextProvider] = [
+        *Scorer.objects.filter(is_enabled=True),
+        *ContextProvider.objects.filter(is_enabled=True),
+    ]
+    pending = {
+        source_key(source, subject): source
+        for source in sources
+        if applies_to(source, subject) and source_key(source, subject) not in done
+    }
+    outcome = EnrichmentOutcome(case_id=case_id)
+    drafts: list[SignalDraft] = []
+    if pending:
+        deadline = settings.ENRICHMENT_DEADLINE_SECONDS
+        # Not a context manager: on deadline we stop waiting; stragglers finish (bounded by their own
+        # timeouts) in the background and their results are dropped.
+        pool = ThreadPoolExecutor(max_workers=min(8, len(pending)), thread_name_prefix="enrich")
+        futures = {pool.submit(run_source, source, subject): key for key, source in pending.items()}
+        finished, unfinished = wait(futures, timeout=deadline)
+        pool.shutdown(wait=False, cancel_futures=True)
+        for future in finished:
+            key = futures[future]
+            try:
+                drafts.extend(future.result())
+                outcome.ran.append(key)
+            except SourceFailed as exc:
+                (outcome.retryable if exc.retryable else outcome.failed)[key] = str(exc)
+            except Exception as exc:  # a bug in one source must not stop the others or the routing
+                logger.exception("signal source %s crashed on case %s", key, case_id)
+                outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
+        for future in unfinished:
+            outcome.retryable[futures[future]] = f"no result within the {deadline:g}s enrichment deadline"
+    if give_up:
+        outcome.failed.update(outcome.retryable)
+        outcome.retryable = {}
+    outcome.signals = _store(case_id=case_id, drafts=drafts, outcome=outcome)
+    return outcome
+
+
+@transaction.atomic
+def _store(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> int:
+    case = Case.objects.select_for_update().filter(pk=case_id).first()
+    if case is None:
+        return 0
+    created = Signal.objects.bulk_create(
+        [
+            Signal(
+                case_id=case_id,
+                source=draft.source,
+                source_name=draft.source_name,
+                model=draft.model,
+                model_version=draft.model_version,
+                label=draft.label,
+                score=draft.score,
+                value=draft.value,
+                dedupe_key=draft.dedupe_key,
+            )
+            for draft in drafts
+        ],
+        ignore_conflicts=True,
+    )
+    state = dict(case.enrichment_state)
+    done = set(state.get("done", [])) | set(outcome.ran) | set(outcome.failed)
+    errors = {key: message for key, message in state.get("errors", {}).items() if key not in outcome.ran}
+    errors.update(outcome.retryable)
+    errors.update(outcome.failed)
+    state.update(done=sorted(done), errors=errors, attempts=state.get("attempts", 0) + 1)
+    fields = {"enrichment_state": state, "updated_at": timezone.now()}
+    if outcome.complete:
+        fields["enriched_at"] = timezone.now()
+    Case.objects.filter(pk=case_id).update(**fields)
+    return len(created)

@@ -1,0 +1,176 @@
+"""The one way this application makes outbound HTTP calls (scorers, context providers, webhooks).
+
+Guards, because URLs here are admin-configured and responses come from systems we do not control:
+- SSRF: only http(s); the host is resolved once and every address must be public (no loopback, private,
+  link-local — which includes cloud metadata at 169.254.169.254 —, multicast, reserved or unspecified), unless
+  `OUTBOUND_ALLOW_PRIVATE_NETWORKS` is on (tests, the demo). The connection goes to the vetted address, so a
+  DNS answer that changes between check and connect (rebinding) cannot redirect it. Redirects are not followed.
+- Size: the body is read in chunks and refused past `max_bytes`.
+- Time: connect and read timeouts, and a deadline on the whole exchange.
+"""
+
+import ipaddress
+import json
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from django.conf import settings
+
+
+class OutboundError(Exception):
+    """The call failed; `retryable` says whether trying again later may help."""
+
+    retryable = True
+
+
+class BlockedDestination(OutboundError):
+    retryable = False
+
+
+class ResponseTooLarge(OutboundError):
+    retryable = False
+
+
+class MalformedResponse(OutboundError):
+    retryable = False
+
+
+class OutboundTimeout(OutboundError):
+    pass
+
+
+class BadStatus(OutboundError):
+    def __init__(self, status: int):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        # 4xx (except 408/429) means our request or configuration is wrong: retrying will not help.
+        self.retryable = status >= 500 or status in (408, 429)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise MalformedResponse(f"response is not JSON: {str(exc)[:200]}") from None
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_loopback)
+
+
+def resolve_destination(url: str, *, allow_private: bool | None = None) -> tuple[str, str, int, str]:
+    """(scheme, host, port, vetted ip) for `url`, or BlockedDestination saying why not."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise BlockedDestination(f"scheme {parts.scheme!r} is not allowed (http, https)")
+    if parts.username or parts.password:
+        raise BlockedDestination("credentials in the URL are not allowed")
+    host = parts.hostname
+    if not host:
+        raise BlockedDestination("URL has no host")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise BlockedDestination("URL has an invalid port") from None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise OutboundError(f"cannot resolve {host!r}: {exc}") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses:
+        raise OutboundError(f"{host!r} resolves to no address")
+    if allow_private is None:
+        allow_private = settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS
+    if not allow_private:
+        # Every address must be public: otherwise a host with one public and one internal record could be
+        # steered at the internal one.
+        for address in addresses:
+            if not is_public_address(address):
+                raise BlockedDestination(f"{host!r} resolves to non-public address {address}")
+    return parts.scheme, host, port, addresses[0]
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    json_body: Any = None,
+    timeout: float | None = None,
+    max_bytes: int | None = None,
+    allow_private: bool | None = None,
+) -> Response:
+    """One HTTP exchange under the guards above. Raises OutboundError (or a subclass) on any failure."""
+    timeout = min(float(timeout or settings.OUTBOUND_DEFAULT_TIMEOUT), 60.0)
+    max_bytes = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
+    scheme, host, port, address = resolve_destination(url, allow_private=allow_private)
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    send_headers = {"User-Agent": "moderation-review/1.0", "Accept": "application/json"}
+    send_headers.update(headers or {})
+    send_headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
+    body = None
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        send_headers["Content-Type"] = "application/json"
+
+    pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
+    if scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=pool_timeout,
+            retries=False,
+            server_hostname=host,
+            assert_hostname=host,
+            maxsize=1,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=pool_timeout, retries=False, maxsize=1)
+    deadline = time.monotonic() + timeout
+    try:
+        response = pool.urlopen(
+            method,
+            path,
+            body=body,
+            headers=send_headers,
+            redirect=False,
+            preload_content=False,
+            retries=False,
+        )
+        try:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise ResponseTooLarge(f"response declares {declared} bytes (limit {max_bytes})")
+            chunks, size = [], 0
+            for chunk in response.stream(16 * 1024, decode_content=True):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise ResponseTooLarge(f"response is over {max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise OutboundTimeout(f"response took over {timeout:g}s")
+                chunks.append(chunk)
+        finally:
+            response.release_conn()
+    except (TimeoutError, urllib3.exceptions.TimeoutError):
+        raise OutboundTimeout(f"no answer within {timeout:g}s") from None
+    except urllib3.exceptions.HTTPError as exc:
+        raise OutboundError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    finally:
+        pool.close()
+    if response.status >= 300:
+        # 3xx included: redirects are not followed (the target could be internal).
+        raise BadStatus(response.status)
+    return Response(status=response.status, body=b"".join(chunks))

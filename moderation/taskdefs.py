@@ -1,0 +1,34 @@
+"""The one way to declare a Celery task here: ids in, idempotent, acks late, bounded retries, time limits."""
+
+import random
+
+from django.db import InterfaceError, OperationalError
+
+from moderation.celery import app
+
+# Transient infrastructure failures: retried by Celery with exponential backoff and jitter.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
+
+
+def task(name: str, *, soft_time_limit: int = 60, time_limit: int = 90, max_retries: int = 5, **options):
+    return app.task(
+        name=name,
+        bind=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        soft_time_limit=soft_time_limit,
+        time_limit=time_limit,
+        max_retries=max_retries,
+        autoretry_for=TRANSIENT_ERRORS,
+        retry_backoff=2,
+        retry_backoff_max=300,
+        retry_jitter=True,
+        ignore_result=True,
+        **options,
+    )
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float = 600.0) -> float:
+    """Exponential backoff with full jitter: uniform in [base·2^(attempt-1) / 2, base·2^(attempt-1)], capped."""
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)

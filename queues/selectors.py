@@ -1,0 +1,76 @@
+"""Read-side queries for routing."""
+
+from dataclasses import dataclass, field
+
+from cases.models import Case, Report, Signal
+from queues.models import Queue, RoutingRule
+
+
+@dataclass
+class CaseFacts:
+    """What routing rules can look at."""
+
+    policy_ids: set[int]
+    vendor_ids: set[int]
+    subject_kind: str
+    language: str
+    severity: int
+    distinct_reporters: int
+    vendor_reliability: float
+    # label → strongest numeric value (ML score, vendor score or numeric context fact; booleans are 0/1)
+    signals: dict[str, float] = field(default_factory=dict)
+    # strongest ML or vendor score (context facts excluded), None without any
+    max_score: float | None = None
+
+
+def case_facts(case: Case) -> CaseFacts:
+    reports = list(
+        Report.objects.filter(case=case)
+        .values_list("policy_id", "vendor_id", "vendor__reliability")
+        .distinct()
+    )
+    signals: dict[str, float] = {}
+    max_score: float | None = None
+    for label, score, value, source in Signal.objects.filter(case=case).values_list(
+        "label", "score", "value", "source"
+    ):
+        number = score if score is not None else _numeric(value)
+        if number is None:
+            continue
+        signals[label] = max(signals.get(label, number), number)
+        if score is not None and source != Signal.Source.CONTEXT:
+            max_score = score if max_score is None else max(max_score, score)
+    facts = CaseFacts(
+        policy_ids={policy_id for policy_id, _, _ in reports}
+        | ({case.policy_id} if case.policy_id else set()),
+        vendor_ids={vendor_id for _, vendor_id, _ in reports},
+        subject_kind=case.subject.kind,
+        language=(case.subject.language or "").lower(),
+        severity=case.policy.severity if case.policy_id else 1,
+        distinct_reporters=case.reporter_count,
+        vendor_reliability=max((reliability for _, _, reliability in reports), default=0.0),
+        signals=signals,
+        max_score=max_score,
+    )
+    return facts
+
+
+def _numeric(value) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def active_rules() -> list[RoutingRule]:
+    return list(
+        RoutingRule.objects.filter(is_active=True)
+        .select_related("target_queue", "auto_action", "auto_policy")
+        .prefetch_related("policies", "vendors", "score_conditions", "auto_policy__allowed_actions")
+        .order_by("position", "id")
+    )
+
+
+def default_queue() -> Queue | None:
+    return Queue.objects.filter(is_default=True, is_active=True).first()

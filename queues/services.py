@@ -1,0 +1,176 @@
+"""Routing: placing a case in a queue with a priority and SLA, or deciding it automatically."""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Case, Decision
+from moderation.audit import Actor, record_event
+from queues import selectors
+from queues.models import RoutingRule
+from queues.priority import priority_score
+from queues.routing import rule_matches
+
+logger = logging.getLogger(__name__)
+ROUTER = Actor.system("router")
+
+
+@dataclass
+class RoutingOutcome:
+    case_id: int
+    queue_id: int | None
+    rule_id: int | None
+    priority: float
+    auto_decided: bool = False
+    shadow_rule_ids: tuple[int, ...] = ()
+
+
+@transaction.atomic
+def route_case(*, case_id: int) -> RoutingOutcome | None:
+    """Evaluate the routing rules on what is known about the case and apply the first live match.
+
+    - Rules run in `position` order. A rule whose automatic decision is in shadow mode records a shadow
+      decision (once per case and rule) and evaluation goes on: shadow rules never change what happens.
+    - A live automatic decision resolves the case (audited); otherwise the first matching rule's queue,
+      priority boost and SLA apply; with no match, the default queue.
+    - A case an agent holds (assigned, in review, escalated) keeps its queue; only priority and SLA move.
+    - Safe to run again at any time (re-routing when new signals arrive); returns None for a resolved or
+      missing case, or when no rule matches and no default queue exists (the case stays unrouted, logged).
+    """
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("subject", "policy", "queue")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None or case.status == Case.Status.RESOLVED:
+        return None
+    facts = selectors.case_facts(case)
+    matched: RoutingRule | None = None
+    shadow_ids: list[int] = []
+    for rule in selectors.active_rules():
+        if not rule_matches(rule, facts):
+            continue
+        if rule.automation_mode == RoutingRule.AutomationMode.SHADOW:
+            _record_shadow_decision(case, rule)
+            shadow_ids.append(rule.pk)
+            continue
+        matched = rule
+        break
+
+    if matched is not None and matched.automation_mode == RoutingRule.AutomationMode.LIVE:
+        _decide_automatically(case, matched)
+        return RoutingOutcome(case.pk, case.queue_id, matched.pk, case.priority, True, tuple(shadow_ids))
+
+    queue = (
+        matched.target_queue if matched is not None and matched.target_queue_id else selectors.default_queue()
+    )
+    if queue is None:
+        logger.error("case %s matched no routing rule and there is no default queue", case.pk)
+        return None
+    priority = priority_score(
+        severity=facts.severity,
+        max_score=facts.max_score,
+        distinct_reporters=facts.distinct_reporters,
+        vendor_reliability=facts.vendor_reliability,
+        boost=matched.priority_boost if matched is not None else 0.0,
+    )
+    sla_hours = (
+        (matched.sla_hours_override if matched is not None else None)
+        or queue.sla_hours
+        or (case.policy.sla_hours if case.policy_id else 24)
+    )
+    held = case.assignee_id is not None or case.status != Case.Status.OPEN
+    previous = (case.queue_id, case.routed_by_rule_id, case.priority)
+    if not held:
+        case.queue = queue
+        case.routed_by_rule = matched
+    case.priority = priority
+    case.sla_due_at = case.opened_at + timedelta(hours=sla_hours)
+    first_routing = case.routed_at is None
+    case.routed_at = case.routed_at or timezone.now()
+    case.version += 1
+    case.save(
+        update_fields=[
+            "queue",
+            "routed_by_rule",
+            "priority",
+            "sla_due_at",
+            "routed_at",
+            "version",
+            "updated_at",
+        ]
+    )
+    if first_routing or previous != (case.queue_id, case.routed_by_rule_id, case.priority):
+        record_event(
+            actor=ROUTER,
+            verb="case.routed" if first_routing else "case.rerouted",
+            target=case,
+            case_id=case.pk,
+            data={
+                "queue": queue.slug,
+                "rule": matched.pk if matched else None,
+                "priority": priority,
+                "signals": len(facts.signals),
+                "held_by_agent": held,
+            },
+        )
+    return RoutingOutcome(
+        case.pk, case.queue_id, matched.pk if matched else None, priority, False, tuple(shadow_ids)
+    )
+
+
+def _record_shadow_decision(case: Case, rule: RoutingRule) -> None:
+    _, created = Decision.objects.get_or_create(
+        case=case,
+        rule=rule,
+        mode=Decision.Mode.SHADOW,
+        defaults={
+            "policy": rule.auto_policy,
+            "action": rule.auto_action,
+            "automated": True,
+            "reason": f"Shadow: rule {rule.name!r} would have decided this automatically.",
+        },
+    )
+    if created:
+        record_event(
+            actor=ROUTER,
+            verb="decision.shadow_recorded",
+            target=case,
+            case_id=case.pk,
+            data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
+        )
+
+
+def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
+    now = timezone.now()
+    decision = Decision.objects.create(
+        case=case,
+        policy=rule.auto_policy,
+        action=rule.auto_action,
+        mode=Decision.Mode.LIVE,
+        automated=True,
+        rule=rule,
+        reason=f"Automatic: rule {rule.name!r}.",
+    )
+    case.status = Case.Status.RESOLVED if rule.auto_action.resolves_case else Case.Status.ESCALATED
+    case.resolved_at = now if case.status == Case.Status.RESOLVED else None
+    case.routed_by_rule = rule
+    case.routed_at = case.routed_at or now
+    case.assignee = None
+    case.lease_expires_at = None
+    if case.status == Case.Status.ESCALATED and rule.target_queue_id:
+        case.queue = rule.target_queue
+    case.version += 1
+    case.save()
+    record_event(
+        actor=ROUTER,
+        verb="decision.automated",
+        target=decision,
+        case_id=case.pk,
+        data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
+    )
+    return decision
