@@ -19,7 +19,7 @@ from cases.serializers import (
 )
 from cases.services.intake import accept_reports
 from cases.validation import parse_report
-from moderation.api_errors import Conflict
+from moderation.api_errors import Conflict, printable
 
 ERROR_BODY = inline_serializer(
     "Error",
@@ -102,6 +102,9 @@ class ReportCreateView(APIView):
 
 
 class ReportBatchView(APIView):
+    # Unstorable text or numbers in one item are that item's error, not the whole batch's.
+    checks_content_per_item = True
+
     @extend_schema(
         operation_id="create_reports_batch",
         summary="Send up to 500 reports",
@@ -135,6 +138,9 @@ class ReportBatchView(APIView):
         ],
     )
     def post(self, request):
+        if isinstance(request.data, dict) and set(request.data) - {"reports"}:
+            unknown = sorted(printable(str(key)) for key in set(request.data) - {"reports"})
+            raise ValidationError({name: ["Unknown field."] for name in unknown})
         raw_items = request.data.get("reports") if isinstance(request.data, dict) else None
         if not isinstance(raw_items, list) or not raw_items:
             raise ValidationError({"reports": ['Send {"reports": [...]} with at least one report.']})

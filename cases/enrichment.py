@@ -170,13 +170,16 @@ def parse_scores(response: Any, response_format: str, path: str = "") -> dict[st
     else:
         raise SourceFailed(f"unknown response format {response_format!r}", retryable=False)
     for label, score in items[:MAX_LABELS]:
-        if not isinstance(label, str) or not label:
+        if not isinstance(label, str) or not label.strip():
             raise SourceFailed("a label is missing or not a string", retryable=False)
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
             raise SourceFailed(f"score for {label!r} is not a number", retryable=False)
         if not 0.0 <= score <= 1.0:
             raise SourceFailed(f"score for {label!r} is outside 0..1", retryable=False)
-        scores[label.strip()[:100]] = float(score)
+        label = label.strip()[:100]
+        if label in scores:
+            raise SourceFailed(f"label {label!r} appears twice", retryable=False)
+        scores[label] = float(score)
     return scores
 
 
@@ -217,7 +220,14 @@ URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
 
 
 def fill_url_template(template: str, subject: Subject) -> str:
-    """Plain replacement (not str.format, which would let a template reach object attributes)."""
+    """Plain replacement (not str.format, which would let a template reach object attributes).
+
+    Values are percent-encoded whole (a `/` cannot open a new path segment); `.` and `..` are refused, as a
+    server would resolve them as dot segments and the call would leave its path.
+    """
+    for value in (subject.author_id, subject.external_id, subject.kind):
+        if value in (".", ".."):
+            raise SourceFailed(f"identifier {value!r} cannot be placed in a URL path", retryable=False)
     values = {
         "{author_id}": quote(subject.author_id, safe=""),
         "{subject_id}": quote(subject.external_id, safe=""),

@@ -333,7 +333,10 @@ class ContextProvider(models.Model):
             "{subject_id}",
             "{kind}",
         }
-        if unknown:
+        authority = (self.url_template or "").split("://", 1)[-1].split("/", 1)[0]
+        if "{" in authority:
+            errors["url_template"] = ["Placeholders may only appear in the path or query, never in the host."]
+        elif unknown:
             errors["url_template"] = [
                 f"Unknown placeholder(s) {', '.join(sorted(unknown))}; use {{author_id}}, "
                 "{subject_id} or {kind}."

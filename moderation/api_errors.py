@@ -6,11 +6,13 @@ Every error body is `{"error": <code>, "detail": <message>, "fields": {<dotted.p
 
 import json
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
 from django.http import Http404
 from rest_framework import exceptions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.views import exception_handler
 
@@ -40,7 +42,9 @@ class BadContent(exceptions.ParseError):
 
 
 def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
-    """The first string (key or value) PostgreSQL cannot store: NUL or an unpaired UTF-16 surrogate."""
+    """The first value or key the database cannot store: NUL, an unpaired UTF-16 surrogate, or a number that
+    is not finite (JSON `1e999` parses as infinity). Returns (dotted path, problem); the path is made safe to
+    print, since the offending key itself may be what cannot be encoded."""
     stack = [(path, value)]
     while stack:
         where, item = stack.pop()
@@ -48,10 +52,13 @@ def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
             problem = _text_problem(item)
             if problem:
                 return where or "body", problem
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return where or "body", "is not a finite number"
         elif isinstance(item, dict):
             for key, child in item.items():
                 problem = _text_problem(key)
-                child_path = f"{where}.{key}" if where else str(key)
+                child_path = f"{where}.{printable(key)}" if where else printable(key)
                 if problem:
                     return child_path, f"key {problem}"
                 stack.append((child_path, child))
@@ -60,6 +67,12 @@ def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
                 (f"{where}.{index}" if where else str(index), child) for index, child in enumerate(item)
             )
     return None
+
+
+def printable(text: str) -> str:
+    """`text` with NUL, other control characters and unpaired surrogates escaped (for error messages)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)[:200]
 
 
 def _text_problem(text: str) -> str | None:
@@ -91,9 +104,11 @@ class BoundedJSONParser(JSONParser):
             raise exceptions.ParseError(f"Body is not valid JSON: {exc}") from None
         except RecursionError:
             raise exceptions.ParseError("Body is nested too deeply.") from None
-        problem = find_unstorable_text(data)
-        if problem:
-            raise BadContent(*problem)
+        view = (parser_context or {}).get("view")
+        if not getattr(view, "checks_content_per_item", False):
+            problem = find_unstorable_text(data)
+            if problem:
+                raise BadContent(*problem)
         return data
 
 
@@ -138,11 +153,9 @@ def api_exception_handler(exc, context):
         fields = flatten_errors(exc.detail)
         body = {"error": "validation_error", "detail": _summary(fields), "fields": fields}
     elif isinstance(exc, BadContent):
-        body = {
-            "error": "invalid_content",
-            "detail": str(exc.detail),
-            "fields": {exc.path: [str(exc.detail)]},
-        }
+        # Same shape as any validation error: the field, and what is wrong with it.
+        fields = {exc.path: [f"Value {exc.detail}."]}
+        body = {"error": "validation_error", "detail": _summary(fields), "fields": fields}
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
@@ -161,3 +174,14 @@ def _detail_text(exc) -> str:
 def _summary(fields: dict[str, list[str]]) -> str:
     names = ", ".join(list(fields)[:10])
     return f"Invalid input in: {names}." if names else "Invalid input."
+
+
+class StrictContentNegotiation(DefaultContentNegotiation):
+    """A request body must say exactly `application/json`: wildcards such as `*/*` are not a content type."""
+
+    def select_parser(self, request, parsers):
+        content_type = (request.content_type or "").split(";")[0].strip().lower()
+        for parser in parsers:
+            if parser.media_type == content_type:
+                return parser
+        return None

@@ -7,6 +7,7 @@ class ModerationConfig(AppConfig):
     verbose_name = "Platform configuration"
 
     def ready(self) -> None:
+        import moderation.schema  # noqa: F401  (registers the OpenAPI auth extension)
         from cases.selectors import forget_cached_policies
         from moderation.models import Policy
 

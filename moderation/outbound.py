@@ -120,7 +120,8 @@ def request(
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     send_headers = {"User-Agent": "moderation-review/1.0", "Accept": "application/json"}
     send_headers.update(headers or {})
-    send_headers["Host"] = host if port in (80, 443) else f"{host}:{port}"
+    host_header = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
+    send_headers["Host"] = host_header if port in (80, 443) else f"{host_header}:{port}"
     body = None
     if json_body is not None:
         body = json.dumps(json_body).encode()
@@ -155,7 +156,12 @@ def request(
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise ResponseTooLarge(f"response declares {declared} bytes (limit {max_bytes})")
             chunks, size = [], 0
-            for chunk in response.stream(16 * 1024, decode_content=True):
+            while True:
+                # read1: whatever one socket read returns, so a body dripped a byte at a time still meets
+                # the deadline check after every read (stream() would wait to fill a whole chunk).
+                chunk = response.read1(16 * 1024, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > max_bytes:
                     raise ResponseTooLarge(f"response is over {max_bytes} bytes")

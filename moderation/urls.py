@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+handler400 = "moderation.views.bad_request"
 handler404 = "moderation.views.not_found"
 handler500 = "moderation.views.server_error"

@@ -18,6 +18,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
+    """Django-level 400s (disallowed Host, body over the upload limit while streaming): JSON on the API."""
+    from django.core.exceptions import RequestDataTooBig
+
+    if isinstance(exception, RequestDataTooBig):
+        if request.path.startswith("/api/"):
+            return JsonResponse(
+                {"error": "payload_too_large", "detail": "Request body is too large."}, status=413
+            )
+        return HttpResponse("Request body is too large.", status=413, content_type="text/plain")
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": "bad_request", "detail": "Bad request."}, status=400)
+    return HttpResponse("Bad request", status=400, content_type="text/plain")
+
+
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)

@@ -118,10 +118,22 @@ def accept_reports(*, vendor: Vendor, reports: list[ReportInput]) -> list[Intake
             return _accept_once(vendor=vendor, reports=reports)
         except (IntegrityError, OperationalError) as exc:
             # Lost a race with a concurrent request (unique key, deadlock): its rows are committed now.
-            if attempt == MAX_ATTEMPTS:
+            # Anything else (a check constraint, a bad value) would fail the same way again.
+            if attempt == MAX_ATTEMPTS or not _is_race(exc):
                 raise
             logger.info("intake retry %s for vendor %s after %s", attempt, vendor.pk, type(exc).__name__)
     raise AssertionError("unreachable")
+
+
+RACE_SQLSTATES = {"23505", "40001", "40P01"}  # unique_violation, serialization_failure, deadlock_detected
+
+
+def _is_race(exc: Exception) -> bool:
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in RACE_SQLSTATES
+    message = str(exc)
+    return "UNIQUE constraint failed" in message or "database is locked" in message
 
 
 @transaction.atomic
