@@ -1,0 +1,195 @@
+"""End to end with a real Celery worker process on a Redis broker and PostgreSQL (not eager).
+
+A report posted to the API is committed, its enrichment is enqueued on commit, and a separate worker process
+scores it with the built-in model, calls a vendor on loopback (retrying through its failures) and routes it.
+Needs PostgreSQL and TEST_REDIS_URL (CI sets both); elsewhere the module is skipped.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import redis
+from django.db import connection
+
+from cases.models import Case, Scorer, Signal
+from moderation.celery import app
+from queues.models import ScoreCondition
+from tests import factories
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        "connection.vendor != 'postgresql' or not REDIS_URL",
+        reason="needs PostgreSQL and TEST_REDIS_URL (a real broker)",
+    ),
+]
+
+
+def _broker_url() -> str:
+    """One Redis database per xdist process, so parallel test processes never share a queue."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    parts = urlsplit(REDIS_URL)
+    return parts._replace(path=f"/{10 + index % 6}").geturl()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker):
+    broker = _broker_url()
+    redis.Redis.from_url(broker).flushdb()
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker,
+        OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
+        ENRICHMENT_RETRY_BASE_SECONDS="0.2",
+        ENRICHMENT_DEADLINE_SECONDS="3",
+        SECRET_KEY="test-worker",
+        PYTHONPATH=str(ROOT),
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "moderation",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read_output():
+        for line in process.stdout:
+            lines.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read_output, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        pytest.fail("celery worker did not start:\n" + "".join(lines[-50:]))
+
+    # This test process now sends tasks to the broker instead of running them in-process.
+    previous = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = broker
+    _forget_broker_connections()
+    yield lines
+    app.conf.task_always_eager, app.conf.broker_url = previous
+    _forget_broker_connections()
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _forget_broker_connections() -> None:
+    # Celery caches its connection and producer pools on first use; earlier tests in this process may have
+    # created them for another broker URL. This is the reset Celery itself does after a fork.
+    app._after_fork()
+
+
+def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, output=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    tail = "".join((output or [])[-40:])
+    pytest.fail(f"condition not met within {timeout}s; worker output:\n{tail}")
+
+
+@pytest.fixture
+def routing(db):
+    general = factories.QueueFactory(slug="general", is_default=True)
+    offensive = factories.QueueFactory(slug="offensive")
+    rule = factories.RoutingRuleFactory(name="offensive text", target_queue=offensive)
+    ScoreCondition.objects.create(rule=rule, label="profanity", operator="gte", threshold=0.8)
+    return {"general": general, "offensive": offensive}
+
+
+def test_posted_report_is_scored_and_routed_by_the_worker(worker, api, report_body, routing):
+    Scorer.objects.create(name="Built-in", kind=Scorer.Kind.BUILTIN_TEXT)
+    body = report_body(subject={"kind": "message", "external_id": "m-1", "text": "you are a fucking idiot"})
+
+    created = api.post("/api/v1/reports", body, format="json").json()
+
+    case = wait_for(
+        lambda: Case.objects.filter(
+            pk=created["case_id"], routed_at__isnull=False, enriched_at__isnull=False
+        ).first(),
+        output=worker,
+    )
+    assert case.queue == routing["offensive"]
+    signal = Signal.objects.get(case=case, source=Signal.Source.SCORER)
+    assert signal.model == "alt-profanity-check" and signal.score >= 0.8
+
+
+def test_worker_retries_a_failing_vendor_until_it_answers(worker, api, report_body, routing, httpserver):
+    httpserver.expect_ordered_request("/score").respond_with_data("down", status=500)
+    httpserver.expect_ordered_request("/score").respond_with_data("still down", status=503)
+    httpserver.expect_ordered_request("/score").respond_with_json({"profanity": 0.97})
+    Scorer.objects.create(
+        name="Vendor", kind=Scorer.Kind.HTTP, url=httpserver.url_for("/score"), timeout_seconds=2
+    )
+
+    created = api.post("/api/v1/reports", report_body(), format="json").json()
+
+    # Routed at once on what was known (default queue), then re-routed when the vendor answered.
+    case = wait_for(
+        lambda: Case.objects.filter(pk=created["case_id"], queue__slug="offensive").first(), output=worker
+    )
+    assert Signal.objects.filter(case=case).count() == 1
+    assert len(httpserver.log) == 3
+    assert case.enrichment_state["attempts"] == 3
+
+
+def test_redelivered_enrichment_adds_no_duplicate_signal(worker, api, report_body, routing):
+    from cases.tasks import enrich_cases
+
+    Scorer.objects.create(name="Built-in", kind=Scorer.Kind.BUILTIN_TEXT)
+    created = api.post("/api/v1/reports", report_body(), format="json").json()
+    wait_for(
+        lambda: Case.objects.filter(pk=created["case_id"], enriched_at__isnull=False).exists(), output=worker
+    )
+
+    for _ in range(3):  # the same message delivered again, as after a worker crash with acks_late
+        enrich_cases.delay([created["case_id"]])
+    wait_for(
+        lambda: Case.objects.get(pk=created["case_id"]).enrichment_state.get("attempts", 0) >= 4,
+        output=worker,
+    )
+
+    assert Signal.objects.filter(case_id=created["case_id"]).count() == 1
