@@ -4,14 +4,15 @@ Each source turns a subject into `SignalDraft`s, doing its network I/O through `
 touching the database, so sources can run in parallel threads outside any transaction.
 """
 
+import functools
 import math
-import threading
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 from urllib.parse import quote
 
 from cases.models import ContextProvider, Scorer, Signal, Subject
+from cases.textmodel import text_model
 from moderation import outbound
 
 MAX_LABELS = 50
@@ -40,10 +41,9 @@ class SignalDraft:
 
 BUILTIN_MODEL = "alt-profanity-check"
 BUILTIN_LABEL = "profanity"
-_builtin_lock = threading.Lock()
-_builtin_predict = None
 
 
+@functools.cache  # importlib.metadata scans installed distributions: ~20 ms a call
 def builtin_model_version() -> str:
     try:
         package = metadata.version("alt-profanity-check")
@@ -54,18 +54,8 @@ def builtin_model_version() -> str:
 
 
 def builtin_text_score(text: str) -> float:
-    """Probability (0..1) that `text` is profane or offensive, from the linear model shipped in the wheel.
-
-    Loaded on first use (about 2 s) and kept for the life of the worker process.
-    """
-    global _builtin_predict
-    if _builtin_predict is None:
-        with _builtin_lock:
-            if _builtin_predict is None:
-                from profanity_check import predict_prob
-
-                _builtin_predict = predict_prob
-    return float(_builtin_predict([text[:20_000]])[0])
+    """Probability (0..1) that `text` is profane or offensive, from the model shipped in the wheel."""
+    return text_model().scores([text[:20_000]])[0]
 
 
 # --- scorers ------------------------------------------------------------------------------------------------
@@ -82,6 +72,11 @@ def applies_to(source: Scorer | ContextProvider, subject: Subject) -> bool:
     if source.subject_kinds and subject.kind not in source.subject_kinds:
         return False
     return not (isinstance(source, Scorer) and not subject.text.strip())
+
+
+def is_local(source: Scorer | ContextProvider) -> bool:
+    """Runs in-process without I/O (no point in a thread, and no timeout to wait for)."""
+    return isinstance(source, Scorer) and source.kind == Scorer.Kind.BUILTIN_TEXT
 
 
 def run_source(source: Scorer | ContextProvider, subject: Subject) -> list[SignalDraft]:

@@ -61,3 +61,25 @@ def vendor_report(*, vendor: Vendor, report_id: int) -> Report | None:
 def vendor_case(*, vendor: Vendor, case_id: int) -> Case | None:
     """The case, only if this vendor reported on it."""
     return Case.objects.filter(pk=case_id, reports__vendor=vendor).distinct().first()
+
+
+SOURCE_CACHE_SECONDS = 5.0
+_source_cache: tuple[float, list] | None = None
+
+
+def enabled_signal_sources() -> list:
+    """Enabled scorers, then context providers. Read for every case enriched, so cached per process for a
+    few seconds; saving one clears this process's copy at once (`cases.apps`), other workers' within 5 s."""
+    from cases.models import ContextProvider, Scorer
+
+    global _source_cache
+    now = time.monotonic()
+    if _source_cache is None or now - _source_cache[0] > SOURCE_CACHE_SECONDS:
+        sources = [*Scorer.objects.filter(is_enabled=True), *ContextProvider.objects.filter(is_enabled=True)]
+        _source_cache = (now, sources)
+    return _source_cache[1]
+
+
+def forget_signal_sources(**_kwargs) -> None:
+    global _source_cache
+    _source_cache = None

@@ -27,10 +27,9 @@ def enqueue_case_enrichment(case_ids: list[int]) -> None:
 def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:
     """Enrich what is missing, route on what is known, and schedule another try for sources that may recover."""
     last_attempt = attempt >= settings.ENRICHMENT_MAX_ATTEMPTS
-    outcome = enrich_case(case_id=case_id, give_up=last_attempt)
+    outcome = enrich_case(case_id=case_id, give_up=last_attempt)  # stores signals and routes
     if outcome is None:
         return  # gone or already resolved
-    route_case(case_id=case_id)
     if outcome.retryable:
         if eager:
             # No broker (development): nothing would run the retry later; the case is routed regardless.

@@ -28,9 +28,30 @@ class RoutingOutcome:
     shadow_rule_ids: tuple[int, ...] = ()
 
 
+def lock_case_for_routing(case_id: int) -> Case | None:
+    """The case, row-locked for the current transaction, with what routing reads alongside it."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("subject", "policy", "queue")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
 @transaction.atomic
 def route_case(*, case_id: int) -> RoutingOutcome | None:
+    """Route the case on what is known now (see `route_locked_case`)."""
+    case = lock_case_for_routing(case_id)
+    if case is None:
+        return None
+    return route_locked_case(case)
+
+
+def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> RoutingOutcome | None:
     """Evaluate the routing rules on what is known about the case and apply the first live match.
+
+    Call inside a transaction with the case locked (`lock_case_for_routing`); `also_save` names fields the
+    caller changed on `case`, saved in the same UPDATE.
 
     - Rules run in `position` order. A rule whose automatic decision is in shadow mode records a shadow
       decision (once per case and rule) and evaluation goes on: shadow rules never change what happens.
@@ -40,13 +61,9 @@ def route_case(*, case_id: int) -> RoutingOutcome | None:
     - Safe to run again at any time (re-routing when new signals arrive); returns None for a resolved or
       missing case, or when no rule matches and no default queue exists (the case stays unrouted, logged).
     """
-    case = (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("subject", "policy", "queue")
-        .filter(pk=case_id)
-        .first()
-    )
-    if case is None or case.status == Case.Status.RESOLVED:
+    if case.status == Case.Status.RESOLVED:
+        if also_save:
+            case.save(update_fields=[*also_save, "updated_at"])
         return None
     facts = selectors.case_facts(case)
     matched: RoutingRule | None = None
@@ -70,6 +87,8 @@ def route_case(*, case_id: int) -> RoutingOutcome | None:
     )
     if queue is None:
         logger.error("case %s matched no routing rule and there is no default queue", case.pk)
+        if also_save:
+            case.save(update_fields=[*also_save, "updated_at"])
         return None
     priority = priority_score(
         severity=facts.severity,
@@ -102,6 +121,7 @@ def route_case(*, case_id: int) -> RoutingOutcome | None:
             "routed_at",
             "version",
             "updated_at",
+            *also_save,
         ]
     )
     if first_routing or previous != (case.queue_id, case.routed_by_rule_id, case.priority):

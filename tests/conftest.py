@@ -79,3 +79,16 @@ def _fresh_policy_cache():
     forget_cached_policies()
     yield
     forget_cached_policies()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_routing_cache():
+    """Routing rules and signal sources are cached per process; each test starts from its own."""
+    from cases.selectors import forget_signal_sources
+    from queues.selectors import forget_routing_config
+
+    forget_routing_config()
+    forget_signal_sources()
+    yield
+    forget_routing_config()
+    forget_signal_sources()

@@ -14,8 +14,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cases.enrichment import SignalDraft, SourceFailed, applies_to, run_source, source_key
-from cases.models import Case, ContextProvider, Scorer, Signal
+from cases.enrichment import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
+from cases.models import Case, Signal
+from cases.selectors import enabled_signal_sources
+from queues.services import lock_case_for_routing, route_locked_case
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +36,8 @@ class EnrichmentOutcome:
 
 
 def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | None:
-    """Run every enabled, applicable source that has not yet run for the case; store what they return.
+    """Run every enabled, applicable source that has not yet run for the case, store what they return and
+    route the case on everything now known, in one transaction.
 
     Returns None if the case is gone or resolved. `give_up` (the last attempt) records retryable failures as
     final so the case stops waiting for them.
@@ -44,50 +47,53 @@ def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | N
         return None
     subject = case.subject
     done = set(case.enrichment_state.get("done", []))
-    sources: list[Scorer | ContextProvider] = [
-        *Scorer.objects.filter(is_enabled=True),
-        *ContextProvider.objects.filter(is_enabled=True),
-    ]
     pending = {
         source_key(source, subject): source
-        for source in sources
+        for source in enabled_signal_sources()
         if applies_to(source, subject) and source_key(source, subject) not in done
     }
     outcome = EnrichmentOutcome(case_id=case_id)
     drafts: list[SignalDraft] = []
-    if pending:
+    remote = {key: source for key, source in pending.items() if not is_local(source)}
+    for key, source in pending.items():
+        if key not in remote:
+            _collect(key, lambda source=source: run_source(source, subject), drafts, outcome, case_id)
+    if remote:
         deadline = settings.ENRICHMENT_DEADLINE_SECONDS
         # Not a context manager: on deadline we stop waiting; stragglers finish (bounded by their own
         # timeouts) in the background and their results are dropped.
-        pool = ThreadPoolExecutor(max_workers=min(8, len(pending)), thread_name_prefix="enrich")
-        futures = {pool.submit(run_source, source, subject): key for key, source in pending.items()}
+        pool = ThreadPoolExecutor(max_workers=min(8, len(remote)), thread_name_prefix="enrich")
+        futures = {pool.submit(run_source, source, subject): key for key, source in remote.items()}
         finished, unfinished = wait(futures, timeout=deadline)
         pool.shutdown(wait=False, cancel_futures=True)
         for future in finished:
-            key = futures[future]
-            try:
-                drafts.extend(future.result())
-                outcome.ran.append(key)
-            except SourceFailed as exc:
-                (outcome.retryable if exc.retryable else outcome.failed)[key] = str(exc)
-            except Exception as exc:  # a bug in one source must not stop the others or the routing
-                logger.exception("signal source %s crashed on case %s", key, case_id)
-                outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
+            _collect(futures[future], future.result, drafts, outcome, case_id)
         for future in unfinished:
             outcome.retryable[futures[future]] = f"no result within the {deadline:g}s enrichment deadline"
     if give_up:
         outcome.failed.update(outcome.retryable)
         outcome.retryable = {}
-    outcome.signals = _store(case_id=case_id, drafts=drafts, outcome=outcome)
+    outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
     return outcome
 
 
+def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome, case_id: int) -> None:
+    try:
+        drafts.extend(result())
+        outcome.ran.append(key)
+    except SourceFailed as exc:
+        (outcome.retryable if exc.retryable else outcome.failed)[key] = str(exc)
+    except Exception as exc:  # a bug in one source must not stop the others or the routing
+        logger.exception("signal source %s crashed on case %s", key, case_id)
+        outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
+
+
 @transaction.atomic
-def _store(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> int:
-    case = Case.objects.select_for_update().filter(pk=case_id).first()
+def _store_and_route(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> int:
+    case = lock_case_for_routing(case_id)
     if case is None:
         return 0
-    created = Signal.objects.bulk_create(
+    Signal.objects.bulk_create(
         [
             Signal(
                 case_id=case_id,
@@ -110,8 +116,10 @@ def _store(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcom
     errors.update(outcome.retryable)
     errors.update(outcome.failed)
     state.update(done=sorted(done), errors=errors, attempts=state.get("attempts", 0) + 1)
-    fields = {"enrichment_state": state, "updated_at": timezone.now()}
+    case.enrichment_state = state
+    changed = ("enrichment_state",)
     if outcome.complete:
-        fields["enriched_at"] = timezone.now()
-    Case.objects.filter(pk=case_id).update(**fields)
-    return len(created)
+        case.enriched_at = timezone.now()
+        changed += ("enriched_at",)
+    route_locked_case(case, also_save=changed)
+    return len(drafts)

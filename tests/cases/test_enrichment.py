@@ -106,13 +106,13 @@ def test_rerunning_enrichment_adds_no_duplicate_signal_and_calls_nothing_again(
 
 def test_a_signal_stored_twice_is_kept_once(case):
     from cases.enrichment import SignalDraft
-    from cases.services.enrichment import EnrichmentOutcome, _store
+    from cases.services.enrichment import EnrichmentOutcome, _store_and_route
 
     draft = SignalDraft(
         source="scorer", source_name="s", label="toxicity", score=0.5, dedupe_key="scorer:1:v1:toxicity"
     )
-    _store(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
-    _store(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
+    _store_and_route(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
+    _store_and_route(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
     assert Signal.objects.filter(case=case).count() == 1
 
 
