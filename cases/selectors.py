@@ -3,11 +3,12 @@
 import time
 from typing import Any
 
+from django.conf import settings
+
 from cases.models import Case, Decision, Report
 from moderation.models import Policy, Vendor
 
 _policy_cache: tuple[float, dict[str, Policy]] | None = None
-POLICY_CACHE_SECONDS = 5.0
 
 
 def active_policies_by_code() -> dict[str, Policy]:
@@ -15,7 +16,7 @@ def active_policies_by_code() -> dict[str, Policy]:
     saving a policy clears this process's copy at once (`moderation.apps`), other processes within 5 s."""
     global _policy_cache
     now = time.monotonic()
-    if _policy_cache is None or now - _policy_cache[0] > POLICY_CACHE_SECONDS:
+    if _policy_cache is None or now - _policy_cache[0] > settings.CONFIG_CACHE_SECONDS:
         _policy_cache = (now, {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
     return _policy_cache[1]
 
@@ -63,7 +64,6 @@ def vendor_case(*, vendor: Vendor, case_id: int) -> Case | None:
     return Case.objects.filter(pk=case_id, reports__vendor=vendor).distinct().first()
 
 
-SOURCE_CACHE_SECONDS = 5.0
 _source_cache: tuple[float, list] | None = None
 
 
@@ -74,7 +74,7 @@ def enabled_signal_sources() -> list:
 
     global _source_cache
     now = time.monotonic()
-    if _source_cache is None or now - _source_cache[0] > SOURCE_CACHE_SECONDS:
+    if _source_cache is None or now - _source_cache[0] > settings.CONFIG_CACHE_SECONDS:
         sources = [*Scorer.objects.filter(is_enabled=True), *ContextProvider.objects.filter(is_enabled=True)]
         _source_cache = (now, sources)
     return _source_cache[1]

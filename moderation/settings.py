@@ -200,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
 ENRICHMENT_DEADLINE_SECONDS = env_float("ENRICHMENT_DEADLINE_SECONDS", 5.0)
 ENRICHMENT_MAX_ATTEMPTS = env_int("ENRICHMENT_MAX_ATTEMPTS", 5)
 ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
+# Policies, routing rules and signal sources are cached per process this long (saves clear the local copy).
+CONFIG_CACHE_SECONDS = env_float("CONFIG_CACHE_SECONDS", 5.0)
 # The sweeper routes cases still unrouted this long after they opened.
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
 

@@ -3,6 +3,8 @@
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from cases.models import Case, Report, Signal
 from queues.models import Queue, RoutingRule
 
@@ -64,7 +66,6 @@ def _numeric(value) -> float | None:
     return None
 
 
-RULE_CACHE_SECONDS = 5.0
 _rule_cache: tuple[float, list[RoutingRule], Queue | None] | None = None
 
 
@@ -76,7 +77,7 @@ def _routing_config() -> tuple[list[RoutingRule], Queue | None]:
     """
     global _rule_cache
     now = time.monotonic()
-    if _rule_cache is None or now - _rule_cache[0] > RULE_CACHE_SECONDS:
+    if _rule_cache is None or now - _rule_cache[0] > settings.CONFIG_CACHE_SECONDS:
         rules = list(
             RoutingRule.objects.filter(is_active=True)
             .select_related("target_queue", "auto_action", "auto_policy")

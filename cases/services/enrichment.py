@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.enrichment import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, Signal
 from cases.selectors import enabled_signal_sources
+from queues.selectors import forget_routing_config
 from queues.services import lock_case_for_routing, route_locked_case
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,12 @@ def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | N
     if give_up:
         outcome.failed.update(outcome.retryable)
         outcome.retryable = {}
-    outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
+    try:
+        outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
+    except IntegrityError:
+        # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
+        forget_routing_config()
+        outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
     return outcome
 
 

@@ -61,6 +61,7 @@ def worker(django_db_setup, django_db_blocker):
         OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
         ENRICHMENT_RETRY_BASE_SECONDS="0.2",
         ENRICHMENT_DEADLINE_SECONDS="3",
+        CONFIG_CACHE_SECONDS="0",  # each test brings its own rules and queues
         SECRET_KEY="test-worker",
         PYTHONPATH=str(ROOT),
     )
