@@ -24,17 +24,18 @@ BROKER = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def report(n: int, prefix: str) -> dict:
+    """Report n; reports 2k and 2k+1 are about the same subject with the same content (a second report)."""
     return {
         "external_id": f"{prefix}-{n}",
         "reason": random.choice(["spam", "harassment", "hate"]),
         "subject": {
             "kind": "message",
             "external_id": f"{prefix}-msg-{n // 2}",
-            "author_id": f"user-{n % 5000}",
+            "author_id": f"user-{n // 2 % 5000}",
             "text": "you are worthless and everybody knows it " * 12,
             "language": "en",
-            "url": f"https://platform.example/m/{n}",
-            "metadata": {"channel": "dm", "thread": n % 97},
+            "url": f"https://platform.example/m/{n // 2}",
+            "metadata": {"channel": "dm", "thread": n // 2 % 97},
         },
         "reporter": {"id": f"reporter-{n % 3000}"},
         "comment": "keeps messaging me after I blocked them",

@@ -141,7 +141,8 @@ class Case(models.Model):
 class Report(models.Model):
     """One complaint or signal about a subject. Never edited."""
 
-    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="reports")
+    # No separate index: the unique (vendor, external_id) constraint's index leads with vendor.
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="reports", db_index=False)
     external_id = models.CharField(max_length=200)
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reports")
     subject_version = models.PositiveIntegerField(help_text="Which SubjectVersion the reporter saw.")

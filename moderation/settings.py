@@ -95,7 +95,8 @@ else:
     }
 # Persistent connections: a new connection per request makes the API ~5x slower (shared/PERFORMANCE.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

@@ -341,9 +341,13 @@ def _record_subject_versions(
         seen_versions.append(subject.content_version)
     if new_versions:
         SubjectVersion.objects.bulk_create(new_versions)
-    for subject in content_changed.values():
-        subject.last_seen_at = now
-        subject.save(update_fields=[*CONTENT_FIELDS, "content_hash", "content_version", "last_seen_at"])
+    if content_changed:
+        for subject in content_changed.values():
+            subject.last_seen_at = now
+        Subject.objects.bulk_update(
+            list(content_changed.values()),
+            [*CONTENT_FIELDS, "content_hash", "content_version", "last_seen_at"],
+        )
     seen_only = [
         subject.pk
         for subject in subjects.values()
