@@ -19,7 +19,8 @@ from cases.serializers import (
 )
 from cases.services.intake import accept_reports
 from cases.validation import parse_report
-from moderation.api_errors import Conflict, printable
+from moderation.api_errors import Conflict
+from moderation.content import printable
 
 ERROR_BODY = inline_serializer(
     "Error",

@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 
 from cases.models import Subject
 from cases.services.intake import ReportInput, SubjectInput
-from moderation.api_errors import find_unstorable_text, printable
+from moderation.content import find_unstorable_text, printable
 from moderation.models import Policy
 
 MAX_EXTERNAL_ID = 200

@@ -6,7 +6,6 @@ Every error body is `{"error": <code>, "detail": <message>, "fields": {<dotted.p
 
 import json
 import logging
-import math
 from typing import Any
 
 from django.conf import settings
@@ -14,7 +13,8 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
-from rest_framework.views import exception_handler
+
+from moderation.content import find_unstorable_text
 
 logger = logging.getLogger(__name__)
 
@@ -39,50 +39,6 @@ class BadContent(exceptions.ParseError):
     def __init__(self, path: str, message: str):
         super().__init__(message)
         self.path = path
-
-
-def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
-    """The first value or key the database cannot store: NUL, an unpaired UTF-16 surrogate, or a number that
-    is not finite (JSON `1e999` parses as infinity). Returns (dotted path, problem); the path is made safe to
-    print, since the offending key itself may be what cannot be encoded."""
-    stack = [(path, value)]
-    while stack:
-        where, item = stack.pop()
-        if isinstance(item, str):
-            problem = _text_problem(item)
-            if problem:
-                return where or "body", problem
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return where or "body", "is not a finite number"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                problem = _text_problem(key)
-                child_path = f"{where}.{printable(key)}" if where else printable(key)
-                if problem:
-                    return child_path, f"key {problem}"
-                stack.append((child_path, child))
-        elif isinstance(item, list):
-            stack.extend(
-                (f"{where}.{index}" if where else str(index), child) for index, child in enumerate(item)
-            )
-    return None
-
-
-def printable(text: str) -> str:
-    """`text` with NUL, other control characters and unpaired surrogates escaped (for error messages)."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)[:200]
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "contains a NUL character"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired surrogate (invalid Unicode)"
-    return None
 
 
 class BoundedJSONParser(JSONParser):
@@ -144,6 +100,8 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def api_exception_handler(exc, context):
+    from rest_framework.views import exception_handler  # DRF views import our parser via settings
+
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)
