@@ -43,7 +43,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
 	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 

@@ -10,8 +10,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--reports", type=int, default=300)
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the app will be served."
+        )
 
-    def handle(self, *args, reports: int, **options):
+    def handle(self, *args, reports: int, base_url: str, **options):
+        base_url = base_url.rstrip("/")
         seeded = seed_configuration()
         created = seed_reports(vendors=seeded["vendors"], count=reports)
         _, token = issue_vendor_token(
@@ -22,15 +26,15 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    f"  Log in at http://127.0.0.1:8000/admin/ as admin / {DEMO_PASSWORD}",
+                    f"  Log in at {base_url}/admin/ as admin / {DEMO_PASSWORD}",
                     f"  (also: agent / {DEMO_PASSWORD}, lead / {DEMO_PASSWORD})",
                     f"  Demo vendor token (user-reports): {token}",
                     "  Try:",
-                    f"    curl -s -X POST http://127.0.0.1:8000/api/v1/reports -H 'Authorization: Bearer {token}' \\",
+                    f"    curl -s -X POST {base_url}/api/v1/reports -H 'Authorization: Bearer {token}' \\",
                     "      -H 'Content-Type: application/json' \\",
                     '      -d \'{"external_id":"curl-1","reason":"spam","subject":{"kind":"post",'
                     '"external_id":"post-1","text":"buy followers"}}\'',
-                    "  API docs: http://127.0.0.1:8000/api/docs/",
+                    f"  API docs: {base_url}/api/docs/",
                     "",
                 ]
             )
