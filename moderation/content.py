@@ -8,28 +8,30 @@ def find_unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
     """The first value or key the database cannot store: NUL, an unpaired UTF-16 surrogate, or a number that
     is not finite (JSON `1e999` parses as infinity). Returns (dotted path, problem); the path is made safe to
     print, since the offending key itself may be what cannot be encoded."""
-    stack = [(path, value)]
+    # Paths are kept as tuples and only formatted for the (rare) item that has a problem.
+    stack: list[tuple[tuple, Any]] = [((path,) if path else (), value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
             problem = _text_problem(item)
             if problem:
-                return where or "body", problem
+                return _dotted(where), problem
         elif isinstance(item, float):
             if not math.isfinite(item):
-                return where or "body", "is not a finite number"
+                return _dotted(where), "is not a finite number"
         elif isinstance(item, dict):
             for key, child in item.items():
                 problem = _text_problem(key)
-                child_path = f"{where}.{printable(key)}" if where else printable(key)
                 if problem:
-                    return child_path, f"key {problem}"
-                stack.append((child_path, child))
+                    return _dotted((*where, key)), f"key {problem}"
+                stack.append(((*where, key), child))
         elif isinstance(item, list):
-            stack.extend(
-                (f"{where}.{index}" if where else str(index), child) for index, child in enumerate(item)
-            )
+            stack.extend(((*where, index), child) for index, child in enumerate(item))
     return None
+
+
+def _dotted(parts: tuple) -> str:
+    return ".".join(printable(str(part)) for part in parts) or "body"
 
 
 def printable(text: str) -> str:
