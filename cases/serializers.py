@@ -5,7 +5,6 @@ describe the same rules and `tests/cases/test_validation_parity.py` keeps the tw
 """
 
 import json
-import re
 from datetime import timedelta
 
 from django.core.validators import URLValidator
@@ -13,15 +12,17 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from cases.models import Subject
-from cases.validation import nesting_exceeds
+from cases.validation import (
+    LABEL_RE,
+    LANGUAGE_RE,
+    MAX_MEDIA_URLS,
+    MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
+    MAX_SCORES,
+    MAX_TEXT,
+    nesting_exceeds,
+)
 
-MAX_TEXT = 50_000
-MAX_METADATA_BYTES = 16 * 1024
-MAX_METADATA_DEPTH = 6
-MAX_MEDIA_URLS = 20
-MAX_SCORES = 50
-LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
-LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 # Reported content may only point at web URLs: never javascript:, data:, file: and the like.
 web_url = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL.")
 

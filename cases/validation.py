@@ -22,6 +22,7 @@ from cases.models import Subject
 from cases.services.intake import ReportInput, SubjectInput
 from moderation.content import find_unstorable_text, printable
 from moderation.models import Policy
+from moderation.validators import LANGUAGE_RE
 
 MAX_EXTERNAL_ID = 200
 MAX_SUBJECT_ID = 255
@@ -34,7 +35,6 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 6
 SUBJECT_KINDS = frozenset(Subject.Kind.values)
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-LANGUAGE_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
 LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
 REPORT_FIELDS = frozenset(
     {"external_id", "reason", "subject", "reporter", "comment", "occurred_at", "scores"}
