@@ -20,7 +20,7 @@ from cases.serializers import (
 from cases.services.intake import accept_reports
 from cases.validation import parse_report
 from moderation.api_errors import Conflict
-from moderation.content import printable
+from moderation.content import find_unstorable_text, printable
 
 ERROR_BODY = inline_serializer(
     "Error",
@@ -156,6 +156,8 @@ class ReportBatchView(APIView):
             item, errors = parse_report(raw, policies)
             if errors:
                 external_id = raw.get("external_id") if isinstance(raw, dict) else None
+                if isinstance(external_id, str) and find_unstorable_text(external_id):
+                    external_id = printable(external_id)  # echo what we can encode, never crash on it
                 results[index] = {
                     "index": index,
                     "external_id": external_id if isinstance(external_id, str) else None,

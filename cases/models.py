@@ -232,6 +232,12 @@ class Decision(models.Model):
             models.UniqueConstraint(
                 fields=["case", "rule"], condition=Q(mode="shadow"), name="one_shadow_decision_per_rule"
             ),
+            # An automated rule decides a case at most once, however often the case is re-routed.
+            models.UniqueConstraint(
+                fields=["case", "rule"],
+                condition=Q(mode="live", automated=True),
+                name="one_automated_decision_per_rule",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -58,16 +58,26 @@ class Response:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body.decode("utf-8"))
+            return json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant)
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise MalformedResponse(f"response is not JSON: {str(exc)[:200]}") from None
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return ip.is_global and not (ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_loopback)
+    if (
+        isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+    ):  # deprecated fec0::/10, still routable inside
+        return False
+    return ip.is_global and not (
+        ip.is_private or ip.is_multicast or ip.is_reserved or ip.is_link_local or ip.is_loopback
+    )
 
 
 def resolve_destination(url: str, *, allow_private: bool | None = None) -> tuple[str, str, int, str]:
@@ -127,7 +137,8 @@ def request(
         body = json.dumps(json_body).encode()
         send_headers["Content-Type"] = "application/json"
 
-    pool_timeout = urllib3.Timeout(connect=timeout, read=timeout)
+    # `total` caps connect + each read at what is left of the budget (the loop below checks between reads).
+    pool_timeout = urllib3.Timeout(connect=timeout, read=timeout, total=timeout)
     if scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             address,

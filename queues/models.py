@@ -77,6 +77,13 @@ class RoutingRule(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(automation_mode="off")
+                | models.Q(auto_policy__isnull=False, auto_action__isnull=False),
+                name="automated_rule_has_policy_and_action",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"

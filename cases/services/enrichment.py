@@ -17,6 +17,7 @@ from django.utils import timezone
 from cases.enrichment import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, Signal
 from cases.selectors import enabled_signal_sources
+from moderation.content import find_unstorable_text, printable
 from queues.selectors import forget_routing_config
 from queues.services import lock_case_for_routing, route_locked_case
 
@@ -85,7 +86,15 @@ def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | N
 
 def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome, case_id: int) -> None:
     try:
-        drafts.extend(result())
+        produced = result()
+        for draft in produced:
+            # A remote source is as hostile as a report: nothing the database cannot store gets through.
+            problem = find_unstorable_text([draft.label, draft.value])
+            if problem:
+                raise SourceFailed(
+                    f"unstorable value for {printable(draft.label)!r}: {problem[1]}", retryable=False
+                )
+        drafts.extend(produced)
         outcome.ran.append(key)
     except SourceFailed as exc:
         (outcome.retryable if exc.retryable else outcome.failed)[key] = str(exc)
@@ -119,7 +128,8 @@ def _store_and_route(*, case_id: int, drafts: list[SignalDraft], outcome: Enrich
     state = dict(case.enrichment_state)
     done = set(state.get("done", [])) | set(outcome.ran) | set(outcome.failed)
     errors = {key: message for key, message in state.get("errors", {}).items() if key not in outcome.ran}
-    errors.update(outcome.retryable)
+    # An overlapping run may have finished a source this run saw fail: done wins over retryable.
+    errors.update({key: message for key, message in outcome.retryable.items() if key not in done})
     errors.update(outcome.failed)
     state.update(done=sorted(done), errors=errors, attempts=state.get("attempts", 0) + 1)
     case.enrichment_state = state

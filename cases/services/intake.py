@@ -372,9 +372,14 @@ def _cases_for(
     open_cases: dict[int, Case] = {}
     last_resolved: dict[int, Case] = {}
     if known_ids:
+        # Locked (after the subjects: same order everywhere), so the router cannot resolve a case while a
+        # report is being added to it; a case resolved while we waited no longer matches and is not returned.
         open_cases = {
             case.subject_id: case
-            for case in Case.objects.filter(subject_id__in=known_ids).exclude(status=Case.Status.RESOLVED)
+            for case in Case.objects.select_for_update()
+            .filter(subject_id__in=known_ids)
+            .exclude(status=Case.Status.RESOLVED)
+            .order_by("id")
         }
         without_open = known_ids - open_cases.keys()
         last_resolved = _last_resolved_cases(without_open) if without_open else {}

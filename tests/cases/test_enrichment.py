@@ -263,3 +263,27 @@ def test_sweeper_routes_cases_stuck_unrouted(case, default_queue, settings):
 def test_sweeper_leaves_recent_and_routed_cases_alone(case, default_queue, settings):
     settings.ROUTING_GRACE_SECONDS = 3600
     assert sweep_unrouted_cases.apply().get() == 0
+
+
+def test_unstorable_values_from_a_provider_are_a_final_failure_not_a_crash(case, httpserver, default_queue):
+    httpserver.expect_request("/facts").respond_with_json({"bio": "nul\u0000here", "ok": 1})
+    provider = context_provider(httpserver.url_for("/facts"))
+
+    outcome = enrich_case(case_id=case.pk)
+
+    key = f"context:{provider.pk}"
+    assert key in outcome.failed and "NUL" in outcome.failed[key]
+    case.refresh_from_db()
+    assert case.routed_at is not None and key in case.enrichment_state["errors"]
+    assert not Signal.objects.filter(case=case).exists()
+
+
+def test_nan_in_a_scorer_response_is_malformed(case, httpserver, default_queue):
+    httpserver.expect_request("/score").respond_with_data(
+        '{"toxicity": NaN}', content_type="application/json"
+    )
+    http_scorer(httpserver.url_for("/score"))
+
+    outcome = enrich_case(case_id=case.pk)
+
+    assert outcome.failed and "MalformedResponse" in next(iter(outcome.failed.values()))

@@ -107,3 +107,11 @@ def test_batch_query_count_does_not_grow_with_size(api, report_body, django_asse
     with django_assert_max_num_queries(20):
         response = post_batch(api, items)
     assert response.json()["summary"]["created"] == 100
+
+
+def test_unencodable_external_id_of_a_bad_item_is_echoed_safely(api, report_body):
+    raw = '{"reports": [{"external_id": "bad\\ud800", "reason": "spam"}]}'
+    response = api.post("/api/v1/reports/batch", raw, content_type="application/json")
+    assert response.status_code == 207
+    result = response.json()["results"][0]
+    assert result["status"] == "error" and result["external_id"] == "bad\\ud800"

@@ -83,3 +83,33 @@ def test_concurrent_batches_over_overlapping_subjects_do_not_deadlock(vendor, po
     assert Case.objects.count() == 30
     assert Report.objects.count() == 120
     assert connection.vendor == "postgresql"
+
+
+def test_a_report_never_joins_a_case_resolved_while_it_was_being_added(vendor, policies):
+    """The router resolves the case while intake is between reading and writing: the report opens a new case."""
+    import time
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    accept_reports(vendor=vendor, reports=[_report(0, policies["spam"], subject_id="s-race")])
+    case = Case.objects.get()
+    locked = threading.Event()
+
+    def router_resolves():
+        with transaction.atomic():
+            Case.objects.select_for_update().get(pk=case.pk)
+            locked.set()
+            time.sleep(0.5)  # intake arrives meanwhile and must wait for this lock
+            Case.objects.filter(pk=case.pk).update(status=Case.Status.RESOLVED, resolved_at=timezone.now())
+
+    def intake():
+        locked.wait(5)
+        late = _report(1, policies["harassment"], subject_id="s-race")
+        accept_reports(vendor=vendor, reports=[late])
+
+    _run_concurrently([router_resolves, intake])
+
+    late_report = Report.objects.get(external_id="c-1")
+    assert late_report.case_id != case.pk
+    assert Case.objects.get(pk=late_report.case_id).status == Case.Status.OPEN

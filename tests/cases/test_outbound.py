@@ -451,3 +451,10 @@ def test_response_json_is_a_plain_dataclass_usable_without_network():
     assert outbound.Response(status=200, body=b'{"a": [1]}').json() == {"a": [1]}
     with pytest.raises(MalformedResponse):
         outbound.Response(status=200, body=b"<html>").json()
+
+
+@pytest.mark.parametrize("address", ["fec0::1", "fc00::1", "2001:db8::1", "::ffff:10.0.0.1"])
+def test_site_local_unique_local_and_documentation_ipv6_are_not_public(address):
+    from moderation.outbound import is_public_address
+
+    assert not is_public_address(address)

@@ -5,7 +5,6 @@ with OUTBOUND_ALLOW_PRIVATE_NETWORKS switched on per test.
 """
 
 import contextlib
-import math
 import posixpath
 import re
 from urllib.parse import unquote
@@ -503,17 +502,16 @@ def test_facts_become_signals(allow_private, httpserver):
 
 
 @pytest.mark.django_db
-def test_non_finite_fact_is_dropped_to_null(allow_private, httpserver):
+def test_non_standard_json_constants_make_the_response_malformed(allow_private, httpserver):
+    """NaN / Infinity are not JSON: a response using them is refused whole (strict, like our own parser)."""
     httpserver.expect_request("/users/author-9/facts").respond_with_data(
         b'{"risk": NaN, "big": Infinity}', content_type="application/json"
     )
     provider = make_provider(httpserver)
 
-    drafts = {d.label: d for d in run_context_provider(provider, make_subject())}
-
-    for label in ("ctx.risk", "ctx.big"):
-        assert drafts[label].value is None and drafts[label].score is None
-        assert not (isinstance(drafts[label].value, float) and math.isnan(drafts[label].value))
+    with pytest.raises(SourceFailed) as failure:
+        run_context_provider(provider, make_subject())
+    assert failure.value.retryable is False
 
 
 @pytest.mark.django_db

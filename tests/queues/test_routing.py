@@ -246,3 +246,44 @@ class TestRuleValidation:
         assert response.status_code == 200
         assert "Choose a target queue or an automatic decision" in response.content.decode()
         assert not RoutingRule.objects.exists()
+
+
+class TestAutomationDecidesOnce:
+    @pytest.fixture
+    def escalate_rule(self, policies, queues):
+        escalate = factories.ActionFactory(code="escalate", kind="escalate")
+        policies["harassment"].allowed_actions.add(escalate)
+        return rule(
+            name="auto-escalate",
+            automation_mode="live",
+            auto_policy=policies["harassment"],
+            auto_action=escalate,
+            target_queue=queues["child-safety"],
+        )
+
+    def test_an_escalating_rule_decides_once_however_often_the_case_is_rerouted(
+        self, escalate_rule, make_case
+    ):
+        case = make_case()
+        first = route_case(case_id=case.pk)
+        second = route_case(case_id=case.pk)
+
+        assert first.auto_decided and not second.auto_decided
+        assert Decision.objects.filter(case=case, mode="live").count() == 1
+        assert Case.objects.get(pk=case.pk).status == Case.Status.ESCALATED
+
+    def test_automation_never_takes_a_case_an_agent_holds(self, escalate_rule, make_case, queues):
+        case = make_case()
+        Case.objects.filter(pk=case.pk).update(assignee=factories.UserFactory(), status=Case.Status.IN_REVIEW)
+
+        outcome = route_case(case_id=case.pk)
+
+        assert not outcome.auto_decided
+        assert not Decision.objects.filter(case=case).exists()
+        assert Case.objects.get(pk=case.pk).assignee is not None
+
+    def test_database_refuses_an_automated_rule_without_policy_and_action(self, db):
+        from django.db import IntegrityError, transaction
+
+        with pytest.raises(IntegrityError), transaction.atomic():
+            RoutingRule.objects.create(name="broken", automation_mode="live")
