@@ -122,3 +122,14 @@ class ContextProviderAdmin(AuditedModelAdmin):
     list_filter = ["is_enabled"]
     list_editable = ["is_enabled"]
     search_fields = ["name", "url_template"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(ReadOnlyModelAdmin):
+    """Every verdict, live and shadow: leads compare automated rules with what agents decided."""
+
+    list_display = ["created_at", "case", "mode", "automated", "action", "policy", "rule", "decided_by"]
+    list_filter = ["mode", "automated", "action", "policy", "rule"]
+    search_fields = ["=case__id", "reason", "notes"]
+    list_select_related = ["case", "action", "policy", "rule", "decided_by"]
+    date_hierarchy = "created_at"

@@ -99,3 +99,48 @@ def active_rules() -> list[RoutingRule]:
 
 def default_queue() -> Queue | None:
     return _routing_config()[1]
+
+
+@dataclass(frozen=True)
+class ShadowScore:
+    """How a shadow rule's verdicts compare with what people later decided on the same cases."""
+
+    recorded: int  # shadow decisions the rule recorded
+    reviewed: int  # …on cases a person has since decided
+    agreed: int  # …where the person took the same action
+
+    @property
+    def precision(self) -> float | None:
+        return self.agreed / self.reviewed if self.reviewed else None
+
+
+def shadow_scores(rule_ids: list[int]) -> dict[int, ShadowScore]:
+    """Per rule: shadow decisions, how many were reviewed by a person, and how many the person agreed with.
+
+    The person's verdict is the latest live, non-automated decision on the case. Two queries for any number of
+    rules (admin list pages call this once per page).
+    """
+    from cases.models import Decision
+
+    shadows = list(
+        Decision.objects.filter(rule_id__in=rule_ids, mode=Decision.Mode.SHADOW).values_list(
+            "rule_id", "case_id", "action_id"
+        )
+    )
+    human: dict[int, int] = {}
+    for case_id, action_id in (
+        Decision.objects.filter(
+            case_id__in={case_id for _, case_id, _ in shadows}, mode=Decision.Mode.LIVE, automated=False
+        )
+        .order_by("case_id", "created_at", "id")
+        .values_list("case_id", "action_id")
+    ):
+        human[case_id] = action_id  # ordered: the last one wins
+    counts: dict[int, list[int]] = {rule_id: [0, 0, 0] for rule_id in rule_ids}
+    for rule_id, case_id, action_id in shadows:
+        tally = counts[rule_id]
+        tally[0] += 1
+        if case_id in human:
+            tally[1] += 1
+            tally[2] += human[case_id] == action_id
+    return {rule_id: ShadowScore(*tally) for rule_id, tally in counts.items()}

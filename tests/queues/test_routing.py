@@ -287,3 +287,51 @@ class TestAutomationDecidesOnce:
 
         with pytest.raises(IntegrityError), transaction.atomic():
             RoutingRule.objects.create(name="broken", automation_mode="live")
+
+
+class TestShadowPrecision:
+    def test_agreement_is_counted_against_the_latest_human_decision(
+        self, queues, policies, actions, make_case
+    ):
+        from queues.selectors import shadow_scores
+
+        policies["spam"].allowed_actions.add(actions["remove"])
+        shadow = rule(
+            name="shadow",
+            automation_mode="shadow",
+            auto_policy=policies["spam"],
+            auto_action=actions["remove"],
+            target_queue=queues["general"],
+        )
+        agreed, disagreed, pending = (make_case(reasons=("spam",)) for _ in range(3))
+        for case in (agreed, disagreed, pending):
+            route_case(case_id=case.pk)
+        agent = factories.UserFactory()
+        factories.DecisionFactory(case=agreed, action=actions["warn"], decided_by=agent)
+        factories.DecisionFactory(
+            case=agreed, action=actions["remove"], decided_by=agent
+        )  # corrected: latest wins
+        factories.DecisionFactory(case=disagreed, action=actions["warn"], decided_by=agent)
+
+        score = shadow_scores([shadow.pk])[shadow.pk]
+
+        assert (score.recorded, score.reviewed, score.agreed) == (3, 2, 1)
+        assert score.precision == 0.5
+
+    def test_rules_page_shows_precision_with_bounded_queries(
+        self, admin_client, queues, policies, actions, make_case, django_assert_max_num_queries
+    ):
+        policies["spam"].allowed_actions.add(actions["remove"])
+        for n in range(20):
+            rule(
+                name=f"shadow {n}",
+                automation_mode="shadow",
+                auto_policy=policies["spam"],
+                auto_action=actions["remove"],
+                target_queue=queues["general"],
+            )
+        route_case(case_id=make_case(reasons=("spam",)).pk)
+        with django_assert_max_num_queries(15):
+            response = admin_client.get("/admin/queues/routingrule/")
+        assert response.status_code == 200
+        assert "1 recorded, none reviewed by a person yet" in response.content.decode()
