@@ -68,18 +68,20 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     facts = selectors.case_facts(case)
     # Automation decides only untouched cases, once: never a case an agent holds, one already escalated,
     # or one an automated rule already decided.
-    may_automate = (
-        case.status == Case.Status.OPEN
-        and case.assignee_id is None
-        and not Decision.objects.filter(case=case, mode=Decision.Mode.LIVE, automated=True).exists()
-    )
+    untouched = case.status == Case.Status.OPEN and case.assignee_id is None
+    already_automated: bool | None = None  # looked up only if a live automated rule matches
     matched: RoutingRule | None = None
     shadow_ids: list[int] = []
     for rule in selectors.active_rules():
         if not rule_matches(rule, facts):
             continue
-        if rule.automation_mode == RoutingRule.AutomationMode.LIVE and not may_automate:
-            continue
+        if rule.automation_mode == RoutingRule.AutomationMode.LIVE:
+            if already_automated is None:
+                already_automated = Decision.objects.filter(
+                    case=case, mode=Decision.Mode.LIVE, automated=True
+                ).exists()
+            if not untouched or already_automated:
+                continue
         if rule.automation_mode == RoutingRule.AutomationMode.SHADOW:
             _record_shadow_decision(case, rule)
             shadow_ids.append(rule.pk)
