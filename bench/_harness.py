@@ -26,7 +26,7 @@ def fresh_database(name: str) -> str:
     parsed = urlparse(base)
     import psycopg
 
-    admin_url = parsed._replace(path="/postgres").geturl()
+    admin_url = parsed._replace(path="/postgres", query="").geturl()
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')

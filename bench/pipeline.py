@@ -73,7 +73,7 @@ def start_worker(env: dict) -> subprocess.Popen:
 def wait_routed(database_url: str, prefix: str, count: int, timeout: float) -> list[tuple]:
     """(received_at, routed_at, enriched_at) for every report with external_id prefix, once all are routed."""
     deadline = time.monotonic() + timeout
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
         while True:
             rows = conn.execute(
                 "SELECT r.received_at, c.routed_at, c.enriched_at FROM cases_report r "

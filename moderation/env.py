@@ -64,7 +64,9 @@ def database_from_url(url: str) -> dict:
     name = unquote(parsed.path.lstrip("/"))
     if not name:
         raise ImproperlyConfigured("DATABASE_URL names no database")
-    options = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
+    if "server_side_binding" in options:
+        options["server_side_binding"] = options["server_side_binding"].lower() in {"1", "true", "yes", "on"}
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
