@@ -9,16 +9,25 @@ Guards, because URLs here are admin-configured and responses come from systems w
 - Time: connect and read timeouts, and a deadline on the whole exchange.
 """
 
+import contextlib
+import http.client
 import ipaddress
 import json
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
 from django.conf import settings
+from urllib3.connection import HTTPConnection, HTTPSConnection
+
+DNS_TIMEOUT_SECONDS = 3.0
+_resolver = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")
 
 
 class OutboundError(Exception):
@@ -63,6 +72,13 @@ class Response:
             raise MalformedResponse(f"response is not JSON: {str(exc)[:200]}") from None
 
 
+def _shut(connection: HTTPConnection) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
@@ -95,7 +111,12 @@ def resolve_destination(url: str, *, allow_private: bool | None = None) -> tuple
     except ValueError:
         raise BlockedDestination("URL has an invalid port") from None
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # The system resolver has no timeout of its own: wait for it at most DNS_TIMEOUT_SECONDS.
+        infos = _resolver.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM).result(
+            DNS_TIMEOUT_SECONDS
+        )
+    except FuturesTimeout:
+        raise OutboundTimeout(f"resolving {host!r} took over {DNS_TIMEOUT_SECONDS:g}s") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise OutboundError(f"cannot resolve {host!r}: {exc}") from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
@@ -137,56 +158,45 @@ def request(
         body = json.dumps(json_body).encode()
         send_headers["Content-Type"] = "application/json"
 
-    # `total` caps connect + each read at what is left of the budget (the loop below checks between reads).
-    pool_timeout = urllib3.Timeout(connect=timeout, read=timeout, total=timeout)
+    deadline = time.monotonic() + timeout
     if scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            timeout=pool_timeout,
-            retries=False,
-            server_hostname=host,
-            assert_hostname=host,
-            maxsize=1,
+        connection = HTTPSConnection(
+            address, port, timeout=timeout, server_hostname=host, assert_hostname=host
         )
     else:
-        pool = urllib3.HTTPConnectionPool(address, port, timeout=pool_timeout, retries=False, maxsize=1)
-    deadline = time.monotonic() + timeout
+        connection = HTTPConnection(address, port, timeout=timeout)
+    # The socket timeout bounds each wait; the watchdog bounds the whole exchange, however the peer paces it
+    # (headers or body dripped a byte at a time): at the deadline it shuts the socket, which ends any read.
+    watchdog = threading.Timer(timeout, _shut, args=(connection,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        response = pool.urlopen(
-            method,
-            path,
-            body=body,
-            headers=send_headers,
-            redirect=False,
-            preload_content=False,
-            retries=False,
-        )
-        try:
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise ResponseTooLarge(f"response declares {declared} bytes (limit {max_bytes})")
-            chunks, size = [], 0
-            while True:
-                # read1: whatever one socket read returns, so a body dripped a byte at a time still meets
-                # the deadline check after every read (stream() would wait to fill a whole chunk).
-                chunk = response.read1(16 * 1024, decode_content=True)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > max_bytes:
-                    raise ResponseTooLarge(f"response is over {max_bytes} bytes")
-                if time.monotonic() > deadline:
-                    raise OutboundTimeout(f"response took over {timeout:g}s")
-                chunks.append(chunk)
-        finally:
-            response.release_conn()
-    except (TimeoutError, urllib3.exceptions.TimeoutError):
-        raise OutboundTimeout(f"no answer within {timeout:g}s") from None
-    except urllib3.exceptions.HTTPError as exc:
+        connection.request(method, path, body=body, headers=send_headers, preload_content=False)
+        response = connection.getresponse()
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise ResponseTooLarge(f"response declares {declared} bytes (limit {max_bytes})")
+        chunks, size = [], 0
+        while True:
+            # read1: whatever one socket read returns, so the size check runs after every read.
+            chunk = response.read1(16 * 1024, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise ResponseTooLarge(f"response is over {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise OutboundTimeout(f"response took over {timeout:g}s")
+            chunks.append(chunk)
+    except OutboundError:
+        raise
+    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        if time.monotonic() >= deadline or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
+            raise OutboundTimeout(f"no complete answer within {timeout:g}s") from None
         raise OutboundError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     finally:
-        pool.close()
+        watchdog.cancel()
+        connection.close()
     if response.status >= 300:
         # 3xx included: redirects are not followed (the target could be internal).
         raise BadStatus(response.status)

@@ -458,3 +458,43 @@ def test_site_local_unique_local_and_documentation_ipv6_are_not_public(address):
     from moderation.outbound import is_public_address
 
     assert not is_public_address(address)
+
+
+def test_headers_dripped_a_byte_at_a_time_still_meet_the_deadline(settings):
+    """A peer that never finishes its headers cannot hold a worker thread past the timeout."""
+    import socket
+    import threading
+    import time
+
+    from moderation.outbound import OutboundTimeout, request
+
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 200:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(OutboundTimeout):
+            request("GET", f"http://127.0.0.1:{server.getsockname()[1]}/", timeout=0.5)
+        assert time.monotonic() - started < 1.2
+    finally:
+        stop.set()
+        server.close()
+        thread.join(3)
