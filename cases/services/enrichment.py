@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.enrichment import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
-from cases.models import Case, Signal
+from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources
 from moderation.content import find_unstorable_text, printable
 from queues.selectors import forget_routing_config
@@ -44,22 +44,57 @@ def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | N
     Returns None if the case is gone or resolved. `give_up` (the last attempt) records retryable failures as
     final so the case stops waiting for them.
     """
+    try:
+        return _enrich(case_id=case_id, give_up=give_up)
+    except IntegrityError:
+        # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
+        forget_routing_config()
+        return _enrich(case_id=case_id, give_up=give_up)
+
+
+def _enrich(*, case_id: int, give_up: bool) -> EnrichmentOutcome | None:
+    if all(is_local(source) for source in enabled_signal_sources()):
+        # Nothing to wait for on the network: score, store and route under one lock, in one transaction.
+        with transaction.atomic():
+            case = lock_case_for_routing(case_id)
+            if case is None or case.status == Case.Status.RESOLVED:
+                return None
+            outcome = EnrichmentOutcome(case_id=case_id)
+            drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+            _apply(case, drafts, outcome)
+            return outcome
+
+    # Network calls happen outside any transaction (no row lock held while a vendor thinks).
     case = Case.objects.select_related("subject").filter(pk=case_id).first()
     if case is None or case.status == Case.Status.RESOLVED:
         return None
-    subject = case.subject
-    done = set(case.enrichment_state.get("done", []))
-    pending = {
-        source_key(source, subject): source
-        for source in enabled_signal_sources()
-        if applies_to(source, subject) and source_key(source, subject) not in done
-    }
     outcome = EnrichmentOutcome(case_id=case_id)
+    drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+    with transaction.atomic():
+        locked = lock_case_for_routing(case_id)
+        if locked is not None:
+            _apply(locked, drafts, outcome)
+    return outcome
+
+
+def _pending_sources(case: Case) -> dict[str, Scorer | ContextProvider]:
+    done = set(case.enrichment_state.get("done", []))
+    return {
+        source_key(source, case.subject): source
+        for source in enabled_signal_sources()
+        if applies_to(source, case.subject) and source_key(source, case.subject) not in done
+    }
+
+
+def _run_sources(
+    pending: dict[str, Scorer | ContextProvider], subject, outcome: EnrichmentOutcome, *, give_up: bool
+) -> list[SignalDraft]:
+    """Local sources inline; remote ones in parallel threads under the shared deadline."""
     drafts: list[SignalDraft] = []
     remote = {key: source for key, source in pending.items() if not is_local(source)}
     for key, source in pending.items():
         if key not in remote:
-            _collect(key, lambda source=source: run_source(source, subject), drafts, outcome, case_id)
+            _collect(key, lambda source=source: run_source(source, subject), drafts, outcome)
     if remote:
         deadline = settings.ENRICHMENT_DEADLINE_SECONDS
         # Not a context manager: on deadline we stop waiting; stragglers finish (bounded by their own
@@ -69,22 +104,16 @@ def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | N
         finished, unfinished = wait(futures, timeout=deadline)
         pool.shutdown(wait=False, cancel_futures=True)
         for future in finished:
-            _collect(futures[future], future.result, drafts, outcome, case_id)
+            _collect(futures[future], future.result, drafts, outcome)
         for future in unfinished:
             outcome.retryable[futures[future]] = f"no result within the {deadline:g}s enrichment deadline"
     if give_up:
         outcome.failed.update(outcome.retryable)
         outcome.retryable = {}
-    try:
-        outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
-    except IntegrityError:
-        # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
-        forget_routing_config()
-        outcome.signals = _store_and_route(case_id=case_id, drafts=drafts, outcome=outcome)
-    return outcome
+    return drafts
 
 
-def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome, case_id: int) -> None:
+def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:
     try:
         produced = result()
         for draft in produced:
@@ -99,15 +128,23 @@ def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOut
     except SourceFailed as exc:
         (outcome.retryable if exc.retryable else outcome.failed)[key] = str(exc)
     except Exception as exc:  # a bug in one source must not stop the others or the routing
-        logger.exception("signal source %s crashed on case %s", key, case_id)
+        logger.exception("signal source %s crashed on case %s", key, outcome.case_id)
         outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
 
 
 @transaction.atomic
 def _store_and_route(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> int:
+    """Store drafts and route, for a case not yet locked (used by tests and re-deliveries)."""
     case = lock_case_for_routing(case_id)
     if case is None:
         return 0
+    _apply(case, drafts, outcome)
+    return outcome.signals
+
+
+def _apply(case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:
+    """Store the drafts, merge the enrichment state and route. The caller holds the case's row lock."""
+    case_id = case.pk
     Signal.objects.bulk_create(
         [
             Signal(
@@ -138,4 +175,4 @@ def _store_and_route(*, case_id: int, drafts: list[SignalDraft], outcome: Enrich
         case.enriched_at = timezone.now()
         changed += ("enriched_at",)
     route_locked_case(case, also_save=changed)
-    return len(drafts)
+    outcome.signals = len(drafts)

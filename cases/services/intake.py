@@ -113,15 +113,20 @@ def accept_reports(*, vendor: Vendor, reports: list[ReportInput]) -> list[Intake
     """
     if not reports:
         return []
+    # A single report is usually new: skip the replay look-up and let the unique key catch a replay, which
+    # then runs again with the look-up (a batch always looks up: one query serves all its items).
+    check_replays = len(reports) > 1
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            return _accept_once(vendor=vendor, reports=reports)
+            return _accept_once(vendor=vendor, reports=reports, check_replays=check_replays)
         except (IntegrityError, OperationalError) as exc:
             # Lost a race with a concurrent request (unique key, deadlock): its rows are committed now.
             # Anything else (a check constraint, a bad value) would fail the same way again.
             if attempt == MAX_ATTEMPTS or not _is_race(exc):
                 raise
-            logger.info("intake retry %s for vendor %s after %s", attempt, vendor.pk, type(exc).__name__)
+            if check_replays:
+                logger.info("intake retry %s for vendor %s after %s", attempt, vendor.pk, type(exc).__name__)
+            check_replays = True
     raise AssertionError("unreachable")
 
 
@@ -137,17 +142,19 @@ def _is_race(exc: Exception) -> bool:
 
 
 @transaction.atomic
-def _accept_once(*, vendor: Vendor, reports: list[ReportInput]) -> list[IntakeOutcome]:
+def _accept_once(*, vendor: Vendor, reports: list[ReportInput], check_replays: bool) -> list[IntakeOutcome]:
     now = timezone.now()
     outcomes: list[IntakeOutcome | None] = [None] * len(reports)
 
     # 1. Replays: keys this vendor already used, and keys repeated inside this call.
-    existing = {
-        row["external_id"]: row
-        for row in Report.objects.filter(
-            vendor=vendor, external_id__in={item.external_id for item in reports}
-        ).values("id", "external_id", "case_id", "payload_hash")
-    }
+    existing = {}
+    if check_replays:
+        existing = {
+            row["external_id"]: row
+            for row in Report.objects.filter(
+                vendor=vendor, external_id__in={item.external_id for item in reports}
+            ).values("id", "external_id", "case_id", "payload_hash")
+        }
     first_in_call: dict[str, int] = {}
     fresh: list[int] = []
     for index, item in enumerate(reports):
