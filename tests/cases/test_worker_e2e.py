@@ -194,3 +194,28 @@ def test_redelivered_enrichment_adds_no_duplicate_signal(worker, api, report_bod
     )
 
     assert Signal.objects.filter(case_id=created["case_id"]).count() == 1
+
+
+def test_worker_recovers_when_its_database_connections_are_killed(worker, api, report_body, routing):
+    """Workers keep their connection between tasks; one the server dropped must not wedge them."""
+    Scorer.objects.create(name="Built-in", kind=Scorer.Kind.BUILTIN_TEXT)
+    first = api.post("/api/v1/reports", report_body(external_id="k-1"), format="json").json()
+    wait_for(
+        lambda: Case.objects.filter(pk=first["case_id"], routed_at__isnull=False).exists(), output=worker
+    )
+
+    with connection.cursor() as cursor:  # as a database restart or a pooler would
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    body = report_body(
+        external_id="k-2", subject={"kind": "post", "external_id": "p-after-kill", "text": "hi"}
+    )
+    second = api.post("/api/v1/reports", body, format="json").json()
+    wait_for(
+        lambda: Case.objects.filter(pk=second["case_id"], routed_at__isnull=False).exists(),
+        timeout=45,
+        output=worker,
+    )
