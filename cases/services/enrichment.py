@@ -132,16 +132,6 @@ def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOut
         outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
 
 
-@transaction.atomic
-def _store_and_route(*, case_id: int, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> int:
-    """Store drafts and route, for a case not yet locked (used by tests and re-deliveries)."""
-    case = lock_case_for_routing(case_id)
-    if case is None:
-        return 0
-    _apply(case, drafts, outcome)
-    return outcome.signals
-
-
 def _apply(case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:
     """Store the drafts, merge the enrichment state and route. The caller holds the case's row lock."""
     case_id = case.pk

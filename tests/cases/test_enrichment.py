@@ -105,14 +105,18 @@ def test_rerunning_enrichment_adds_no_duplicate_signal_and_calls_nothing_again(
 
 
 def test_a_signal_stored_twice_is_kept_once(case):
+    from django.db import transaction
+
     from cases.enrichment import SignalDraft
-    from cases.services.enrichment import EnrichmentOutcome, _store_and_route
+    from cases.services.enrichment import EnrichmentOutcome, _apply
+    from queues.services import lock_case_for_routing
 
     draft = SignalDraft(
         source="scorer", source_name="s", label="toxicity", score=0.5, dedupe_key="scorer:1:v1:toxicity"
     )
-    _store_and_route(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
-    _store_and_route(case_id=case.pk, drafts=[draft], outcome=EnrichmentOutcome(case.pk))
+    for _ in range(2):  # as a re-delivered task would
+        with transaction.atomic():
+            _apply(lock_case_for_routing(case.pk), [draft], EnrichmentOutcome(case.pk))
     assert Signal.objects.filter(case=case).count() == 1
 
 
