@@ -295,13 +295,9 @@ class Scorer(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from moderation.validators import validate_outbound_settings, validate_subject_kind_list
+        from moderation.validators import signal_source_errors
 
-        errors = validate_outbound_settings(self, url_field="url", required=self.kind == self.Kind.HTTP)
-        try:
-            validate_subject_kind_list(self.subject_kinds)
-        except ValidationError as exc:
-            errors["subject_kinds"] = exc.messages
+        errors = signal_source_errors(self, url_field="url", required=self.kind == self.Kind.HTTP)
         if errors:
             raise ValidationError(errors)
 
@@ -332,25 +328,17 @@ class ContextProvider(models.Model):
     def clean(self) -> None:
         import re
 
-        from moderation.validators import validate_outbound_settings, validate_subject_kind_list
+        from cases.enrichment import URL_PLACEHOLDERS
+        from moderation.validators import signal_source_errors
 
-        errors = validate_outbound_settings(self, url_field="url_template", required=True)
-        unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - {
-            "{author_id}",
-            "{subject_id}",
-            "{kind}",
-        }
+        errors = signal_source_errors(self, url_field="url_template", required=True)
+        unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - set(URL_PLACEHOLDERS)
         authority = (self.url_template or "").split("://", 1)[-1].split("/", 1)[0]
         if "{" in authority:
             errors["url_template"] = ["Placeholders may only appear in the path or query, never in the host."]
         elif unknown:
             errors["url_template"] = [
-                f"Unknown placeholder(s) {', '.join(sorted(unknown))}; use {{author_id}}, "
-                "{subject_id} or {kind}."
+                f"Unknown placeholder(s) {', '.join(sorted(unknown))}; use {', '.join(URL_PLACEHOLDERS)}."
             ]
-        try:
-            validate_subject_kind_list(self.subject_kinds)
-        except ValidationError as exc:
-            errors["subject_kinds"] = exc.messages
         if errors:
             raise ValidationError(errors)

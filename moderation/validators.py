@@ -38,3 +38,13 @@ def validate_outbound_settings(obj, *, url_field: str, required: bool) -> dict[s
     if timeout is not None and not 0.1 <= timeout <= 30:
         errors["timeout_seconds"] = ["Between 0.1 and 30 seconds."]
     return errors
+
+
+def signal_source_errors(obj, *, url_field: str, required: bool) -> dict[str, list[str]]:
+    """Field errors shared by scorers and context providers: outbound settings and subject kinds."""
+    errors = validate_outbound_settings(obj, url_field=url_field, required=required)
+    try:
+        validate_subject_kind_list(obj.subject_kinds)
+    except ValidationError as exc:
+        errors["subject_kinds"] = exc.messages
+    return errors
