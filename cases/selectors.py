@@ -1,29 +1,18 @@
 """Read-side queries for cases and reports."""
 
-import time
 from typing import Any
 
-from django.conf import settings
-
-from cases.models import Case, Decision, Report
+from cases.models import Case, ContextProvider, Decision, Report, Scorer
+from moderation.config_cache import ConfigCache
 from moderation.models import Policy, Vendor
 
-_policy_cache: tuple[float, dict[str, Policy]] | None = None
+_policies = ConfigCache(lambda: {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
+forget_cached_policies = _policies.forget
 
 
 def active_policies_by_code() -> dict[str, Policy]:
-    """Active policies by code. Read on every intake call, so cached per process for a few seconds;
-    saving a policy clears this process's copy at once (`moderation.apps`), other processes within 5 s."""
-    global _policy_cache
-    now = time.monotonic()
-    if _policy_cache is None or now - _policy_cache[0] > settings.CONFIG_CACHE_SECONDS:
-        _policy_cache = (now, {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
-    return _policy_cache[1]
-
-
-def forget_cached_policies(**_kwargs) -> None:
-    global _policy_cache
-    _policy_cache = None
+    """Active policies by code; read on every intake call, so cached (`moderation.config_cache`)."""
+    return _policies.get()
 
 
 def latest_live_decision(case: Case) -> Decision | None:
@@ -64,22 +53,12 @@ def vendor_case(*, vendor: Vendor, case_id: int) -> Case | None:
     return Case.objects.filter(pk=case_id, reports__vendor=vendor).distinct().first()
 
 
-_source_cache: tuple[float, list] | None = None
+_sources = ConfigCache(
+    lambda: [*Scorer.objects.filter(is_enabled=True), *ContextProvider.objects.filter(is_enabled=True)]
+)
+forget_signal_sources = _sources.forget
 
 
-def enabled_signal_sources() -> list:
-    """Enabled scorers, then context providers. Read for every case enriched, so cached per process for a
-    few seconds; saving one clears this process's copy at once (`cases.apps`), other workers' within 5 s."""
-    from cases.models import ContextProvider, Scorer
-
-    global _source_cache
-    now = time.monotonic()
-    if _source_cache is None or now - _source_cache[0] > settings.CONFIG_CACHE_SECONDS:
-        sources = [*Scorer.objects.filter(is_enabled=True), *ContextProvider.objects.filter(is_enabled=True)]
-        _source_cache = (now, sources)
-    return _source_cache[1]
-
-
-def forget_signal_sources(**_kwargs) -> None:
-    global _source_cache
-    _source_cache = None
+def enabled_signal_sources() -> list[Scorer | ContextProvider]:
+    """Enabled scorers, then context providers; read for every case enriched, so cached."""
+    return _sources.get()

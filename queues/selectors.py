@@ -1,11 +1,9 @@
 """Read-side queries for routing."""
 
-import time
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 from cases.models import Case, Report, Signal
+from moderation.config_cache import ConfigCache
 from queues.models import Queue, RoutingRule
 
 
@@ -66,39 +64,29 @@ def _numeric(value) -> float | None:
     return None
 
 
-_rule_cache: tuple[float, list[RoutingRule], Queue | None] | None = None
+def _load_routing_config() -> tuple[list[RoutingRule], Queue | None]:
+    """Active rules (with everything matching needs, prefetched) and the default queue."""
+    rules = list(
+        RoutingRule.objects.filter(is_active=True)
+        .select_related("target_queue", "auto_action", "auto_policy")
+        .prefetch_related("policies", "vendors", "score_conditions")
+        .order_by("position", "id")
+    )
+    return rules, Queue.objects.filter(is_default=True, is_active=True).first()
 
 
-def _routing_config() -> tuple[list[RoutingRule], Queue | None]:
-    """Active rules (with everything matching needs, prefetched) and the default queue.
-
-    Read for every case a worker routes, so cached per process for a few seconds; saving a rule, condition,
-    queue, policy or vendor clears this process's copy at once (`queues.apps`), other workers' within 5 s.
-    """
-    global _rule_cache
-    now = time.monotonic()
-    if _rule_cache is None or now - _rule_cache[0] > settings.CONFIG_CACHE_SECONDS:
-        rules = list(
-            RoutingRule.objects.filter(is_active=True)
-            .select_related("target_queue", "auto_action", "auto_policy")
-            .prefetch_related("policies", "vendors", "score_conditions")
-            .order_by("position", "id")
-        )
-        _rule_cache = (now, rules, Queue.objects.filter(is_default=True, is_active=True).first())
-    return _rule_cache[1], _rule_cache[2]
-
-
-def forget_routing_config(**_kwargs) -> None:
-    global _rule_cache
-    _rule_cache = None
+# Read for every case a worker routes, so cached; saving a rule, condition, queue, policy, action or vendor
+# clears it (`queues.apps`).
+_routing_config = ConfigCache(_load_routing_config)
+forget_routing_config = _routing_config.forget
 
 
 def active_rules() -> list[RoutingRule]:
-    return _routing_config()[0]
+    return _routing_config.get()[0]
 
 
 def default_queue() -> Queue | None:
-    return _routing_config()[1]
+    return _routing_config.get()[1]
 
 
 @dataclass(frozen=True)
