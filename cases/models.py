@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -26,8 +27,11 @@ class Subject(models.Model):
     language = models.CharField(max_length=16, blank=True)
     url = models.CharField(max_length=2048, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    content_hash = models.CharField(max_length=64, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     content_version = models.PositiveIntegerField(default=1)
+    tags = models.ManyToManyField(
+        "cases.Tag", through="cases.SubjectTag", blank=True, related_name="subjects"
+    )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
@@ -64,6 +68,10 @@ class SubjectVersion(models.Model):
         return f"{self.subject_id} v{self.version}"
 
 
+# Cases an agent can claim from a queue: new ones, and ones escalated to it.
+CLAIMABLE_STATUSES = ("open", "escalated")
+
+
 class Case(models.Model):
     """The unit of review: all open reports on one subject."""
 
@@ -91,8 +99,12 @@ class Case(models.Model):
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(
-        default=1, help_text="Optimistic lock: bumped on every state change."
+        default=1,
+        help_text="Optimistic lock: bumped when the case is claimed, decided, escalated or moved.",
     )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Strongest ML or vendor score, kept by routing so queue filters and sorts need no join.
+    max_score = models.FloatField(null=True, blank=True)
     report_count = models.PositiveIntegerField(default=0)
     reporter_count = models.PositiveIntegerField(default=0)
     opened_at = models.DateTimeField(auto_now_add=True)
@@ -117,13 +129,38 @@ class Case(models.Model):
             models.CheckConstraint(condition=Q(priority__gte=0), name="case_priority_non_negative"),
         ]
         indexes = [
-            # Claim-next: highest priority, then oldest, among unassigned open cases of a queue.
+            # Claim-next: highest priority, then oldest, among unassigned open or escalated cases of a queue.
             models.Index(
                 "queue",
                 models.F("priority").desc(),
                 "opened_at",
                 name="case_claimable_idx",
-                condition=Q(status="open", assignee__isnull=True),
+                condition=Q(status__in=CLAIMABLE_STATUSES, assignee__isnull=True),
+            ),
+            # Leases that ran out: the claim path and the sweeper return them to the queue.
+            models.Index(
+                fields=["lease_expires_at"],
+                name="case_lease_idx",
+                condition=Q(assignee__isnull=False) & ~Q(status="resolved"),
+            ),
+            # The queue page's orderings over unresolved cases (default: priority, then age).
+            models.Index(
+                "queue",
+                models.F("priority").desc(),
+                "opened_at",
+                name="case_queue_priority_idx",
+                condition=~Q(status="resolved"),
+            ),
+            models.Index(
+                fields=["queue", "opened_at"], name="case_queue_age_idx", condition=~Q(status="resolved")
+            ),
+            models.Index(
+                fields=["queue", "sla_due_at"], name="case_queue_sla_idx", condition=~Q(status="resolved")
+            ),
+            models.Index(
+                fields=["queue", "last_reported_at"],
+                name="case_queue_reported_idx",
+                condition=~Q(status="resolved"),
             ),
             # The sweeper's look-up of cases that never got routed.
             models.Index(fields=["opened_at"], name="case_unrouted_idx", condition=Q(routed_at__isnull=True)),
@@ -136,6 +173,14 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status != self.Status.RESOLVED
+
+    def is_overdue(self, now) -> bool:
+        return self.is_open and self.sla_due_at is not None and self.sla_due_at < now
+
+    def lease_is_live(self, now) -> bool:
+        return (
+            self.assignee_id is not None and self.lease_expires_at is not None and self.lease_expires_at > now
+        )
 
 
 class Report(models.Model):
@@ -342,3 +387,109 @@ class ContextProvider(models.Model):
             ]
         if errors:
             raise ValidationError(errors)
+
+
+TAG_SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9][a-z0-9:_.\-]{0,63}$", "Use lower-case letters, digits and - _ . : (up to 64 characters)."
+)
+
+
+class Tag(models.Model):
+    """A label on subjects: admin-defined (curated, e.g. `high-profile`) or free, added by agents."""
+
+    slug = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[TAG_SLUG_VALIDATOR],
+        help_text="Lower case: letters, digits and - _ . : (e.g. high-profile, lang:de, campaign:x).",
+    )
+    name = models.CharField(max_length=64, blank=True)
+    description = models.TextField(blank=True)
+    is_curated = models.BooleanField(default=False, help_text="Admin-defined: offered to agents first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_curated", "slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def label(self) -> str:
+        return self.name or self.slug
+
+
+class SubjectTag(models.Model):
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="subject_tags")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="subject_tags")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "tag"], name="subject_tag_unique")]
+        indexes = [models.Index(fields=["tag", "subject"], name="subject_tag_by_tag_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} #{self.tag_id}"
+
+
+class CaseNote(models.Model):
+    """An internal note on a case, for the team only (never sent to the user or the reporter)."""
+
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        ESCALATION = "escalation", "Escalation"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NOTE)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="case_note_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on case {self.case_id}"
+
+
+class CaseViewer(models.Model):
+    """Presence: who has a case page open. Refreshed by the page's heartbeat; stale rows mean gone."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="viewers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="case_viewer_unique")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} on case {self.case_id}"
+
+
+class MediaFile(models.Model):
+    """A copy of a reported media item, served from this app so agents' browsers never load the original host.
+
+    Keyed by the URL's SHA-256: one copy per URL. Only raster types are kept (never SVG or HTML).
+    """
+
+    class State(models.TextChoices):
+        STORED = "stored"
+        BLOCKED = "blocked", "Blocked (type, size or address refused)"
+        FAILED = "failed"
+
+    url_hash = models.CharField(max_length=64, unique=True)
+    url = models.CharField(max_length=2048)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.STORED)
+    content_type = models.CharField(max_length=32, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    content = models.BinaryField(blank=True, default=b"")
+    error = models.CharField(max_length=300, blank=True)
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.state})"

@@ -1,10 +1,27 @@
 """Read-side queries for cases and reports."""
 
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from cases.models import Case, ContextProvider, Decision, Report, Scorer
+from django.conf import settings
+from django.db.models import OuterRef, Prefetch, Subquery
+
+from cases.models import (
+    Case,
+    CaseNote,
+    CaseViewer,
+    ContextProvider,
+    Decision,
+    MediaFile,
+    Report,
+    Scorer,
+    Signal,
+    Tag,
+)
 from moderation.config_cache import ConfigCache
-from moderation.models import Policy, Vendor
+from moderation.models import Action, Policy, Vendor
 
 _policies = ConfigCache(lambda: {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
 forget_cached_policies = _policies.forget
@@ -62,3 +79,185 @@ forget_signal_sources = _sources.forget
 def enabled_signal_sources() -> list[Scorer | ContextProvider]:
     """Enabled scorers, then context providers; read for every case enriched, so cached."""
     return _sources.get()
+
+
+# --- The agent's case review page -------------------------------------------------------------------------
+
+REVIEW_REPORTS_SHOWN = 50
+REVIEW_SIGNALS_SHOWN = 100
+REVIEW_HISTORY_SHOWN = 20
+TEXT_SHOWN_CHARS = 20_000
+
+
+@dataclass
+class MediaItem:
+    index: int
+    url: str
+    stored: "MediaFile | None"
+
+    @property
+    def host(self) -> str:
+        from cases.content_display import url_host
+
+        return url_host(self.url)
+
+    @property
+    def viewable(self) -> bool:
+        return self.stored is not None and self.stored.state == self.stored.State.STORED
+
+
+@dataclass
+class CaseReview:
+    """Everything the review page shows, loaded in a fixed number of queries whatever the case's size."""
+
+    case: Case
+    reports: list[Report]
+    signals: list[Signal]
+    decisions: list[Decision]
+    notes: list[CaseNote]
+    tags: list[Tag]
+    curated_tags: list[Tag]
+    media: list[MediaItem]
+    author_history: list[Case]
+    author_enforcements: int
+    same_content_open: list[Case]
+    viewers: list[CaseViewer]
+    policies: list[Policy]
+    escalation_queues: list
+    text_truncated: bool = False
+    lease_is_mine: bool = False
+    held_by_other: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def review_case(case_id: int) -> Case | None:
+    """The case with what the page header needs, or None (callers check access with `can_view_case`)."""
+    return (
+        Case.objects.select_related("subject", "policy", "queue", "assignee", "routed_by_rule")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+def case_review(*, case: Case, user, now: datetime) -> CaseReview:
+    subject = case.subject
+    reports = list(
+        Report.objects.filter(case=case)
+        .select_related("vendor", "policy")
+        .order_by("-received_at", "-id")[:REVIEW_REPORTS_SHOWN]
+    )
+    signals = list(
+        Signal.objects.filter(case=case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
+    )
+    decisions = list(
+        Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
+    )
+    notes = list(
+        CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
+    )
+    tags = list(Tag.objects.filter(subject_tags__subject=subject).order_by("slug"))
+    curated = list(Tag.objects.filter(is_curated=True).order_by("slug")[:200])
+    media_urls = [str(url) for url in (subject.media_urls or [])][:20]
+    stored = {}
+    if media_urls:
+        hashes = {media_url_hash(url): url for url in media_urls}
+        stored = {
+            item.url_hash: item for item in MediaFile.objects.filter(url_hash__in=hashes).defer("content")
+        }
+    media = [MediaItem(i, url, stored.get(media_url_hash(url))) for i, url in enumerate(media_urls)]
+
+    history: list[Case] = []
+    enforcements = 0
+    if subject.author_id:
+        last_decision = Decision.objects.filter(case=OuterRef("pk"), mode=Decision.Mode.LIVE).order_by(
+            "-created_at", "-id"
+        )
+        history = list(
+            Case.objects.filter(subject__author_id=subject.author_id)
+            .exclude(pk=case.pk)
+            .select_related("subject", "policy", "queue")
+            .defer("subject__text", "subject__metadata", "subject__media_urls")
+            .annotate(
+                last_action=Subquery(last_decision.values("action__name")[:1]),
+                last_action_kind=Subquery(last_decision.values("action__kind")[:1]),
+                last_policy=Subquery(last_decision.values("policy__name")[:1]),
+            )
+            .order_by("-opened_at")[:REVIEW_HISTORY_SHOWN]
+        )
+        enforcements = (
+            Decision.objects.filter(case__subject__author_id=subject.author_id, mode=Decision.Mode.LIVE)
+            .exclude(action__kind__in=[Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE])
+            .count()
+        )
+    same_content = []
+    if subject.content_hash and (subject.text or subject.media_urls):
+        same_content = list(
+            Case.objects.filter(subject__content_hash=subject.content_hash)
+            .exclude(subject_id=subject.pk)
+            .exclude(status=Case.Status.RESOLVED)
+            .select_related("subject", "queue")
+            .defer("subject__text", "subject__metadata", "subject__media_urls")
+            .order_by("-opened_at")[:REVIEW_HISTORY_SHOWN]
+        )
+    viewers = list(
+        CaseViewer.objects.filter(case=case, last_seen_at__gte=now - presence_window())
+        .exclude(user=user)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    policies = list(
+        Policy.objects.filter(is_active=True)
+        .prefetch_related(Prefetch("allowed_actions", queryset=Action.objects.filter(is_active=True)))
+        .order_by("-severity", "name")
+    )
+    from queues.models import Queue
+
+    escalation_queues = list(Queue.objects.filter(is_active=True).exclude(pk=case.queue_id).order_by("name"))
+    return CaseReview(
+        case=case,
+        reports=reports,
+        signals=signals,
+        decisions=decisions,
+        notes=notes,
+        tags=tags,
+        curated_tags=curated,
+        media=media,
+        author_history=history,
+        author_enforcements=enforcements,
+        same_content_open=same_content,
+        viewers=viewers,
+        policies=policies,
+        escalation_queues=escalation_queues,
+        text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
+        lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
+        held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),
+    )
+
+
+def presence_window() -> timedelta:
+    # Two missed heartbeats and a bit: a closed tab disappears within about a minute.
+    return timedelta(seconds=settings.CASE_HEARTBEAT_SECONDS * 2 + 5)
+
+
+def case_viewers(*, case_id: int, user, now: datetime) -> list[CaseViewer]:
+    return list(
+        CaseViewer.objects.filter(case_id=case_id, last_seen_at__gte=now - presence_window())
+        .exclude(user=user)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def media_url_hash(url: str) -> str:
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def allowed_actions(policy_id: int | None) -> list[Action]:
+    """Actions allowed under an active policy, for the decision form (escalation has its own button)."""
+    if not policy_id:
+        return []
+    return list(
+        Action.objects.filter(policies__pk=policy_id, policies__is_active=True, is_active=True)
+        .exclude(kind=Action.Kind.ESCALATE)
+        .order_by("name")
+    )

@@ -126,7 +126,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in development and tests
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "queues:dashboard"
+LOGOUT_REDIRECT_URL = "login"
 
 # Security headers; HTTPS-only cookies when served behind TLS.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -198,6 +200,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
+    "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -209,6 +212,21 @@ ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
 CONFIG_CACHE_SECONDS = env_float("CONFIG_CACHE_SECONDS", 5.0)
 # The sweeper routes cases still unrouted this long after they opened.
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
+
+# --- Agent review -------------------------------------------------------------------------------------------
+# A claimed case is the agent's for this long; the open case page renews it every heartbeat, so only an
+# abandoned case (closed tab, lost laptop) runs out and goes back to its queue.
+CASE_LEASE_SECONDS = env_int("CASE_LEASE_SECONDS", 300)
+CASE_HEARTBEAT_SECONDS = env_int("CASE_HEARTBEAT_SECONDS", 30)
+if CASE_HEARTBEAT_SECONDS * 2 > CASE_LEASE_SECONDS:
+    raise ImproperlyConfigured("CASE_LEASE_SECONDS must be at least twice CASE_HEARTBEAT_SECONDS")
+# A skipped case is not offered to the same agent again for this long (a shift).
+CASE_SKIP_HOURS = env_int("CASE_SKIP_HOURS", 8)
+# Dashboard counts refresh this often (HTMX polling).
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 15)
+QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 50)
+# Queue counts are computed once for all agents this often (each dashboard polls them).
+QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 
 # --- Outbound HTTP (scorers, context providers, webhooks) ----------------------------------------------
 # Private, loopback and link-local targets are refused unless this is on (tests and the demo use loopback).

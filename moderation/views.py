@@ -1,9 +1,15 @@
 """Site-level views: landing page, health check, JSON-aware error pages."""
 
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+
+class StaffLoginView(LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
 
 
 @require_GET

@@ -29,6 +29,9 @@ class Queue(models.Model):
                 fields=["is_default"], condition=models.Q(is_default=True), name="one_default_queue"
             ),
         ]
+        permissions = [
+            ("view_all_queues", "Can see and work every unrestricted queue (leads)"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -158,3 +161,17 @@ class ScoreCondition(models.Model):
             errors["threshold"] = "Must be a finite number."
         if errors:
             raise ValidationError(errors)
+
+
+class CaseSkip(models.Model):
+    """An agent passed on a case: claim-next stops offering it to them for a while (`CASE_SKIP_HOURS`)."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="skips")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "user"], name="case_skip_unique")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} skipped case {self.case_id}"

@@ -1,8 +1,15 @@
 """Read-side queries for routing."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from cases.models import Case, Report, Signal
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import Substr
+from django.utils import timezone
+
+from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, RoutingRule
 
@@ -132,3 +139,159 @@ def shadow_scores(rule_ids: list[int]) -> dict[int, ShadowScore]:
             tally[1] += 1
             tally[2] += human[case_id] == action_id
     return {rule_id: ShadowScore(*tally) for rule_id, tally in counts.items()}
+
+
+# --- Who sees which queue. Every view and API that shows a case goes through these. ---
+
+
+def can_see_all_queues(user) -> bool:
+    """Superusers, and leads (permission `queues.view_all_queues`) for every unrestricted queue."""
+    return user.is_active and (user.is_superuser or user.has_perm("queues.view_all_queues"))
+
+
+def visible_queue_ids(user) -> frozenset[int]:
+    """Queues the user may see and work: memberships (direct or by group); leads add unrestricted ones.
+
+    Restricted queues (e.g. child safety) need a membership even for leads; superusers see everything.
+    Memoised on the user object, so a request pays for it once.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_visible_queue_ids", None)
+    if cached is not None:
+        return cached
+    queues = Queue.objects.filter(is_active=True)
+    if not user.is_superuser:
+        membership = Q(members=user) | Q(member_groups__in=user.groups.all())
+        if user.has_perm("queues.view_all_queues"):
+            membership |= Q(is_restricted=False)
+        queues = queues.filter(membership)
+    ids = frozenset(queues.values_list("pk", flat=True).distinct())
+    user._visible_queue_ids = ids
+    return ids
+
+
+def visible_queues(user) -> QuerySet[Queue]:
+    return Queue.objects.filter(pk__in=visible_queue_ids(user)).order_by("name")
+
+
+def visible_cases(user) -> QuerySet[Case]:
+    """Cases in the user's queues; superusers and leads also see cases not routed to any queue yet."""
+    if not user.is_authenticated or not user.is_active:
+        return Case.objects.none()
+    if user.is_superuser:
+        return Case.objects.all()
+    condition = Q(queue_id__in=visible_queue_ids(user))
+    if can_see_all_queues(user):
+        condition |= Q(queue__isnull=True)
+    return Case.objects.filter(condition)
+
+
+def can_view_case(user, case: Case) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    if case.queue_id is None:
+        return can_see_all_queues(user)
+    return case.queue_id in visible_queue_ids(user)
+
+
+# --- The agent's dashboard and queue page ---------------------------------------------------------------
+
+
+@dataclass
+class QueueStats:
+    queue: Queue
+    waiting: int = 0
+    in_review: int = 0
+    overdue: int = 0
+    oldest_opened_at: datetime | None = None
+    my_case_id: int | None = None
+
+
+def _all_queue_counts() -> dict[int, dict]:
+    """Unresolved cases per queue, for every queue: one aggregate, shared by all agents for a few seconds.
+
+    Every agent's dashboard polls this; computing it once per `QUEUE_STATS_CACHE_SECONDS` for everybody
+    keeps the cost flat in the number of agents (it scans each queue's unresolved cases).
+    """
+
+    def compute() -> dict[int, dict]:
+        now = timezone.now()
+        rows = (
+            Case.objects.exclude(status=Case.Status.RESOLVED)
+            .filter(queue__isnull=False)
+            .values("queue_id")
+            .annotate(
+                waiting=Count("pk", filter=Q(assignee__isnull=True, status__in=CLAIMABLE_STATUSES)),
+                in_review=Count("pk", filter=Q(assignee__isnull=False)),
+                overdue=Count("pk", filter=Q(sla_due_at__lt=now)),
+                oldest=Min("opened_at", filter=Q(assignee__isnull=True)),
+            )
+        )
+        return {row["queue_id"]: row for row in rows}
+
+    seconds = settings.QUEUE_STATS_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    return cache.get_or_set("queues:stats:v1", compute, seconds)
+
+
+def dashboard(user) -> list[QueueStats]:
+    """The user's queues with waiting / in review / past SLA counts, oldest waiting case, and their own claim."""
+    queues = list(visible_queues(user))
+    counts = _all_queue_counts()
+    mine = dict(
+        Case.objects.filter(
+            assignee=user, lease_expires_at__gt=timezone.now(), queue_id__in=[q.pk for q in queues]
+        )
+        .exclude(status=Case.Status.RESOLVED)
+        .values_list("queue_id", "pk")
+    )
+    stats = []
+    for queue in queues:
+        row = counts.get(queue.pk, {})
+        stats.append(
+            QueueStats(
+                queue=queue,
+                waiting=row.get("waiting", 0),
+                in_review=row.get("in_review", 0),
+                overdue=row.get("overdue", 0),
+                oldest_opened_at=row.get("oldest"),
+                my_case_id=mine.get(queue.pk),
+            )
+        )
+    return stats
+
+
+def queue_for_user(user, slug: str) -> Queue | None:
+    queue = Queue.objects.filter(slug=slug, is_active=True).first()
+    if queue is None or queue.pk not in visible_queue_ids(user):
+        return None
+    return queue
+
+
+def queue_cases(queue: Queue) -> QuerySet[Case]:
+    """The queue's cases with what a list row shows, without loading whole subject texts."""
+    return (
+        Case.objects.filter(queue=queue)
+        .select_related("policy", "assignee")
+        .annotate(
+            subject_kind=F("subject__kind"),
+            subject_external_id=F("subject__external_id"),
+            subject_author_id=F("subject__author_id"),
+            snippet=Substr("subject__text", 1, 180),
+        )
+    )
+
+
+def tags_by_subject(subject_ids: list[int]) -> dict[int, list[str]]:
+    tags: dict[int, list[str]] = {}
+    for subject_id, slug in (
+        SubjectTag.objects.filter(subject_id__in=subject_ids)
+        .values_list("subject_id", "tag__slug")
+        .order_by("tag__slug")
+    ):
+        tags.setdefault(subject_id, []).append(slug)
+    return tags

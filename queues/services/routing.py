@@ -119,15 +119,20 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         case.queue = queue
         case.routed_by_rule = matched
     case.priority = priority
+    case.max_score = facts.max_score
     case.sla_due_at = case.opened_at + timedelta(hours=sla_hours)
     first_routing = case.routed_at is None
     case.routed_at = case.routed_at or timezone.now()
-    case.version += 1
+    if not held:
+        # A held case keeps its queue; a new score moving its priority is no reason to make the agent's
+        # decision a conflict, so only a move bumps the optimistic-lock version.
+        case.version += 1
     case.save(
         update_fields=[
             "queue",
             "routed_by_rule",
             "priority",
+            "max_score",
             "sla_due_at",
             "routed_at",
             "version",

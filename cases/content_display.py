@@ -1,0 +1,167 @@
+"""Showing hostile text to agents: escaped, with its tricks made visible.
+
+Reported text is attacker-controlled. It is never rendered as HTML, and what could mislead a reviewer is
+shown rather than obeyed:
+- bidirectional controls (RLO, LRI, ...) and invisible characters (zero-width, word joiner, BOM, soft
+  hyphen, Unicode tag characters used to smuggle hidden text) become visible badges, so "txt.exe" written
+  backwards or a hidden instruction cannot pass unseen; other control characters are shown as code points;
+- links are plain text (never clickable) followed by the host a browser would really contact, after
+  userinfo tricks (`https://bank.example@evil.example/`) and in ASCII (punycode) form with a warning when
+  the host uses non-ASCII letters (look-alike domains).
+Every piece of output is escaped before it is marked safe; nothing from the input reaches the page raw.
+"""
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+_NAMED = {
+    "\u200b": "ZWSP",
+    "\u200c": "ZWNJ",
+    "\u200d": "ZWJ",
+    "\u2060": "WJ",
+    "\ufeff": "BOM",
+    "\u00ad": "SHY",
+    "\u034f": "CGJ",
+    "\u180e": "MVS",
+    "\u2061": "FA",
+    "\u2062": "IT",
+    "\u2063": "IS",
+    "\u2064": "IP",
+    "\u115f": "HF",
+    "\u1160": "HJF",
+    "\u3164": "HF",
+    "\uffa0": "HWHF",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u061c": "ALM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
+BIDI_CONTROLS = frozenset("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINK_RE = re.compile(r"(?i)\b(?:(?:https?|ftp|hxxps?)://|www\.)[^\s<>\"'`]+")
+_TRAILING = ".,;:!?)]}>'\""
+
+
+def _is_tricky(char: str) -> bool:
+    if char in ("\n", "\t"):
+        return False
+    if char in _NAMED:
+        return True
+    code = ord(char)
+    if 0xE0000 <= code <= 0xE007F:  # Unicode tags: invisible ASCII look-alikes (prompt/text smuggling)
+        return True
+    category = unicodedata.category(char)
+    return category in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp")
+
+
+def _badge(char: str) -> str:
+    code = ord(char)
+    if 0xE0020 <= code <= 0xE007E:
+        short, title = f"TAG {chr(code - 0xE0000)}", f"U+{code:04X} hidden tag character"
+    else:
+        name = unicodedata.name(char, "") or "control character"
+        short, title = _NAMED.get(char, f"U+{code:04X}"), f"U+{code:04X} {name}"
+    css = "ctl bidi" if char in BIDI_CONTROLS else "ctl"
+    return f'<span class="{css}" title="{escape(title)}">{escape(short)}</span>'
+
+
+def _plain(text: str) -> str:
+    out: list[str] = []
+    run: list[str] = []
+    for char in text:
+        if _is_tricky(char):
+            if run:
+                out.append(escape("".join(run)))
+                run = []
+            out.append(_badge(char))
+        else:
+            run.append(char)
+    if run:
+        out.append(escape("".join(run)))
+    return "".join(out)
+
+
+def url_host(url: str) -> str:
+    """The host a browser would contact for `url` (lower case, IDNA/punycode form), or "" if none."""
+    candidate = url.strip()
+    if candidate.lower().startswith("www."):
+        candidate = "http://" + candidate
+    candidate = re.sub(r"(?i)^hxxp", "http", candidate)
+    try:
+        host = urlsplit(candidate).hostname or ""
+    except ValueError:
+        return ""
+    return _ascii_host(host)
+
+
+def _ascii_host(host: str) -> str:
+    host = host.strip(".").lower()
+    if host.isascii():
+        return host
+    labels = []
+    for label in host.split("."):
+        try:
+            labels.append(label.encode("idna").decode("ascii") if not label.isascii() else label)
+        except UnicodeError:
+            labels.append(label.encode("punycode").decode("ascii"))
+    return ".".join(labels)
+
+
+def host_warning(url: str) -> str:
+    """Why a link's host deserves a second look, or ""."""
+    candidate = re.sub(r"(?i)^hxxp", "http", url.strip())
+    try:
+        parts = urlsplit(candidate if "://" in candidate else "http://" + candidate)
+        raw_host = parts.hostname or ""
+    except ValueError:
+        return "unparseable address"
+    warnings = []
+    if parts.username or "@" in (parts.netloc or ""):
+        warnings.append("text before @ is not the host")
+    if not raw_host.isascii() or "xn--" in raw_host:
+        warnings.append("non-ASCII host: possible look-alike")
+    if re.fullmatch(r"[0-9.]+|\[[0-9a-f:.]+\]", raw_host or "") or ":" in raw_host:
+        warnings.append("numeric address")
+    return "; ".join(warnings)
+
+
+def render_hostile_text(text: str, *, limit: int | None = None) -> SafeString:
+    """Escaped HTML for reported text: controls as badges, links as inert text plus their real host."""
+    text = str(text or "")
+    if limit is not None and len(text) > limit:
+        text = text[:limit]
+    out: list[str] = []
+    position = 0
+    for match in _LINK_RE.finditer(text):
+        link = match.group(0).rstrip(_TRAILING)
+        start, end = match.start(), match.start() + len(link)
+        out.append(_plain(text[position:start]))
+        out.append(_link(link))
+        position = end
+    out.append(_plain(text[position:]))
+    return mark_safe("".join(out))  # noqa: S308 - every piece above is escaped
+
+
+def _link(link: str) -> str:
+    host = url_host(link)
+    warning = host_warning(link)
+    badge = f'<span class="host" title="The address really goes to this host">→ {escape(host) or "?"}</span>'
+    if warning:
+        badge += f'<span class="host-warning">{escape(warning)}</span>'
+    return f'<span class="link">{_plain(link)}</span>{badge}'
+
+
+def render_url(url: str) -> SafeString:
+    """One URL field (subject URL, media URL) as inert text with its host."""
+    return mark_safe(_link(str(url or "")))  # noqa: S308 - escaped in _link

@@ -1,0 +1,22 @@
+"""The agent UI's case URLs (the REST API's are in `cases.urls`)."""
+
+from django.urls import path
+
+from cases import views
+
+app_name = "cases"
+urlpatterns = [
+    path("<int:case_id>/", views.case_page, name="review"),
+    path("<int:case_id>/decide", views.decide, name="decide"),
+    path("<int:case_id>/escalate", views.escalate, name="escalate"),
+    path("<int:case_id>/claim", views.claim, name="claim"),
+    path("<int:case_id>/skip", views.skip, name="skip"),
+    path("<int:case_id>/release", views.release, name="release"),
+    path("<int:case_id>/heartbeat", views.heartbeat, name="heartbeat"),
+    path("<int:case_id>/actions", views.action_choices, name="actions"),
+    path("<int:case_id>/notes", views.add_note, name="notes"),
+    path("<int:case_id>/tags", views.change_tags, name="tags"),
+    path("<int:case_id>/media/<int:index>", views.media_file, name="media"),
+    path("<int:case_id>/media/<int:index>/item", views.media_item, name="media-item"),
+    path("<int:case_id>/media/<int:index>/reveal", views.reveal_media, name="reveal"),
+]

@@ -1,0 +1,283 @@
+"""What an agent does on a case: decide, escalate, note, tag, reveal media, be present.
+
+Every write is one transaction with its audit event. Decisions and escalations take the case version the
+agent saw (optimistic locking): if the case was decided, claimed by someone else or moved meanwhile, they
+raise CaseConflict and change nothing, so nothing is silently overwritten.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
+from moderation.audit import Actor, record_event
+from moderation.models import Action, Policy
+from queues.models import Queue
+from queues.selectors import can_view_case
+
+MAX_TEXT = 5000
+
+
+class ReviewError(Exception):
+    """Refused input: `field` names the form field, `message` says why (shown inline)."""
+
+    def __init__(self, message: str, *, field: str = "__all__"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class CaseNotVisible(Exception):
+    """No such case for this user (the edge answers 404: existence is not confirmed)."""
+
+
+@dataclass
+class CaseConflict(Exception):
+    """The case changed since the agent loaded it; `message` says what happened."""
+
+    message: str
+    case: Case
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _lock_visible_case(case_id: int, user) -> Case:
+    case = (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("assignee", "queue", "subject")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None or not can_view_case(user, case):
+        raise CaseNotVisible(case_id)
+    return case
+
+
+def _check_can_act(case: Case, user, expected_version: int | None, now: datetime) -> None:
+    if case.status == Case.Status.RESOLVED:
+        last = case.decisions.filter(mode=Decision.Mode.LIVE).select_related("decided_by", "action").first()
+        who = _decider_label(last)
+        raise CaseConflict(f"This case was already decided{who}.", case)
+    if case.assignee_id not in (None, user.pk) and case.lease_is_live(now):
+        raise CaseConflict(f"{case.assignee.get_username()} is reviewing this case now.", case)
+    if expected_version is not None and expected_version != case.version:
+        raise CaseConflict(
+            "This case changed while you had it open (claimed, moved or updated). Reload it and check again.",
+            case,
+        )
+
+
+def _decider_label(decision: Decision | None) -> str:
+    if decision is None:
+        return ""
+    who = (
+        "automation"
+        if decision.automated
+        else (decision.decided_by.get_username() if decision.decided_by else "")
+    )
+    return f" ({decision.action.name} by {who})" if who else f" ({decision.action.name})"
+
+
+def _clean_text(value: str, *, field: str, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ReviewError("This field is required.", field=field)
+    if len(value) > MAX_TEXT:
+        raise ReviewError(f"Keep it under {MAX_TEXT} characters.", field=field)
+    if "\x00" in value:
+        raise ReviewError("Text may not contain NUL characters.", field=field)
+    return value
+
+
+@transaction.atomic
+def record_decision(
+    *,
+    case_id: int,
+    user,
+    policy_id: int | None,
+    action_id: int | None,
+    reason: str = "",
+    notes: str = "",
+    expected_version: int | None,
+) -> Decision:
+    """Record an agent's decision and close the case. Audited (`decision.recorded`).
+
+    `reason` is the text for the user and reporter; `notes` stay internal. The action must be active and
+    allowed under the (active) policy; escalation has its own service. Raises ReviewError (bad input),
+    CaseConflict (the case changed meanwhile) or CaseNotVisible.
+    """
+    now = timezone.now()
+    case = _lock_visible_case(case_id, user)
+    _check_can_act(case, user, expected_version, now)
+    policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
+    if policy is None:
+        raise ReviewError("Choose a policy.", field="policy")
+    action = policy.allowed_actions.filter(pk=action_id, is_active=True).first() if action_id else None
+    if action is None:
+        raise ReviewError(f"Choose one of the actions allowed under {policy.name}.", field="action")
+    if action.kind == Action.Kind.ESCALATE:
+        raise ReviewError("Use Escalate to send the case to another queue.", field="action")
+    reason = _clean_text(reason, field="reason")
+    notes = _clean_text(notes, field="notes")
+    decision = Decision.objects.create(
+        case=case,
+        policy=policy,
+        action=action,
+        mode=Decision.Mode.LIVE,
+        automated=False,
+        decided_by=user,
+        reason=reason,
+        notes=notes,
+    )
+    case.status = Case.Status.RESOLVED
+    case.resolved_at = now
+    case.assignee = None
+    case.lease_expires_at = None
+    case.version += 1
+    case.save(
+        update_fields=["status", "resolved_at", "assignee", "lease_expires_at", "version", "updated_at"]
+    )
+    record_event(
+        actor=Actor.for_user(user),
+        verb="decision.recorded",
+        target=decision,
+        case_id=case.pk,
+        data={
+            "policy": policy.code,
+            "action": action.code,
+            "queue": case.queue.slug if case.queue_id else None,
+        },
+    )
+    return decision
+
+
+@transaction.atomic
+def escalate_case(
+    *, case_id: int, user, queue_id: int | None, note: str, expected_version: int | None
+) -> Case:
+    """Send the case to another queue with a note (e.g. to specialists); it waits there, escalated.
+
+    The agent need not be a member of the target queue (escalating to a restricted team is the point).
+    Audited (`case.escalated`); the note is kept as an internal escalation note.
+    """
+    now = timezone.now()
+    case = _lock_visible_case(case_id, user)
+    _check_can_act(case, user, expected_version, now)
+    target = Queue.objects.filter(pk=queue_id, is_active=True).first() if queue_id else None
+    if target is None:
+        raise ReviewError("Choose the queue to escalate to.", field="queue")
+    note = _clean_text(note, field="note", required=True)
+    previous_queue = case.queue.slug if case.queue_id else None
+    case.status = Case.Status.ESCALATED
+    case.queue = target
+    case.assignee = None
+    case.lease_expires_at = None
+    case.claimed_at = None
+    case.version += 1
+    case.save(
+        update_fields=[
+            "status",
+            "queue",
+            "assignee",
+            "lease_expires_at",
+            "claimed_at",
+            "version",
+            "updated_at",
+        ]
+    )
+    CaseNote.objects.create(case=case, author=user, kind=CaseNote.Kind.ESCALATION, body=note)
+    record_event(
+        actor=Actor.for_user(user),
+        verb="case.escalated",
+        target=case,
+        case_id=case.pk,
+        data={"from_queue": previous_queue, "to_queue": target.slug},
+    )
+    return case
+
+
+@transaction.atomic
+def add_case_note(*, case_id: int, user, body: str) -> CaseNote:
+    """An internal note for the team (never sent to the user). Audited (`case.note_added`)."""
+    case = _lock_visible_case(case_id, user)
+    body = _clean_text(body, field="body", required=True)
+    note = CaseNote.objects.create(case=case, author=user, body=body)
+    record_event(actor=Actor.for_user(user), verb="case.note_added", target=note, case_id=case.pk)
+    return note
+
+
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9:_.\-]{0,63}$")
+
+
+def normalise_tag(text: str) -> str:
+    slug = re.sub(r"\s+", "-", (text or "").strip().lower())
+    if not TAG_RE.fullmatch(slug):
+        raise ReviewError(
+            "Tags use lower-case letters, digits and - _ . : (up to 64 characters), e.g. lang:de.",
+            field="tag",
+        )
+    return slug
+
+
+@transaction.atomic
+def tag_subject(*, case_id: int, user, tag: str) -> Tag:
+    """Tag the case's subject; an unknown tag is created as a free (non-curated) one. Audited."""
+    case = _lock_visible_case(case_id, user)
+    slug = normalise_tag(tag)
+    tag_obj, _ = Tag.objects.get_or_create(slug=slug)
+    try:
+        with transaction.atomic():
+            SubjectTag.objects.create(subject_id=case.subject_id, tag=tag_obj, added_by=user)
+    except IntegrityError:
+        return tag_obj  # already tagged: nothing to do
+    record_event(
+        actor=Actor.for_user(user),
+        verb="subject.tagged",
+        target=Subject(pk=case.subject_id),
+        case_id=case.pk,
+        data={"tag": slug},
+    )
+    return tag_obj
+
+
+@transaction.atomic
+def untag_subject(*, case_id: int, user, tag: str) -> bool:
+    case = _lock_visible_case(case_id, user)
+    deleted, _ = SubjectTag.objects.filter(subject_id=case.subject_id, tag__slug=tag).delete()
+    if deleted:
+        record_event(
+            actor=Actor.for_user(user),
+            verb="subject.untagged",
+            target=Subject(pk=case.subject_id),
+            case_id=case.pk,
+            data={"tag": tag},
+        )
+    return bool(deleted)
+
+
+@transaction.atomic
+def reveal_media(*, case_id: int, user, index: int) -> str:
+    """An agent chose to look at a media item unblurred: the audit log records who saw what, when."""
+    case = Case.objects.select_related("subject").filter(pk=case_id).first()
+    if case is None or not can_view_case(user, case):
+        raise CaseNotVisible(case_id)
+    media = case.subject.media_urls or []
+    if not 0 <= index < len(media):
+        raise ReviewError("No such media item.", field="index")
+    record_event(
+        actor=Actor.for_user(user),
+        verb="media.revealed",
+        target=case,
+        case_id=case.pk,
+        data={"index": index, "url": str(media[index])[:2048]},
+    )
+    return media[index]
+
+
+def touch_presence(*, case_id: int, user) -> None:
+    """The user has the case page open (heartbeat). One upsert; presence is not audited (views are)."""
+    CaseViewer.objects.update_or_create(case_id=case_id, user=user, defaults={"last_seen_at": timezone.now()})

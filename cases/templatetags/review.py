@@ -1,0 +1,71 @@
+"""Template filters for showing hostile content and case timing."""
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+
+from cases.content_display import host_warning, render_hostile_text, render_url, url_host
+
+register = template.Library()
+
+
+@register.filter
+def hostile_text(value, limit=None):
+    return render_hostile_text(value, limit=int(limit) if limit else None)
+
+
+@register.filter
+def hostile_url(value):
+    return render_url(value)
+
+
+@register.filter
+def host_of(value) -> str:
+    return url_host(str(value or ""))
+
+
+@register.filter
+def host_caution(value) -> str:
+    return host_warning(str(value or ""))
+
+
+@register.filter
+def age(value: datetime | None) -> str:
+    """Compact age: 45s, 12m, 3h, 2d."""
+    if value is None:
+        return "—"
+    return _compact((timezone.now() - value).total_seconds())
+
+
+@register.filter
+def due_in(value: datetime | None) -> str:
+    """Time to an SLA deadline: 'in 3h' or '2h late'."""
+    if value is None:
+        return "no SLA"
+    seconds = (value - timezone.now()).total_seconds()
+    return f"in {_compact(seconds)}" if seconds >= 0 else f"{_compact(-seconds)} late"
+
+
+@register.filter
+def sla_state(value: datetime | None) -> str:
+    """CSS state for an SLA deadline: late, soon (under an hour), ok, none."""
+    if value is None:
+        return "none"
+    seconds = (value - timezone.now()).total_seconds()
+    return "late" if seconds < 0 else "soon" if seconds < 3600 else "ok"
+
+
+@register.filter
+def percent(value) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.0f}%"
+
+
+def _compact(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

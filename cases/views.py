@@ -1,0 +1,312 @@
+"""The agent's case review page and what it posts. Thin: parse, authorize, call one service, render.
+
+Every fragment URL here also answers a plain (non-HTMX) request, with a redirect or the full page.
+"""
+
+import json
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from cases import selectors
+from cases.models import Case, MediaFile
+from cases.services import review
+from queues.selectors import can_view_case, visible_queue_ids
+from queues.services import ClaimRefused, claim_case, claim_next_case, release_case, renew_lease, skip_case
+
+SERVABLE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+
+def _visible_case(request: HttpRequest, case_id: int) -> Case:
+    case = selectors.review_case(case_id)
+    if case is None or not can_view_case(request.user, case):
+        raise Http404("No such case")
+    return case
+
+
+def _int(value) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**63 else None
+
+
+def _toast(response: HttpResponse, message: str, level: str = "success") -> HttpResponse:
+    response["HX-Trigger"] = json.dumps({"toast": {"message": message, "level": level}})
+    return response
+
+
+def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **extra) -> HttpResponse:
+    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    context = {
+        "review": data,
+        "case": case,
+        "subject": case.subject,
+        "viewers": data.viewers,
+        "holding": data.lease_is_mine,
+        "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
+        **extra,
+    }
+    context.setdefault("selected_policy_id", case.policy_id)
+    context["actions"] = selectors.allowed_actions(context["selected_policy_id"])
+    htmx_main = bool(request.htmx) and request.htmx.target == "case-main"
+    template = "cases/review.html#case-main" if htmx_main else "cases/review.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    return _render_review(request, case)
+
+
+def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
+    """After a decision, skip or escalation: the queue's next case in place (HTMX), or a redirect to it."""
+    if queue is None or queue.pk not in visible_queue_ids(request.user):
+        response = (
+            HttpResponseClientRedirect(reverse("queues:dashboard"))
+            if request.htmx
+            else redirect("queues:dashboard")
+        )
+        return _toast(response, message)
+    if not request.htmx:
+        # The next-case URL claims on a same-origin GET.
+        return redirect("queues:next", slug=queue.slug)
+    try:
+        case = claim_next_case(user=request.user, queue=queue)
+    except ClaimRefused:
+        case = None
+    if case is None:
+        response = render(request, "queues/empty.html#empty-queue", {"queue": queue})
+        response["HX-Push-Url"] = reverse("queues:queue", args=[queue.slug])
+        return _toast(response, message)
+    case = selectors.review_case(case.pk)
+    response = _render_review(request, case)
+    response["HX-Push-Url"] = reverse("cases:review", args=[case.pk])
+    return _toast(response, message)
+
+
+@login_required
+@require_POST
+def decide(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    form = {
+        "policy": _int(request.POST.get("policy")),
+        "action": _int(request.POST.get("action")),
+        "reason": request.POST.get("reason", ""),
+        "notes": request.POST.get("notes", ""),
+    }
+    try:
+        decision = review.record_decision(
+            case_id=case.pk,
+            user=request.user,
+            policy_id=form["policy"],
+            action_id=form["action"],
+            reason=form["reason"],
+            notes=form["notes"],
+            expected_version=_int(request.POST.get("version")),
+        )
+    except review.ReviewError as exc:
+        return _render_review(
+            request,
+            case,
+            status=422,
+            decision_error=exc,
+            decision_input=form,
+            selected_policy_id=form["policy"] or case.policy_id,
+        )
+    except review.CaseConflict as exc:
+        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    message = f"Case {case.pk}: {decision.action.name} ({decision.policy.name})."
+    if request.POST.get("then") == "stay":
+        response = _render_review(request, selectors.review_case(case.pk))
+        return _toast(response, message)
+    return _next_case(request, case.queue, message)
+
+
+@login_required
+@require_POST
+def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    try:
+        escalated = review.escalate_case(
+            case_id=case.pk,
+            user=request.user,
+            queue_id=_int(request.POST.get("queue")),
+            note=request.POST.get("note", ""),
+            expected_version=_int(request.POST.get("version")),
+        )
+    except review.ReviewError as exc:
+        return _render_review(
+            request, case, status=422, escalation_error=exc, escalation_note=request.POST.get("note", "")
+        )
+    except review.CaseConflict as exc:
+        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    return _next_case(request, case.queue, f"Case {case.pk} escalated to {escalated.queue.name}.")
+
+
+@login_required
+@require_POST
+def claim(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    claimed = claim_case(case_id=case.pk, user=request.user)
+    case = selectors.review_case(case.pk)
+    if claimed is None:
+        return _render_review(
+            request, case, status=409, conflict="Someone else is reviewing this case, or it was decided."
+        )
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    return _toast(_render_review(request, case), f"Case {case.pk} is yours for now.")
+
+
+@login_required
+@require_POST
+def skip(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    skip_case(case_id=case.pk, user=request.user)
+    return _next_case(request, case.queue, f"Skipped case {case.pk}.")
+
+
+@login_required
+@require_POST
+def release(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    release_case(case_id=case.pk, user=request.user)
+    target = reverse("queues:queue", args=[case.queue.slug]) if case.queue_id else reverse("queues:dashboard")
+    response = HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    return _toast(response, f"Case {case.pk} went back to the queue.")
+
+
+@login_required
+@require_POST
+def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The open page says it is still there: renew the agent's lease and show who else is looking."""
+    case = _visible_case(request, case_id)
+    now = timezone.now()
+    review.touch_presence(case_id=case.pk, user=request.user)
+    # The page says whether it was holding the case when rendered; if it was and no longer is (lease ran
+    # out and someone else claimed it, or the case was decided), the agent is told at once.
+    lease_lost = False
+    if case.assignee_id == request.user.pk:
+        lease_lost = renew_lease(case_id=case.pk, user=request.user) is None
+    elif request.POST.get("holding") == "1":
+        lease_lost = True
+    context = {
+        "case": case,
+        "viewers": selectors.case_viewers(case_id=case.pk, user=request.user, now=now),
+        "lease_lost": lease_lost,
+        "holding": case.assignee_id == request.user.pk and not lease_lost,
+        "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
+    }
+    return render(request, "cases/review.html#presence", context)
+
+
+@login_required
+@require_GET
+def action_choices(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The actions allowed under the chosen policy (the decision form swaps them in)."""
+    case = _visible_case(request, case_id)
+    policy_id = _int(request.GET.get("policy"))
+    context = {"case": case, "actions": selectors.allowed_actions(policy_id)}
+    if not request.htmx:
+        return redirect(f"{reverse('cases:review', args=[case.pk])}")
+    return render(request, "cases/review.html#action-choices", context)
+
+
+@login_required
+@require_POST
+def add_note(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    error = None
+    try:
+        review.add_case_note(case_id=case.pk, user=request.user, body=request.POST.get("body", ""))
+    except review.ReviewError as exc:
+        error = exc
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    context = {"case": case, "review": data, "note_error": error, "note_body": request.POST.get("body", "")}
+    return render(request, "cases/review.html#notes", context, status=422 if error else 200)
+
+
+@login_required
+@require_POST
+def change_tags(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = _visible_case(request, case_id)
+    error = None
+    try:
+        if request.POST.get("remove"):
+            review.untag_subject(case_id=case.pk, user=request.user, tag=request.POST["remove"])
+        else:
+            review.tag_subject(case_id=case.pk, user=request.user, tag=request.POST.get("tag", ""))
+    except review.ReviewError as exc:
+        error = exc
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    context = {"case": case, "review": data, "tag_error": error}
+    return render(request, "cases/review.html#tags", context, status=422 if error else 200)
+
+
+def _media_item(case: Case, index: int) -> selectors.MediaItem:
+    urls = [str(url) for url in (case.subject.media_urls or [])]
+    if not 0 <= index < min(len(urls), 20):
+        raise Http404("No such media item")
+    stored = MediaFile.objects.defer("content").filter(url_hash=selectors.media_url_hash(urls[index])).first()
+    return selectors.MediaItem(index, urls[index], stored)
+
+
+@login_required
+@require_POST
+def reveal_media(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
+    """Unblur one media item for this agent: recorded in the audit log before anything is shown."""
+    case = _visible_case(request, case_id)
+    item = _media_item(case, index)
+    review.reveal_media(case_id=case.pk, user=request.user, index=index)
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    return render(request, "cases/review.html#media-item", {"case": case, "item": item, "revealed": True})
+
+
+@login_required
+@require_GET
+def media_item(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
+    """The blurred tile again ("blur again")."""
+    case = _visible_case(request, case_id)
+    item = _media_item(case, index)
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    return render(request, "cases/review.html#media-item", {"case": case, "item": item, "revealed": False})
+
+
+@login_required
+@require_GET
+def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
+    """The stored copy of a media item, from this app (the original host is never contacted by browsers).
+
+    Only raster image types are served, with nosniff and a sandboxing CSP, so a stored file can never run
+    as a page. The blur is applied by the page; the reveal (audited) removes it.
+    """
+    case = _visible_case(request, case_id)
+    urls = [str(url) for url in (case.subject.media_urls or [])]
+    if not 0 <= index < min(len(urls), 20):
+        raise Http404("No such media item")
+    stored = MediaFile.objects.filter(
+        url_hash=selectors.media_url_hash(urls[index]), state=MediaFile.State.STORED
+    ).first()
+    if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES:
+        raise Http404("Media not stored")
+    response = HttpResponse(bytes(stored.content), content_type=stored.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=300"
+    response["Content-Disposition"] = "inline"
+    return response

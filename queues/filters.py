@@ -1,0 +1,124 @@
+"""The queue page's filters and sorts (django-filter). Every sort has an index (see `Case.Meta.indexes`)."""
+
+from datetime import timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from cases.models import Case, Report, Subject, SubjectTag
+from moderation.models import Policy, Vendor
+
+SORTS = {
+    "priority": ("-priority", "opened_at"),
+    "oldest": ("opened_at",),
+    "newest": ("-opened_at",),
+    "sla": ("sla_due_at", "opened_at"),
+    "reported": ("-last_reported_at",),
+    "reports": ("-report_count", "opened_at"),
+}
+SLA_STATES = [
+    ("late", "Past SLA"),
+    ("soon", "Due within 1 hour"),
+    ("today", "Due within 24 hours"),
+    ("ok", "Within SLA"),
+]
+STATUS_CHOICES = [
+    ("active", "Not resolved"),
+    ("waiting", "Waiting (unclaimed)"),
+    ("open", "Open"),
+    ("in_review", "In review"),
+    ("escalated", "Escalated"),
+    ("resolved", "Resolved"),
+    ("any", "Any"),
+]
+
+
+class CaseQueueFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", empty_label=None)
+    policy = django_filters.ModelChoiceFilter(queryset=Policy.objects.all(), empty_label="Any policy")
+    kind = django_filters.ChoiceFilter(
+        field_name="subject__kind", choices=Subject.Kind.choices, empty_label="Any kind"
+    )
+    vendor = django_filters.ModelChoiceFilter(
+        queryset=Vendor.objects.all(), method="filter_vendor", empty_label="Any vendor"
+    )
+    sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="filter_sla", empty_label="Any SLA state")
+    priority_min = django_filters.NumberFilter(field_name="priority", lookup_expr="gte", min_value=0)
+    priority_max = django_filters.NumberFilter(field_name="priority", lookup_expr="lte", min_value=0)
+    score_min = django_filters.NumberFilter(
+        field_name="max_score", lookup_expr="gte", min_value=0, max_value=1
+    )
+    score_max = django_filters.NumberFilter(
+        field_name="max_score", lookup_expr="lte", min_value=0, max_value=1
+    )
+    tag = django_filters.CharFilter(method="filter_tag", max_length=64)
+    q = django_filters.CharFilter(method="filter_text", max_length=200, label="Search")
+    sort = django_filters.ChoiceFilter(
+        choices=[(key, key.replace("_", " ").title()) for key in SORTS],
+        method="filter_noop",
+        empty_label=None,
+    )
+
+    class Meta:
+        model = Case
+        fields: list[str] = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        # Defaults apply when a field is absent (a bare /queues/<slug>/ shows unresolved cases by priority).
+        data = data.copy() if data is not None else {}
+        data.setdefault("status", "active")
+        data.setdefault("sort", "priority")
+        super().__init__(data, *args, **kwargs)
+        for name in ("priority_min", "priority_max", "score_min", "score_max"):
+            self.form.fields[name].widget = forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"})
+
+    @property
+    def qs(self):
+        queryset = super().qs
+        sort = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
+        return queryset.order_by(*SORTS.get(sort or "priority"), "pk")
+
+    def filter_noop(self, queryset, name, value):
+        return queryset
+
+    def filter_status(self, queryset, name, value):
+        if value == "active":
+            return queryset.exclude(status=Case.Status.RESOLVED)
+        if value == "waiting":
+            return queryset.filter(status__in=("open", "escalated"), assignee__isnull=True)
+        if value == "any":
+            return queryset
+        return queryset.filter(status=value)
+
+    def filter_vendor(self, queryset, name, value):
+        return queryset.filter(Exists(Report.objects.filter(case=OuterRef("pk"), vendor=value)))
+
+    def filter_sla(self, queryset, name, value):
+        now = timezone.now()
+        if value == "late":
+            return queryset.filter(sla_due_at__lt=now)
+        if value == "soon":
+            return queryset.filter(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(hours=1))
+        if value == "today":
+            return queryset.filter(sla_due_at__gte=now, sla_due_at__lt=now + timedelta(hours=24))
+        return queryset.filter(Q(sla_due_at__gte=now) | Q(sla_due_at__isnull=True))
+
+    def filter_tag(self, queryset, name, value):
+        value = value.strip().lower()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Exists(SubjectTag.objects.filter(subject=OuterRef("subject"), tag__slug=value))
+        )
+
+    def filter_text(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        condition = Q(subject__text__icontains=value) | Q(subject__external_id=value)
+        condition |= Q(subject__author_id=value)
+        if value.isdigit() and len(value) < 19:
+            condition |= Q(pk=int(value))
+        return queryset.filter(condition)

@@ -1,0 +1,31 @@
+"""State changes for queues: routing cases into queues, and claiming them out (leases, skips, releases)."""
+
+from queues.services.claims import (
+    ClaimRefused,
+    claim_case,
+    claim_next_case,
+    release_case,
+    release_expired_leases,
+    renew_lease,
+    skip_case,
+)
+from queues.services.routing import (
+    RoutingOutcome,
+    lock_case_for_routing,
+    route_case,
+    route_locked_case,
+)
+
+__all__ = [
+    "ClaimRefused",
+    "RoutingOutcome",
+    "claim_case",
+    "claim_next_case",
+    "lock_case_for_routing",
+    "release_case",
+    "release_expired_leases",
+    "renew_lease",
+    "route_case",
+    "route_locked_case",
+    "skip_case",
+]

@@ -1,0 +1,13 @@
+"""Celery tasks for queues: thin wrappers around the claim services."""
+
+from moderation.taskdefs import task
+from queues.services import release_expired_leases as release_expired_leases_service
+
+
+@task(name="queues.release_expired_leases", soft_time_limit=50, time_limit=60)
+def release_expired_leases(self) -> int:
+    """Beat: return abandoned cases (lease run out) to their queues, so counts and claim-next agree."""
+    total = 0
+    while (released := release_expired_leases_service()) > 0:
+        total += released
+    return total

@@ -1,0 +1,68 @@
+"""The agent's queues: dashboard, queue page, and claim-next. Thin: parse, authorize, call, render."""
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from queues import selectors
+from queues.filters import CaseQueueFilter
+from queues.services import ClaimRefused, claim_next_case
+
+# Navigations that may claim on GET: a bookmark or typed URL ("none") or a link in this app. A cross-site
+# page cannot make an agent's browser claim cases by linking here: it gets a confirmation button instead.
+SAFE_FETCH_SITES = {"none", "same-origin"}
+
+
+def _wants(request: HttpRequest, target: str) -> bool:
+    return bool(request.htmx) and request.htmx.target == target and not request.htmx.boosted
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "stats": selectors.dashboard(request.user),
+        "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
+    }
+    template = "queues/dashboard.html#queue-table" if _wants(request, "queue-table") else "queues/dashboard.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
+    queue = selectors.queue_for_user(request.user, slug)
+    if queue is None:
+        raise Http404("No such queue")
+    filterset = CaseQueueFilter(request.GET, queryset=selectors.queue_cases(queue))
+    page = None
+    if filterset.is_valid():
+        page = Paginator(filterset.qs, settings.QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+        tags = selectors.tags_by_subject([case.subject_id for case in page])
+        for case in page:
+            case.tag_slugs = tags.get(case.subject_id, [])
+    context = {"queue": queue, "filter": filterset, "page": page}
+    template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
+    response = render(request, template, context, status=200 if page is not None else 400)
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
+    """Claim the queue's next case and open it. GET works from bookmarks and links in the app (see above)."""
+    queue = selectors.queue_for_user(request.user, slug)
+    if queue is None:
+        raise Http404("No such queue")
+    if request.method == "GET" and request.headers.get("Sec-Fetch-Site") not in SAFE_FETCH_SITES:
+        return render(request, "queues/claim_confirm.html", {"queue": queue})
+    try:
+        case = claim_next_case(user=request.user, queue=queue)
+    except ClaimRefused as exc:
+        return render(request, "queues/claim_confirm.html", {"queue": queue, "error": str(exc)}, status=403)
+    if case is None:
+        return render(request, "queues/empty.html", {"queue": queue})
+    return redirect("cases:review", case_id=case.pk)
