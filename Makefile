@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install worker beat serve bench clean check-python
+.PHONY: run test lint format install worker beat serve bench clean check-python browser
 
 # Find a Python >= 3.12 (Django 6.1 needs it): $PYTHON, then python3.13, python3.12, python3.
 define find_python
@@ -58,9 +58,23 @@ worker: install
 beat: install
 	$(VENV)/bin/celery -A moderation beat --loglevel=INFO --schedule=var/celerybeat-schedule
 
-test: install
+# The browser tests drive Debian's Chromium; install it when missing (needs root, as on CI machines).
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Debian's chromium for the browser tests"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	  else \
+	    echo "ERROR: the browser tests need Chromium at $(CHROMIUM): 'sudo apt-get install chromium'"; \
+	    echo "(or set CHROMIUM_PATH=/path/to/chromium and CHROMIUM=the same path)."; exit 1; \
+	  fi; \
+	fi
+
+test: install browser
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 CHROMIUM_PATH=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
