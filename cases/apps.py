@@ -6,8 +6,12 @@ class CasesConfig(AppConfig):
     name = "cases"
 
     def ready(self) -> None:
-        from cases.models import ContextProvider, Scorer
-        from cases.selectors import forget_signal_sources
+        from django.db.models.signals import m2m_changed
+
+        from cases.models import ContextProvider, Scorer, Tag
+        from cases.selectors import forget_review_config, forget_signal_sources
+        from moderation.models import Action, Policy
+        from queues.models import Queue
 
         # Cache invalidation only: enrichment sees a saved scorer or provider at once in this process.
         for model in (Scorer, ContextProvider):
@@ -15,3 +19,12 @@ class CasesConfig(AppConfig):
                 signal.connect(
                     forget_signal_sources, sender=model, dispatch_uid=f"sources-{model.__name__}-{signal}"
                 )
+        # The case page's policies, actions, queues and curated tags.
+        for model in (Policy, Action, Queue, Tag):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    forget_review_config, sender=model, dispatch_uid=f"review-{model.__name__}-{signal}"
+                )
+        m2m_changed.connect(
+            forget_review_config, sender=Policy.allowed_actions.through, dispatch_uid="review-policy-actions"
+        )

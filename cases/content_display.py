@@ -92,15 +92,24 @@ def _plain(text: str) -> str:
     return "".join(out)
 
 
-def url_host(url: str) -> str:
-    """The host a browser would contact for `url` (lower case, IDNA/punycode form), or "" if none."""
-    candidate = url.strip()
+def _as_browser_reads(url: str) -> str:
+    """`url` as a browser parses it: `hxxp` defanging undone, scheme-less `www.` made http, and `\\` read
+    as `/` (the WHATWG URL standard does so for http(s)/ftp; Python's urlsplit does not, so
+    `https://evil.example\\@bank.example/` would otherwise look like it goes to bank.example)."""
+    candidate = re.sub(r"(?i)^hxxp", "http", url.strip())
     if candidate.lower().startswith("www."):
         candidate = "http://" + candidate
-    candidate = re.sub(r"(?i)^hxxp", "http", candidate)
+    return candidate.replace("\\", "/")
+
+
+def url_host(url: str) -> str:
+    """The host a browser would contact for `url` (lower case, IDNA/punycode form), or "" if none."""
+    candidate = _as_browser_reads(url)
     try:
         host = urlsplit(candidate).hostname or ""
     except ValueError:
+        return ""
+    if any(char.isspace() for char in host):
         return ""
     return _ascii_host(host)
 
@@ -114,24 +123,32 @@ def _ascii_host(host: str) -> str:
         try:
             labels.append(label.encode("idna").decode("ascii") if not label.isascii() else label)
         except UnicodeError:
-            labels.append(label.encode("punycode").decode("ascii"))
+            # Not valid IDNA (e.g. it holds a control character): still show it as an encoded label.
+            labels.append("xn--" + label.encode("punycode").decode("ascii"))
     return ".".join(labels)
 
 
 def host_warning(url: str) -> str:
     """Why a link's host deserves a second look, or ""."""
-    candidate = re.sub(r"(?i)^hxxp", "http", url.strip())
+    candidate = _as_browser_reads(url)
+    if "://" not in candidate:
+        candidate = "http://" + candidate
     try:
-        parts = urlsplit(candidate if "://" in candidate else "http://" + candidate)
+        parts = urlsplit(candidate)
         raw_host = parts.hostname or ""
     except ValueError:
         return "unparseable address"
     warnings = []
+    if "\\" in url:
+        warnings.append("backslash: browsers read it as /")
     if parts.username or "@" in (parts.netloc or ""):
         warnings.append("text before @ is not the host")
     if not raw_host.isascii() or "xn--" in raw_host:
         warnings.append("non-ASCII host: possible look-alike")
-    if re.fullmatch(r"[0-9.]+|\[[0-9a-f:.]+\]", raw_host or "") or ":" in raw_host:
+    if (
+        re.fullmatch(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+))*\.?", raw_host or "")
+        or ":" in raw_host
+    ):
         warnings.append("numeric address")
     return "; ".join(warnings)
 

@@ -68,8 +68,9 @@ class SubjectVersion(models.Model):
         return f"{self.subject_id} v{self.version}"
 
 
-# Cases an agent can claim from a queue: new ones, and ones escalated to it.
-CLAIMABLE_STATUSES = ("open", "escalated")
+# Unassigned cases an agent can claim from a queue: new ones, ones escalated to it, and any left "in review"
+# by nobody (its holder's account was deleted: `assignee` is SET_NULL), so no case is ever stranded.
+CLAIMABLE_STATUSES = ("open", "in_review", "escalated")
 
 
 class Case(models.Model):
@@ -90,12 +91,14 @@ class Case(models.Model):
     )
     priority = models.FloatField(default=0.0)
     sla_due_at = models.DateTimeField(null=True, blank=True)
+    # Indexed below by `case_assignee_idx` (only assigned cases: a small index).
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="assigned_cases",
+        db_index=False,
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(
@@ -137,20 +140,19 @@ class Case(models.Model):
                 name="case_claimable_idx",
                 condition=Q(status__in=CLAIMABLE_STATUSES, assignee__isnull=True),
             ),
+            # "Which cases does this agent hold (in this queue)": resume on claim-next, the dashboard.
+            models.Index(
+                fields=["assignee", "queue"], name="case_assignee_idx", condition=Q(assignee__isnull=False)
+            ),
             # Leases that ran out: the claim path and the sweeper return them to the queue.
             models.Index(
                 fields=["lease_expires_at"],
                 name="case_lease_idx",
                 condition=Q(assignee__isnull=False) & ~Q(status="resolved"),
             ),
-            # The queue page's orderings over unresolved cases (default: priority, then age).
-            models.Index(
-                "queue",
-                models.F("priority").desc(),
-                "opened_at",
-                name="case_queue_priority_idx",
-                condition=~Q(status="resolved"),
-            ),
+            # The queue page's other orderings over unresolved cases. Its default (waiting cases by priority)
+            # is the claim index above; a second index on the same columns would tie with it and the planner
+            # may then pick the one that also holds claimed cases, slowing claim-next (bench/claim.py).
             models.Index(
                 fields=["queue", "opened_at"], name="case_queue_age_idx", condition=~Q(status="resolved")
             ),

@@ -156,7 +156,6 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
     )
     tags = list(Tag.objects.filter(subject_tags__subject=subject).order_by("slug"))
-    curated = list(Tag.objects.filter(is_curated=True).order_by("slug")[:200])
     media_urls = [str(url) for url in (subject.media_urls or [])][:20]
     stored = {}
     if media_urls:
@@ -205,14 +204,8 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         .select_related("user")
         .order_by("user__username")
     )
-    policies = list(
-        Policy.objects.filter(is_active=True)
-        .prefetch_related(Prefetch("allowed_actions", queryset=Action.objects.filter(is_active=True)))
-        .order_by("-severity", "name")
-    )
-    from queues.models import Queue
-
-    escalation_queues = list(Queue.objects.filter(is_active=True).exclude(pk=case.queue_id).order_by("name"))
+    config = _review_config.get()
+    escalation_queues = [queue for queue in config.queues if queue.pk != case.queue_id]
     return CaseReview(
         case=case,
         reports=reports,
@@ -220,13 +213,13 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         decisions=decisions,
         notes=notes,
         tags=tags,
-        curated_tags=curated,
+        curated_tags=config.curated_tags,
         media=media,
         author_history=history,
         author_enforcements=enforcements,
         same_content_open=same_content,
         viewers=viewers,
-        policies=policies,
+        policies=config.policies,
         escalation_queues=escalation_queues,
         text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
@@ -253,11 +246,45 @@ def media_url_hash(url: str) -> str:
 
 
 def allowed_actions(policy_id: int | None) -> list[Action]:
-    """Actions allowed under an active policy, for the decision form (escalation has its own button)."""
-    if not policy_id:
-        return []
-    return list(
-        Action.objects.filter(policies__pk=policy_id, policies__is_active=True, is_active=True)
-        .exclude(kind=Action.Kind.ESCALATE)
-        .order_by("name")
+    """Actions allowed under an active policy, for the decision form (escalation has its own button).
+
+    From the cached review configuration: the decision service checks the database again on submit.
+    """
+    return _review_config.get().actions_by_policy.get(policy_id, []) if policy_id else []
+
+
+@dataclass
+class ReviewConfig:
+    policies: list[Policy]
+    actions_by_policy: dict[int, list[Action]]
+    queues: list
+    curated_tags: list[Tag]
+
+
+def _load_review_config() -> ReviewConfig:
+    from queues.models import Queue
+
+    policies = list(
+        Policy.objects.filter(is_active=True)
+        .prefetch_related(Prefetch("allowed_actions", queryset=Action.objects.filter(is_active=True)))
+        .order_by("-severity", "name")
     )
+    actions = {
+        policy.pk: sorted(
+            (action for action in policy.allowed_actions.all() if action.kind != Action.Kind.ESCALATE),
+            key=lambda action: action.name,
+        )
+        for policy in policies
+    }
+    return ReviewConfig(
+        policies=policies,
+        actions_by_policy=actions,
+        queues=list(Queue.objects.filter(is_active=True).order_by("name")),
+        curated_tags=list(Tag.objects.filter(is_curated=True).order_by("slug")[:200]),
+    )
+
+
+# What every case page shows the same: policies and their actions, queues to escalate to, curated tags.
+# Cached per process (`moderation.config_cache`); saves of those models clear it (`cases.apps`).
+_review_config = ConfigCache(_load_review_config)
+forget_review_config = _review_config.forget

@@ -1,6 +1,8 @@
 """Demo data: a realistic platform configuration and a few hundred reports sent through the real intake."""
 
 import random
+import struct
+import zlib
 from datetime import timedelta
 
 from django.contrib.auth.models import Group, User
@@ -212,6 +214,19 @@ def seed_configuration() -> dict:
         users[username] = user
     for queue in Queue.objects.filter(is_restricted=False):
         queue.member_groups.add(agents, leads)
+    from django.contrib.auth.models import Permission
+
+    leads.permissions.add(
+        Permission.objects.get(codename="view_all_queues", content_type__app_label="queues")
+    )
+    from cases.models import Tag
+
+    for slug, name in [
+        ("high-profile", "High-profile account"),
+        ("lang:de", "German"),
+        ("campaign:x", "Campaign X"),
+    ]:
+        Tag.objects.update_or_create(slug=slug, defaults={"name": name, "is_curated": True})
     return {"vendors": vendors, "users": users}
 
 
@@ -355,4 +370,52 @@ def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7)
         for start in range(0, len(items), 100):
             outcomes = accept_reports(vendor=vendors[slug], reports=items[start : start + 100])
             created += sum(1 for outcome in outcomes if outcome.status == "created")
+    seed_media_copies(rng)
     return created
+
+
+def seed_media_copies(rng: random.Random) -> None:
+    """Stored copies for the demo's media URLs (generated pictures: nothing is fetched from anywhere)."""
+    from cases.models import MediaFile, Subject
+    from cases.selectors import media_url_hash
+
+    for urls in Subject.objects.exclude(media_urls=[]).values_list("media_urls", flat=True):
+        for url in urls:
+            content = png_bytes(
+                240, 160, (rng.randint(40, 180), rng.randint(40, 180), rng.randint(40, 180)), stripes=12
+            )
+            MediaFile.objects.update_or_create(
+                url_hash=media_url_hash(url),
+                defaults={"url": url, "content_type": "image/png", "content": content, "size": len(content)},
+            )
+
+
+def png_bytes(width: int, height: int, colour: tuple[int, int, int], *, stripes: int = 0) -> bytes:
+    """A small RGB PNG (no imaging library needed): a solid colour, optionally with diagonal stripes.
+
+    The demo stores these as the copies of its media items, so reveal/blur can be tried without the app ever
+    fetching anything from the internet.
+    """
+    rows = []
+    for y in range(height):
+        row = bytearray([0])  # filter: none
+        for x in range(width):
+            light = stripes and ((x + y) // stripes) % 2
+            row += bytes(min(255, c + 70) if light else c for c in colour)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )

@@ -225,6 +225,8 @@ CASE_SKIP_HOURS = env_int("CASE_SKIP_HOURS", 8)
 # Dashboard counts refresh this often (HTMX polling).
 DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 15)
 QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 50)
+# The queue page counts matching cases up to this many (then says "more than").
+QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 

@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from cases.models import Case, Report, Subject, SubjectTag
+from cases.models import CLAIMABLE_STATUSES, Case, Report, Subject, SubjectTag
 from moderation.models import Policy, Vendor
 
 SORTS = {
@@ -25,8 +25,8 @@ SLA_STATES = [
     ("ok", "Within SLA"),
 ]
 STATUS_CHOICES = [
-    ("active", "Not resolved"),
     ("waiting", "Waiting (unclaimed)"),
+    ("active", "Not resolved"),
     ("open", "Open"),
     ("in_review", "In review"),
     ("escalated", "Escalated"),
@@ -36,15 +36,19 @@ STATUS_CHOICES = [
 
 
 class CaseQueueFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=STATUS_CHOICES, method="filter_status", empty_label=None)
+    status = django_filters.ChoiceFilter(
+        choices=STATUS_CHOICES, method="filter_status", empty_label=None, label="Status"
+    )
     policy = django_filters.ModelChoiceFilter(queryset=Policy.objects.all(), empty_label="Any policy")
     kind = django_filters.ChoiceFilter(
         field_name="subject__kind", choices=Subject.Kind.choices, empty_label="Any kind"
     )
     vendor = django_filters.ModelChoiceFilter(
-        queryset=Vendor.objects.all(), method="filter_vendor", empty_label="Any vendor"
+        queryset=Vendor.objects.all(), method="filter_vendor", empty_label="Any vendor", label="Reported by"
     )
-    sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="filter_sla", empty_label="Any SLA state")
+    sla = django_filters.ChoiceFilter(
+        choices=SLA_STATES, method="filter_sla", empty_label="Any SLA state", label="SLA"
+    )
     priority_min = django_filters.NumberFilter(field_name="priority", lookup_expr="gte", min_value=0)
     priority_max = django_filters.NumberFilter(field_name="priority", lookup_expr="lte", min_value=0)
     score_min = django_filters.NumberFilter(
@@ -53,12 +57,13 @@ class CaseQueueFilter(django_filters.FilterSet):
     score_max = django_filters.NumberFilter(
         field_name="max_score", lookup_expr="lte", min_value=0, max_value=1
     )
-    tag = django_filters.CharFilter(method="filter_tag", max_length=64)
+    tag = django_filters.CharFilter(method="filter_tag", max_length=64, label="Tag")
     q = django_filters.CharFilter(method="filter_text", max_length=200, label="Search")
     sort = django_filters.ChoiceFilter(
         choices=[(key, key.replace("_", " ").title()) for key in SORTS],
         method="filter_noop",
         empty_label=None,
+        label="Sort by",
     )
 
     class Meta:
@@ -66,9 +71,10 @@ class CaseQueueFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, data=None, *args, **kwargs):
-        # Defaults apply when a field is absent (a bare /queues/<slug>/ shows unresolved cases by priority).
+        # Defaults apply when a field is absent: a bare /queues/<slug>/ shows the waiting (unclaimed) cases by
+        # priority, in claim order, served by the claim index.
         data = data.copy() if data is not None else {}
-        data.setdefault("status", "active")
+        data.setdefault("status", "waiting")
         data.setdefault("sort", "priority")
         super().__init__(data, *args, **kwargs)
         for name in ("priority_min", "priority_max", "score_min", "score_max"):
@@ -78,7 +84,8 @@ class CaseQueueFilter(django_filters.FilterSet):
     def qs(self):
         queryset = super().qs
         sort = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
-        return queryset.order_by(*SORTS.get(sort or "priority"), "pk")
+        # No id tie-breaker: each ordering is served by its index as it stands (ties need equal microseconds).
+        return queryset.order_by(*SORTS.get(sort or "priority"))
 
     def filter_noop(self, queryset, name, value):
         return queryset
@@ -87,7 +94,7 @@ class CaseQueueFilter(django_filters.FilterSet):
         if value == "active":
             return queryset.exclude(status=Case.Status.RESOLVED)
         if value == "waiting":
-            return queryset.filter(status__in=("open", "escalated"), assignee__isnull=True)
+            return queryset.filter(status__in=CLAIMABLE_STATUSES, assignee__isnull=True)
         if value == "any":
             return queryset
         return queryset.filter(status=value)
@@ -119,6 +126,6 @@ class CaseQueueFilter(django_filters.FilterSet):
             return queryset
         condition = Q(subject__text__icontains=value) | Q(subject__external_id=value)
         condition |= Q(subject__author_id=value)
-        if value.isdigit() and len(value) < 19:
+        if value.isascii() and value.isdigit() and len(value) < 19:
             condition |= Q(pk=int(value))
         return queryset.filter(condition)

@@ -27,7 +27,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "stats": selectors.dashboard(request.user),
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
-    template = "queues/dashboard.html#queue-table" if _wants(request, "queue-table") else "queues/dashboard.html"
+    template = (
+        "queues/dashboard.html#queue-table" if _wants(request, "queue-table") else "queues/dashboard.html"
+    )
     return render(request, template, context)
 
 
@@ -40,11 +42,16 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     filterset = CaseQueueFilter(request.GET, queryset=selectors.queue_cases(queue))
     page = None
     if filterset.is_valid():
-        page = Paginator(filterset.qs, settings.QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+        filtered = filterset.qs
+        paginator = Paginator(selectors.case_list_rows(filtered), settings.QUEUE_PAGE_SIZE)
+        # Counted on the bare filter (no join to subjects) and capped: an exact count of a 50,000-case queue
+        # costs more than the page itself; past the cap the page says "more than" and filters narrow it.
+        paginator.count = filtered.order_by()[: settings.QUEUE_COUNT_CAP + 1].count()
+        page = paginator.get_page(request.GET.get("page"))
         tags = selectors.tags_by_subject([case.subject_id for case in page])
         for case in page:
             case.tag_slugs = tags.get(case.subject_id, [])
-    context = {"queue": queue, "filter": filterset, "page": page}
+    context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
     response = render(request, template, context, status=200 if page is not None else 400)
     return response

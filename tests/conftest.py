@@ -92,3 +92,52 @@ def _fresh_routing_cache():
     yield
     forget_routing_config()
     forget_signal_sources()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_queue_counts(settings):
+    """Dashboard counts are cached for all agents in production; tests read them fresh."""
+    settings.QUEUE_STATS_CACHE_SECONDS = 0
+
+
+@pytest.fixture
+def review_setup(db, policies):
+    """A queue `general` (default) the agent `alice` is a member of, with actions allowed under each policy.
+
+    Returns a namespace: queue, agent, actions (dict code → Action), policies.
+    """
+    from types import SimpleNamespace
+
+    from moderation.models import Action
+
+    actions = {
+        "remove": factories.ActionFactory(code="remove", name="Remove", kind=Action.Kind.REMOVE),
+        "warn": factories.ActionFactory(code="warn", name="Warn", kind=Action.Kind.WARN),
+        "no-violation": factories.ActionFactory(
+            code="no-violation", name="No violation", kind=Action.Kind.NO_VIOLATION
+        ),
+        "escalate": factories.ActionFactory(code="escalate", name="Escalate", kind=Action.Kind.ESCALATE),
+    }
+    for policy in policies.values():
+        policy.allowed_actions.set(actions.values())
+    queue = factories.QueueFactory(slug="general", name="General", is_default=True)
+    agent = factories.UserFactory(username="alice")
+    queue.members.add(agent)
+    return SimpleNamespace(queue=queue, agent=agent, actions=actions, policies=policies)
+
+
+@pytest.fixture
+def agent_client(client, review_setup):
+    """A browser-like test client logged in as the queue member `alice`."""
+    client.force_login(review_setup.agent)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_review_config():
+    """The case page's policies/actions/queues/tags are cached per process; each test starts from its own."""
+    from cases.selectors import forget_review_config
+
+    forget_review_config()
+    yield
+    forget_review_config()

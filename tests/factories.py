@@ -1,7 +1,10 @@
 import factory
 from django.contrib.auth.models import User
+from django.utils import timezone
 
-from cases.models import Case, Decision, Report, Signal, Subject
+from cases.models import Case, CaseNote, Decision, MediaFile, Report, Signal, Subject, Tag
+from cases.selectors import media_url_hash
+from moderation.demo import png_bytes
 from moderation.models import Action, Policy, Vendor
 from queues.models import Queue, RoutingRule, ScoreCondition
 
@@ -125,3 +128,41 @@ class ScoreConditionFactory(factory.django.DjangoModelFactory):
     label = "toxicity"
     operator = ScoreCondition.Operator.GTE
     threshold = 0.8
+
+
+class OpenCaseFactory(CaseFactory):
+    """A routed, claimable case: in a queue, open, with priority and an SLA."""
+
+    status = Case.Status.OPEN
+    priority = 10.0
+    routed_at = factory.LazyFunction(timezone.now)
+
+
+class TagFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tag
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"tag-{n}")
+
+
+class CaseNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CaseNote
+
+    case = factory.SubFactory(CaseFactory)
+    author = factory.SubFactory(UserFactory)
+    body = "looked at this"
+
+
+class MediaFileFactory(factory.django.DjangoModelFactory):
+    """A stored copy of a media URL (a 1x1 PNG unless given content)."""
+
+    class Meta:
+        model = MediaFile
+
+    url = factory.Sequence(lambda n: f"https://media.example/{n}.png")
+    url_hash = factory.LazyAttribute(lambda o: media_url_hash(o.url))
+    content_type = "image/png"
+    content = factory.LazyFunction(lambda: png_bytes(2, 2, (200, 30, 30)))
+    size = factory.LazyAttribute(lambda o: len(o.content))

@@ -1,0 +1,269 @@
+"""Who sees which queues and cases: members, group members, leads, superusers, inactive users."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
+
+from queues.selectors import (
+    can_see_all_queues,
+    can_view_case,
+    visible_cases,
+    visible_queue_ids,
+    visible_queues,
+)
+from tests import factories
+
+
+@pytest.fixture
+def queues(db):
+    return {
+        "general": factories.QueueFactory(slug="general", name="General", is_default=True),
+        "harassment": factories.QueueFactory(slug="harassment", name="Harassment"),
+        "child-safety": factories.QueueFactory(slug="child-safety", name="Child safety", is_restricted=True),
+        "retired": factories.QueueFactory(slug="retired", name="Retired", is_active=False),
+    }
+
+
+@pytest.fixture
+def cases(queues):
+    """One case in each queue, and one not routed to any queue yet."""
+    built = {slug: factories.OpenCaseFactory(queue=queue) for slug, queue in queues.items()}
+    built["unrouted"] = factories.CaseFactory(queue=None)
+    return built
+
+
+def fresh(user):
+    """A new instance: visible_queue_ids (and Django's permission cache) memoise on the user object."""
+    return User.objects.get(pk=user.pk)
+
+
+def ids(queues, *slugs):
+    return frozenset(queues[slug].pk for slug in slugs)
+
+
+def make_lead(username="lena"):
+    user = factories.UserFactory(username=username)
+    user.user_permissions.add(
+        Permission.objects.get(codename="view_all_queues", content_type__app_label="queues")
+    )
+    return fresh(user)
+
+
+def make_superuser(username="root"):
+    return factories.UserFactory(username=username, is_superuser=True, is_staff=True)
+
+
+def visible_case_ids(user):
+    return set(visible_cases(user).values_list("pk", flat=True))
+
+
+def case_ids(cases, *names):
+    return {cases[name].pk for name in names}
+
+
+# --- visible_queue_ids ------------------------------------------------------------------------------------
+
+
+def test_a_direct_member_sees_only_their_queues(queues):
+    agent = factories.UserFactory(username="alice")
+    queues["general"].members.add(agent)
+
+    assert visible_queue_ids(fresh(agent)) == ids(queues, "general")
+
+
+def test_a_member_through_a_group_sees_the_groups_queues(queues):
+    team = Group.objects.create(name="safety team")
+    queues["child-safety"].member_groups.add(team)
+    agent = factories.UserFactory(username="gina")
+    agent.groups.add(team)
+
+    assert visible_queue_ids(fresh(agent)) == ids(queues, "child-safety")
+
+
+def test_direct_and_group_memberships_add_up(queues):
+    team = Group.objects.create(name="harassment team")
+    queues["harassment"].member_groups.add(team)
+    agent = factories.UserFactory(username="alice")
+    queues["general"].members.add(agent)
+    queues["harassment"].members.add(agent)
+    agent.groups.add(team)
+
+    assert visible_queue_ids(fresh(agent)) == ids(queues, "general", "harassment")
+
+
+def test_a_non_member_sees_no_queue(queues):
+    outsider = factories.UserFactory(username="mallory")
+
+    assert visible_queue_ids(outsider) == frozenset()
+    assert list(visible_queues(outsider)) == []
+
+
+def test_a_lead_sees_every_unrestricted_active_queue_but_not_a_restricted_one(queues):
+    assert visible_queue_ids(make_lead()) == ids(queues, "general", "harassment")
+
+
+def test_a_lead_who_is_a_member_of_a_restricted_queue_sees_it(queues):
+    lead = make_lead()
+    queues["child-safety"].members.add(lead)
+
+    assert visible_queue_ids(fresh(lead)) == ids(queues, "general", "harassment", "child-safety")
+
+
+def test_the_lead_permission_also_works_through_a_group(queues):
+    leads = Group.objects.create(name="leads")
+    leads.permissions.add(
+        Permission.objects.get(codename="view_all_queues", content_type__app_label="queues")
+    )
+    user = factories.UserFactory(username="lena")
+    user.groups.add(leads)
+
+    assert visible_queue_ids(fresh(user)) == ids(queues, "general", "harassment")
+
+
+def test_a_superuser_sees_every_active_queue_including_restricted_ones(queues):
+    assert visible_queue_ids(make_superuser()) == ids(queues, "general", "harassment", "child-safety")
+
+
+def test_an_inactive_queue_is_visible_to_nobody(queues):
+    agent = factories.UserFactory(username="alice")
+    queues["retired"].members.add(agent)
+
+    assert visible_queue_ids(fresh(agent)) == frozenset()
+    assert queues["retired"].pk not in visible_queue_ids(make_superuser())
+
+
+def test_an_inactive_user_sees_no_queue_whatever_their_memberships(queues):
+    agent = factories.UserFactory(username="alice", is_active=False)
+    queues["general"].members.add(agent)
+    lead = make_lead()
+    User.objects.filter(pk=lead.pk).update(is_active=False)
+    root = make_superuser()
+    User.objects.filter(pk=root.pk).update(is_active=False)
+
+    assert visible_queue_ids(fresh(agent)) == frozenset()
+    assert visible_queue_ids(fresh(lead)) == frozenset()
+    assert visible_queue_ids(fresh(root)) == frozenset()
+
+
+def test_an_anonymous_user_sees_no_queue(queues):
+    assert visible_queue_ids(AnonymousUser()) == frozenset()
+
+
+def test_visible_queue_ids_is_memoised_on_the_user_object(queues):
+    agent = factories.UserFactory(username="alice")
+    assert visible_queue_ids(agent) == frozenset()
+
+    queues["general"].members.add(agent)
+
+    assert visible_queue_ids(agent) == frozenset()  # the same request keeps its answer
+    assert visible_queue_ids(fresh(agent)) == ids(queues, "general")
+
+
+def test_visible_queues_lists_the_visible_queues_by_name(queues):
+    lead = make_lead()
+
+    assert [queue.slug for queue in visible_queues(lead)] == ["general", "harassment"]
+
+
+# --- can_see_all_queues -----------------------------------------------------------------------------------
+
+
+def test_superusers_and_leads_can_see_all_queues_members_cannot(queues):
+    agent = factories.UserFactory(username="alice")
+    queues["general"].members.add(agent)
+
+    assert can_see_all_queues(make_superuser()) is True
+    assert can_see_all_queues(make_lead()) is True
+    assert can_see_all_queues(fresh(agent)) is False
+
+
+def test_an_inactive_lead_cannot_see_all_queues(queues):
+    lead = make_lead()
+    User.objects.filter(pk=lead.pk).update(is_active=False)
+
+    assert not can_see_all_queues(fresh(lead))
+
+
+# --- visible_cases and can_view_case ----------------------------------------------------------------------
+
+
+def test_a_member_sees_the_cases_of_their_queues_only(cases, queues):
+    agent = factories.UserFactory(username="alice")
+    queues["general"].members.add(agent)
+    agent = fresh(agent)
+
+    assert visible_case_ids(agent) == case_ids(cases, "general")
+    assert can_view_case(agent, cases["general"])
+    for name in ("harassment", "child-safety", "retired", "unrouted"):
+        assert not can_view_case(agent, cases[name]), name
+
+
+def test_a_group_member_sees_the_cases_of_the_groups_queues(cases, queues):
+    team = Group.objects.create(name="harassment team")
+    queues["harassment"].member_groups.add(team)
+    agent = factories.UserFactory(username="gina")
+    agent.groups.add(team)
+    agent = fresh(agent)
+
+    assert visible_case_ids(agent) == case_ids(cases, "harassment")
+    assert can_view_case(agent, cases["harassment"])
+    assert not can_view_case(agent, cases["general"])
+
+
+def test_a_non_member_sees_no_case(cases):
+    outsider = factories.UserFactory(username="mallory")
+
+    assert visible_case_ids(outsider) == set()
+    assert not any(can_view_case(outsider, case) for case in cases.values())
+
+
+def test_a_lead_sees_unrestricted_queues_cases_and_unrouted_ones_but_not_restricted_ones(cases):
+    lead = make_lead()
+
+    assert visible_case_ids(lead) == case_ids(cases, "general", "harassment", "unrouted")
+    assert can_view_case(lead, cases["unrouted"])
+    assert not can_view_case(lead, cases["child-safety"])
+
+
+def test_a_superuser_sees_every_case_including_unrouted_and_restricted_ones(cases):
+    root = make_superuser()
+
+    assert visible_case_ids(root) == {case.pk for case in cases.values()}
+    assert all(can_view_case(root, case) for case in cases.values())
+
+
+def test_a_member_does_not_see_unrouted_cases(cases, queues):
+    agent = factories.UserFactory(username="alice")
+    for queue in queues.values():
+        queue.members.add(agent)
+    agent = fresh(agent)
+
+    assert cases["unrouted"].pk not in visible_case_ids(agent)
+    assert not can_view_case(agent, cases["unrouted"])
+
+
+def test_an_inactive_user_sees_no_case(cases, queues):
+    agent = factories.UserFactory(username="alice", is_active=False)
+    queues["general"].members.add(agent)
+    root = factories.UserFactory(username="root", is_superuser=True, is_active=False)
+
+    for user in (fresh(agent), fresh(root)):
+        assert visible_case_ids(user) == set()
+        assert not any(can_view_case(user, case) for case in cases.values())
+
+
+def test_an_anonymous_user_sees_no_case(cases):
+    assert visible_case_ids(AnonymousUser()) == set()
+    assert not can_view_case(AnonymousUser(), cases["general"])
+
+
+def test_visible_cases_and_can_view_case_agree_for_every_kind_of_user(cases, queues):
+    agent = factories.UserFactory(username="alice")
+    queues["child-safety"].members.add(agent)
+    lead = make_lead()
+    queues["child-safety"].members.add(lead)
+    users = [fresh(agent), fresh(lead), make_superuser(), factories.UserFactory(username="mallory")]
+
+    for user in users:
+        listed = visible_case_ids(user)
+        for case in cases.values():
+            assert (case.pk in listed) == can_view_case(user, case), (user.username, case.queue_id)
