@@ -28,6 +28,7 @@ def measure(client, paths: list[str]) -> tuple[list[float], int, int]:
     timings = []
     queries = 0
     for path in paths:
+        connection.queries_log.clear()
         began = time.perf_counter()
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(path)
@@ -77,6 +78,8 @@ def main() -> None:
             f"/cases/{rng.randint(1, top // HEAVY_EVERY) * HEAVY_EVERY}/" for _ in range(n)
         ],
     }
+    from django.conf import settings
+
     measure(client, ["/queues/", f"/cases/{top}/"])  # warm up
     print(f"{'page':46} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KB':>6}")
     for name, paths in shapes.items():
@@ -84,6 +87,13 @@ def main() -> None:
         print(
             f"{name:46} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d} {size / 1024:6.0f}"
         )
+    # In production the counts are computed once per QUEUE_STATS_CACHE_SECONDS for all agents.
+    settings.QUEUE_STATS_CACHE_SECONDS = 5
+    timings, queries, size = measure(client, ["/queues/"] * n)
+    name = "dashboard (counts cached 5 s for all agents)"
+    print(
+        f"{name:46} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d} {size / 1024:6.0f}"
+    )
     print("target: case page p95 <= 50 ms")
 
 

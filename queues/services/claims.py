@@ -53,8 +53,7 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
         raise ClaimRefused(f"You are not a member of the queue {queue.name!r}.")
     now = timezone.now()
     if connection.vendor == "postgresql":
-        case_id = _claim_next_in_one_statement(user=user, queue=queue, now=now)
-        return None if case_id is None else Case.objects.get(pk=case_id)
+        return _claim_next_in_one_statement(user=user, queue=queue, now=now)
     held = (
         Case.objects.filter(queue=queue, assignee=user, lease_expires_at__gt=now)
         .exclude(status=Case.Status.RESOLVED)
@@ -141,7 +140,7 @@ WITH held AS (
           AND NOT status = 'resolved'
         ORDER BY priority DESC, opened_at LIMIT 1
     )
-    RETURNING id
+    RETURNING {case}.*
 ), candidate AS (
     SELECT id FROM {case}
     WHERE queue_id = %(queue)s AND assignee_id IS NULL AND status IN {claimable}
@@ -158,18 +157,18 @@ WITH held AS (
     SET assignee_id = %(user)s, status = CASE WHEN c.status = 'open' THEN 'in_review' ELSE c.status END,
         claimed_at = %(now)s, lease_expires_at = %(lease)s, version = c.version + 1, updated_at = %(now)s
     FROM candidate WHERE c.id = candidate.id
-    RETURNING c.id
+    RETURNING c.*
 ), claim_audit AS (
     INSERT INTO {audit} (at, actor_type, actor_id, actor_label, verb, target_type, target_id, case_id, data)
     SELECT %(now)s, %(actor_type)s, %(actor_id)s, %(actor_label)s, 'case.claimed', 'cases.case', id::text, id,
            %(data)s::jsonb
     FROM claimed
 )
-SELECT id FROM held UNION ALL SELECT id FROM claimed
+SELECT * FROM held UNION ALL SELECT * FROM claimed
 """
 
 
-def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> int | None:
+def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case | None:
     from moderation.models import AuditEvent
 
     tables = {
@@ -197,7 +196,19 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> int | 
         cursor.execute(_RELEASE_EXPIRED_SQL.format(**tables), params)
         cursor.execute(_CLAIM_NEXT_SQL.format(**tables), params)
         row = cursor.fetchone()
-    return None if row is None else row[0]
+        # The claimed row as the UPDATE left it (RETURNING): no second round trip to load it.
+        columns = [column.name for column in cursor.description]
+    if row is None:
+        return None
+    by_column = dict(zip(columns, row, strict=True))
+    # from_db takes values in the model's field order (the table's column order can differ after migrations).
+    values = []
+    for field in Case._meta.concrete_fields:
+        value = by_column[field.attname]
+        values.append(
+            field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
+        )
+    return Case.from_db(connection.alias, [field.attname for field in Case._meta.concrete_fields], values)
 
 
 def renew_lease(*, case_id: int, user) -> datetime | None:
