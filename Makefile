@@ -86,6 +86,10 @@ format: install
 
 bench: install
 	$(PY) bench/intake.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/claim.py
+	$(PY) bench/claim.py --rate 2
+	$(PY) bench/pages.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -1,6 +1,18 @@
 from django.contrib import admin
+from django.db.models import Count
 
-from cases.models import Case, ContextProvider, Decision, Report, Scorer, Signal, Subject, SubjectVersion
+from cases.models import (
+    Case,
+    ContextProvider,
+    Decision,
+    MediaFile,
+    Report,
+    Scorer,
+    Signal,
+    Subject,
+    SubjectVersion,
+    Tag,
+)
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 
 
@@ -133,3 +145,29 @@ class DecisionAdmin(ReadOnlyModelAdmin):
     search_fields = ["=case__id", "reason", "notes"]
     list_select_related = ["case", "action", "policy", "rule", "decided_by"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedModelAdmin):
+    """Curated tags are offered to agents first (e.g. high-profile, lang:de, campaign:x); agents add free ones."""
+
+    list_display = ("slug", "name", "is_curated", "subject_count", "created_at")
+    list_filter = ("is_curated",)
+    search_fields = ("slug", "name")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(subject_total=Count("subject_tags"))
+
+    @admin.display(description="subjects", ordering="subject_total")
+    def subject_count(self, obj) -> int:
+        return obj.subject_total
+
+
+@admin.register(MediaFile)
+class MediaFileAdmin(ReadOnlyModelAdmin):
+    """Stored copies of reported media (served to agents blurred; never shown here)."""
+
+    list_display = ("url", "state", "content_type", "size", "fetched_at")
+    list_filter = ("state", "content_type")
+    search_fields = ("url",)
+    exclude = ("content",)

@@ -269,13 +269,19 @@ def _load_review_config() -> ReviewConfig:
         .prefetch_related(Prefetch("allowed_actions", queryset=Action.objects.filter(is_active=True)))
         .order_by("-severity", "name")
     )
-    actions = {
-        policy.pk: sorted(
-            (action for action in policy.allowed_actions.all() if action.kind != Action.Kind.ESCALATE),
+    # "No violation" actions are offered under every policy (a dismissal needs no permission), last.
+    dismissals = list(Action.objects.filter(is_active=True, kind=Action.Kind.NO_VIOLATION).order_by("name"))
+    actions = {}
+    for policy in policies:
+        allowed = sorted(
+            (
+                action
+                for action in policy.allowed_actions.all()
+                if action.kind not in (Action.Kind.ESCALATE, Action.Kind.NO_VIOLATION)
+            ),
             key=lambda action: action.name,
         )
-        for policy in policies
-    }
+        actions[policy.pk] = allowed + dismissals
     return ReviewConfig(
         policies=policies,
         actions_by_policy=actions,

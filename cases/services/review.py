@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
@@ -116,7 +117,14 @@ def record_decision(
     policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
     if policy is None:
         raise ReviewError("Choose a policy.", field="policy")
-    action = policy.allowed_actions.filter(pk=action_id, is_active=True).first() if action_id else None
+    # "No violation" is always possible, whatever the policy allows; other actions must be allowed under it.
+    action = (
+        Action.objects.filter(pk=action_id, is_active=True)
+        .filter(Q(kind=Action.Kind.NO_VIOLATION) | Q(pk__in=policy.allowed_actions.values("pk")))
+        .first()
+        if action_id
+        else None
+    )
     if action is None:
         raise ReviewError(f"Choose one of the actions allowed under {policy.name}.", field="action")
     if action.kind == Action.Kind.ESCALATE:

@@ -136,6 +136,25 @@ def test_an_action_not_allowed_under_the_policy_is_refused(case, alice, review_s
     _assert_nothing_written(case)
 
 
+def test_no_violation_is_always_possible_even_when_the_policy_does_not_list_it(case, alice, review_setup):
+    review_setup.policies["harassment"].allowed_actions.remove(review_setup.actions["no-violation"])
+
+    decision = decide(case, alice, review_setup, action="no-violation")
+
+    assert decision.action.kind == Action.Kind.NO_VIOLATION
+    assert Case.objects.get(pk=case.pk).status == Case.Status.RESOLVED
+
+
+def test_the_decision_form_offers_no_violation_under_every_policy_last(review_setup):
+    from cases.selectors import allowed_actions, forget_review_config
+
+    spam = review_setup.policies["spam"]
+    spam.allowed_actions.set([review_setup.actions["remove"]])
+    forget_review_config()
+
+    assert [action.code for action in allowed_actions(spam.pk)] == ["remove", "no-violation"]
+
+
 def test_an_action_from_outside_the_catalogue_is_refused(case, alice, review_setup):
     with pytest.raises(review.ReviewError) as refused:
         review.record_decision(

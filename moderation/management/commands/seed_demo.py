@@ -26,8 +26,9 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    f"  Log in at {base_url}/admin/ as admin / {DEMO_PASSWORD}",
-                    f"  (also: agent / {DEMO_PASSWORD}, lead / {DEMO_PASSWORD})",
+                    f"  Review queues: {base_url}/queues/  as agent / {DEMO_PASSWORD}",
+                    "    (n: next case, 1-9: action, Enter: decide and next, r: reveal media, ?: all keys)",
+                    f"  Admin: {base_url}/admin/  as admin / {DEMO_PASSWORD}   (lead / {DEMO_PASSWORD} sees all queues)",
                     f"  Demo vendor token (user-reports): {token}",
                     "  Try:",
                     f"    curl -s -X POST {base_url}/api/v1/reports -H 'Authorization: Bearer {token}' \\",
