@@ -5,6 +5,7 @@ from cases.models import (
     Case,
     ContextProvider,
     Decision,
+    Enforcement,
     MediaFile,
     Report,
     Scorer,
@@ -171,3 +172,36 @@ class MediaFileAdmin(ReadOnlyModelAdmin):
     list_filter = ("state", "content_type")
     search_fields = ("url",)
     exclude = ("content",)
+
+
+@admin.register(Enforcement)
+class EnforcementAdmin(ReadOnlyModelAdmin):
+    """Deliveries of decisions to the platform. Failed ones can be retried (same body, same idempotency key)."""
+
+    list_display = (
+        "idempotency_key",
+        "case_id",
+        "kind",
+        "state",
+        "attempts",
+        "last_status",
+        "last_error",
+        "created_at",
+    )
+    list_filter = ("state", "kind")
+    search_fields = ("idempotency_key",)
+    actions = ["retry_failed"]
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("cases.retry_enforcement")
+
+    @admin.action(description="Retry selected failed deliveries", permissions=["retry"])
+    def retry_failed(self, request, queryset):
+        from cases.services.enforcement import retry_enforcement
+
+        retried = sum(
+            1
+            for pk in queryset.filter(state=Enforcement.State.FAILED).values_list("pk", flat=True)
+            if retry_enforcement(enforcement_id=pk, user=request.user)
+        )
+        self.message_user(request, f"{retried} deliver{'y' if retried == 1 else 'ies'} queued again.")

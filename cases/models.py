@@ -495,3 +495,46 @@ class MediaFile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} ({self.state})"
+
+
+class Enforcement(models.Model):
+    """Delivery of a decision to the platform by signed webhook. One per (decision, kind); retried until
+    delivered or given up (`failed`, retryable by a lead). The body and idempotency key are fixed when it is
+    created, so every retry sends the same bytes and the platform can deduplicate on the key.
+    """
+
+    class Kind(models.TextChoices):
+        APPLY = "apply", "Apply"
+        REVERSE = "reverse", "Reverse (undo)"
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="enforcements")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="enforcements")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.APPLY)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    payload = models.JSONField(help_text="The webhook body, fixed at creation.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "kind"], name="one_enforcement_per_decision_kind"),
+        ]
+        permissions = [("retry_enforcement", "Can retry failed enforcement deliveries (leads)")]
+        indexes = [
+            models.Index(fields=["state", "created_at"], name="enforcement_state_idx"),
+            models.Index(fields=["case", "created_at"], name="enforcement_case_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} decision {self.decision_id} ({self.state})"

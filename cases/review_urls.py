@@ -19,4 +19,9 @@ urlpatterns = [
     path("<int:case_id>/media/<int:index>", views.media_file, name="media"),
     path("<int:case_id>/media/<int:index>/item", views.media_item, name="media-item"),
     path("<int:case_id>/media/<int:index>/reveal", views.reveal_media, name="reveal"),
+    path(
+        "<int:case_id>/enforcements/<int:enforcement_id>/retry",
+        views.retry_enforcement,
+        name="retry-enforcement",
+    ),
 ]

@@ -14,6 +14,7 @@ from cases.models import (
     CaseViewer,
     ContextProvider,
     Decision,
+    Enforcement,
     MediaFile,
     Report,
     Scorer,
@@ -114,6 +115,7 @@ class CaseReview:
     reports: list[Report]
     signals: list[Signal]
     decisions: list[Decision]
+    enforcements: list[Enforcement]
     notes: list[CaseNote]
     tags: list[Tag]
     curated_tags: list[Tag]
@@ -152,6 +154,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     decisions = list(
         Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
     )
+    deliveries = list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20])
     notes = list(
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
     )
@@ -166,7 +169,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     media = [MediaItem(i, url, stored.get(media_url_hash(url))) for i, url in enumerate(media_urls)]
 
     history: list[Case] = []
-    enforcements = 0
+    author_enforcements = 0
     if subject.author_id:
         last_decision = Decision.objects.filter(case=OuterRef("pk"), mode=Decision.Mode.LIVE).order_by(
             "-created_at", "-id"
@@ -183,7 +186,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
             )
             .order_by("-opened_at")[:REVIEW_HISTORY_SHOWN]
         )
-        enforcements = (
+        author_enforcements = (
             Decision.objects.filter(case__subject__author_id=subject.author_id, mode=Decision.Mode.LIVE)
             .exclude(action__kind__in=[Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE])
             .count()
@@ -211,12 +214,13 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         reports=reports,
         signals=signals,
         decisions=decisions,
+        enforcements=deliveries,
         notes=notes,
         tags=tags,
         curated_tags=config.curated_tags,
         media=media,
         author_history=history,
-        author_enforcements=enforcements,
+        author_enforcements=author_enforcements,
         same_content_open=same_content,
         viewers=viewers,
         policies=config.policies,

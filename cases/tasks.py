@@ -4,9 +4,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
-from cases.models import Case
+from cases.models import Case, Enforcement
+from cases.services import enforcement
 from cases.services.enrichment import enrich_case
 from moderation.taskdefs import backoff_seconds, task
 from queues.services import route_case
@@ -69,3 +71,37 @@ def sweep_unrouted_cases(self) -> int:
         logger.warning("swept %d unrouted case(s)", len(stuck))
         enqueue_case_enrichment(stuck)
     return len(stuck)
+
+
+@task("cases.deliver_enforcement", soft_time_limit=60, time_limit=90)
+def deliver_enforcement(self, enforcement_id: int, attempt: int = 1) -> str:
+    """Deliver one enforcement; a transient failure schedules the next attempt with backoff and jitter.
+
+    Without a broker (development) there is no later: one attempt, and a failure is shown to leads with a
+    Retry button at once.
+    """
+    final = bool(self.request.is_eager) or attempt >= settings.ENFORCEMENT_MAX_ATTEMPTS
+    outcome = enforcement.deliver_enforcement(enforcement_id=enforcement_id, final_attempt=final)
+    if outcome.retry:
+        countdown = backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=3600)
+        deliver_enforcement.apply_async((enforcement_id, attempt + 1), countdown=countdown)
+    return outcome.state
+
+
+@task("cases.sweep_pending_enforcements", soft_time_limit=120, time_limit=150)
+def sweep_pending_enforcements(self) -> int:
+    """Beat: enforcements left pending (broker lost the message, worker died mid-attempt) are enqueued again.
+
+    Re-sending is safe: same body, same idempotency key.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.ENFORCEMENT_STALE_SECONDS)
+    pending = list(
+        Enforcement.objects.filter(state=Enforcement.State.PENDING)
+        .filter(Q(last_attempt_at__isnull=True, created_at__lt=stale) | Q(last_attempt_at__lt=stale))
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for enforcement_id in pending:
+        enforcement.enqueue_delivery(enforcement_id)
+    return len(pending)

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from cases import selectors
-from cases.models import Case, MediaFile
+from cases.models import Case, Enforcement, MediaFile
+from cases.services import enforcement as enforcement_service
 from cases.services import review
 from queues.selectors import can_view_case, visible_queue_ids
 from queues.services import ClaimRefused, claim_case, claim_next_case, release_case, renew_lease, skip_case
@@ -310,3 +311,24 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = "inline"
     return response
+
+
+@login_required
+@require_POST
+def retry_enforcement(request: HttpRequest, case_id: int, enforcement_id: int) -> HttpResponse:
+    """A lead re-sends a failed delivery (same body, same idempotency key)."""
+    case = _visible_case(request, case_id)
+    if not request.user.has_perm("cases.retry_enforcement"):
+        return HttpResponse("Only leads can retry deliveries.", status=403, content_type="text/plain")
+    if not Enforcement.objects.filter(pk=enforcement_id, case=case).exists():
+        raise Http404("No such enforcement")
+    retried = enforcement_service.retry_enforcement(enforcement_id=enforcement_id, user=request.user)
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    response = render(request, "cases/review.html#enforcements", {"case": case, "review": data})
+    return _toast(
+        response,
+        "Delivery queued again." if retried else "Nothing to retry.",
+        "success" if retried else "info",
+    )

@@ -1,10 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.audit import Actor
-from moderation.models import Action, AuditEvent, Policy, Vendor, VendorToken
+from moderation.models import Action, AuditEvent, EnforcementEndpoint, Policy, Vendor, VendorToken
 from moderation.services import issue_vendor_token, revoke_vendor_tokens
 
 admin.site.site_header = "Moderation review — administration"
@@ -135,3 +136,30 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     search_fields = ["actor_label", "target_id", "verb"]
     date_hierarchy = "at"
     show_full_result_count = False  # counting a large log on every page is slow
+
+
+class EnforcementEndpointForm(forms.ModelForm):
+    # Write-only: the secret is never sent back to a browser once saved.
+    secret = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Shared HMAC-SHA256 secret, at least 32 characters. Leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = EnforcementEndpoint
+        fields = ["name", "url", "secret", "is_active", "timeout_seconds"]
+
+    def clean_secret(self) -> str:
+        secret = self.cleaned_data.get("secret") or ""
+        if not secret and self.instance.pk:
+            return self.instance.secret
+        return secret
+
+
+@admin.register(EnforcementEndpoint)
+class EnforcementEndpointAdmin(AuditedModelAdmin):
+    """The platform's webhook for enforcements (one active). See docs/webhooks.md for the signature."""
+
+    form = EnforcementEndpointForm
+    list_display = ("name", "url", "is_active", "timeout_seconds", "created_at")

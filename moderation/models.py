@@ -169,3 +169,41 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.actor_type} {self.verb} {self.target_type}:{self.target_id}"
+
+
+class EnforcementEndpoint(models.Model):
+    """Where decisions are delivered: the platform's webhook, signed with HMAC-SHA256 (see docs/webhooks.md).
+
+    One endpoint is active at a time. The secret is kept as written (it is needed to sign) and never shown
+    again after saving.
+    """
+
+    name = models.CharField(max_length=120)
+    url = models.URLField(max_length=2048, help_text="HTTPS URL on the platform that applies enforcements.")
+    secret = models.CharField(max_length=200, help_text="Shared HMAC secret (at least 32 characters).")
+    is_active = models.BooleanField(default=True)
+    timeout_seconds = models.FloatField(default=10.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_enforcement_endpoint",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from moderation.validators import validate_outbound_settings
+
+        errors = validate_outbound_settings(self, url_field="url", required=True)
+        if len(self.secret or "") < 32:
+            errors["secret"] = ["Use a secret of at least 32 characters (e.g. `openssl rand -hex 32`)."]
+        if errors:
+            raise ValidationError(errors)

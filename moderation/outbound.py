@@ -139,11 +139,15 @@ def request(
     *,
     headers: dict[str, str] | None = None,
     json_body: Any = None,
+    data: bytes | None = None,
     timeout: float | None = None,
     max_bytes: int | None = None,
     allow_private: bool | None = None,
 ) -> Response:
-    """One HTTP exchange under the guards above. Raises OutboundError (or a subclass) on any failure."""
+    """One HTTP exchange under the guards above. Raises OutboundError (or a subclass) on any failure.
+
+    `json_body` is serialised here; `data` sends exact bytes (a signed webhook body must be sent as signed).
+    """
     timeout = min(float(timeout or settings.OUTBOUND_DEFAULT_TIMEOUT), 60.0)
     max_bytes = max_bytes or settings.OUTBOUND_MAX_RESPONSE_BYTES
     scheme, host, port, address = resolve_destination(url, allow_private=allow_private)
@@ -153,7 +157,7 @@ def request(
     send_headers.update(headers or {})
     host_header = f"[{host}]" if ":" in host else host  # IPv6 literals keep their brackets
     send_headers["Host"] = host_header if port in (80, 443) else f"{host_header}:{port}"
-    body = None
+    body = data
     if json_body is not None:
         body = json.dumps(json_body).encode()
         send_headers["Content-Type"] = "application/json"

@@ -201,6 +201,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
     "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
+    "sweep-pending-enforcements": {"task": "cases.sweep_pending_enforcements", "schedule": 60.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -229,6 +230,13 @@ QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 50)
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
+
+# --- Enforcement (signed webhooks to the platform) ---------------------------------------------------------
+# Attempts before an enforcement is marked failed (then a lead can retry); backoff doubles from the base.
+ENFORCEMENT_MAX_ATTEMPTS = env_int("ENFORCEMENT_MAX_ATTEMPTS", 8)
+ENFORCEMENT_RETRY_BASE_SECONDS = env_float("ENFORCEMENT_RETRY_BASE_SECONDS", 30.0)
+# A pending enforcement untouched this long is enqueued again by the beat sweeper.
+ENFORCEMENT_STALE_SECONDS = env_int("ENFORCEMENT_STALE_SECONDS", 900)
 
 # --- Outbound HTTP (scorers, context providers, webhooks) ----------------------------------------------
 # Private, loopback and link-local targets are refused unless this is on (tests and the demo use loopback).

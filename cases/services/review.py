@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
+from cases.services.enforcement import create_enforcement
 from moderation.audit import Actor, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
@@ -149,6 +150,7 @@ def record_decision(
     case.save(
         update_fields=["status", "resolved_at", "assignee", "lease_expires_at", "version", "updated_at"]
     )
+    create_enforcement(decision=decision)  # delivered to the platform once this transaction commits
     record_event(
         actor=Actor.for_user(user),
         verb="decision.recorded",

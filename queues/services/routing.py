@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Decision
+from cases.services.enforcement import create_enforcement
 from moderation.audit import Actor, record_event
 from queues import selectors
 from queues.models import RoutingRule
@@ -202,6 +203,7 @@ def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
         case.queue = rule.target_queue
     case.version += 1
     case.save()
+    create_enforcement(decision=decision)
     record_event(
         actor=ROUTER,
         verb="decision.automated",

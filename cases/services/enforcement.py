@@ -1,0 +1,200 @@
+"""Enforcement: delivering decisions to the platform by signed webhook, reliably and exactly once per key.
+
+- Creating an enforcement happens in the decision's transaction; delivery is enqueued on commit.
+- Delivery does its HTTP call outside any transaction and then records the outcome with one UPDATE, so a
+  slow platform never holds a database lock.
+- The body and the idempotency key are fixed at creation: every retry sends the same bytes, and a platform
+  that deduplicates on `Idempotency-Key` applies each enforcement once even if a retry crosses a late
+  success. The signature covers a fresh timestamp and the body (`docs/webhooks.md`).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from cases.models import Decision, Enforcement
+from moderation import outbound
+from moderation.audit import Actor, record_event
+from moderation.models import Action, EnforcementEndpoint
+
+logger = logging.getLogger(__name__)
+DELIVERY = Actor.system("enforcement")
+
+SIGNATURE_HEADER = "X-Moderation-Signature"
+TIMESTAMP_HEADER = "X-Moderation-Timestamp"
+EVENT_HEADER = "X-Moderation-Event"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+# Actions that change nothing on the platform are recorded, not delivered.
+NOT_ENFORCED = (Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE)
+
+
+def canonical_body(payload: dict) -> bytes:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """`v1=` + hex HMAC-SHA256 over `"<timestamp>." + body`, keyed with the endpoint's secret."""
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
+    case = decision.case
+    subject = case.subject
+    action = decision.action
+    policy = decision.policy
+    return {
+        "type": f"enforcement.{kind}",
+        "id": key,
+        "decision": {
+            "id": decision.pk,
+            "action": action.code,
+            "enforcement_type": action.enforcement_type or action.kind,
+            "duration_hours": action.duration_hours,
+            "policy": policy.code,
+            "dsa_category": policy.dsa_category,
+            "automated": decision.automated,
+            "decided_at": decision.created_at.isoformat(),
+        },
+        "subject": {"kind": subject.kind, "external_id": subject.external_id, "author_id": subject.author_id},
+        "case_id": case.pk,
+        # What the user is told: the decision's own reason, else the policy's explanation.
+        "reason": decision.reason or policy.user_facing_text,
+        "created_at": timezone.now().isoformat(),
+    }
+
+
+def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY) -> Enforcement | None:
+    """Within the decision's transaction: the enforcement to deliver (once per decision and kind), or None
+    for actions the platform need not apply. Delivery is enqueued when the transaction commits."""
+    if decision.mode != Decision.Mode.LIVE or decision.action.kind in NOT_ENFORCED:
+        return None
+    key = f"enf_{decision.pk}_{kind}"
+    enforcement, created = Enforcement.objects.get_or_create(
+        decision=decision,
+        kind=kind,
+        defaults={
+            "case_id": decision.case_id,
+            "idempotency_key": key,
+            "payload": enforcement_payload(decision, kind=kind, key=key),
+        },
+    )
+    if created:
+        transaction.on_commit(lambda: enqueue_delivery(enforcement.pk), robust=True)
+    return enforcement
+
+
+def enqueue_delivery(enforcement_id: int) -> None:
+    """A broker outage must not lose the enforcement: it stays pending and the sweeper re-enqueues it."""
+    from cases.tasks import deliver_enforcement
+
+    try:
+        deliver_enforcement.delay(enforcement_id)
+    except Exception:
+        logger.exception("could not enqueue delivery of enforcement %s", enforcement_id)
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    state: str
+    retry: bool = False
+    error: str = ""
+
+
+def deliver_enforcement(*, enforcement_id: int, final_attempt: bool) -> DeliveryOutcome:
+    """One delivery attempt. Returns whether to try again later (a transient failure, attempts left).
+
+    2xx → delivered. 4xx other than 408/429, a refused address or no configured endpoint → failed at once
+    (retrying cannot help until someone changes something; a lead can retry). Timeouts, connection errors
+    and 5xx → pending and retried with backoff, until the last attempt → failed.
+    """
+    enforcement = Enforcement.objects.filter(pk=enforcement_id).first()
+    if enforcement is None or enforcement.state != Enforcement.State.PENDING:
+        return DeliveryOutcome(enforcement.state if enforcement else "gone")
+    endpoint = EnforcementEndpoint.objects.filter(is_active=True).first()
+    status = None
+    if endpoint is None:
+        error, retryable = (
+            "No active enforcement endpoint is configured (admin → Enforcement endpoints).",
+            False,
+        )
+    else:
+        body = canonical_body(enforcement.payload)
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
+            IDEMPOTENCY_HEADER: enforcement.idempotency_key,
+            EVENT_HEADER: enforcement.payload.get("type", ""),
+        }
+        try:
+            response = outbound.request(
+                "POST", endpoint.url, headers=headers, data=body, timeout=endpoint.timeout_seconds
+            )
+            error, retryable, status = "", False, response.status
+        except outbound.OutboundError as exc:
+            error, retryable = str(exc)[:500] or exc.__class__.__name__, exc.retryable
+            status = getattr(exc, "status", None)
+    if not error:
+        state = Enforcement.State.DELIVERED
+    elif retryable and not final_attempt:
+        state = Enforcement.State.PENDING
+    else:
+        state = Enforcement.State.FAILED
+    _record_attempt(enforcement, state=state, error=error, status=status)
+    return DeliveryOutcome(state, retry=state == Enforcement.State.PENDING, error=error)
+
+
+@transaction.atomic
+def _record_attempt(enforcement: Enforcement, *, state: str, error: str, status: int | None) -> None:
+    now = timezone.now()
+    updated = Enforcement.objects.filter(pk=enforcement.pk, state=Enforcement.State.PENDING).update(
+        state=state,
+        attempts=F("attempts") + 1,
+        last_error=error,
+        last_status=status,
+        last_attempt_at=now,
+        delivered_at=now if state == Enforcement.State.DELIVERED else None,
+    )
+    if updated and state != Enforcement.State.PENDING:
+        record_event(
+            actor=DELIVERY,
+            verb=f"enforcement.{state}",
+            target=enforcement,
+            case_id=enforcement.case_id,
+            data={
+                "kind": enforcement.kind,
+                "key": enforcement.idempotency_key,
+                "status": status,
+                "error": error,
+            },
+        )
+
+
+@transaction.atomic
+def retry_enforcement(*, enforcement_id: int, user) -> Enforcement | None:
+    """A lead asks for a failed delivery to be tried again (same body, same idempotency key). Audited."""
+    updated = Enforcement.objects.filter(pk=enforcement_id, state=Enforcement.State.FAILED).update(
+        state=Enforcement.State.PENDING
+    )
+    if not updated:
+        return None
+    enforcement = Enforcement.objects.get(pk=enforcement_id)
+    record_event(
+        actor=Actor.for_user(user),
+        verb="enforcement.retried",
+        target=enforcement,
+        case_id=enforcement.case_id,
+        data={"key": enforcement.idempotency_key, "attempts_so_far": enforcement.attempts},
+    )
+    transaction.on_commit(lambda: enqueue_delivery(enforcement_id), robust=True)
+    return enforcement
