@@ -168,6 +168,11 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         }
     media = [MediaItem(i, url, stored.get(media_url_hash(url))) for i, url in enumerate(media_urls)]
 
+    # Related cases only from what this user may see: a restricted team's cases (child safety, say) must not
+    # leak into an ordinary queue's page through the author's history, a shared content hash or a count.
+    from queues.selectors import visible_cases
+
+    visible = visible_cases(user)
     history: list[Case] = []
     author_enforcements = 0
     if subject.author_id:
@@ -175,7 +180,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
             "-created_at", "-id"
         )
         history = list(
-            Case.objects.filter(subject__author_id=subject.author_id)
+            visible.filter(subject__author_id=subject.author_id)
             .exclude(pk=case.pk)
             .select_related("subject", "policy", "queue")
             .defer("subject__text", "subject__metadata", "subject__media_urls")
@@ -187,14 +192,16 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
             .order_by("-opened_at")[:REVIEW_HISTORY_SHOWN]
         )
         author_enforcements = (
-            Decision.objects.filter(case__subject__author_id=subject.author_id, mode=Decision.Mode.LIVE)
+            Decision.objects.filter(
+                case__in=visible.filter(subject__author_id=subject.author_id), mode=Decision.Mode.LIVE
+            )
             .exclude(action__kind__in=[Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE])
             .count()
         )
     same_content = []
     if subject.content_hash and (subject.text or subject.media_urls):
         same_content = list(
-            Case.objects.filter(subject__content_hash=subject.content_hash)
+            visible.filter(subject__content_hash=subject.content_hash)
             .exclude(subject_id=subject.pk)
             .exclude(status=Case.Status.RESOLVED)
             .select_related("subject", "queue")

@@ -6,6 +6,7 @@ Every fragment URL here also answers a plain (non-HTMX) request, with a redirect
 import json
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +22,10 @@ from cases.services import review
 from queues.selectors import can_view_case, visible_queue_ids
 from queues.services import ClaimRefused, claim_case, claim_next_case, release_case, renew_lease, skip_case
 
+# Decisions and escalations from the page must say which version of the case the agent saw.
+MISSING_VERSION = (
+    "The form did not say which version of the case you saw. Check the case below and try again."
+)
 SERVABLE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
@@ -39,7 +44,13 @@ def _int(value) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
-def _toast(response: HttpResponse, message: str, level: str = "success") -> HttpResponse:
+def _toast(response: HttpResponse, message: str, level: str = "success", *, request=None) -> HttpResponse:
+    """Tell the agent what happened: an HTMX toast, or (when the answer navigates away) a message the next
+    page shows, since htmx leaves the page before an event on a redirect could be seen."""
+    navigates = response.status_code in (301, 302, 303) or "HX-Redirect" in response
+    if navigates and request is not None:
+        messages.add_message(request, messages.SUCCESS if level == "success" else messages.INFO, message)
+        return response
     response["HX-Trigger"] = json.dumps({"toast": {"message": message, "level": level}})
     return response
 
@@ -52,6 +63,7 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "subject": case.subject,
         "viewers": data.viewers,
         "holding": data.lease_is_mine,
+        "first_beat": True,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
         **extra,
     }
@@ -77,10 +89,10 @@ def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
             if request.htmx
             else redirect("queues:dashboard")
         )
-        return _toast(response, message)
+        return _toast(response, message, request=request)
     if not request.htmx:
         # The next-case URL claims on a same-origin GET.
-        return redirect("queues:next", slug=queue.slug)
+        return _toast(redirect("queues:next", slug=queue.slug), message, request=request)
     try:
         case = claim_next_case(user=request.user, queue=queue)
     except ClaimRefused:
@@ -105,6 +117,9 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
         "reason": request.POST.get("reason", ""),
         "notes": request.POST.get("notes", ""),
     }
+    version = _int(request.POST.get("version"))
+    if version is None:
+        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
     try:
         decision = review.record_decision(
             case_id=case.pk,
@@ -113,7 +128,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             action_id=form["action"],
             reason=form["reason"],
             notes=form["notes"],
-            expected_version=_int(request.POST.get("version")),
+            expected_version=version,
         )
     except review.ReviewError as exc:
         return _render_review(
@@ -137,13 +152,16 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
+    version = _int(request.POST.get("version"))
+    if version is None:
+        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
     try:
         escalated = review.escalate_case(
             case_id=case.pk,
             user=request.user,
             queue_id=_int(request.POST.get("queue")),
             note=request.POST.get("note", ""),
-            expected_version=_int(request.POST.get("version")),
+            expected_version=version,
         )
     except review.ReviewError as exc:
         return _render_review(
@@ -184,7 +202,7 @@ def release(request: HttpRequest, case_id: int) -> HttpResponse:
     release_case(case_id=case.pk, user=request.user)
     target = reverse("queues:queue", args=[case.queue.slug]) if case.queue_id else reverse("queues:dashboard")
     response = HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    return _toast(response, f"Case {case.pk} went back to the queue.")
+    return _toast(response, f"Case {case.pk} went back to the queue.", request=request)
 
 
 @login_required
@@ -205,7 +223,8 @@ def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
         "case": case,
         "viewers": selectors.case_viewers(case_id=case.pk, user=request.user, now=now),
         "lease_lost": lease_lost,
-        "holding": case.assignee_id == request.user.pk and not lease_lost,
+        # Once lost, stays lost: the page keeps saying "holding" so every later beat repeats the warning.
+        "holding": case.assignee_id == request.user.pk or lease_lost,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
     }
     return render(request, "cases/review.html#presence", context)
@@ -306,6 +325,9 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     ).first()
     if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES:
         raise Http404("Media not stored")
+    # No byte of reported media reaches a browser unrecorded: the (blurred) load is audited here, the
+    # deliberate unblurring by `reveal_media`. The browser caches the copy privately, so a page view costs one.
+    review.record_media_served(case_id=case.pk, user=request.user, index=index)
     response = HttpResponse(bytes(stored.content), content_type=stored.content_type)
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=300"

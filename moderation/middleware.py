@@ -1,7 +1,8 @@
-"""Refuse oversized API bodies before anything reads them."""
+"""Refuse oversized API bodies before anything reads them; send HTMX requests of expired sessions to login."""
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import resolve_url
 
 
 def api_body_limit(get_response):
@@ -17,5 +18,24 @@ def api_body_limit(get_response):
                     status=413,
                 )
         return get_response(request)
+
+    return middleware
+
+
+def htmx_login_redirect(get_response):
+    """An HTMX request whose session ran out would follow the login redirect and swap the login page into a
+    fragment (a password form inside the case page). Tell htmx to navigate to the login page instead."""
+
+    def middleware(request):
+        response = get_response(request)
+        if (
+            getattr(request, "htmx", False)
+            and response.status_code in (301, 302, 303)
+            and response.get("Location", "").split("?", 1)[0] == resolve_url(settings.LOGIN_URL)
+        ):
+            redirect = HttpResponse(status=200)
+            redirect["HX-Redirect"] = response["Location"]
+            return redirect
+        return response
 
     return middleware

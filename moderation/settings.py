@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "moderation.middleware.htmx_login_redirect",
 ]
 
 ROOT_URLCONF = "moderation.urls"
@@ -90,7 +91,13 @@ else:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
             # WAL + a busy timeout let the dev server and an eager worker share the file.
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+            # IMMEDIATE: a transaction takes the write lock when it begins, so two concurrent read-then-write
+            # transactions queue (busy timeout) instead of one failing with "database is locked" on upgrade.
+            "OPTIONS": {
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
 # Persistent connections: a new connection per request makes the API ~5x slower (shared/PERFORMANCE.md).

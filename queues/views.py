@@ -53,8 +53,8 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
             case.tag_slugs = tags.get(case.subject_id, [])
     context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
-    response = render(request, template, context, status=200 if page is not None else 400)
-    return response
+    # 422 (not 400): htmx swaps it in, so the errors replace the list instead of being dropped.
+    return render(request, template, context, status=200 if page is not None else 422)
 
 
 @login_required

@@ -288,6 +288,17 @@ def reveal_media(*, case_id: int, user, index: int) -> str:
     return media[index]
 
 
+def record_media_served(*, case_id: int, user, index: int) -> None:
+    """A copy of a media item was sent to this user's browser (shown blurred until they reveal it)."""
+    record_event(
+        actor=Actor.for_user(user),
+        verb="media.served",
+        target=Case(pk=case_id),
+        case_id=case_id,
+        data={"index": index},
+    )
+
+
 def touch_presence(*, case_id: int, user) -> None:
     """The user has the case page open (heartbeat). One upsert; presence is not audited (views are)."""
     CaseViewer.objects.update_or_create(case_id=case_id, user=user, defaults={"last_seen_at": timezone.now()})

@@ -134,7 +134,8 @@ SELECT count(*) FROM expired
 _CLAIM_NEXT_SQL = """
 WITH held AS (
     UPDATE {case} SET lease_expires_at = %(lease)s
-    WHERE id = (
+    -- Re-checked after any wait on the row lock: a case decided meanwhile is not handed back.
+    WHERE assignee_id = %(user)s AND NOT status = 'resolved' AND id = (
         SELECT id FROM {case}
         WHERE queue_id = %(queue)s AND assignee_id = %(user)s AND lease_expires_at > %(now)s
           AND NOT status = 'resolved'

@@ -602,7 +602,7 @@ def test_a_missing_policy_is_a_422_marking_the_policy_field(agent_client, mine, 
     assert response.status_code == 422
     html = response.content.decode()
     assert "Choose a policy." in html
-    assert 'name="policy" hx-get' in html and 'aria-invalid="true"' in html
+    assert 'name="policy" hx-disabled-elt="unset" hx-get' in html and 'aria-invalid="true"' in html
 
 
 def test_deciding_without_htmx_redirects_to_the_queues_next_case(agent_client, mine, review_setup):

@@ -446,14 +446,16 @@ def test_sort_options(agent_client, sortable, sort, order):
         {"q": "nul\x00byte"},
     ],
 )
-def test_an_invalid_filter_value_is_a_400_not_a_500(agent_client, general, params):
+def test_an_invalid_filter_value_is_a_422_naming_the_field_not_a_500(agent_client, general, params):
+    """422, not 400: htmx swaps a 422 in, so the errors replace the list instead of being dropped."""
     open_case(general)
     agent_client.raise_request_exception = False
 
     response = agent_client.get("/queues/general/", params)
 
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Some filters are not valid" in response.content.decode()
+    assert "<li>" in response.content.decode()  # each error listed with its field
 
 
 @pytest.mark.parametrize("q", ["\u00b2", "\u2460"])
