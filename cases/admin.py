@@ -10,6 +10,7 @@ from cases.models import (
     Report,
     Scorer,
     Signal,
+    Strike,
     Subject,
     SubjectVersion,
     Tag,
@@ -205,3 +206,10 @@ class EnforcementAdmin(ReadOnlyModelAdmin):
             if retry_enforcement(enforcement_id=pk, user=request.user)
         )
         self.message_user(request, f"{retried} deliver{'y' if retried == 1 else 'ies'} queued again.")
+
+
+@admin.register(Strike)
+class StrikeAdmin(ReadOnlyModelAdmin):
+    list_display = ("author_id", "policy", "created_at", "expires_at", "removed_at", "removed_reason")
+    list_filter = ("policy",)
+    search_fields = ("author_id",)

@@ -538,3 +538,31 @@ class Enforcement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} decision {self.decision_id} ({self.state})"
+
+
+class Strike(models.Model):
+    """A mark against an author for an enforcing decision, with the policy and an expiry (policy's
+    `strike_days`). Removed, not deleted, when the decision is overturned."""
+
+    author_id = models.CharField(max_length=255)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="strikes")
+    decision = models.OneToOneField(Decision, on_delete=models.PROTECT, related_name="strike")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="strikes")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["author_id", "expires_at"], name="strike_active_idx", condition=Q(removed_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"strike on {self.author_id} ({self.policy_id})"
+
+    def is_active(self, now) -> bool:
+        return self.removed_at is None and (self.expires_at is None or self.expires_at > now)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 
 from cases.models import (
     Case,
@@ -19,6 +19,7 @@ from cases.models import (
     Report,
     Scorer,
     Signal,
+    Strike,
     Tag,
 )
 from moderation.config_cache import ConfigCache
@@ -122,6 +123,7 @@ class CaseReview:
     media: list[MediaItem]
     author_history: list[Case]
     author_enforcements: int
+    strikes: list[Strike]
     same_content_open: list[Case]
     viewers: list[CaseViewer]
     policies: list[Policy]
@@ -174,6 +176,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
 
     visible = visible_cases(user)
     history: list[Case] = []
+    strikes: list[Strike] = []
     author_enforcements = 0
     if subject.author_id:
         last_decision = Decision.objects.filter(case=OuterRef("pk"), mode=Decision.Mode.LIVE).order_by(
@@ -190,6 +193,15 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
                 last_policy=Subquery(last_decision.values("policy__name")[:1]),
             )
             .order_by("-opened_at")[:REVIEW_HISTORY_SHOWN]
+        )
+        strikes = list(
+            Strike.objects.filter(
+                author_id=subject.author_id,
+                removed_at__isnull=True,
+                decision__case__in=visible,
+            )
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+            .select_related("policy")[:20]
         )
         author_enforcements = (
             Decision.objects.filter(
@@ -228,6 +240,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         media=media,
         author_history=history,
         author_enforcements=author_enforcements,
+        strikes=strikes,
         same_content_open=same_content,
         viewers=viewers,
         policies=config.policies,

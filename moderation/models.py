@@ -73,6 +73,13 @@ class Policy(models.Model):
         default=False, help_text="A second agent must confirm enforcing decisions."
     )
     user_facing_text = models.TextField(blank=True, help_text="Shown to the affected user with a decision.")
+    strike_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=90,
+        help_text="An enforcing decision under this policy gives the author a strike lasting this many days; "
+        "empty: strikes never expire; 0: no strike.",
+    )
     dsa_category = models.CharField(max_length=80, choices=DsaCategory.choices, default=DsaCategory.OTHER)
     is_active = models.BooleanField(default=True)
 

@@ -11,6 +11,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
+from cases.services.effects import active_strike_count
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, RoutingRule
 
@@ -49,6 +50,9 @@ def case_facts(case: Case) -> CaseFacts:
         signals[label] = max(signals.get(label, number), number)
         if score is not None and source != Signal.Source.CONTEXT:
             max_score = score if max_score is None else max(max_score, score)
+    # Repeat offenders: routing rules can match on the author's active strikes (a ScoreCondition on
+    # `author.active_strikes`) to raise priority or send them to a specialist queue.
+    signals["author.active_strikes"] = float(active_strike_count(case.subject.author_id))
     facts = CaseFacts(
         policy_ids={policy_id for policy_id, _, _ in reports}
         | ({case.policy_id} if case.policy_id else set()),

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
-from cases.services.enforcement import create_enforcement
+from cases.services.effects import decision_takes_effect
 from moderation.audit import Actor, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
@@ -150,7 +150,7 @@ def record_decision(
     case.save(
         update_fields=["status", "resolved_at", "assignee", "lease_expires_at", "version", "updated_at"]
     )
-    create_enforcement(decision=decision)  # delivered to the platform once this transaction commits
+    decision_takes_effect(decision)  # enforcement (delivered on commit) and the author's strike
     record_event(
         actor=Actor.for_user(user),
         verb="decision.recorded",

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Decision
-from cases.services.enforcement import create_enforcement
+from cases.services.effects import decision_takes_effect
 from moderation.audit import Actor, record_event
 from queues import selectors
 from queues.models import RoutingRule
@@ -203,7 +203,7 @@ def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
         case.queue = rule.target_queue
     case.version += 1
     case.save()
-    create_enforcement(decision=decision)
+    decision_takes_effect(decision)
     record_event(
         actor=ROUTER,
         verb="decision.automated",
