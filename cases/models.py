@@ -68,9 +68,11 @@ class SubjectVersion(models.Model):
         return f"{self.subject_id} v{self.version}"
 
 
-# Unassigned cases an agent can claim from a queue: new ones, ones escalated to it, and any left "in review"
-# by nobody (its holder's account was deleted: `assignee` is SET_NULL), so no case is ever stranded.
-CLAIMABLE_STATUSES = ("open", "in_review", "escalated")
+# Unassigned cases an agent can claim from a queue: new ones, ones escalated to it, any left "in review"
+# by nobody (its holder's account was deleted: `assignee` is SET_NULL), so no case is ever stranded, and
+# first decisions awaiting a second reviewer.
+# Decisions awaiting a second reviewer are claimable too (never by the agent who made them).
+CLAIMABLE_STATUSES = ("open", "in_review", "escalated", "pending_confirmation")
 
 
 class Case(models.Model):
@@ -80,10 +82,11 @@ class Case(models.Model):
         OPEN = "open"
         IN_REVIEW = "in_review"
         ESCALATED = "escalated"
+        PENDING_CONFIRMATION = "pending_confirmation", "Awaiting confirmation"
         RESOLVED = "resolved"
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     # The most severe policy among the case's reports.
     policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     queue = models.ForeignKey(
@@ -256,6 +259,15 @@ class Decision(models.Model):
         LIVE = "live", "Live"
         SHADOW = "shadow", "Shadow (recorded, not enforced)"
 
+    class ReviewState(models.TextChoices):
+        FINAL = "final"
+        PENDING = "pending", "Awaiting confirmation"
+        CONFIRMED = "confirmed"
+        OVERTURNED = "overturned"
+
+    # Decisions that stand (awaiting or overturned ones do not): what vendors, history and metrics read.
+    IN_FORCE = ("final", "confirmed")
+
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="decisions")
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="decisions")
     action = models.ForeignKey(Action, on_delete=models.PROTECT, related_name="decisions")
@@ -269,11 +281,26 @@ class Decision(models.Model):
     )
     reason = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    # Four eyes: under a policy that requires a second review, an enforcing decision waits (`pending`) until
+    # a different agent confirms it (`confirmed`) or decides otherwise (`overturned`); only then is anything
+    # enforced. Every other decision is `final` when made.
+    review_state = models.CharField(max_length=12, choices=ReviewState.choices, default=ReviewState.FINAL)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["case", "mode", "-created_at"], name="decision_case_idx")]
+        indexes = [
+            models.Index(fields=["case", "mode", "-created_at"], name="decision_case_idx"),
+            models.Index(
+                fields=["case", "decided_by"],
+                name="decision_pending_idx",
+                condition=Q(review_state="pending"),
+            ),
+        ]
         constraints = [
             # Re-routing a case never records a rule's shadow verdict twice.
             models.UniqueConstraint(
@@ -523,6 +550,8 @@ class Enforcement(models.Model):
     last_status = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the scheduled retry is due: the sweeper only takes over retries that are long overdue.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -557,7 +586,9 @@ class Strike(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(
-                fields=["author_id", "expires_at"], name="strike_active_idx", condition=Q(removed_at__isnull=True)
+                fields=["author_id", "expires_at"],
+                name="strike_active_idx",
+                condition=Q(removed_at__isnull=True),
             )
         ]
 

@@ -36,7 +36,7 @@ def active_policies_by_code() -> dict[str, Policy]:
 
 def latest_live_decision(case: Case) -> Decision | None:
     return (
-        Decision.objects.filter(case=case, mode=Decision.Mode.LIVE)
+        Decision.objects.filter(case=case, mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE)
         .select_related("action", "policy")
         .order_by("-created_at", "-id")
         .first()
@@ -128,6 +128,7 @@ class CaseReview:
     viewers: list[CaseViewer]
     policies: list[Policy]
     escalation_queues: list
+    pending_decision: Decision | None = None
     text_truncated: bool = False
     lease_is_mine: bool = False
     held_by_other: bool = False
@@ -179,9 +180,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     strikes: list[Strike] = []
     author_enforcements = 0
     if subject.author_id:
-        last_decision = Decision.objects.filter(case=OuterRef("pk"), mode=Decision.Mode.LIVE).order_by(
-            "-created_at", "-id"
-        )
+        last_decision = Decision.objects.filter(
+            case=OuterRef("pk"), mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE
+        ).order_by("-created_at", "-id")
         history = list(
             visible.filter(subject__author_id=subject.author_id)
             .exclude(pk=case.pk)
@@ -205,7 +206,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         )
         author_enforcements = (
             Decision.objects.filter(
-                case__in=visible.filter(subject__author_id=subject.author_id), mode=Decision.Mode.LIVE
+                case__in=visible.filter(subject__author_id=subject.author_id),
+                mode=Decision.Mode.LIVE,
+                review_state__in=Decision.IN_FORCE,
             )
             .exclude(action__kind__in=[Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE])
             .count()
@@ -245,6 +248,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         viewers=viewers,
         policies=config.policies,
         escalation_queues=escalation_queues,
+        pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
         text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
         held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),

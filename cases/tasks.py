@@ -84,6 +84,9 @@ def deliver_enforcement(self, enforcement_id: int, attempt: int = 1) -> str:
     outcome = enforcement.deliver_enforcement(enforcement_id=enforcement_id, final_attempt=final)
     if outcome.retry:
         countdown = backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=3600)
+        Enforcement.objects.filter(pk=enforcement_id).update(
+            next_attempt_at=timezone.now() + timedelta(seconds=countdown)
+        )
         deliver_enforcement.apply_async((enforcement_id, attempt + 1), countdown=countdown)
     return outcome.state
 
@@ -96,12 +99,19 @@ def sweep_pending_enforcements(self) -> int:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.ENFORCEMENT_STALE_SECONDS)
+    # Lost: never attempted long after creation, or a scheduled retry long overdue. One merely waiting for
+    # its (possibly hour-long) backoff is left alone.
     pending = list(
         Enforcement.objects.filter(state=Enforcement.State.PENDING)
-        .filter(Q(last_attempt_at__isnull=True, created_at__lt=stale) | Q(last_attempt_at__lt=stale))
+        .filter(
+            Q(last_attempt_at__isnull=True, created_at__lt=stale)
+            | Q(next_attempt_at__lt=stale)
+            | Q(next_attempt_at__isnull=True, last_attempt_at__lt=stale)
+        )
         .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", "attempts")[:500]
     )
-    for enforcement_id in pending:
-        enforcement.enqueue_delivery(enforcement_id)
+    for enforcement_id, attempts in pending:
+        # Continue the count: the sweeper never grants more than ENFORCEMENT_MAX_ATTEMPTS in all.
+        enforcement.enqueue_delivery(enforcement_id, attempt=attempts + 1)
     return len(pending)

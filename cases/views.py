@@ -354,3 +354,20 @@ def retry_enforcement(request: HttpRequest, case_id: int, enforcement_id: int) -
         "Delivery queued again." if retried else "Nothing to retry.",
         "success" if retried else "info",
     )
+
+
+@login_required
+@require_POST
+def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
+    """A second agent confirms the decision awaiting confirmation; then the queue's next case."""
+    case = _visible_case(request, case_id)
+    version = _int(request.POST.get("version"))
+    if version is None:
+        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
+    try:
+        decision = review.confirm_decision(case_id=case.pk, user=request.user, expected_version=version)
+    except review.ReviewError as exc:
+        return _render_review(request, case, status=422, decision_error=exc)
+    except review.CaseConflict as exc:
+        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    return _next_case(request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}.")

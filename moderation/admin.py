@@ -150,6 +150,12 @@ class EnforcementEndpointForm(forms.ModelForm):
         model = EnforcementEndpoint
         fields = ["name", "url", "secret", "is_active", "timeout_seconds"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The field starts empty (never the stored secret), so an empty post means "unchanged" and the audit
+        # log records a rotation only when a new secret is typed.
+        self.initial["secret"] = ""
+
     def clean_secret(self) -> str:
         secret = self.cleaned_data.get("secret") or ""
         if not secret and self.instance.pk:

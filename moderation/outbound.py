@@ -195,6 +195,11 @@ def request(
     except OutboundError:
         raise
     except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        # urllib3 2.x's NewConnectionError subclasses its timeout error: a refused or unreachable host is
+        # not a timeout, and leads reading the error should be told so.
+        if isinstance(exc, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+            reason = exc.__cause__ or exc.__context__ or exc
+            raise OutboundError(f"connection refused or unreachable: {str(reason)[:200]}") from None
         if time.monotonic() >= deadline or isinstance(exc, (TimeoutError, urllib3.exceptions.TimeoutError)):
             raise OutboundTimeout(f"no complete answer within {timeout:g}s") from None
         raise OutboundError(f"{type(exc).__name__}: {str(exc)[:200]}") from None

@@ -30,6 +30,7 @@ STATUS_CHOICES = [
     ("open", "Open"),
     ("in_review", "In review"),
     ("escalated", "Escalated"),
+    ("pending_confirmation", "Awaiting confirmation"),
     ("resolved", "Resolved"),
     ("any", "Any"),
 ]

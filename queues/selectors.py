@@ -130,7 +130,10 @@ def shadow_scores(rule_ids: list[int]) -> dict[int, ShadowScore]:
     human: dict[int, int] = {}
     for case_id, action_id in (
         Decision.objects.filter(
-            case_id__in={case_id for _, case_id, _ in shadows}, mode=Decision.Mode.LIVE, automated=False
+            case_id__in={case_id for _, case_id, _ in shadows},
+            mode=Decision.Mode.LIVE,
+            automated=False,
+            review_state__in=Decision.IN_FORCE,
         )
         .order_by("case_id", "created_at", "id")
         .values_list("case_id", "action_id")

@@ -92,12 +92,12 @@ def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY
     return enforcement
 
 
-def enqueue_delivery(enforcement_id: int) -> None:
+def enqueue_delivery(enforcement_id: int, *, attempt: int = 1) -> None:
     """A broker outage must not lose the enforcement: it stays pending and the sweeper re-enqueues it."""
     from cases.tasks import deliver_enforcement
 
     try:
-        deliver_enforcement.delay(enforcement_id)
+        deliver_enforcement.delay(enforcement_id, attempt)
     except Exception:
         logger.exception("could not enqueue delivery of enforcement %s", enforcement_id)
 
@@ -163,6 +163,7 @@ def _record_attempt(enforcement: Enforcement, *, state: str, error: str, status:
         last_error=error,
         last_status=status,
         last_attempt_at=now,
+        next_attempt_at=None,  # the task sets it when it schedules a retry
         delivered_at=now if state == Enforcement.State.DELIVERED else None,
     )
     if updated and state != Enforcement.State.PENDING:
@@ -184,7 +185,7 @@ def _record_attempt(enforcement: Enforcement, *, state: str, error: str, status:
 def retry_enforcement(*, enforcement_id: int, user) -> Enforcement | None:
     """A lead asks for a failed delivery to be tried again (same body, same idempotency key). Audited."""
     updated = Enforcement.objects.filter(pk=enforcement_id, state=Enforcement.State.FAILED).update(
-        state=Enforcement.State.PENDING
+        state=Enforcement.State.PENDING, next_attempt_at=None, last_attempt_at=timezone.now()
     )
     if not updated:
         return None

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
 from cases.services.effects import decision_takes_effect
+from cases.services.enforcement import NOT_ENFORCED
 from moderation.audit import Actor, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
@@ -61,7 +62,11 @@ def _lock_visible_case(case_id: int, user) -> Case:
 
 def _check_can_act(case: Case, user, expected_version: int | None, now: datetime) -> None:
     if case.status == Case.Status.RESOLVED:
-        last = case.decisions.filter(mode=Decision.Mode.LIVE).select_related("decided_by", "action").first()
+        last = (
+            case.decisions.filter(mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE)
+            .select_related("decided_by", "action")
+            .first()
+        )
         who = _decider_label(last)
         raise CaseConflict(f"This case was already decided{who}.", case)
     if case.assignee_id not in (None, user.pk) and case.lease_is_live(now):
@@ -106,11 +111,17 @@ def record_decision(
     notes: str = "",
     expected_version: int | None,
 ) -> Decision:
-    """Record an agent's decision and close the case. Audited (`decision.recorded`).
+    """Record an agent's decision. Audited. Returns the decision.
 
+    - Normally the case is resolved and the decision takes effect (enforcement on commit, strike):
+      `decision.recorded`.
+    - Under a policy that requires a second review, an enforcing decision waits for another agent
+      (`pending_confirmation`, nothing enforced yet): `decision.awaiting_confirmation`.
+    - On a case awaiting confirmation, a different agent's decision overturns the pending one and is final
+      (`decision.overturned`); the first decider may not (ReviewError).
     `reason` is the text for the user and reporter; `notes` stay internal. The action must be active and
-    allowed under the (active) policy; escalation has its own service. Raises ReviewError (bad input),
-    CaseConflict (the case changed meanwhile) or CaseNotVisible.
+    allowed under the (active) policy ("no violation" always is); escalation has its own service. Raises
+    ReviewError (bad input), CaseConflict (the case changed meanwhile) or CaseNotVisible.
     """
     now = timezone.now()
     case = _lock_visible_case(case_id, user)
@@ -132,6 +143,15 @@ def record_decision(
         raise ReviewError("Use Escalate to send the case to another queue.", field="action")
     reason = _clean_text(reason, field="reason")
     notes = _clean_text(notes, field="notes")
+    actor = Actor.for_user(user)
+    overturned = None
+    if case.status == Case.Status.PENDING_CONFIRMATION:
+        # A second reviewer deciding otherwise overturns the pending decision; theirs is final.
+        overturned = _pending_decision(case)
+        _refuse_own_review(overturned, user)
+    needs_second_review = (
+        overturned is None and policy.requires_second_review and action.kind not in NOT_ENFORCED
+    )
     decision = Decision.objects.create(
         case=case,
         policy=policy,
@@ -141,28 +161,118 @@ def record_decision(
         decided_by=user,
         reason=reason,
         notes=notes,
+        review_state=Decision.ReviewState.PENDING if needs_second_review else Decision.ReviewState.FINAL,
     )
+    data = {"policy": policy.code, "action": action.code, "queue": case.queue.slug if case.queue_id else None}
+    if overturned is not None:
+        _close_review(overturned, user, Decision.ReviewState.OVERTURNED, now)
+        record_event(
+            actor=actor,
+            verb="decision.overturned",
+            target=overturned,
+            case_id=case.pk,
+            data={"by_decision": decision.pk, "first_decider": overturned.decided_by_id},
+        )
+    case.assignee = None
+    case.lease_expires_at = None
+    case.claimed_at = None
+    case.version += 1
+    if needs_second_review:
+        case.status = Case.Status.PENDING_CONFIRMATION
+        case.save(
+            update_fields=["status", "assignee", "lease_expires_at", "claimed_at", "version", "updated_at"]
+        )
+        record_event(
+            actor=actor, verb="decision.awaiting_confirmation", target=decision, case_id=case.pk, data=data
+        )
+        return decision
+    case.status = Case.Status.RESOLVED
+    case.resolved_at = now
+    case.save(
+        update_fields=[
+            "status",
+            "resolved_at",
+            "assignee",
+            "lease_expires_at",
+            "claimed_at",
+            "version",
+            "updated_at",
+        ]
+    )
+    decision_takes_effect(decision)  # enforcement (delivered on commit) and the author's strike
+    record_event(actor=actor, verb="decision.recorded", target=decision, case_id=case.pk, data=data)
+    return decision
+
+
+@transaction.atomic
+def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Decision:
+    """A second agent confirms the pending decision: it becomes final and takes effect. Audited.
+
+    The agent who made the decision can never confirm it (ReviewError); the case must still be waiting for
+    confirmation and unchanged since the page was loaded (CaseConflict otherwise).
+    """
+    now = timezone.now()
+    case = _lock_visible_case(case_id, user)
+    if case.status != Case.Status.PENDING_CONFIRMATION:
+        if case.status == Case.Status.RESOLVED:
+            _check_can_act(case, user, expected_version, now)  # raises: says who decided
+        raise CaseConflict("This case is not waiting for a confirmation any more.", case)
+    _check_can_act(case, user, expected_version, now)
+    pending = _pending_decision(case)
+    _refuse_own_review(pending, user)
+    _close_review(pending, user, Decision.ReviewState.CONFIRMED, now)
     case.status = Case.Status.RESOLVED
     case.resolved_at = now
     case.assignee = None
     case.lease_expires_at = None
+    case.claimed_at = None
     case.version += 1
     case.save(
-        update_fields=["status", "resolved_at", "assignee", "lease_expires_at", "version", "updated_at"]
+        update_fields=[
+            "status",
+            "resolved_at",
+            "assignee",
+            "lease_expires_at",
+            "claimed_at",
+            "version",
+            "updated_at",
+        ]
     )
-    decision_takes_effect(decision)  # enforcement (delivered on commit) and the author's strike
+    decision_takes_effect(pending)
     record_event(
         actor=Actor.for_user(user),
-        verb="decision.recorded",
-        target=decision,
+        verb="decision.confirmed",
+        target=pending,
         case_id=case.pk,
-        data={
-            "policy": policy.code,
-            "action": action.code,
-            "queue": case.queue.slug if case.queue_id else None,
-        },
+        data={"first_decider": pending.decided_by_id, "action": pending.action.code},
     )
-    return decision
+    return pending
+
+
+def _pending_decision(case: Case) -> Decision:
+    pending = (
+        case.decisions.filter(review_state=Decision.ReviewState.PENDING)
+        .select_related("action", "policy", "decided_by")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if pending is None:  # a pending case always has one; refuse rather than guess
+        raise CaseConflict("No decision is waiting for confirmation on this case.", case)
+    return pending
+
+
+def _refuse_own_review(pending: Decision, user) -> None:
+    if pending.decided_by_id == user.pk:
+        raise ReviewError(
+            "You made this decision; a different agent must confirm or overturn it (four eyes).",
+            field="__all__",
+        )
+
+
+def _close_review(decision: Decision, user, state: str, now) -> None:
+    Decision.objects.filter(pk=decision.pk, review_state=Decision.ReviewState.PENDING).update(
+        review_state=state, reviewed_by=user, reviewed_at=now
+    )
 
 
 @transaction.atomic

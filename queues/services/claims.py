@@ -17,7 +17,7 @@ from django.db.models import Case as When_
 from django.db.models import Exists, F, OuterRef, Value, When
 from django.utils import timezone
 
-from cases.models import CLAIMABLE_STATUSES, Case
+from cases.models import CLAIMABLE_STATUSES, Case, Decision
 from moderation.audit import Actor, audit_event, record_event, record_events
 from queues.models import CaseSkip, Queue
 from queues.selectors import visible_queue_ids
@@ -44,7 +44,8 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
     - An agent who already holds a live lease on a case of this queue gets that case back (and the lease
       renewed): pressing "Next" again never hoards a second case.
     - Abandoned cases (lease run out) in the queue go back to it first.
-    - Cases the agent skipped in the last `CASE_SKIP_HOURS` are not offered to them again.
+    - Cases the agent skipped in the last `CASE_SKIP_HOURS` are not offered to them again, nor decisions of
+      theirs awaiting a second reviewer.
     - Claimable: open cases, and escalated ones waiting in this queue. A claim bumps the case version, so a
       decision prepared by someone else on the earlier version becomes a conflict.
     Audited (`case.claimed`). Raises ClaimRefused if the user may not work the queue.
@@ -69,9 +70,14 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
     skipped_recently = CaseSkip.objects.filter(
         case=OuterRef("pk"), user=user, created_at__gte=now - timedelta(hours=settings.CASE_SKIP_HOURS)
     )
+    # Four eyes: a decision awaiting confirmation is never offered to the agent who made it.
+    own_pending = Decision.objects.filter(
+        case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
+    )
     candidates = (
         Case.objects.filter(queue=queue, status__in=CLAIMABLE_STATUSES, assignee__isnull=True)
         .filter(~Exists(skipped_recently))
+        .filter(~Exists(own_pending))
         .order_by("-priority", "opened_at")
     )
     if connection.features.has_select_for_update_skip_locked:
@@ -149,6 +155,10 @@ WITH held AS (
           SELECT 1 FROM {skip} AS s
           WHERE s.case_id = {case}.id AND s.user_id = %(user)s AND s.created_at >= %(skipped_since)s
       )
+      AND NOT EXISTS (
+          SELECT 1 FROM {decision} AS d
+          WHERE d.case_id = {case}.id AND d.review_state = 'pending' AND d.decided_by_id = %(user)s
+      )
       AND NOT EXISTS (SELECT 1 FROM held)
     ORDER BY priority DESC, opened_at
     LIMIT 1
@@ -176,6 +186,7 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case |
         "case": Case._meta.db_table,
         "audit": AuditEvent._meta.db_table,
         "skip": CaseSkip._meta.db_table,
+        "decision": Decision._meta.db_table,
         # Constants from code, written out so the planner matches the claim index's predicate.
         "claimable": "({})".format(", ".join(f"'{status}'" for status in CLAIMABLE_STATUSES)),
     }

@@ -56,6 +56,7 @@
     switch (event.key) {
       case "n": handled = clickFirst('[data-shortcut="next"]'); break;
       case "s": handled = clickFirst('[data-shortcut="skip"]'); break;
+      case "c": handled = clickFirst('[data-shortcut="confirm"]'); break;
       case "e": handled = escalate(); break;
       case "r": handled = clickFirst('.media-item.blurred [data-shortcut="reveal"]'); break;
       case "/": handled = focusNotes(); break;

@@ -1,0 +1,187 @@
+"""Enforcement end to end with a real Celery worker process on a Redis broker and PostgreSQL (not eager).
+
+A decision is committed, its delivery is enqueued on commit, and a separate worker process signs and POSTs it
+to the platform (a verifying receiver on loopback), retrying with backoff through failures until it is
+delivered or `ENFORCEMENT_MAX_ATTEMPTS` (3 here, 0.2 s backoff base) runs out.
+Needs PostgreSQL and TEST_REDIS_URL (CI sets both); elsewhere the module is skipped.
+"""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import redis
+from django.db import connection  # noqa: F401 (the skipif condition below reads it)
+
+from cases.models import Enforcement
+from cases.services import review
+from cases.services.enforcement import canonical_body
+from moderation.celery import app
+from moderation.models import AuditEvent, EnforcementEndpoint
+from tests import factories
+from tests.cases.test_enforcement import PATH, SECRET, Platform
+from tests.cases.test_worker_e2e import (
+    ROOT,
+    _broker_url,
+    _database_url,
+    _forget_broker_connections,
+    wait_for,
+)
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+MAX_ATTEMPTS = 3
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        "connection.vendor != 'postgresql' or not REDIS_URL",
+        reason="needs PostgreSQL and TEST_REDIS_URL (a real broker)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker):
+    broker = _broker_url()
+    redis.Redis.from_url(broker).flushdb()
+    with django_db_blocker.unblock():
+        database_url = _database_url()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker,
+        OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
+        ENFORCEMENT_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
+        ENFORCEMENT_RETRY_BASE_SECONDS="0.2",
+        CONFIG_CACHE_SECONDS="0",
+        SECRET_KEY="test-worker",
+        PYTHONPATH=str(ROOT),
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "moderation",
+            "worker",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read_output():
+        for line in process.stdout:
+            lines.append(line)
+            if " ready." in line:
+                ready.set()
+
+    threading.Thread(target=read_output, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        pytest.fail("celery worker did not start:\n" + "".join(lines[-50:]))
+
+    # This test process now sends tasks to the broker instead of running them in-process.
+    previous = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = broker
+    _forget_broker_connections()
+    yield lines
+    app.conf.task_always_eager, app.conf.broker_url = previous
+    _forget_broker_connections()
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def platform(httpserver):
+    """The platform on loopback (the worker is allowed private networks), the active endpoint."""
+    receiver = Platform()
+    httpserver.expect_request(PATH, method="POST").respond_with_handler(receiver.handle)
+    EnforcementEndpoint.objects.create(
+        name="platform", url=f"http://127.0.0.1:{httpserver.port}{PATH}", secret=SECRET, timeout_seconds=5
+    )
+    return receiver
+
+
+def decide_remove(review_setup) -> Enforcement:
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    decision = review.record_decision(
+        case_id=case.pk,
+        user=review_setup.agent,
+        policy_id=case.policy_id,
+        action_id=review_setup.actions["remove"].pk,
+        reason="Insults another user.",
+        expected_version=None,
+    )  # committed here: the delivery goes to the broker
+    return Enforcement.objects.get(decision=decision)
+
+
+def settled(enforcement: Enforcement, state: str):
+    return lambda: Enforcement.objects.filter(pk=enforcement.pk, state=state).first()
+
+
+def test_the_worker_delivers_a_decision_once_signed(worker, platform, review_setup):
+    enforcement = decide_remove(review_setup)
+
+    delivered = wait_for(settled(enforcement, "delivered"), output=worker)
+
+    time.sleep(0.5)  # nothing else arrives
+    assert [(r.verified, r.status) for r in platform.received] == [(True, 200)]
+    (received,) = platform.received
+    assert received.key == enforcement.idempotency_key
+    assert received.headers["X-Moderation-Event"] == "enforcement.apply"
+    assert received.body == canonical_body(enforcement.payload)
+    assert received.json()["decision"]["action"] == "remove"
+    assert (delivered.attempts, delivered.last_status) == (1, 200)
+    assert AuditEvent.objects.filter(verb="enforcement.delivered", target_id=str(enforcement.pk)).count() == 1
+
+
+def test_the_worker_retries_a_failing_platform_until_it_answers(worker, platform, review_setup):
+    platform.answer(500, 503)
+
+    enforcement = decide_remove(review_setup)
+
+    delivered = wait_for(settled(enforcement, "delivered"), output=worker)
+    assert [r.status for r in platform.received] == [500, 503, 200]
+    assert {(r.key, r.body) for r in platform.received} == {
+        (enforcement.idempotency_key, canonical_body(enforcement.payload))
+    }
+    assert delivered.attempts == 3
+
+
+def test_the_worker_gives_up_after_the_last_attempt_and_marks_the_enforcement_failed(
+    worker, platform, review_setup
+):
+    platform.answer(*[500] * (MAX_ATTEMPTS + 5))
+
+    enforcement = decide_remove(review_setup)
+
+    failed = wait_for(settled(enforcement, "failed"), output=worker)
+    time.sleep(1.5)  # well past the next backoff: no attempt after the last
+    assert [r.status for r in platform.received] == [500] * MAX_ATTEMPTS
+    assert all(r.verified for r in platform.received)
+    assert {(r.key, r.body) for r in platform.received} == {
+        (enforcement.idempotency_key, canonical_body(enforcement.payload))
+    }
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts, failed.last_status) == ("failed", MAX_ATTEMPTS, 500)
+    assert AuditEvent.objects.filter(verb="enforcement.failed", target_id=str(enforcement.pk)).count() == 1
