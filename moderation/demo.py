@@ -216,9 +216,12 @@ def seed_configuration() -> dict:
         queue.member_groups.add(agents, leads)
     from django.contrib.auth.models import Permission
 
-    leads.permissions.add(
-        Permission.objects.get(codename="view_all_queues", content_type__app_label="queues")
-    )
+    for app_label, codename in [
+        ("queues", "view_all_queues"),
+        ("cases", "retry_enforcement"),
+        ("moderation", "view_auditevent"),
+    ]:
+        leads.permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
     from cases.models import Tag
 
     for slug, name in [

@@ -238,6 +238,9 @@ QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 
+# Largest audit log CSV export (rows); narrow the filters for more.
+AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
+
 # --- Enforcement (signed webhooks to the platform) ---------------------------------------------------------
 # Attempts before an enforcement is marked failed (then a lead can retry); backoff doubles from the base.
 ENFORCEMENT_MAX_ATTEMPTS = env_int("ENFORCEMENT_MAX_ATTEMPTS", 8)

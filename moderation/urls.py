@@ -3,7 +3,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from moderation import views
+from moderation import audit_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,8 @@ urlpatterns = [
     path("accounts/login/", views.StaffLoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("queues/", include("queues.urls")),
+    path("audit/", audit_views.audit_log, name="audit-log"),
+    path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("cases/", include("cases.review_urls")),
     path("api/v1/", include("cases.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
