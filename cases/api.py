@@ -227,3 +227,135 @@ class CaseDetailView(APIView):
         return Response(
             CaseOutSerializer(selectors.case_outcome_for_vendor(vendor=request.user, case=case)).data
         )
+
+
+APPEAL_FIELDS = {"external_id", "decision_id", "statement", "appellant_id"}
+APPEAL_STATEMENT_MAX = 10_000
+
+
+def _appeal_body(appeal) -> dict:
+    return {
+        "id": appeal.pk,
+        "external_id": appeal.external_id,
+        "decision_id": appeal.decision_id,
+        "case_id": appeal.appeal_case_id,
+        "status": appeal.state,
+        "outcome_reason": appeal.outcome_reason,
+        "filed_at": appeal.created_at,
+        "decided_at": appeal.resolved_at,
+    }
+
+
+APPEAL_OUT = inline_serializer(
+    "Appeal",
+    {
+        "id": drf_serializers.IntegerField(),
+        "external_id": drf_serializers.CharField(),
+        "decision_id": drf_serializers.IntegerField(),
+        "case_id": drf_serializers.IntegerField(),
+        "status": drf_serializers.ChoiceField(choices=["open", "upheld", "overturned"]),
+        "outcome_reason": drf_serializers.CharField(),
+        "filed_at": drf_serializers.DateTimeField(),
+        "decided_at": drf_serializers.DateTimeField(allow_null=True),
+    },
+)
+APPEAL_IN = inline_serializer(
+    "AppealInput",
+    {
+        "external_id": drf_serializers.CharField(max_length=200),
+        "decision_id": drf_serializers.IntegerField(min_value=1),
+        "statement": drf_serializers.CharField(max_length=APPEAL_STATEMENT_MAX),
+        "appellant_id": drf_serializers.CharField(max_length=255, required=False),
+    },
+)
+
+
+def _parse_appeal(data) -> tuple[dict, dict]:
+    """Strict like report intake: strings are strings, the id an integer, unknown fields refused."""
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": ["Send a JSON object."]}
+    errors: dict[str, list[str]] = {}
+    for name in sorted(set(data) - APPEAL_FIELDS):
+        errors[printable(str(name))] = ["Unknown field."]
+    parsed: dict = {}
+    for name, limit, required in (
+        ("external_id", 200, True),
+        ("statement", APPEAL_STATEMENT_MAX, True),
+        ("appellant_id", 255, False),
+    ):
+        value = data.get(name, "")
+        if not isinstance(value, str):
+            errors[name] = ["Must be a string."]
+        elif required and not value.strip():
+            errors[name] = ["This field is required."]
+        elif len(value) > limit:
+            errors[name] = [f"At most {limit} characters."]
+        elif find_unstorable_text(value):
+            errors[name] = ["Contains characters that cannot be stored (NUL or lone surrogates)."]
+        else:
+            parsed[name] = value.strip() if name != "statement" else value
+    decision_id = data.get("decision_id")
+    if isinstance(decision_id, bool) or not isinstance(decision_id, int) or not 0 < decision_id < 2**63:
+        errors["decision_id"] = ["Must be a positive integer."]
+    else:
+        parsed["decision_id"] = decision_id
+    return parsed, errors
+
+
+class AppealCreateView(APIView):
+    @extend_schema(
+        operation_id="create_appeal",
+        summary="Appeal a decision on behalf of the affected user",
+        description=(
+            "Opens an appeal case in the appeals queue, reviewed by an agent who had no part in the decision. "
+            "Idempotent per `external_id`: a replay answers 200 with the same appeal; a different body under "
+            "the same key, or a second appeal of the same decision, answers 409. Only decisions on cases you "
+            "reported on can be appealed (others answer 404)."
+        ),
+        request=APPEAL_IN,
+        responses={201: APPEAL_OUT, 200: APPEAL_OUT, 404: ERROR_BODY, 409: ERROR_BODY, **COMMON_ERRORS},
+    )
+    def post(self, request):
+        from cases.services.appeals import AppealRefused, file_appeal
+
+        parsed, errors = _parse_appeal(request.data)
+        if errors:
+            raise ValidationError(errors)
+        try:
+            filed = file_appeal(
+                vendor=request.user,
+                external_id=parsed["external_id"],
+                decision_id=parsed["decision_id"],
+                statement=parsed["statement"],
+                appellant_id=parsed.get("appellant_id", ""),
+            )
+        except AppealRefused as refused:
+            if refused.status == 404:
+                raise NotFound(refused.message) from None
+            raise Conflict(
+                refused.message,
+                extra={
+                    "fields": {refused.field: [refused.message]},
+                    **({"existing": {"id": refused.existing}} if refused.existing else {}),
+                },
+            ) from None
+        return Response(
+            _appeal_body(filed.appeal),
+            status=status.HTTP_201_CREATED if filed.created else status.HTTP_200_OK,
+        )
+
+
+class AppealDetailView(APIView):
+    @extend_schema(
+        operation_id="get_appeal",
+        summary="Read an appeal's outcome",
+        description="`open` until an agent decides; then `upheld` or `overturned` with the reason for the user.",
+        responses={200: APPEAL_OUT, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+    )
+    def get(self, request, appeal_id: int):
+        from cases.models import Appeal
+
+        appeal = Appeal.objects.filter(pk=appeal_id, vendor=request.user).first()
+        if appeal is None:
+            raise NotFound("No such appeal.")
+        return Response(_appeal_body(appeal))

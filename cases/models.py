@@ -85,7 +85,12 @@ class Case(models.Model):
         PENDING_CONFIRMATION = "pending_confirmation", "Awaiting confirmation"
         RESOLVED = "resolved"
 
+    class Kind(models.TextChoices):
+        REPORT = "report", "Reports"
+        APPEAL = "appeal", "Appeal"
+
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REPORT)
     status = models.CharField(max_length=24, choices=Status.choices, default=Status.OPEN)
     # The most severe policy among the case's reports.
     policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -129,8 +134,9 @@ class Case(models.Model):
     class Meta:
         constraints = [
             # At most one case under review per subject: concurrent reports on a new subject meet here.
+            # (An appeal case is a separate kind: a subject can have an open report case and an open appeal.)
             models.UniqueConstraint(
-                fields=["subject"], condition=~Q(status="resolved"), name="one_open_case_per_subject"
+                fields=["subject", "kind"], condition=~Q(status="resolved"), name="one_open_case_per_subject"
             ),
             models.CheckConstraint(condition=Q(priority__gte=0), name="case_priority_non_negative"),
         ]
@@ -597,3 +603,40 @@ class Strike(models.Model):
 
     def is_active(self, now) -> bool:
         return self.removed_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class Appeal(models.Model):
+    """The affected user contests a decision: reviewed as its own case (kind `appeal`) in the appeals queue,
+    never by the agents who made or confirmed the decision. Overturning reverses the enforcement and removes
+    the strike."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        UPHELD = "upheld"
+        OVERTURNED = "overturned"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="appeals")
+    external_id = models.CharField(max_length=200, help_text="Idempotency key, unique per vendor.")
+    decision = models.OneToOneField(
+        Decision, on_delete=models.PROTECT, related_name="appeal", help_text="One appeal per decision."
+    )
+    appeal_case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="appeal")
+    appellant_id = models.CharField(max_length=255, blank=True)
+    statement = models.TextField()
+    payload_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    outcome_reason = models.TextField(blank=True, help_text="Sent to the appellant.")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "external_id"], name="appeal_vendor_external_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Appeal {self.pk} of decision {self.decision_id} ({self.state})"

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 
 from cases.models import (
+    Appeal,
     Case,
     CaseNote,
     CaseViewer,
@@ -129,6 +130,8 @@ class CaseReview:
     policies: list[Policy]
     escalation_queues: list
     pending_decision: Decision | None = None
+    appeal: "Appeal | None" = None
+    appealed_case_visible: bool = False
     text_truncated: bool = False
     lease_is_mine: bool = False
     held_by_other: bool = False
@@ -229,6 +232,21 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         .select_related("user")
         .order_by("user__username")
     )
+    appeal = None
+    appealed_case_visible = False
+    if case.kind == Case.Kind.APPEAL:
+        appeal = (
+            Appeal.objects.select_related(
+                "decision__action",
+                "decision__policy",
+                "decision__decided_by",
+                "decision__reviewed_by",
+                "vendor",
+            )
+            .filter(appeal_case=case)
+            .first()
+        )
+        appealed_case_visible = appeal is not None and visible.filter(pk=appeal.decision.case_id).exists()
     config = _review_config.get()
     escalation_queues = [queue for queue in config.queues if queue.pk != case.queue_id]
     return CaseReview(
@@ -248,6 +266,8 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         viewers=viewers,
         policies=config.policies,
         escalation_queues=escalation_queues,
+        appeal=appeal,
+        appealed_case_visible=appealed_case_visible,
         pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
         text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),

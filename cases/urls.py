@@ -7,4 +7,6 @@ urlpatterns = [
     path("reports/batch", api.ReportBatchView.as_view(), name="api-report-batch"),
     path("reports/<int:report_id>", api.ReportDetailView.as_view(), name="api-report-detail"),
     path("cases/<int:case_id>", api.CaseDetailView.as_view(), name="api-case-detail"),
+    path("appeals", api.AppealCreateView.as_view(), name="api-appeal-create"),
+    path("appeals/<int:appeal_id>", api.AppealDetailView.as_view(), name="api-appeal-detail"),
 ]

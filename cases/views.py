@@ -371,3 +371,35 @@ def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
     except review.CaseConflict as exc:
         return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
     return _next_case(request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}.")
+
+
+@login_required
+@require_POST
+def resolve_appeal(request: HttpRequest, case_id: int) -> HttpResponse:
+    """Uphold or overturn the appeal on this case; then the queue's next case."""
+    from cases.services import appeals
+
+    case = _visible_case(request, case_id)
+    version = _int(request.POST.get("version"))
+    if version is None:
+        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
+    outcome = {"uphold": "upheld", "overturn": "overturned"}.get(request.POST.get("outcome", ""), "")
+    try:
+        appeal = appeals.resolve_appeal(
+            case_id=case.pk,
+            user=request.user,
+            outcome=outcome,
+            reason=request.POST.get("reason", ""),
+            expected_version=version,
+        )
+    except review.ReviewError as exc:
+        return _render_review(
+            request,
+            case,
+            status=422,
+            decision_error=exc,
+            decision_input={"reason": request.POST.get("reason", "")},
+        )
+    except review.CaseConflict as exc:
+        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    return _next_case(request, case.queue, f"Appeal {appeal.pk}: {appeal.get_state_display()}.")

@@ -238,6 +238,8 @@ QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 
+# Appeal cases go to this queue (created on first use; add its members in the admin).
+APPEALS_QUEUE_SLUG = env_str("APPEALS_QUEUE_SLUG", "appeals")
 # Largest audit log CSV export (rows); narrow the filters for more.
 AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
 

@@ -384,7 +384,7 @@ def _cases_for(
         open_cases = {
             case.subject_id: case
             for case in Case.objects.select_for_update()
-            .filter(subject_id__in=known_ids)
+            .filter(subject_id__in=known_ids, kind=Case.Kind.REPORT)
             .exclude(status=Case.Status.RESOLVED)
             .order_by("id")
         }
@@ -422,7 +422,7 @@ def _cases_for(
 def _last_resolved_cases(subject_ids: set[int]) -> dict[int, Case]:
     latest: dict[int, Case] = {}
     for case in (
-        Case.objects.filter(subject_id__in=subject_ids, status=Case.Status.RESOLVED)
+        Case.objects.filter(subject_id__in=subject_ids, status=Case.Status.RESOLVED, kind=Case.Kind.REPORT)
         .order_by("subject_id", "-resolved_at", "-id")
         .only("id", "subject_id", "resolved_at", "status")
     ):

@@ -126,6 +126,8 @@ def record_decision(
     now = timezone.now()
     case = _lock_visible_case(case_id, user)
     _check_can_act(case, user, expected_version, now)
+    if case.kind == Case.Kind.APPEAL:
+        raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
     policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
     if policy is None:
         raise ReviewError("Choose a policy.", field="policy")

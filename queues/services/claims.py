@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case as When_
-from django.db.models import Exists, F, OuterRef, Value, When
+from django.db.models import Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
-from cases.models import CLAIMABLE_STATUSES, Case, Decision
+from cases.models import CLAIMABLE_STATUSES, Appeal, Case, Decision
 from moderation.audit import Actor, audit_event, record_event, record_events
 from queues.models import CaseSkip, Queue
 from queues.selectors import visible_queue_ids
@@ -45,7 +45,7 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
       renewed): pressing "Next" again never hoards a second case.
     - Abandoned cases (lease run out) in the queue go back to it first.
     - Cases the agent skipped in the last `CASE_SKIP_HOURS` are not offered to them again, nor decisions of
-      theirs awaiting a second reviewer.
+      theirs awaiting a second reviewer, nor appeals of decisions they made or confirmed.
     - Claimable: open cases, and escalated ones waiting in this queue. A claim bumps the case version, so a
       decision prepared by someone else on the earlier version becomes a conflict.
     Audited (`case.claimed`). Raises ClaimRefused if the user may not work the queue.
@@ -74,10 +74,15 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
     own_pending = Decision.objects.filter(
         case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
     )
+    # An appeal is never offered to the agent who made or confirmed the decision under appeal.
+    own_appeal = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
+        Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
+    )
     candidates = (
         Case.objects.filter(queue=queue, status__in=CLAIMABLE_STATUSES, assignee__isnull=True)
         .filter(~Exists(skipped_recently))
         .filter(~Exists(own_pending))
+        .filter(~Exists(own_appeal))
         .order_by("-priority", "opened_at")
     )
     if connection.features.has_select_for_update_skip_locked:
@@ -159,6 +164,11 @@ WITH held AS (
           SELECT 1 FROM {decision} AS d
           WHERE d.case_id = {case}.id AND d.review_state = 'pending' AND d.decided_by_id = %(user)s
       )
+      AND NOT EXISTS (
+          SELECT 1 FROM {appeal} AS a JOIN {decision} AS ad ON ad.id = a.decision_id
+          WHERE a.appeal_case_id = {case}.id
+            AND (ad.decided_by_id = %(user)s OR ad.reviewed_by_id = %(user)s)
+      )
       AND NOT EXISTS (SELECT 1 FROM held)
     ORDER BY priority DESC, opened_at
     LIMIT 1
@@ -187,6 +197,7 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case |
         "audit": AuditEvent._meta.db_table,
         "skip": CaseSkip._meta.db_table,
         "decision": Decision._meta.db_table,
+        "appeal": Appeal._meta.db_table,
         # Constants from code, written out so the planner matches the claim index's predicate.
         "claimable": "({})".format(", ".join(f"'{status}'" for status in CLAIMABLE_STATUSES)),
     }

@@ -15,6 +15,8 @@ API_PATHS = {
     "/api/v1/reports/batch": "post",
     "/api/v1/reports/{report_id}": "get",
     "/api/v1/cases/{case_id}": "get",
+    "/api/v1/appeals": "post",
+    "/api/v1/appeals/{appeal_id}": "get",
 }
 
 

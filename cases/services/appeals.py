@@ -1,0 +1,186 @@
+"""Appeals: the affected user contests a decision; an agent who had no part in it upholds or overturns it.
+
+Filing (vendor/platform API) opens an appeal case in the appeals queue on the same subject, with the original
+decision, the evidence and the statement side by side. Overturning sends a reversing enforcement (same
+webhook, `enforcement.reverse`) and removes the author's strike. Each step is one transaction, audited.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.models import Appeal, Case, Decision, Report, Strike
+from cases.services.enforcement import NOT_ENFORCED, create_enforcement
+from cases.services.review import CaseConflict, ReviewError, _check_can_act, _clean_text, _lock_visible_case
+from moderation.audit import Actor, record_event
+from moderation.models import Vendor
+from queues.models import Queue
+
+
+class AppealRefused(Exception):
+    """The appeal cannot be filed: `status` (404/409/400), `field` and `message` for the API answer."""
+
+    def __init__(self, message: str, *, status: int, field: str = "decision_id", existing: int | None = None):
+        super().__init__(message)
+        self.message, self.status, self.field, self.existing = message, status, field, existing
+
+
+@dataclass(frozen=True)
+class FiledAppeal:
+    appeal: Appeal
+    created: bool
+
+
+def appeals_queue() -> Queue:
+    queue, _ = Queue.objects.get_or_create(
+        slug=settings.APPEALS_QUEUE_SLUG,
+        defaults={"name": "Appeals", "sla_hours": 72, "description": "Users contesting decisions."},
+    )
+    return queue
+
+
+def _payload_hash(decision_id: int, statement: str, appellant_id: str) -> str:
+    body = json.dumps([decision_id, statement, appellant_id], ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def file_appeal(
+    *, vendor: Vendor, external_id: str, decision_id: int, statement: str, appellant_id: str = ""
+) -> FiledAppeal:
+    """Open an appeal case for a decision the vendor reported on. Idempotent per (vendor, external_id):
+    a replay returns the same appeal; a different body under the same key, or a second appeal of the same
+    decision, is refused (409). Decisions the vendor did not report on answer 404 (not confirmed to exist).
+    """
+    digest = _payload_hash(decision_id, statement, appellant_id)
+    existing = Appeal.objects.filter(vendor=vendor, external_id=external_id).first()
+    if existing is not None:
+        if existing.payload_hash != digest:
+            raise AppealRefused(
+                "This external_id was used for a different appeal.",
+                status=409,
+                field="external_id",
+                existing=existing.pk,
+            )
+        return FiledAppeal(existing, created=False)
+    decision = (
+        Decision.objects.select_related("case__subject", "policy", "action")
+        .filter(pk=decision_id, mode=Decision.Mode.LIVE)
+        .first()
+    )
+    if decision is None or not Report.objects.filter(case_id=decision.case_id, vendor=vendor).exists():
+        raise AppealRefused("No such decision.", status=404)
+    if decision.review_state not in Decision.IN_FORCE or decision.action.kind in NOT_ENFORCED:
+        raise AppealRefused("Only a decision in force that acted on the subject can be appealed.", status=409)
+    try:
+        with transaction.atomic():
+            appeal = _open_appeal(vendor, external_id, decision, statement, appellant_id, digest)
+    except IntegrityError:
+        # A concurrent filing won (same key or same decision): answer as the replay or the conflict it is.
+        again = Appeal.objects.filter(vendor=vendor, external_id=external_id).first()
+        if again is not None and again.payload_hash == digest:
+            return FiledAppeal(again, created=False)
+        other = Appeal.objects.filter(decision=decision).first()
+        raise AppealRefused(
+            "This decision has already been appealed.", status=409, existing=other.pk if other else None
+        ) from None
+    return FiledAppeal(appeal, created=True)
+
+
+def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest) -> Appeal:
+    if Appeal.objects.filter(decision=decision).exists():
+        raise IntegrityError("already appealed")
+    now = timezone.now()
+    queue = appeals_queue()
+    case = Case.objects.create(
+        subject=decision.case.subject,
+        kind=Case.Kind.APPEAL,
+        policy=decision.policy,
+        queue=queue,
+        status=Case.Status.OPEN,
+        priority=20.0 * decision.policy.severity,
+        sla_due_at=now + timedelta(hours=queue.sla_hours or 72),
+        routed_at=now,
+        enriched_at=now,
+        last_reported_at=now,
+    )
+    appeal = Appeal.objects.create(
+        vendor=vendor,
+        external_id=external_id,
+        decision=decision,
+        appeal_case=case,
+        appellant_id=appellant_id,
+        statement=statement,
+        payload_hash=digest,
+    )
+    record_event(
+        actor=Actor.for_vendor(vendor),
+        verb="appeal.filed",
+        target=appeal,
+        case_id=case.pk,
+        data={"decision": decision.pk, "original_case": decision.case_id},
+    )
+    return appeal
+
+
+@transaction.atomic
+def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_version: int | None) -> Appeal:
+    """Uphold or overturn. Never by the agent who made or confirmed the decision (ReviewError).
+
+    Overturn: a reversing enforcement for the original decision and the author's strike removed.
+    """
+    now = timezone.now()
+    case = _lock_visible_case(case_id, user)
+    if case.kind != Case.Kind.APPEAL:
+        raise ReviewError("This is not an appeal case.", field="outcome")
+    _check_can_act(case, user, expected_version, now)
+    if outcome not in (Appeal.State.UPHELD, Appeal.State.OVERTURNED):
+        raise ReviewError("Choose uphold or overturn.", field="outcome")
+    reason = _clean_text(reason, field="reason")
+    appeal = Appeal.objects.select_related("decision__action", "decision__policy").get(appeal_case=case)
+    if appeal.state != Appeal.State.OPEN:
+        raise CaseConflict("This appeal was already decided.", case)
+    decision = appeal.decision
+    if user.pk in (decision.decided_by_id, decision.reviewed_by_id):
+        raise ReviewError(
+            "You made or confirmed the decision under appeal; another agent must review it.", field="outcome"
+        )
+    appeal.state = outcome
+    appeal.outcome_reason = reason
+    appeal.resolved_by = user
+    appeal.resolved_at = now
+    appeal.save(update_fields=["state", "outcome_reason", "resolved_by", "resolved_at"])
+    if outcome == Appeal.State.OVERTURNED:
+        create_enforcement(decision=decision, kind="reverse")
+        Strike.objects.filter(decision=decision, removed_at__isnull=True).update(
+            removed_at=now, removed_reason=f"appeal {appeal.pk} overturned"
+        )
+    case.status = Case.Status.RESOLVED
+    case.resolved_at = now
+    case.assignee = None
+    case.lease_expires_at = None
+    case.claimed_at = None
+    case.version += 1
+    case.save(
+        update_fields=[
+            "status",
+            "resolved_at",
+            "assignee",
+            "lease_expires_at",
+            "claimed_at",
+            "version",
+            "updated_at",
+        ]
+    )
+    record_event(
+        actor=Actor.for_user(user),
+        verb=f"appeal.{outcome}",
+        target=appeal,
+        case_id=case.pk,
+        data={"decision": decision.pk, "original_case": decision.case_id},
+    )
+    return appeal
