@@ -295,12 +295,20 @@ class Decision(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # For a timed action (a temporary suspension, a restriction for N hours): when it lapses. A beat task
+    # then sends the reversing enforcement, once.
+    effect_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["case", "mode", "-created_at"], name="decision_case_idx"),
+            models.Index(
+                fields=["effect_expires_at"],
+                name="decision_expiry_idx",
+                condition=Q(effect_expires_at__isnull=False),
+            ),
             models.Index(
                 fields=["case", "decided_by"],
                 name="decision_pending_idx",

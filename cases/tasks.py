@@ -115,3 +115,11 @@ def sweep_pending_enforcements(self) -> int:
         # Continue the count: the sweeper never grants more than ENFORCEMENT_MAX_ATTEMPTS in all.
         enforcement.enqueue_delivery(enforcement_id, attempt=attempts + 1)
     return len(pending)
+
+
+@task("cases.lift_expired_decisions", soft_time_limit=120, time_limit=150)
+def lift_expired_decisions(self) -> int:
+    """Beat: send the reversing enforcement of timed actions whose duration is over."""
+    from cases.services.effects import lift_expired_decisions as lift
+
+    return lift()

@@ -209,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
     "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
     "sweep-pending-enforcements": {"task": "cases.sweep_pending_enforcements", "schedule": 60.0},
+    "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
             "action": action.code,
             "enforcement_type": action.enforcement_type or action.kind,
             "duration_hours": action.duration_hours,
+            "expires_at": decision.effect_expires_at.isoformat() if decision.effect_expires_at else None,
             "policy": policy.code,
             "dsa_category": policy.dsa_category,
             "automated": decision.automated,
