@@ -321,6 +321,7 @@ def test_a_decision_is_delivered_once_as_a_signed_webhook_the_platform_verifies(
         "action": "remove",
         "enforcement_type": "content.remove",
         "duration_hours": None,
+        "expires_at": None,
         "policy": "harassment",
         "dsa_category": "STATEMENT_CATEGORY_ILLEGAL_OR_HARMFUL_SPEECH",
         "automated": False,
