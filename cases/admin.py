@@ -153,8 +153,8 @@ class DecisionAdmin(ReadOnlyModelAdmin):
 class TagAdmin(AuditedModelAdmin):
     """Curated tags are offered to agents first (e.g. high-profile, lang:de, campaign:x); agents add free ones."""
 
-    list_display = ("slug", "name", "is_curated", "subject_count", "created_at")
-    list_filter = ("is_curated",)
+    list_display = ("slug", "name", "is_curated", "is_protected", "subject_count", "created_at")
+    list_filter = ("is_curated", "is_protected")
     search_fields = ("slug", "name")
 
     def get_queryset(self, request):

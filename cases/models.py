@@ -449,10 +449,16 @@ class Tag(models.Model):
     name = models.CharField(max_length=64, blank=True)
     description = models.TextField(blank=True)
     is_curated = models.BooleanField(default=False, help_text="Admin-defined: offered to agents first.")
+    is_protected = models.BooleanField(
+        default=False,
+        help_text="Subjects with this tag (e.g. high-profile accounts) can only be actioned by leads "
+        "(permission cases.act_on_protected); agents can escalate them. Only leads add or remove it.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-is_curated", "slug"]
+        permissions = [("act_on_protected", "Can decide cases on protected subjects (leads)")]
 
     def __str__(self) -> str:
         return self.slug

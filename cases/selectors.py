@@ -130,6 +130,8 @@ class CaseReview:
     policies: list[Policy]
     escalation_queues: list
     pending_decision: Decision | None = None
+    # Protected tags on the subject the user may not act on (empty when they may): the page says why.
+    protection: list[str] = field(default_factory=list)
     appeal: "Appeal | None" = None
     appealed_case_visible: bool = False
     text_truncated: bool = False
@@ -268,6 +270,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         escalation_queues=escalation_queues,
         appeal=appeal,
         appealed_case_visible=appealed_case_visible,
+        protection=[]
+        if user.is_superuser or user.has_perm("cases.act_on_protected")
+        else [tag.slug for tag in tags if tag.is_protected],
         pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
         text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),

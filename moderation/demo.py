@@ -220,16 +220,19 @@ def seed_configuration() -> dict:
         ("queues", "view_all_queues"),
         ("cases", "retry_enforcement"),
         ("moderation", "view_auditevent"),
+        ("cases", "act_on_protected"),
     ]:
         leads.permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
     from cases.models import Tag
 
-    for slug, name in [
-        ("high-profile", "High-profile account"),
-        ("lang:de", "German"),
-        ("campaign:x", "Campaign X"),
+    for slug, name, protected in [
+        ("high-profile", "High-profile account (protected: leads act)", True),
+        ("lang:de", "German", False),
+        ("campaign:x", "Campaign X", False),
     ]:
-        Tag.objects.update_or_create(slug=slug, defaults={"name": name, "is_curated": True})
+        Tag.objects.update_or_create(
+            slug=slug, defaults={"name": name, "is_curated": True, "is_protected": protected}
+        )
     return {"vendors": vendors, "users": users}
 
 

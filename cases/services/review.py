@@ -128,6 +128,7 @@ def record_decision(
     _check_can_act(case, user, expected_version, now)
     if case.kind == Case.Kind.APPEAL:
         raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
+    _refuse_if_protected(case, user)
     policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
     if policy is None:
         raise ReviewError("Choose a policy.", field="policy")
@@ -220,6 +221,7 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
             _check_can_act(case, user, expected_version, now)  # raises: says who decided
         raise CaseConflict("This case is not waiting for a confirmation any more.", case)
     _check_can_act(case, user, expected_version, now)
+    _refuse_if_protected(case, user)
     pending = _pending_decision(case)
     _refuse_own_review(pending, user)
     _close_review(pending, user, Decision.ReviewState.CONFIRMED, now)
@@ -249,6 +251,29 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
         data={"first_decider": pending.decided_by_id, "action": pending.action.code},
     )
     return pending
+
+
+def protected_tags(subject_id: int) -> list[str]:
+    return list(
+        SubjectTag.objects.filter(subject_id=subject_id, tag__is_protected=True)
+        .order_by("tag__slug")
+        .values_list("tag__slug", flat=True)
+    )
+
+
+def can_act_on_protected(user) -> bool:
+    return user.is_superuser or user.has_perm("cases.act_on_protected")
+
+
+def _refuse_if_protected(case: Case, user) -> None:
+    if can_act_on_protected(user):
+        return
+    tags = protected_tags(case.subject_id)
+    if tags:
+        raise ReviewError(
+            f"This subject is protected ({', '.join(tags)}): only leads can act on it. Escalate it instead.",
+            field="__all__",
+        )
 
 
 def _pending_decision(case: Case) -> Decision:
@@ -351,6 +376,8 @@ def tag_subject(*, case_id: int, user, tag: str) -> Tag:
     case = _lock_visible_case(case_id, user)
     slug = normalise_tag(tag)
     tag_obj, _ = Tag.objects.get_or_create(slug=slug)
+    if tag_obj.is_protected and not can_act_on_protected(user):
+        raise ReviewError(f"Only leads can add the protected tag {slug}.", field="tag")
     try:
         with transaction.atomic():
             SubjectTag.objects.create(subject_id=case.subject_id, tag=tag_obj, added_by=user)
@@ -369,6 +396,8 @@ def tag_subject(*, case_id: int, user, tag: str) -> Tag:
 @transaction.atomic
 def untag_subject(*, case_id: int, user, tag: str) -> bool:
     case = _lock_visible_case(case_id, user)
+    if Tag.objects.filter(slug=tag, is_protected=True).exists() and not can_act_on_protected(user):
+        raise ReviewError(f"Only leads can remove the protected tag {tag}.", field="tag")
     deleted, _ = SubjectTag.objects.filter(subject_id=case.subject_id, tag__slug=tag).delete()
     if deleted:
         record_event(
