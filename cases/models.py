@@ -579,7 +579,10 @@ class Enforcement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["decision", "kind"], name="one_enforcement_per_decision_kind"),
         ]
-        permissions = [("retry_enforcement", "Can retry failed enforcement deliveries (leads)")]
+        permissions = [
+            ("retry_enforcement", "Can retry failed enforcement deliveries (leads)"),
+            ("bulk_decide", "Can decide many cases at once (leads)"),
+        ]
         indexes = [
             models.Index(fields=["state", "created_at"], name="enforcement_state_idx"),
             models.Index(fields=["case", "created_at"], name="enforcement_case_idx"),

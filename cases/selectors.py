@@ -347,3 +347,10 @@ def _load_review_config() -> ReviewConfig:
 # Cached per process (`moderation.config_cache`); saves of those models clear it (`cases.apps`).
 _review_config = ConfigCache(_load_review_config)
 forget_review_config = _review_config.forget
+
+
+def bulk_choices() -> dict:
+    """Policies and actions a lead can pick for a bulk decision (validated again per case)."""
+    config = _review_config.get()
+    actions = {action.pk: action for listed in config.actions_by_policy.values() for action in listed}
+    return {"policies": config.policies, "actions": sorted(actions.values(), key=lambda action: action.name)}

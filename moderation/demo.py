@@ -221,6 +221,7 @@ def seed_configuration() -> dict:
         ("cases", "retry_enforcement"),
         ("moderation", "view_auditevent"),
         ("cases", "act_on_protected"),
+        ("cases", "bulk_decide"),
     ]:
         leads.permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
     from cases.models import Tag

@@ -52,6 +52,10 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         for case in page:
             case.tag_slugs = tags.get(case.subject_id, [])
     context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
+    if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
+        from cases.selectors import bulk_choices
+
+        context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
     # 422 (not 400): htmx swaps it in, so the errors replace the list instead of being dropped.
     return render(request, template, context, status=200 if page is not None else 422)
@@ -73,3 +77,43 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
     if case is None:
         return render(request, "queues/empty.html", {"queue": queue})
     return redirect("cases:review", case_id=case.pk)
+
+
+@login_required
+@require_http_methods(["POST"])
+def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
+    """Leads: one policy and action for the selected cases of this queue, each decided and audited on its own."""
+    from django.contrib import messages
+
+    from cases.services import review
+
+    queue = selectors.queue_for_user(request.user, slug)
+    if queue is None:
+        raise Http404("No such queue")
+    ids = [int(value) for value in request.POST.getlist("cases") if value.isascii() and value.isdigit()][
+        :2000
+    ]
+    # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
+    in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
+    try:
+        outcome = review.bulk_decide(
+            user=request.user,
+            case_ids=[case_id for case_id in ids if case_id in in_queue],
+            policy_id=_positive_int(request.POST.get("policy")),
+            action_id=_positive_int(request.POST.get("action")),
+            reason=request.POST.get("reason", ""),
+        )
+    except review.ReviewError as exc:
+        messages.error(request, exc.message)
+    else:
+        skipped = len(outcome.skipped) + len(set(ids) - in_queue)
+        messages.success(
+            request,
+            f"Decided {len(outcome.decided)} case(s); skipped {skipped} (held, decided or protected).",
+        )
+    return redirect("queues:queue", slug=queue.slug)
+
+
+def _positive_int(value) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 19 else None

@@ -443,3 +443,60 @@ def record_media_served(*, case_id: int, user, index: int) -> None:
 def touch_presence(*, case_id: int, user) -> None:
     """The user has the case page open (heartbeat). One upsert; presence is not audited (views are)."""
     CaseViewer.objects.update_or_create(case_id=case_id, user=user, defaults={"last_seen_at": timezone.now()})
+
+
+@dataclass
+class BulkOutcome:
+    decided: list[int]
+    skipped: dict[int, str]
+
+
+BULK_LIMIT = 1000
+
+
+def bulk_decide(
+    *, user, case_ids: list[int], policy_id: int | None, action_id: int | None, reason: str = ""
+) -> BulkOutcome:
+    """A lead applies one policy and action to many cases (up to BULK_LIMIT). Each case is decided through
+    `record_decision` in its own transaction, so each is validated, audited and enforced on its own; a case
+    that cannot be decided (gone, held by someone, already decided, protected...) is skipped with the reason.
+    The batch itself is audited (`bulk.decided`)."""
+    if not (user.is_superuser or user.has_perm("cases.bulk_decide")):
+        raise ReviewError("Only leads can decide cases in bulk.", field="__all__")
+    ids = list(dict.fromkeys(case_ids))[:BULK_LIMIT]
+    if not ids:
+        raise ReviewError("Select at least one case.", field="cases")
+    outcome = BulkOutcome(decided=[], skipped={})
+    for case_id in ids:
+        try:
+            record_decision(
+                case_id=case_id,
+                user=user,
+                policy_id=policy_id,
+                action_id=action_id,
+                reason=reason,
+                notes="Bulk decision.",
+                expected_version=None,
+            )
+        except ReviewError as exc:
+            if exc.field in ("policy", "action", "reason"):
+                raise  # the same for every case: refuse the whole batch
+            outcome.skipped[case_id] = exc.message
+        except CaseConflict as exc:
+            outcome.skipped[case_id] = exc.message
+        except CaseNotVisible:
+            outcome.skipped[case_id] = "No such case."
+        else:
+            outcome.decided.append(case_id)
+    record_event(
+        actor=Actor.for_user(user),
+        verb="bulk.decided",
+        target=user,
+        data={
+            "policy": policy_id,
+            "action": action_id,
+            "decided": outcome.decided,
+            "skipped": {str(key): value for key, value in outcome.skipped.items()},
+        },
+    )
+    return outcome

@@ -1,0 +1,128 @@
+"""Leads decide many cases at once; each decision is recorded, audited and enforced on its own."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.utils import timezone
+
+from cases.models import Case, Decision, SubjectTag
+from cases.services import review
+from moderation.models import AuditEvent
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def lead(review_setup):
+    user = factories.UserFactory(username="lena")
+    user.user_permissions.add(Permission.objects.get(codename="bulk_decide"))
+    review_setup.queue.members.add(user)
+    return user
+
+
+@pytest.fixture
+def spam_cases(review_setup):
+    return [
+        factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["spam"])
+        for _ in range(3)
+    ]
+
+
+def bulk(user, cases, review_setup, *, action="remove"):
+    return review.bulk_decide(
+        user=user,
+        case_ids=[case.pk for case in cases],
+        policy_id=review_setup.policies["spam"].pk,
+        action_id=review_setup.actions[action].pk,
+        reason="spam wave",
+    )
+
+
+def test_each_case_gets_its_own_audited_decision(lead, spam_cases, review_setup):
+    outcome = bulk(lead, spam_cases, review_setup)
+
+    assert sorted(outcome.decided) == sorted(case.pk for case in spam_cases)
+    assert Decision.objects.filter(decided_by=lead).count() == 3
+    assert AuditEvent.objects.filter(verb="decision.recorded").count() == 3
+    assert AuditEvent.objects.filter(verb="bulk.decided").count() == 1
+    assert all(case.status == Case.Status.RESOLVED for case in Case.objects.filter(pk__in=outcome.decided))
+
+
+def test_held_decided_and_protected_cases_are_skipped_with_reasons(lead, spam_cases, review_setup):
+    held, decided, protected = spam_cases
+    other = factories.UserFactory(username="bob")
+    Case.objects.filter(pk=held.pk).update(
+        assignee=other, status="in_review", lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
+    Case.objects.filter(pk=decided.pk).update(status="resolved")
+    tag = factories.TagFactory(slug="high-profile", is_protected=True)
+    SubjectTag.objects.create(subject=protected.subject, tag=tag)
+
+    outcome = bulk(lead, spam_cases, review_setup)
+
+    assert outcome.decided == []
+    assert set(outcome.skipped) == {held.pk, decided.pk, protected.pk}
+    assert "bob" in outcome.skipped[held.pk]
+    assert "protected" in outcome.skipped[protected.pk]
+
+
+def test_an_action_not_allowed_refuses_the_whole_batch(lead, spam_cases, review_setup):
+    review_setup.policies["spam"].allowed_actions.remove(review_setup.actions["warn"])
+
+    with pytest.raises(review.ReviewError):
+        bulk(lead, spam_cases, review_setup, action="warn")
+
+    assert not Decision.objects.exists()
+
+
+def test_agents_cannot_decide_in_bulk(spam_cases, review_setup):
+    with pytest.raises(review.ReviewError):
+        bulk(review_setup.agent, spam_cases, review_setup)
+
+    assert not Decision.objects.exists()
+
+
+def test_the_queue_page_offers_bulk_only_to_leads(agent_client, lead, spam_cases):
+    browser = Client()
+    browser.force_login(lead)
+
+    assert 'id="bulk-form"' not in agent_client.get("/queues/general/").content.decode()
+    assert 'id="bulk-form"' in browser.get("/queues/general/").content.decode()
+
+
+def test_bulk_through_the_page_decides_only_cases_of_that_queue(lead, spam_cases, review_setup):
+    elsewhere = factories.OpenCaseFactory(queue=factories.QueueFactory(slug="elsewhere"))
+    browser = Client()
+    browser.force_login(lead)
+
+    response = browser.post(
+        "/queues/general/bulk-decide",
+        {
+            "cases": [spam_cases[0].pk, elsewhere.pk, "junk"],
+            "policy": review_setup.policies["spam"].pk,
+            "action": review_setup.actions["remove"].pk,
+        },
+        follow=True,
+    )
+
+    assert "Decided 1 case(s); skipped 1" in response.content.decode()
+    assert Case.objects.get(pk=spam_cases[0].pk).status == Case.Status.RESOLVED
+    assert Case.objects.get(pk=elsewhere.pk).status == Case.Status.OPEN
+
+
+def test_bulk_by_an_agent_through_the_page_decides_nothing(agent_client, spam_cases, review_setup):
+    response = agent_client.post(
+        "/queues/general/bulk-decide",
+        {
+            "cases": [spam_cases[0].pk],
+            "policy": review_setup.policies["spam"].pk,
+            "action": review_setup.actions["remove"].pk,
+        },
+        follow=True,
+    )
+
+    assert "Only leads" in response.content.decode()
+    assert not Decision.objects.exists()
