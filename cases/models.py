@@ -134,9 +134,12 @@ class Case(models.Model):
     class Meta:
         constraints = [
             # At most one case under review per subject: concurrent reports on a new subject meet here.
-            # (An appeal case is a separate kind: a subject can have an open report case and an open appeal.)
+            # Appeal cases are outside it: a subject can have an open report case and open appeals (one per
+            # appealed decision, which Appeal.decision enforces).
             models.UniqueConstraint(
-                fields=["subject", "kind"], condition=~Q(status="resolved"), name="one_open_case_per_subject"
+                fields=["subject"],
+                condition=~Q(status="resolved") & Q(kind="report"),
+                name="one_open_case_per_subject",
             ),
             models.CheckConstraint(condition=Q(priority__gte=0), name="case_priority_non_negative"),
         ]
@@ -195,7 +198,12 @@ class Case(models.Model):
 
 
 class Report(models.Model):
-    """One complaint or signal about a subject. Never edited."""
+    """One complaint or signal about a subject. Never edited (but for its outcome, set once decided)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        UPHELD = "upheld"
+        REJECTED = "rejected"
 
     # No separate index: the unique (vendor, external_id) constraint's index leads with vendor.
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="reports", db_index=False)
@@ -211,6 +219,8 @@ class Report(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     payload = models.JSONField(help_text="The validated request item, as received.")
     payload_hash = models.CharField(max_length=64, help_text="Idempotency: a replay must hash the same.")
+    # Set by the case's final decision: upheld (the report was right) or rejected (no violation).
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
 
     class Meta:
         ordering = ["received_at", "id"]
@@ -657,3 +667,33 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"Appeal {self.pk} of decision {self.decision_id} ({self.state})"
+
+
+class Reporter(models.Model):
+    """A vendor's reporting user, with their track record. Leads can mute a bad-faith reporter: their
+    reports are still stored and shown, but no longer raise a case's priority."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="reporters")
+    reporter_id = models.CharField(max_length=255)
+    upheld_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    muted_at = models.DateTimeField(null=True, blank=True)
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mute_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "reporter_id"], name="reporter_identity")]
+        permissions = [("mute_reporter", "Can mute bad-faith reporters (leads)")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}:{self.reporter_id}"
+
+    @property
+    def judged(self) -> int:
+        return self.upheld_count + self.rejected_count
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.upheld_count / self.judged if self.judged else None

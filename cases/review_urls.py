@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:case_id>/escalate", views.escalate, name="escalate"),
     path("<int:case_id>/confirm", views.confirm, name="confirm"),
     path("<int:case_id>/appeal", views.resolve_appeal, name="resolve-appeal"),
+    path("<int:case_id>/reports/<int:report_id>/mute", views.mute_reporter, name="mute-reporter"),
     path("<int:case_id>/claim", views.claim, name="claim"),
     path("<int:case_id>/skip", views.skip, name="skip"),
     path("<int:case_id>/release", views.release, name="release"),

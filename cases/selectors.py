@@ -130,6 +130,8 @@ class CaseReview:
     policies: list[Policy]
     escalation_queues: list
     pending_decision: Decision | None = None
+    # (vendor id, reporter id) → Reporter: track record and mute state, for the reports shown.
+    reporters: dict = field(default_factory=dict)
     # Protected tags on the subject the user may not act on (empty when they may): the page says why.
     protection: list[str] = field(default_factory=list)
     appeal: "Appeal | None" = None
@@ -156,6 +158,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         .select_related("vendor", "policy")
         .order_by("-received_at", "-id")[:REVIEW_REPORTS_SHOWN]
     )
+    reporter_records = _reporter_records(reports)
     signals = list(
         Signal.objects.filter(case=case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
     )
@@ -270,6 +273,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         escalation_queues=escalation_queues,
         appeal=appeal,
         appealed_case_visible=appealed_case_visible,
+        reporters=reporter_records,
         protection=[]
         if user.is_superuser or user.has_perm("cases.act_on_protected")
         else [tag.slug for tag in tags if tag.is_protected],
@@ -354,3 +358,20 @@ def bulk_choices() -> dict:
     config = _review_config.get()
     actions = {action.pk: action for listed in config.actions_by_policy.values() for action in listed}
     return {"policies": config.policies, "actions": sorted(actions.values(), key=lambda action: action.name)}
+
+
+def _reporter_records(reports: list[Report]) -> dict:
+    from cases.models import Reporter
+
+    pairs = {(report.vendor_id, report.reporter_id) for report in reports if report.reporter_id}
+    for report in reports:
+        report.record = None
+    if not pairs:
+        return {}
+    condition = Q()
+    for vendor_id, reporter_id in pairs:
+        condition |= Q(vendor_id=vendor_id, reporter_id=reporter_id)
+    records = {(r.vendor_id, r.reporter_id): r for r in Reporter.objects.filter(condition)}
+    for report in reports:
+        report.record = records.get((report.vendor_id, report.reporter_id))
+    return records

@@ -403,3 +403,24 @@ def resolve_appeal(request: HttpRequest, case_id: int) -> HttpResponse:
     except review.CaseConflict as exc:
         return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
     return _next_case(request, case.queue, f"Appeal {appeal.pk}: {appeal.get_state_display()}.")
+
+
+@login_required
+@require_POST
+def mute_reporter(request: HttpRequest, case_id: int, report_id: int) -> HttpResponse:
+    """Leads: mute (or unmute) the reporter of one of this case's reports."""
+    case = _visible_case(request, case_id)
+    muted = request.POST.get("muted", "1") == "1"
+    try:
+        review.set_reporter_muted(
+            case_id=case.pk,
+            user=request.user,
+            report_id=report_id,
+            muted=muted,
+            reason=request.POST.get("reason", ""),
+        )
+    except review.ReviewError as exc:
+        status = 403 if "leads" in exc.message else 422
+        return HttpResponse(exc.message, status=status, content_type="text/plain")
+    response = _render_review(request, case) if request.htmx else redirect("cases:review", case_id=case.pk)
+    return _toast(response, "Reporter muted." if muted else "Reporter unmuted.", request=request)

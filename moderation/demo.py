@@ -222,6 +222,7 @@ def seed_configuration() -> dict:
         ("moderation", "view_auditevent"),
         ("cases", "act_on_protected"),
         ("cases", "bulk_decide"),
+        ("cases", "mute_reporter"),
     ]:
         leads.permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
     from cases.models import Tag

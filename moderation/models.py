@@ -107,6 +107,9 @@ class Vendor(models.Model):
         help_text="0..1: how often this vendor's reports turn out to be violations; weighs priority.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive vendors' tokens are refused.")
+    # Measured: reports of this vendor upheld / rejected by final decisions (compare with `reliability`).
+    upheld_count = models.PositiveIntegerField(default=0, editable=False)
+    rejected_count = models.PositiveIntegerField(default=0, editable=False)
     contact = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

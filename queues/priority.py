@@ -16,12 +16,15 @@ def priority_score(
     distinct_reporters: int,
     vendor_reliability: float,
     boost: float = 0.0,
+    reporter_accuracy: float = 1.0,
 ) -> float:
     """Priority of a case: higher is reviewed first (ties: oldest first).
 
     priority = 20 * policy severity (1..5)
              + 50 * the strongest signal score in 0..1 (ML scorers, vendor scores), 0 if none
-             + 10 * log2(1 + distinct reporters), capped at 40 (1 → 10, 3 → 20, 15 → 40)
+             + 10 * log2(1 + distinct reporters), capped at 40 (1 → 10, 3 → 20, 15 → 40),
+               times the reporters' track record (0..1; 1 until they have enough judged reports;
+               muted reporters are not counted at all)
              + 20 * reliability of the most reliable vendor that reported it (0..1)
              + the matching routing rule's boost (may be negative)
     clamped at 0, rounded to 2 decimals.
@@ -32,7 +35,9 @@ def priority_score(
     """
     severity = min(max(int(severity), 1), 5)
     score = min(max(max_score or 0.0, 0.0), 1.0)
-    reporters = min(REPORTER_WEIGHT * math.log2(1 + max(distinct_reporters, 0)), REPORTER_CAP)
+    reporters = min(REPORTER_WEIGHT * math.log2(1 + max(distinct_reporters, 0)), REPORTER_CAP) * min(
+        max(reporter_accuracy, 0.0), 1.0
+    )
     reliability = min(max(vendor_reliability, 0.0), 1.0)
     total = (
         SEVERITY_WEIGHT * severity

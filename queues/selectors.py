@@ -11,7 +11,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
-from cases.services.effects import active_strike_count
+from cases.services.effects import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, RoutingRule
 
@@ -27,6 +27,7 @@ class CaseFacts:
     severity: int
     distinct_reporters: int
     vendor_reliability: float
+    reporter_accuracy: float = 1.0
     # label → strongest numeric value (ML score, vendor score or numeric context fact; booleans are 0/1)
     signals: dict[str, float] = field(default_factory=dict)
     # strongest ML or vendor score (context facts excluded), None without any
@@ -53,6 +54,8 @@ def case_facts(case: Case) -> CaseFacts:
     # Repeat offenders: routing rules can match on the author's active strikes (a ScoreCondition on
     # `author.active_strikes`) to raise priority or send them to a specialist queue.
     signals["author.active_strikes"] = float(active_strike_count(case.subject.author_id))
+    # Muted (bad-faith) reporters do not raise priority; the others count by their track record.
+    muted_reporters, accuracy = reporter_weight(case.pk)
     facts = CaseFacts(
         policy_ids={policy_id for policy_id, _, _ in reports}
         | ({case.policy_id} if case.policy_id else set()),
@@ -60,7 +63,8 @@ def case_facts(case: Case) -> CaseFacts:
         subject_kind=case.subject.kind,
         language=(case.subject.language or "").lower(),
         severity=case.policy.severity if case.policy_id else 1,
-        distinct_reporters=case.reporter_count,
+        distinct_reporters=max(case.reporter_count - muted_reporters, 0),
+        reporter_accuracy=accuracy,
         vendor_reliability=max((reliability for _, _, reliability in reports), default=0.0),
         signals=signals,
         max_score=max_score,

@@ -16,7 +16,14 @@ from django.utils import timezone
 
 from cases.models import Appeal, Case, Decision, Report, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
-from cases.services.review import CaseConflict, ReviewError, _check_can_act, _clean_text, _lock_visible_case
+from cases.services.review import (
+    CaseConflict,
+    ReviewError,
+    _check_can_act,
+    _clean_text,
+    _lock_visible_case,
+    _refuse_if_protected,
+)
 from moderation.audit import Actor, record_event
 from moderation.models import Vendor
 from queues.models import Queue
@@ -138,6 +145,7 @@ def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_ve
     if case.kind != Case.Kind.APPEAL:
         raise ReviewError("This is not an appeal case.", field="outcome")
     _check_can_act(case, user, expected_version, now)
+    _refuse_if_protected(case, user)
     if outcome not in (Appeal.State.UPHELD, Appeal.State.OVERTURNED):
         raise ReviewError("Choose uphold or overturn.", field="outcome")
     reason = _clean_text(reason, field="reason")

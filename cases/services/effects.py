@@ -10,8 +10,12 @@ from cases.services.enforcement import NOT_ENFORCED, create_enforcement
 
 
 def decision_takes_effect(decision: Decision) -> None:
-    """Enforce a final live decision and, for an enforcing action, give the author a strike (once)."""
-    if decision.mode != Decision.Mode.LIVE or decision.action.kind in NOT_ENFORCED:
+    """A final live decision: its reports are judged (reporter and vendor track records), and an enforcing
+    action is enforced and gives the author a strike (once)."""
+    if decision.mode != Decision.Mode.LIVE:
+        return
+    record_report_outcomes(decision)
+    if decision.action.kind in NOT_ENFORCED:
         return
     if decision.action.duration_hours and decision.effect_expires_at is None:
         decision.effect_expires_at = timezone.now() + timedelta(hours=decision.action.duration_hours)
@@ -80,3 +84,69 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
                     },
                 )
     return lifted
+
+
+def record_report_outcomes(decision: Decision) -> None:
+    """Mark the case's undecided reports upheld (an enforcing action) or rejected (no violation), and count
+    them into each reporter's and vendor's track record. Escalations judge nothing."""
+    from django.db.models import Count, F
+
+    from cases.models import Report, Reporter
+    from moderation.models import Action, Vendor
+
+    if decision.action.kind == Action.Kind.ESCALATE:
+        return
+    outcome = (
+        Report.Outcome.REJECTED if decision.action.kind == Action.Kind.NO_VIOLATION else Report.Outcome.UPHELD
+    )
+    pending = Report.objects.filter(case_id=decision.case_id, outcome=Report.Outcome.PENDING)
+    per_reporter = list(
+        pending.exclude(reporter_id="").values("vendor_id", "reporter_id").annotate(n=Count("id"))
+    )
+    per_vendor = list(pending.values("vendor_id").annotate(n=Count("id")))
+    if not per_vendor:
+        return
+    pending.update(outcome=outcome)
+    counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
+    for row in per_reporter:
+        reporter, _ = Reporter.objects.get_or_create(
+            vendor_id=row["vendor_id"], reporter_id=row["reporter_id"]
+        )
+        Reporter.objects.filter(pk=reporter.pk).update(**{counter: F(counter) + row["n"]})
+    for row in per_vendor:
+        Vendor.objects.filter(pk=row["vendor_id"]).update(**{counter: F(counter) + row["n"]})
+
+
+# A reporter's track record counts once they have this many judged reports.
+MIN_JUDGED_FOR_ACCURACY = 5
+
+
+def reporter_weight(case_id: int) -> tuple[int, float]:
+    """(muted reporters on the case, track-record factor 0..1 for the others) for the priority score.
+
+    The factor is the mean smoothed accuracy ((upheld + 1) / (judged + 2)) of the case's unmuted reporters
+    with enough judged reports; 1.0 when none has a record yet, so new reporters are not penalised.
+    """
+    from cases.models import Report, Reporter
+
+    pairs = list(
+        Report.objects.filter(case_id=case_id)
+        .exclude(reporter_id="")
+        .values_list("vendor_id", "reporter_id")
+        .distinct()[:200]
+    )
+    if not pairs:
+        return 0, 1.0
+    from django.db.models import Q
+
+    condition = Q()
+    for vendor_id, reporter_id in pairs:
+        condition |= Q(vendor_id=vendor_id, reporter_id=reporter_id)
+    muted = 0
+    accuracies = []
+    for reporter in Reporter.objects.filter(condition):
+        if reporter.muted_at is not None:
+            muted += 1
+        elif reporter.judged >= MIN_JUDGED_FOR_ACCURACY:
+            accuracies.append((reporter.upheld_count + 1) / (reporter.judged + 2))
+    return muted, (sum(accuracies) / len(accuracies)) if accuracies else 1.0

@@ -500,3 +500,30 @@ def bulk_decide(
         },
     )
     return outcome
+
+
+@transaction.atomic
+def set_reporter_muted(*, case_id: int, user, report_id: int, muted: bool, reason: str = ""):
+    """A lead mutes (or unmutes) the reporter of a report on a case they can see. Muted reporters' later
+    reports are stored and shown but do not raise priority. Audited (`reporter.muted` / `reporter.unmuted`)."""
+    from cases.models import Report, Reporter
+
+    if not (user.is_superuser or user.has_perm("cases.mute_reporter")):
+        raise ReviewError("Only leads can mute reporters.", field="__all__")
+    case = _lock_visible_case(case_id, user)
+    report = Report.objects.filter(pk=report_id, case=case).exclude(reporter_id="").first()
+    if report is None:
+        raise ReviewError("That report has no reporter to mute.", field="report")
+    reporter, _ = Reporter.objects.get_or_create(vendor_id=report.vendor_id, reporter_id=report.reporter_id)
+    reporter.muted_at = timezone.now() if muted else None
+    reporter.muted_by = user if muted else None
+    reporter.mute_reason = _clean_text(reason, field="reason")[:200] if muted else ""
+    reporter.save(update_fields=["muted_at", "muted_by", "mute_reason"])
+    record_event(
+        actor=Actor.for_user(user),
+        verb="reporter.muted" if muted else "reporter.unmuted",
+        target=reporter,
+        case_id=case.pk,
+        data={"vendor": report.vendor_id, "reporter": report.reporter_id},
+    )
+    return reporter

@@ -106,6 +106,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         severity=facts.severity,
         max_score=facts.max_score,
         distinct_reporters=facts.distinct_reporters,
+        reporter_accuracy=facts.reporter_accuracy,
         vendor_reliability=facts.vendor_reliability,
         boost=matched.priority_boost if matched is not None else 0.0,
     )

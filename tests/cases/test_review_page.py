@@ -413,7 +413,7 @@ def _small_case(review_setup):
         subject__media_urls=["https://media.example/small.png"],
         report_count=1,
     )
-    factories.ReportFactory(case=case)
+    factories.ReportFactory(case=case, reporter_id="reporter-1")
     factories.SignalFactory(case=case)
     return case
 
