@@ -297,6 +297,9 @@ class Decision(models.Model):
     )
     reason = models.TextField(blank=True)
     notes = models.TextField(blank=True)
+    # What the affected user is told: the admin's message template filled in, else the reason or the
+    # policy's explanation. Sent in the enforcement.
+    user_message = models.TextField(blank=True)
     # Four eyes: under a policy that requires a second review, an enforcing decision waits (`pending`) until
     # a different agent confirms it (`confirmed`) or decides otherwise (`overturned`); only then is anything
     # enforced. Every other decision is `final` when made.

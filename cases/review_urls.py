@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:case_id>/release", views.release, name="release"),
     path("<int:case_id>/heartbeat", views.heartbeat, name="heartbeat"),
     path("<int:case_id>/actions", views.action_choices, name="actions"),
+    path("<int:case_id>/message", views.message_preview, name="message-preview"),
     path("<int:case_id>/notes", views.add_note, name="notes"),
     path("<int:case_id>/tags", views.change_tags, name="tags"),
     path("<int:case_id>/media/<int:index>", views.media_file, name="media"),

@@ -424,3 +424,27 @@ def mute_reporter(request: HttpRequest, case_id: int, report_id: int) -> HttpRes
         return HttpResponse(exc.message, status=status, content_type="text/plain")
     response = _render_review(request, case) if request.htmx else redirect("cases:review", case_id=case.pk)
     return _toast(response, "Reporter muted." if muted else "Reporter unmuted.", request=request)
+
+
+@login_required
+@require_GET
+def message_preview(request: HttpRequest, case_id: int) -> HttpResponse:
+    """What the user would be told for the policy, action and reason chosen in the form (HTMX preview)."""
+    from cases.services.messages import compose_user_message
+    from moderation.models import Action, Policy
+
+    case = _visible_case(request, case_id)
+    policy = Policy.objects.filter(pk=_int(request.GET.get("policy")) or 0, is_active=True).first()
+    action = Action.objects.filter(pk=_int(request.GET.get("action")) or 0, is_active=True).first()
+    message = None
+    if policy is not None and action is not None:
+        message = compose_user_message(
+            subject=case.subject,
+            policy=policy,
+            action=action,
+            reason=request.GET.get("reason", "")[:5000],
+            decision_id=None,
+        )
+    if not request.htmx:
+        return redirect("cases:review", case_id=case.pk)
+    return render(request, "cases/review.html#message-preview", {"case": case, "message": message})

@@ -5,7 +5,15 @@ from django.utils.html import format_html
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.audit import Actor
-from moderation.models import Action, AuditEvent, EnforcementEndpoint, Policy, Vendor, VendorToken
+from moderation.models import (
+    Action,
+    AuditEvent,
+    EnforcementEndpoint,
+    MessageTemplate,
+    Policy,
+    Vendor,
+    VendorToken,
+)
 from moderation.services import issue_vendor_token, revoke_vendor_tokens
 
 admin.site.site_header = "Moderation review — administration"
@@ -169,3 +177,12 @@ class EnforcementEndpointAdmin(AuditedModelAdmin):
 
     form = EnforcementEndpointForm
     list_display = ("name", "url", "is_active", "timeout_seconds", "created_at")
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(AuditedModelAdmin):
+    """Messages to affected users per action (and policy, language); placeholders are listed in the help."""
+
+    list_display = ("action", "policy", "language", "is_active")
+    list_filter = ("action", "policy", "language", "is_active")
+    search_fields = ("body",)

@@ -221,3 +221,53 @@ class EnforcementEndpoint(models.Model):
             errors["secret"] = ["Use a secret of at least 32 characters (e.g. `openssl rand -hex 32`)."]
         if errors:
             raise ValidationError(errors)
+
+
+class MessageTemplate(models.Model):
+    """What the affected user is told for an action (optionally per policy and language), with placeholders.
+
+    Placeholders: {subject} (kind and id), {policy}, {policy_text} (the policy's explanation), {action},
+    {duration} (e.g. "24 hours"), {appeal_link}, {reason} (what the agent wrote). A placeholder without a
+    value blocks the decision until it is filled (the decision form previews the message).
+    """
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="message_templates")
+    policy = models.ForeignKey(
+        Policy,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="message_templates",
+        help_text="Empty: for this action under any policy.",
+    )
+    language = models.CharField(max_length=16, blank=True, help_text="BCP 47, e.g. de; empty: the default.")
+    body = models.TextField()
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["action__code", "policy__code", "language"]
+
+    def __str__(self) -> str:
+        return f"{self.action} / {self.policy or 'any policy'} / {self.language or 'default'}"
+
+    def clean(self) -> None:
+        import re
+
+        from django.core.exceptions import ValidationError
+
+        from moderation.validators import LANGUAGE_RE
+
+        errors = {}
+        unknown = set(re.findall(r"\{([^{}]*)\}", self.body or "")) - set(MESSAGE_PLACEHOLDERS)
+        if unknown:
+            errors["body"] = [
+                f"Unknown placeholder(s) {', '.join('{' + name + '}' for name in sorted(unknown))}; use "
+                + ", ".join("{" + name + "}" for name in MESSAGE_PLACEHOLDERS)
+            ]
+        if self.language and not LANGUAGE_RE.match(self.language):
+            errors["language"] = ["Not a BCP 47 language tag."]
+        if errors:
+            raise ValidationError(errors)
+
+
+MESSAGE_PLACEHOLDERS = ("subject", "policy", "policy_text", "action", "duration", "appeal_link", "reason")

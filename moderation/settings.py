@@ -239,6 +239,9 @@ QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 
+# The platform's appeal page, for the {appeal_link} placeholder of message templates ({decision_id} is
+# filled in), e.g. https://platform.example/appeals/new?decision={decision_id}. Empty: no link to offer.
+APPEAL_URL_TEMPLATE = env_str("APPEAL_URL_TEMPLATE", "")
 # Appeal cases go to this queue (created on first use; add its members in the admin).
 APPEALS_QUEUE_SLUG = env_str("APPEALS_QUEUE_SLUG", "appeals")
 # Largest audit log CSV export (rows); narrow the filters for more.

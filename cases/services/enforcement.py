@@ -67,8 +67,9 @@ def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
         },
         "subject": {"kind": subject.kind, "external_id": subject.external_id, "author_id": subject.author_id},
         "case_id": case.pk,
-        # What the user is told: the decision's own reason, else the policy's explanation.
-        "reason": decision.reason or policy.user_facing_text,
+        # What the user is told: the filled-in message template, else the decision's reason, else the
+        # policy's explanation.
+        "reason": decision.user_message or decision.reason or policy.user_facing_text,
         "created_at": timezone.now().isoformat(),
     }
 

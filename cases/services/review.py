@@ -16,6 +16,7 @@ from django.utils import timezone
 from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectTag, Tag
 from cases.services.effects import decision_takes_effect
 from cases.services.enforcement import NOT_ENFORCED
+from cases.services.messages import compose_user_message
 from moderation.audit import Actor, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
@@ -146,6 +147,15 @@ def record_decision(
         raise ReviewError("Use Escalate to send the case to another queue.", field="action")
     reason = _clean_text(reason, field="reason")
     notes = _clean_text(notes, field="notes")
+    preview = compose_user_message(
+        subject=case.subject, policy=policy, action=action, reason=reason, decision_id=None
+    )
+    if preview.unfilled:
+        raise ReviewError(
+            f"The message to the user still has {', '.join(preview.unfilled)}: write a reason, or ask an "
+            "admin to fix the message template.",
+            field="reason",
+        )
     actor = Actor.for_user(user)
     overturned = None
     if case.status == Case.Status.PENDING_CONFIRMATION:
@@ -166,6 +176,10 @@ def record_decision(
         notes=notes,
         review_state=Decision.ReviewState.PENDING if needs_second_review else Decision.ReviewState.FINAL,
     )
+    decision.user_message = compose_user_message(
+        subject=case.subject, policy=policy, action=action, reason=reason, decision_id=decision.pk
+    ).text
+    Decision.objects.filter(pk=decision.pk).update(user_message=decision.user_message)
     data = {"policy": policy.code, "action": action.code, "queue": case.queue.slug if case.queue_id else None}
     if overturned is not None:
         _close_review(overturned, user, Decision.ReviewState.OVERTURNED, now)

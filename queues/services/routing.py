@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cases.models import Case, Decision
 from cases.services.effects import decision_takes_effect
+from cases.services.messages import compose_user_message
 from moderation.audit import Actor, record_event
 from queues import selectors
 from queues.models import RoutingRule
@@ -204,6 +205,17 @@ def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
         case.queue = rule.target_queue
     case.version += 1
     case.save()
+    # The user is told what the admin's template says (never the internal rule name); a template that
+    # cannot be filled without an agent's words falls back to the policy's explanation.
+    message = compose_user_message(
+        subject=case.subject,
+        policy=rule.auto_policy,
+        action=rule.auto_action,
+        reason="",
+        decision_id=decision.pk,
+    )
+    decision.user_message = rule.auto_policy.user_facing_text if message.unfilled else message.text
+    Decision.objects.filter(pk=decision.pk).update(user_message=decision.user_message)
     decision_takes_effect(decision)
     record_event(
         actor=ROUTER,
