@@ -700,3 +700,35 @@ class Reporter(models.Model):
     @property
     def accuracy(self) -> float | None:
         return self.upheld_count / self.judged if self.judged else None
+
+
+class VendorNotification(models.Model):
+    """The outcome of a case, sent to a vendor that reported on it (if it has a callback URL). Signed and
+    retried like enforcements; fixed body and idempotency key."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="notifications")
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="vendor_notifications")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="vendor_notifications")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    idempotency_key = models.CharField(max_length=80, unique=True)
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "vendor"], name="one_notification_per_vendor_decision"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} ({self.state})"

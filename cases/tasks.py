@@ -123,3 +123,14 @@ def lift_expired_decisions(self) -> int:
     from cases.services.effects import lift_expired_decisions as lift
 
     return lift()
+
+
+@task("cases.deliver_vendor_notification", soft_time_limit=60, time_limit=90)
+def deliver_vendor_notification(self, notification_id: int, attempt: int = 1) -> None:
+    """Tell a vendor a case's outcome; transient failures retry with backoff (one attempt without a broker)."""
+    from cases.services.notifications import deliver_vendor_notification as deliver
+
+    final = bool(self.request.is_eager) or attempt >= settings.ENFORCEMENT_MAX_ATTEMPTS
+    if deliver(notification_id=notification_id, final_attempt=final):
+        countdown = backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=3600)
+        deliver_vendor_notification.apply_async((notification_id, attempt + 1), countdown=countdown)

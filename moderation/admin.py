@@ -64,11 +64,25 @@ class VendorTokenInline(admin.TabularInline):
 
 @admin.register(Vendor)
 class VendorAdmin(AuditedModelAdmin):
-    list_display = ["name", "slug", "reliability", "is_active", "active_tokens", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "reliability",
+        "measured_accuracy",
+        "is_active",
+        "active_tokens",
+        "created_at",
+    ]
     list_filter = ["is_active"]
     search_fields = ["name", "slug", "contact"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VendorTokenInline]
+    readonly_fields = ["upheld_count", "rejected_count"]
+
+    @admin.display(description="Upheld (measured)")
+    def measured_accuracy(self, obj: Vendor) -> str:
+        judged = obj.upheld_count + obj.rejected_count
+        return f"{obj.upheld_count / judged:.0%} of {judged}" if judged else "—"
 
     @admin.display(description="Active tokens", ordering="active_token_count")
     def active_tokens(self, obj: Vendor) -> int:

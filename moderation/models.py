@@ -107,6 +107,9 @@ class Vendor(models.Model):
         help_text="0..1: how often this vendor's reports turn out to be violations; weighs priority.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive vendors' tokens are refused.")
+    # Optional: where to tell this vendor the outcome of cases it reported (signed like enforcements).
+    callback_url = models.URLField(max_length=2048, blank=True)
+    callback_secret = models.CharField(max_length=200, blank=True, help_text="At least 32 characters.")
     # Measured: reports of this vendor upheld / rejected by final decisions (compare with `reliability`).
     upheld_count = models.PositiveIntegerField(default=0, editable=False)
     rejected_count = models.PositiveIntegerField(default=0, editable=False)
@@ -127,6 +130,17 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from moderation.validators import validate_outbound_settings
+
+        errors = validate_outbound_settings(self, url_field="callback_url", required=False)
+        if self.callback_url and len(self.callback_secret or "") < 32:
+            errors["callback_secret"] = ["A callback needs a secret of at least 32 characters."]
+        if errors:
+            raise ValidationError(errors)
 
 
 class VendorToken(models.Model):

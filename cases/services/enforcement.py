@@ -129,23 +129,13 @@ def deliver_enforcement(*, enforcement_id: int, final_attempt: bool) -> Delivery
             False,
         )
     else:
-        body = canonical_body(enforcement.payload)
-        timestamp = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(endpoint.secret, timestamp, body),
-            IDEMPOTENCY_HEADER: enforcement.idempotency_key,
-            EVENT_HEADER: enforcement.payload.get("type", ""),
-        }
-        try:
-            response = outbound.request(
-                "POST", endpoint.url, headers=headers, data=body, timeout=endpoint.timeout_seconds
-            )
-            error, retryable, status = "", False, response.status
-        except outbound.OutboundError as exc:
-            error, retryable = str(exc)[:500] or exc.__class__.__name__, exc.retryable
-            status = getattr(exc, "status", None)
+        error, retryable, status = signed_post(
+            url=endpoint.url,
+            secret=endpoint.secret,
+            payload=enforcement.payload,
+            key=enforcement.idempotency_key,
+            timeout=endpoint.timeout_seconds,
+        )
     if not error:
         state = Enforcement.State.DELIVERED
     elif retryable and not final_attempt:
@@ -154,6 +144,26 @@ def deliver_enforcement(*, enforcement_id: int, final_attempt: bool) -> Delivery
         state = Enforcement.State.FAILED
     _record_attempt(enforcement, state=state, error=error, status=status)
     return DeliveryOutcome(state, retry=state == Enforcement.State.PENDING, error=error)
+
+
+def signed_post(
+    *, url: str, secret: str, payload: dict, key: str, timeout: float
+) -> tuple[str, bool, int | None]:
+    """POST `payload` signed with `secret` (see docs/webhooks.md); returns (error or "", retryable, status)."""
+    body = canonical_body(payload)
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+        IDEMPOTENCY_HEADER: key,
+        EVENT_HEADER: payload.get("type", ""),
+    }
+    try:
+        response = outbound.request("POST", url, headers=headers, data=body, timeout=timeout)
+    except outbound.OutboundError as exc:
+        return str(exc)[:500] or exc.__class__.__name__, exc.retryable, getattr(exc, "status", None)
+    return "", False, response.status
 
 
 @transaction.atomic
