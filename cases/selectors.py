@@ -368,10 +368,12 @@ def _reporter_records(reports: list[Report]) -> dict:
         report.record = None
     if not pairs:
         return {}
-    condition = Q()
-    for vendor_id, reporter_id in pairs:
-        condition |= Q(vendor_id=vendor_id, reporter_id=reporter_id)
-    records = {(r.vendor_id, r.reporter_id): r for r in Reporter.objects.filter(condition)}
+    # Two IN lists and a filter here: cheaper to build than an OR of up to 50 pairs.
+    candidates = Reporter.objects.filter(
+        vendor_id__in={vendor_id for vendor_id, _ in pairs},
+        reporter_id__in={reporter_id for _, reporter_id in pairs},
+    )
+    records = {(r.vendor_id, r.reporter_id): r for r in candidates if (r.vendor_id, r.reporter_id) in pairs}
     for report in reports:
         report.record = records.get((report.vendor_id, report.reporter_id))
     return records
