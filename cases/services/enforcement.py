@@ -32,6 +32,8 @@ TIMESTAMP_HEADER = "X-Moderation-Timestamp"
 EVENT_HEADER = "X-Moderation-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
+SUPERSEDED = "Cancelled: the decision was reversed (appeal or expiry) before this was delivered."
+
 # Actions that change nothing on the platform are recorded, not delivered.
 NOT_ENFORCED = (Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE)
 
@@ -90,6 +92,13 @@ def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY
         },
     )
     if created:
+        if kind == Enforcement.Kind.REVERSE:
+            # An apply that has not reached the platform must never arrive after its reversal.
+            Enforcement.objects.filter(
+                decision=decision,
+                kind=Enforcement.Kind.APPLY,
+                state__in=[Enforcement.State.PENDING, Enforcement.State.FAILED],
+            ).update(state=Enforcement.State.FAILED, last_error=SUPERSEDED)
         transaction.on_commit(lambda: enqueue_delivery(enforcement.pk), robust=True)
     return enforcement
 
@@ -121,6 +130,9 @@ def deliver_enforcement(*, enforcement_id: int, final_attempt: bool) -> Delivery
     enforcement = Enforcement.objects.filter(pk=enforcement_id).first()
     if enforcement is None or enforcement.state != Enforcement.State.PENDING:
         return DeliveryOutcome(enforcement.state if enforcement else "gone")
+    if _reversed(enforcement):
+        _record_attempt(enforcement, state=Enforcement.State.FAILED, error=SUPERSEDED, status=None)
+        return DeliveryOutcome(Enforcement.State.FAILED, error=SUPERSEDED)
     endpoint = EnforcementEndpoint.objects.filter(is_active=True).first()
     status = None
     if endpoint is None:
@@ -196,6 +208,9 @@ def _record_attempt(enforcement: Enforcement, *, state: str, error: str, status:
 @transaction.atomic
 def retry_enforcement(*, enforcement_id: int, user) -> Enforcement | None:
     """A lead asks for a failed delivery to be tried again (same body, same idempotency key). Audited."""
+    candidate = Enforcement.objects.filter(pk=enforcement_id).first()
+    if candidate is None or _reversed(candidate):
+        return None  # a reversed decision's apply is never sent again
     updated = Enforcement.objects.filter(pk=enforcement_id, state=Enforcement.State.FAILED).update(
         state=Enforcement.State.PENDING, next_attempt_at=None, last_attempt_at=timezone.now()
     )
@@ -211,3 +226,12 @@ def retry_enforcement(*, enforcement_id: int, user) -> Enforcement | None:
     )
     transaction.on_commit(lambda: enqueue_delivery(enforcement_id), robust=True)
     return enforcement
+
+
+def _reversed(enforcement: Enforcement) -> bool:
+    return (
+        enforcement.kind == Enforcement.Kind.APPLY
+        and Enforcement.objects.filter(
+            decision_id=enforcement.decision_id, kind=Enforcement.Kind.REVERSE
+        ).exists()
+    )

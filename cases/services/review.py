@@ -480,39 +480,56 @@ def bulk_decide(
     ids = list(dict.fromkeys(case_ids))[:BULK_LIMIT]
     if not ids:
         raise ReviewError("Select at least one case.", field="cases")
-    outcome = BulkOutcome(decided=[], skipped={})
-    for case_id in ids:
-        try:
-            record_decision(
-                case_id=case_id,
-                user=user,
-                policy_id=policy_id,
-                action_id=action_id,
-                reason=reason,
-                notes="Bulk decision.",
-                expected_version=None,
-            )
-        except ReviewError as exc:
-            if exc.field in ("policy", "action", "reason"):
-                raise  # the same for every case: refuse the whole batch
-            outcome.skipped[case_id] = exc.message
-        except CaseConflict as exc:
-            outcome.skipped[case_id] = exc.message
-        except CaseNotVisible:
-            outcome.skipped[case_id] = "No such case."
-        else:
-            outcome.decided.append(case_id)
-    record_event(
-        actor=Actor.for_user(user),
-        verb="bulk.decided",
-        target=user,
-        data={
-            "policy": policy_id,
-            "action": action_id,
-            "decided": outcome.decided,
-            "skipped": {str(key): value for key, value in outcome.skipped.items()},
-        },
+    # What is the same for every case is checked once, before anything is written; after that nothing may
+    # refuse the batch (earlier cases are already committed), so every per-case refusal is a skip.
+    policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
+    if policy is None:
+        raise ReviewError("Choose a policy.", field="policy")
+    action = (
+        Action.objects.filter(pk=action_id, is_active=True)
+        .filter(Q(kind=Action.Kind.NO_VIOLATION) | Q(pk__in=policy.allowed_actions.values("pk")))
+        .exclude(kind=Action.Kind.ESCALATE)
+        .first()
+        if action_id
+        else None
     )
+    if action is None:
+        raise ReviewError(f"Choose one of the actions allowed under {policy.name}.", field="action")
+    reason = _clean_text(reason, field="reason")
+    outcome = BulkOutcome(decided=[], skipped={})
+    try:
+        for case_id in ids:
+            try:
+                record_decision(
+                    case_id=case_id,
+                    user=user,
+                    policy_id=policy.pk,
+                    action_id=action.pk,
+                    reason=reason,
+                    notes="Bulk decision.",
+                    expected_version=None,
+                )
+            except ReviewError as exc:
+                outcome.skipped[case_id] = exc.message
+            except CaseConflict as exc:
+                outcome.skipped[case_id] = exc.message
+            except CaseNotVisible:
+                outcome.skipped[case_id] = "No such case."
+            else:
+                outcome.decided.append(case_id)
+    finally:
+        # Written whatever happened: the decisions already committed must be traceable to this batch.
+        record_event(
+            actor=Actor.for_user(user),
+            verb="bulk.decided",
+            target=user,
+            data={
+                "policy": policy.pk,
+                "action": action.pk,
+                "decided": outcome.decided,
+                "skipped": {str(key): value for key, value in outcome.skipped.items()},
+            },
+        )
     return outcome
 
 

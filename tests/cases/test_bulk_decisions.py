@@ -126,3 +126,58 @@ def test_bulk_by_an_agent_through_the_page_decides_nothing(agent_client, spam_ca
 
     assert "Only leads" in response.content.decode()
     assert not Decision.objects.exists()
+
+
+def test_a_case_that_cannot_take_the_message_is_skipped_not_a_half_applied_batch(lead, review_setup):
+    from moderation.models import MessageTemplate
+
+    english = factories.OpenCaseFactory(
+        queue=review_setup.queue, policy=review_setup.policies["spam"], subject__language="en"
+    )
+    german = factories.OpenCaseFactory(
+        queue=review_setup.queue, policy=review_setup.policies["spam"], subject__language="de"
+    )
+    MessageTemplate.objects.create(
+        action=review_setup.actions["remove"], language="de", body="Entfernt: {reason}"
+    )
+
+    outcome = review.bulk_decide(
+        user=lead,
+        case_ids=[english.pk, german.pk],
+        policy_id=review_setup.policies["spam"].pk,
+        action_id=review_setup.actions["remove"].pk,
+        reason="",
+    )
+
+    assert outcome.decided == [english.pk]
+    assert "{reason}" in outcome.skipped[german.pk]
+    assert AuditEvent.objects.filter(verb="bulk.decided").count() == 1
+
+
+def test_an_appeal_case_in_the_batch_is_skipped(lead, spam_cases, review_setup):
+    appeal_case = factories.OpenCaseFactory(
+        queue=review_setup.queue, policy=review_setup.policies["spam"], kind=Case.Kind.APPEAL
+    )
+
+    outcome = bulk(lead, [*spam_cases, appeal_case], review_setup)
+
+    assert len(outcome.decided) == 3
+    assert appeal_case.pk in outcome.skipped
+
+
+def test_an_absurd_case_id_is_ignored_not_a_server_error(lead, spam_cases, review_setup):
+    browser = Client()
+    browser.force_login(lead)
+
+    response = browser.post(
+        "/queues/general/bulk-decide",
+        {
+            "cases": ["99999999999999999999999", spam_cases[0].pk],
+            "policy": review_setup.policies["spam"].pk,
+            "action": review_setup.actions["remove"].pk,
+        },
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert Case.objects.get(pk=spam_cases[0].pk).status == Case.Status.RESOLVED
