@@ -62,6 +62,15 @@ def new_page(browser, live_server):
         page.set_default_timeout(10_000)
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
+        # A Content-Security-Policy violation is a test failure too (tests assert page.errors == []).
+        page.on(
+            "console",
+            lambda message: (
+                page.errors.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
         return page
 
     make.blocked = blocked
@@ -81,5 +90,7 @@ def log_in(page, live_server, username: str) -> None:
 def screenshot(page, name: str) -> Path:
     OUTPUT.mkdir(exist_ok=True)
     path = OUTPUT / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    # caret="initial": Playwright would otherwise inject a <style> to hide the caret, which the page's CSP
+    # (rightly) refuses and reports as a violation.
+    page.screenshot(path=str(path), full_page=True, caret="initial")
     return path

@@ -79,7 +79,7 @@ def test_agent_reviews_with_the_keyboard_and_lands_on_the_next_case(new_page, li
     expect(page.locator('#action-choices input[data-action-key="1"]')).to_be_checked()
     page.keyboard.press("Enter")
 
-    page.wait_for_function(f"document.querySelector('#case-main').dataset.case != '{first}'")
+    expect(page.locator("#case-main")).not_to_have_attribute("data-case", str(first))
     assert page.url.endswith(f"/cases/{shift['cases'][1].pk}/")  # pushed URL of the next case
     expect(page.locator("#toasts")).to_contain_text(f"Case {first}")
     decision = Decision.objects.get(case_id=first)
@@ -105,7 +105,7 @@ def test_two_agents_claiming_from_one_queue_never_get_the_same_case(new_page, li
         for page in (alice, bob):
             page.keyboard.press("1")
             page.keyboard.press("Enter")
-            page.wait_for_function("document.querySelector('#toasts .toast') !== null")
+            expect(page.locator("#toasts .toast").first).to_be_visible()
     claimed = seen["alice"] + seen["bob"]
     assert len(claimed) == len(set(claimed)) == 4
     assert Decision.objects.count() == 4
