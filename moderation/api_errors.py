@@ -9,10 +9,13 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
 
 from moderation.content import find_unstorable_text
 
@@ -106,6 +109,16 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)
     if response is None:
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            # The database is unreachable or went away: nothing was committed (every write is one
+            # transaction), so the client may simply retry later.
+            logger.error("database unavailable for %s: %s", context["request"].path, exc)
+            unavailable = Response(
+                {"error": "unavailable", "detail": "The service is briefly unavailable; retry later."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+            unavailable["Retry-After"] = str(settings.API_RETRY_AFTER_SECONDS)
+            return unavailable
         return None  # a real bug: let Django log it and answer 500
     if isinstance(exc, exceptions.ValidationError):
         fields = flatten_errors(exc.detail)
@@ -143,3 +156,15 @@ class StrictContentNegotiation(DefaultContentNegotiation):
             if parser.media_type == content_type:
                 return parser
         return None
+
+
+class VendorRateThrottle(SimpleRateThrottle):
+    """Per-vendor request rate (`API_RATE_LIMIT`, e.g. "6000/min"), counted in the shared cache (Redis in
+    production, so all web workers count together). Over it: 429 with Retry-After."""
+
+    scope = "vendor"
+
+    def get_cache_key(self, request, view):
+        vendor = getattr(request, "user", None)
+        pk = getattr(vendor, "pk", None)
+        return None if pk is None else self.cache_format % {"scope": self.scope, "ident": pk}

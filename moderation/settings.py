@@ -192,8 +192,11 @@ REST_FRAMEWORK = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "moderation.api_errors.StrictContentNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": ["moderation.api_errors.VendorRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"vendor": env_str("API_RATE_LIMIT", "6000/min")},
 }
+# Retry-After (seconds) when the database is unreachable and the API answers 503.
+API_RETRY_AFTER_SECONDS = env_int("API_RETRY_AFTER_SECONDS", 5)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Moderation review platform API",

@@ -141,3 +141,12 @@ def _fresh_review_config():
     forget_review_config()
     yield
     forget_review_config()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The API rate limit counts in the cache: every test starts with nothing counted."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -58,7 +58,9 @@ def test_the_production_configuration_passes_the_deploy_check(tmp_path):
         "DJANGO_SETTINGS_MODULE": "moderation.settings",
     }
     env.pop("DJANGO_DEBUG", None)
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set by the browser tests in this process, never in production
+    env.pop(
+        "DJANGO_ALLOW_ASYNC_UNSAFE", None
+    )  # set by the browser tests in this process, never in production
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
