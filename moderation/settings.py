@@ -136,6 +136,9 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True  # serve static without collectstatic in development and tests
 
 LOGIN_URL = "login"
+# Staff login throttling (per username and per address, in the shared cache).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 LOGIN_REDIRECT_URL = "queues:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
