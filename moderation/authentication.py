@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
@@ -25,14 +26,15 @@ class VendorTokenAuthentication(authentication.BaseAuthentication):
         token = parts[1]
         if len(token) > 256:
             raise exceptions.AuthenticationFailed("Invalid token.")
+        now = timezone.now()
         row = (
             VendorToken.objects.select_related("vendor")
             .filter(key_hash=hash_token(token), revoked_at__isnull=True, vendor__is_active=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
             .first()
         )
         if row is None:
-            raise exceptions.AuthenticationFailed("Invalid, revoked or inactive token.")
-        now = timezone.now()
+            raise exceptions.AuthenticationFailed("Invalid, revoked, expired or inactive token.")
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
             VendorToken.objects.filter(pk=row.pk).update(last_used_at=now)
         return row.vendor, row

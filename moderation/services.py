@@ -32,3 +32,28 @@ def revoke_vendor_tokens(*, token_ids: list[int], actor: Actor) -> int:
             actor=actor, verb="vendor_token.revoked", target=token, data={"vendor_id": token.vendor_id}
         )
     return len(tokens)
+
+
+@transaction.atomic
+def rotate_vendor_token(
+    *, vendor: Vendor, actor: Actor, overlap_hours: float = 24.0, label: str = "rotated"
+) -> tuple[VendorToken, str]:
+    """Issue a new token and let the vendor's current ones work for `overlap_hours` more (then they expire),
+    so the vendor can deploy the new one without a gap. Audited (`vendor_token.rotated`)."""
+    from datetime import timedelta
+
+    if not 0 <= overlap_hours <= 24 * 30:
+        raise ValueError("overlap_hours must be between 0 and 720")
+    now = timezone.now()
+    expires = now + timedelta(hours=overlap_hours)
+    old = VendorToken.objects.select_for_update().filter(vendor=vendor, revoked_at__isnull=True)
+    old_ids = [token.pk for token in old if token.expires_at is None or token.expires_at > expires]
+    VendorToken.objects.filter(pk__in=old_ids).update(expires_at=expires)
+    token, plaintext = issue_vendor_token(vendor=vendor, label=label, actor=actor)
+    record_event(
+        actor=actor,
+        verb="vendor_token.rotated",
+        target=token,
+        data={"vendor": vendor.slug, "old_tokens": old_ids, "old_expire_at": expires.isoformat()},
+    )
+    return token, plaintext
