@@ -21,6 +21,14 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 PASSWORD = "correct-horse-battery"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_expectations():
+    """Assertions wait up to 15 s (default 5 s): a loaded 2-core CI machine is slow, never wrong."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
@@ -59,7 +67,7 @@ def new_page(browser, live_server):
         context.route("**/*", guard)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(20_000)
         page.errors = []
         page.on("pageerror", lambda error: page.errors.append(str(error)))
         # A Content-Security-Policy violation is a test failure too (tests assert page.errors == []).
