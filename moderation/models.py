@@ -107,6 +107,12 @@ class Vendor(models.Model):
         help_text="0..1: how often this vendor's reports turn out to be violations; weighs priority.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive vendors' tokens are refused.")
+    # Optional request signing: every request must carry an HMAC of its timestamp and body (docs/api.md).
+    require_signature = models.BooleanField(
+        default=False,
+        help_text="Refuse requests without a valid X-Signature (HMAC-SHA256 of timestamp + body).",
+    )
+    signing_secret = models.CharField(max_length=200, blank=True, help_text="At least 32 characters.")
     # Optional: where to tell this vendor the outcome of cases it reported (signed like enforcements).
     callback_url = models.URLField(max_length=2048, blank=True)
     callback_secret = models.CharField(max_length=200, blank=True, help_text="At least 32 characters.")
@@ -137,6 +143,8 @@ class Vendor(models.Model):
         from moderation.validators import validate_outbound_settings
 
         errors = validate_outbound_settings(self, url_field="callback_url", required=False)
+        if self.require_signature and len(self.signing_secret or "") < 32:
+            errors["signing_secret"] = ["Signed requests need a secret of at least 32 characters."]
         if self.callback_url and len(self.callback_secret or "") < 32:
             errors["callback_secret"] = ["A callback needs a secret of at least 32 characters."]
         if errors:

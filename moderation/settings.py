@@ -198,6 +198,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["moderation.api_errors.VendorRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"vendor": env_str("API_RATE_LIMIT", "6000/min")},
 }
+# Signed vendor requests: how far X-Timestamp may be from now (and how long a signature is remembered).
+API_SIGNATURE_WINDOW_SECONDS = env_int("API_SIGNATURE_WINDOW_SECONDS", 300)
 # Retry-After (seconds) when the database is unreachable and the API answers 503.
 API_RETRY_AFTER_SECONDS = env_int("API_RETRY_AFTER_SECONDS", 5)
 
