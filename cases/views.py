@@ -107,6 +107,22 @@ def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
     return _toast(response, message)
 
 
+def _change_case(request: HttpRequest, case: Case, act, *, on_refused, on_done) -> HttpResponse:
+    """What every form that changes a case shares (decide, escalate, confirm, appeal outcome): the version
+    the agent saw is required; refused input re-renders the case with the form's errors (422); a conflict
+    re-renders the case as it is now (409) and nothing is written; success goes on with `on_done`."""
+    version = _int(request.POST.get("version"))
+    if version is None:
+        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
+    try:
+        result = act(version)
+    except review.ReviewError as exc:
+        return _render_review(request, case, status=422, **on_refused(exc))
+    except review.CaseConflict as exc:
+        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    return on_done(result)
+
+
 @login_required
 @require_POST
 def decide(request: HttpRequest, case_id: int) -> HttpResponse:
@@ -117,11 +133,17 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
         "reason": request.POST.get("reason", ""),
         "notes": request.POST.get("notes", ""),
     }
-    version = _int(request.POST.get("version"))
-    if version is None:
-        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
-    try:
-        decision = review.record_decision(
+
+    def after(decision) -> HttpResponse:
+        message = f"Case {case.pk}: {decision.action.name} ({decision.policy.name})."
+        if request.POST.get("then") == "stay":
+            return _toast(_render_review(request, selectors.review_case(case.pk)), message)
+        return _next_case(request, case.queue, message)
+
+    return _change_case(
+        request,
+        case,
+        lambda version: review.record_decision(
             case_id=case.pk,
             user=request.user,
             policy_id=form["policy"],
@@ -129,47 +151,36 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             reason=form["reason"],
             notes=form["notes"],
             expected_version=version,
-        )
-    except review.ReviewError as exc:
-        return _render_review(
-            request,
-            case,
-            status=422,
-            decision_error=exc,
-            decision_input=form,
-            selected_policy_id=form["policy"] or case.policy_id,
-        )
-    except review.CaseConflict as exc:
-        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
-    message = f"Case {case.pk}: {decision.action.name} ({decision.policy.name})."
-    if request.POST.get("then") == "stay":
-        response = _render_review(request, selectors.review_case(case.pk))
-        return _toast(response, message)
-    return _next_case(request, case.queue, message)
+        ),
+        on_refused=lambda exc: {
+            "decision_error": exc,
+            "decision_input": form,
+            "selected_policy_id": form["policy"] or case.policy_id,
+        },
+        on_done=after,
+    )
 
 
 @login_required
 @require_POST
 def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
-    version = _int(request.POST.get("version"))
-    if version is None:
-        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
-    try:
-        escalated = review.escalate_case(
+    note = request.POST.get("note", "")
+    return _change_case(
+        request,
+        case,
+        lambda version: review.escalate_case(
             case_id=case.pk,
             user=request.user,
             queue_id=_int(request.POST.get("queue")),
-            note=request.POST.get("note", ""),
+            note=note,
             expected_version=version,
-        )
-    except review.ReviewError as exc:
-        return _render_review(
-            request, case, status=422, escalation_error=exc, escalation_note=request.POST.get("note", "")
-        )
-    except review.CaseConflict as exc:
-        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
-    return _next_case(request, case.queue, f"Case {case.pk} escalated to {escalated.queue.name}.")
+        ),
+        on_refused=lambda exc: {"escalation_error": exc, "escalation_note": note},
+        on_done=lambda escalated: _next_case(
+            request, case.queue, f"Case {case.pk} escalated to {escalated.queue.name}."
+        ),
+    )
 
 
 @login_required
@@ -361,16 +372,15 @@ def retry_enforcement(request: HttpRequest, case_id: int, enforcement_id: int) -
 def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
     """A second agent confirms the decision awaiting confirmation; then the queue's next case."""
     case = _visible_case(request, case_id)
-    version = _int(request.POST.get("version"))
-    if version is None:
-        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
-    try:
-        decision = review.confirm_decision(case_id=case.pk, user=request.user, expected_version=version)
-    except review.ReviewError as exc:
-        return _render_review(request, case, status=422, decision_error=exc)
-    except review.CaseConflict as exc:
-        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
-    return _next_case(request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}.")
+    return _change_case(
+        request,
+        case,
+        lambda version: review.confirm_decision(case_id=case.pk, user=request.user, expected_version=version),
+        on_refused=lambda exc: {"decision_error": exc},
+        on_done=lambda decision: _next_case(
+            request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}."
+        ),
+    )
 
 
 @login_required
@@ -380,29 +390,19 @@ def resolve_appeal(request: HttpRequest, case_id: int) -> HttpResponse:
     from cases.services import appeals
 
     case = _visible_case(request, case_id)
-    version = _int(request.POST.get("version"))
-    if version is None:
-        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
     outcome = {"uphold": "upheld", "overturn": "overturned"}.get(request.POST.get("outcome", ""), "")
-    try:
-        appeal = appeals.resolve_appeal(
-            case_id=case.pk,
-            user=request.user,
-            outcome=outcome,
-            reason=request.POST.get("reason", ""),
-            expected_version=version,
-        )
-    except review.ReviewError as exc:
-        return _render_review(
-            request,
-            case,
-            status=422,
-            decision_error=exc,
-            decision_input={"reason": request.POST.get("reason", "")},
-        )
-    except review.CaseConflict as exc:
-        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
-    return _next_case(request, case.queue, f"Appeal {appeal.pk}: {appeal.get_state_display()}.")
+    reason = request.POST.get("reason", "")
+    return _change_case(
+        request,
+        case,
+        lambda version: appeals.resolve_appeal(
+            case_id=case.pk, user=request.user, outcome=outcome, reason=reason, expected_version=version
+        ),
+        on_refused=lambda exc: {"decision_error": exc, "decision_input": {"reason": reason}},
+        on_done=lambda appeal: _next_case(
+            request, case.queue, f"Appeal {appeal.pk}: {appeal.get_state_display()}."
+        ),
+    )
 
 
 @login_required

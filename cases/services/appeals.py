@@ -23,6 +23,7 @@ from cases.services.review import (
     _clean_text,
     _lock_visible_case,
     _refuse_if_protected,
+    move_case_on,
 )
 from moderation.audit import Actor, record_event
 from moderation.models import Vendor
@@ -167,23 +168,7 @@ def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_ve
         Strike.objects.filter(decision=decision, removed_at__isnull=True).update(
             removed_at=now, removed_reason=f"appeal {appeal.pk} overturned"
         )
-    case.status = Case.Status.RESOLVED
-    case.resolved_at = now
-    case.assignee = None
-    case.lease_expires_at = None
-    case.claimed_at = None
-    case.version += 1
-    case.save(
-        update_fields=[
-            "status",
-            "resolved_at",
-            "assignee",
-            "lease_expires_at",
-            "claimed_at",
-            "version",
-            "updated_at",
-        ]
-    )
+    move_case_on(case, status=Case.Status.RESOLVED, now=now)
     record_event(
         actor=Actor.for_user(user),
         verb=f"appeal.{outcome}",

@@ -190,32 +190,13 @@ def record_decision(
             case_id=case.pk,
             data={"by_decision": decision.pk, "first_decider": overturned.decided_by_id},
         )
-    case.assignee = None
-    case.lease_expires_at = None
-    case.claimed_at = None
-    case.version += 1
     if needs_second_review:
-        case.status = Case.Status.PENDING_CONFIRMATION
-        case.save(
-            update_fields=["status", "assignee", "lease_expires_at", "claimed_at", "version", "updated_at"]
-        )
+        move_case_on(case, status=Case.Status.PENDING_CONFIRMATION, now=now)
         record_event(
             actor=actor, verb="decision.awaiting_confirmation", target=decision, case_id=case.pk, data=data
         )
         return decision
-    case.status = Case.Status.RESOLVED
-    case.resolved_at = now
-    case.save(
-        update_fields=[
-            "status",
-            "resolved_at",
-            "assignee",
-            "lease_expires_at",
-            "claimed_at",
-            "version",
-            "updated_at",
-        ]
-    )
+    move_case_on(case, status=Case.Status.RESOLVED, now=now)
     decision_takes_effect(decision)  # enforcement (delivered on commit) and the author's strike
     record_event(actor=actor, verb="decision.recorded", target=decision, case_id=case.pk, data=data)
     return decision
@@ -239,23 +220,7 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
     pending = _pending_decision(case)
     _refuse_own_review(pending, user)
     _close_review(pending, user, Decision.ReviewState.CONFIRMED, now)
-    case.status = Case.Status.RESOLVED
-    case.resolved_at = now
-    case.assignee = None
-    case.lease_expires_at = None
-    case.claimed_at = None
-    case.version += 1
-    case.save(
-        update_fields=[
-            "status",
-            "resolved_at",
-            "assignee",
-            "lease_expires_at",
-            "claimed_at",
-            "version",
-            "updated_at",
-        ]
-    )
+    move_case_on(case, status=Case.Status.RESOLVED, now=now)
     decision_takes_effect(pending)
     record_event(
         actor=Actor.for_user(user),
@@ -288,6 +253,22 @@ def _refuse_if_protected(case: Case, user) -> None:
             f"This subject is protected ({', '.join(tags)}): only leads can act on it. Escalate it instead.",
             field="__all__",
         )
+
+
+def move_case_on(case: Case, *, status: str, now, also: tuple[str, ...] = ()) -> None:
+    """Save the case's new status after a decision, confirmation, escalation or appeal outcome: nobody holds
+    it any more, a resolution is timestamped, and the version moves on (open forms become conflicts).
+    `also` names other fields the caller changed, saved in the same UPDATE."""
+    case.status = status
+    fields = ["status", "assignee", "lease_expires_at", "claimed_at", "version", "updated_at", *also]
+    if status == Case.Status.RESOLVED:
+        case.resolved_at = now
+        fields.append("resolved_at")
+    case.assignee = None
+    case.lease_expires_at = None
+    case.claimed_at = None
+    case.version += 1
+    case.save(update_fields=fields)
 
 
 def _pending_decision(case: Case) -> Decision:
@@ -333,23 +314,8 @@ def escalate_case(
         raise ReviewError("Choose the queue to escalate to.", field="queue")
     note = _clean_text(note, field="note", required=True)
     previous_queue = case.queue.slug if case.queue_id else None
-    case.status = Case.Status.ESCALATED
     case.queue = target
-    case.assignee = None
-    case.lease_expires_at = None
-    case.claimed_at = None
-    case.version += 1
-    case.save(
-        update_fields=[
-            "status",
-            "queue",
-            "assignee",
-            "lease_expires_at",
-            "claimed_at",
-            "version",
-            "updated_at",
-        ]
-    )
+    move_case_on(case, status=Case.Status.ESCALATED, now=now, also=("queue",))
     CaseNote.objects.create(case=case, author=user, kind=CaseNote.Kind.ESCALATION, body=note)
     record_event(
         actor=Actor.for_user(user),
