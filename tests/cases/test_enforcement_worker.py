@@ -7,29 +7,18 @@ Needs PostgreSQL and TEST_REDIS_URL (CI sets both); elsewhere the module is skip
 """
 
 import os
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
-import redis
 from django.db import connection  # noqa: F401 (the skipif condition below reads it)
 
 from cases.models import Enforcement
 from cases.services import review
 from cases.services.enforcement import canonical_body
-from moderation.celery import app
 from moderation.models import AuditEvent, EnforcementEndpoint
 from tests import factories
 from tests.cases.test_enforcement import PATH, SECRET, Platform
-from tests.cases.test_worker_e2e import (
-    ROOT,
-    _broker_url,
-    _database_url,
-    _forget_broker_connections,
-    wait_for,
-)
+from tests.cases.test_worker_e2e import run_worker, wait_for
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 MAX_ATTEMPTS = 3
@@ -46,69 +35,11 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def worker(django_db_setup, django_db_blocker):
-    broker = _broker_url()
-    redis.Redis.from_url(broker).flushdb()
-    with django_db_blocker.unblock():
-        database_url = _database_url()
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        CELERY_BROKER_URL=broker,
-        OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
+    yield from run_worker(
+        django_db_blocker,
         ENFORCEMENT_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
         ENFORCEMENT_RETRY_BASE_SECONDS="0.2",
-        CONFIG_CACHE_SECONDS="0",
-        SECRET_KEY="test-worker",
-        PYTHONPATH=str(ROOT),
     )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "moderation",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read_output():
-        for line in process.stdout:
-            lines.append(line)
-            if " ready." in line:
-                ready.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("celery worker did not start:\n" + "".join(lines[-50:]))
-
-    # This test process now sends tasks to the broker instead of running them in-process.
-    previous = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = broker
-    _forget_broker_connections()
-    yield lines
-    app.conf.task_always_eager, app.conf.broker_url = previous
-    _forget_broker_connections()
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture

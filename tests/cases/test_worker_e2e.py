@@ -48,8 +48,9 @@ def _database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-@pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker):
+def run_worker(django_db_blocker, **settings_env: str):
+    """Start a real Celery worker on this test database and a Redis broker; point this process's task sends
+    at it; yield its output lines; stop it. `settings_env` adds the worker's own settings (env vars)."""
     broker = _broker_url()
     redis.Redis.from_url(broker).flushdb()
     with django_db_blocker.unblock():
@@ -59,11 +60,10 @@ def worker(django_db_setup, django_db_blocker):
         DATABASE_URL=database_url,
         CELERY_BROKER_URL=broker,
         OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
-        ENRICHMENT_RETRY_BASE_SECONDS="0.2",
-        ENRICHMENT_DEADLINE_SECONDS="3",
         CONFIG_CACHE_SECONDS="0",  # each test brings its own rules and queues
         SECRET_KEY="test-worker",
         PYTHONPATH=str(ROOT),
+        **settings_env,
     )
     process = subprocess.Popen(
         [
@@ -113,6 +113,13 @@ def worker(django_db_setup, django_db_blocker):
         process.wait(15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def worker(django_db_setup, django_db_blocker):
+    yield from run_worker(
+        django_db_blocker, ENRICHMENT_RETRY_BASE_SECONDS="0.2", ENRICHMENT_DEADLINE_SECONDS="3"
+    )
 
 
 def _forget_broker_connections() -> None:
