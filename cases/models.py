@@ -70,8 +70,7 @@ class SubjectVersion(models.Model):
 
 # Unassigned cases an agent can claim from a queue: new ones, ones escalated to it, any left "in review"
 # by nobody (its holder's account was deleted: `assignee` is SET_NULL), so no case is ever stranded, and
-# first decisions awaiting a second reviewer.
-# Decisions awaiting a second reviewer are claimable too (never by the agent who made them).
+# first decisions awaiting a second reviewer (never offered to the agent who made them).
 CLAIMABLE_STATUSES = ("open", "in_review", "escalated", "pending_confirmation")
 
 

@@ -130,7 +130,7 @@ def reporter_weight(case_id: int) -> tuple[int, float]:
     The factor is the mean smoothed accuracy ((upheld + 1) / (judged + 2)) of the case's unmuted reporters
     with enough judged reports; 1.0 when none has a record yet, so new reporters are not penalised.
     """
-    from cases.models import Report, Reporter
+    from cases.models import Report
 
     pairs = list(
         Report.objects.filter(case_id=case_id)
@@ -140,16 +140,26 @@ def reporter_weight(case_id: int) -> tuple[int, float]:
     )
     if not pairs:
         return 0, 1.0
-    from django.db.models import Q
-
-    condition = Q()
-    for vendor_id, reporter_id in pairs:
-        condition |= Q(vendor_id=vendor_id, reporter_id=reporter_id)
     muted = 0
     accuracies = []
-    for reporter in Reporter.objects.filter(condition):
+    for reporter in reporters_for(pairs).values():
         if reporter.muted_at is not None:
             muted += 1
         elif reporter.judged >= MIN_JUDGED_FOR_ACCURACY:
             accuracies.append((reporter.upheld_count + 1) / (reporter.judged + 2))
     return muted, (sum(accuracies) / len(accuracies)) if accuracies else 1.0
+
+
+def reporters_for(pairs) -> dict:
+    """(vendor id, reporter id) → Reporter for the given pairs that have a record. Two IN lists and a filter
+    in Python: cheaper to build than an OR of one clause per pair."""
+    from cases.models import Reporter
+
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    candidates = Reporter.objects.filter(
+        vendor_id__in={vendor_id for vendor_id, _ in pairs},
+        reporter_id__in={reporter_id for _, reporter_id in pairs},
+    )
+    return {(r.vendor_id, r.reporter_id): r for r in candidates if (r.vendor_id, r.reporter_id) in pairs}

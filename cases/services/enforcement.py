@@ -148,14 +148,18 @@ def deliver_enforcement(*, enforcement_id: int, final_attempt: bool) -> Delivery
             key=enforcement.idempotency_key,
             timeout=endpoint.timeout_seconds,
         )
-    if not error:
-        state = Enforcement.State.DELIVERED
-    elif retryable and not final_attempt:
-        state = Enforcement.State.PENDING
-    else:
-        state = Enforcement.State.FAILED
+    state = state_after_attempt(error=error, retryable=retryable, final_attempt=final_attempt)
     _record_attempt(enforcement, state=state, error=error, status=status)
     return DeliveryOutcome(state, retry=state == Enforcement.State.PENDING, error=error)
+
+
+def state_after_attempt(*, error: str, retryable: bool, final_attempt: bool) -> str:
+    """delivered, pending (try again later) or failed; the same for enforcements and vendor callbacks."""
+    if not error:
+        return Enforcement.State.DELIVERED
+    if retryable and not final_attempt:
+        return Enforcement.State.PENDING
+    return Enforcement.State.FAILED
 
 
 def signed_post(

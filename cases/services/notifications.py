@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from cases.models import Decision, Report, VendorNotification
-from cases.services.enforcement import signed_post
+from cases.services.enforcement import signed_post, state_after_attempt
 from moderation.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -76,12 +76,7 @@ def deliver_vendor_notification(*, notification_id: int, final_attempt: bool) ->
         key=notification.idempotency_key,
         timeout=10.0,
     )
-    if not error:
-        state = VendorNotification.State.DELIVERED
-    elif retryable and not final_attempt:
-        state = VendorNotification.State.PENDING
-    else:
-        state = VendorNotification.State.FAILED
+    state = state_after_attempt(error=error, retryable=retryable, final_attempt=final_attempt)
     now = timezone.now()
     VendorNotification.objects.filter(pk=notification_id, state=VendorNotification.State.PENDING).update(
         state=state,
