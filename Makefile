@@ -45,7 +45,10 @@ run: install
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@echo "Two-factor is $${TWO_FACTOR_REQUIRED:-off} for this local demo (its passwords are printed above);"
+	@echo "everywhere else leads and admins must use TOTP. Try it: TWO_FACTOR_REQUIRED=privileged make run"
+	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} TWO_FACTOR_REQUIRED=$${TWO_FACTOR_REQUIRED:-off} \
+	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # Production-style web server (gunicorn); set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, DJANGO_ENV=production.
 serve: install

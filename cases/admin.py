@@ -16,6 +16,25 @@ from cases.models import (
     Tag,
 )
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
+from queues.selectors import visible_cases
+
+
+class VisibleCasesAdmin(ReadOnlyModelAdmin):
+    """Evidence pages list only what the user may see in the review UI (same rule: `queues.selectors`).
+
+    Without this, a view permission on cases would show restricted queues' content through the admin.
+    `case_path` leads from the model to its case.
+    """
+
+    case_path = "case"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        visible = visible_cases(request.user).values("pk")
+        allowed = self.model.objects.filter(**{f"{self.case_path}__in": visible}).values("pk")
+        return queryset.filter(pk__in=allowed)
 
 
 class ReportInline(admin.TabularInline):
@@ -53,7 +72,9 @@ class DecisionInline(admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(ReadOnlyModelAdmin):
+class CaseAdmin(VisibleCasesAdmin):
+    case_path = "pk"
+
     list_display = [
         "id",
         "subject",
@@ -75,7 +96,7 @@ class CaseAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(Report)
-class ReportAdmin(ReadOnlyModelAdmin):
+class ReportAdmin(VisibleCasesAdmin):
     list_display = ["id", "vendor", "external_id", "reason", "subject", "case", "received_at"]
     list_filter = ["vendor", "reason"]
     search_fields = ["=id", "external_id", "subject__external_id", "reporter_id"]
@@ -95,7 +116,9 @@ class SubjectVersionInline(admin.TabularInline):
 
 
 @admin.register(Subject)
-class SubjectAdmin(ReadOnlyModelAdmin):
+class SubjectAdmin(VisibleCasesAdmin):
+    case_path = "cases"
+
     list_display = ["id", "kind", "external_id", "author_id", "language", "content_version", "last_seen_at"]
     list_filter = ["kind", "language"]
     search_fields = ["external_id", "author_id"]
@@ -139,7 +162,7 @@ class ContextProviderAdmin(AuditedModelAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyModelAdmin):
+class DecisionAdmin(VisibleCasesAdmin):
     """Every verdict, live and shadow: leads compare automated rules with what agents decided."""
 
     list_display = ["created_at", "case", "mode", "automated", "action", "policy", "rule", "decided_by"]
@@ -170,14 +193,22 @@ class MediaFileAdmin(ReadOnlyModelAdmin):
     """Stored copies of reported media (served to agents blurred; never shown here)."""
 
     list_display = ("url", "state", "content_type", "size", "fetched_at")
+
+    # Keyed by URL, not by case: nothing here says whose queue it belongs to, so only superusers list them.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_module_permission = has_view_permission
     list_filter = ("state", "content_type")
     search_fields = ("url",)
     exclude = ("content",)
 
 
 @admin.register(Enforcement)
-class EnforcementAdmin(ReadOnlyModelAdmin):
+class EnforcementAdmin(VisibleCasesAdmin):
     """Deliveries of decisions to the platform. Failed ones can be retried (same body, same idempotency key)."""
+
+    case_path = "decision__case"
 
     list_display = (
         "idempotency_key",
@@ -209,7 +240,9 @@ class EnforcementAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(Strike)
-class StrikeAdmin(ReadOnlyModelAdmin):
+class StrikeAdmin(VisibleCasesAdmin):
+    case_path = "decision__case"
+
     list_display = ("author_id", "policy", "created_at", "expires_at", "removed_at", "removed_reason")
     list_filter = ("policy",)
     search_fields = ("author_id",)

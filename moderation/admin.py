@@ -1,6 +1,11 @@
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils.html import format_html
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
@@ -14,10 +19,24 @@ from moderation.models import (
     Vendor,
     VendorToken,
 )
+from moderation.roles import ROLE_LABELS
 from moderation.services import issue_vendor_token, revoke_vendor_tokens
 
 admin.site.site_header = "Moderation review — administration"
 admin.site.site_title = "Moderation admin"
+_django_admin_login = admin.site.login
+
+
+def _admin_login(request, extra_context=None):
+    """One way in: the admin's own login form would skip the throttling and failure audit of /accounts/login/
+    (and two-factor follows from the middleware either way). A logged-in user without admin access still
+    gets Django's "not authorised" page."""
+    if request.method == "GET" and request.user.is_authenticated:
+        return _django_admin_login(request, extra_context)
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"), settings.LOGIN_URL)
+
+
+admin.site.login = _admin_login
 
 
 @admin.register(Action)
@@ -200,3 +219,30 @@ class MessageTemplateAdmin(AuditedModelAdmin):
     list_display = ("action", "policy", "language", "is_active")
     list_filter = ("action", "policy", "language", "is_active")
     search_fields = ("body",)
+
+
+# Accounts: who holds which role and team is security-relevant, so changes to users and groups are audited
+# like every other admin change (Django's own LogEntry can be deleted by admins; the audit log cannot).
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
+    list_display = ["username", "email", "role", "is_staff", "is_superuser", "is_active", "last_login"]
+    list_filter = ["groups", "is_staff", "is_superuser", "is_active"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description="role")
+    def role(self, obj) -> str:
+        names = {group.name for group in obj.groups.all()}
+        if obj.is_superuser:
+            return "superuser"
+        return next((label for name, label in ROLE_LABELS if name in names), "agent")
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
+    """Role groups (Agents, Leads, Admins) are reset to `moderation.roles` on every migrate; edit teams here."""

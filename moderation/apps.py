@@ -1,5 +1,18 @@
-from django.apps import AppConfig
-from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.apps import AppConfig, apps
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
+
+
+def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
+    """Keep the role groups (`moderation.roles`) in step with the code after every `migrate`.
+
+    post_migrate is sent once per app; permissions of every app exist only after the last one, so wait for it.
+    """
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if not with_models or sender is not with_models[-1]:
+        return
+    from moderation.roles import sync_roles
+
+    sync_roles()
 
 
 class ModerationConfig(AppConfig):
@@ -7,10 +20,12 @@ class ModerationConfig(AppConfig):
     verbose_name = "Platform configuration"
 
     def ready(self) -> None:
+        import moderation.checks  # registers the deploy checks
         import moderation.schema  # noqa: F401  (registers the OpenAPI auth extension)
         from cases.selectors import forget_cached_policies
         from moderation.models import Policy
 
+        post_migrate.connect(sync_roles_after_migrate, dispatch_uid="moderation-sync-roles")
         # Cache invalidation only (no business logic): a saved policy is visible to intake at once.
         for signal in (post_save, post_delete):
             signal.connect(forget_cached_policies, sender=Policy, dispatch_uid=f"policy-cache-{signal}")

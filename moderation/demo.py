@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from moderation.models import Action, Policy, Vendor
+from moderation.roles import ADMIN, AGENT, LEAD, sync_roles
 
 DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 
@@ -176,7 +177,7 @@ def seed_configuration() -> dict:
         )
         policy.allowed_actions.set([actions[a] for a in allowed])
 
-    from queues.models import Queue
+    from queues.models import Queue, QueueClearance
 
     for slug, name, sla, default, restricted in QUEUES:
         Queue.objects.update_or_create(
@@ -195,13 +196,16 @@ def seed_configuration() -> dict:
 
     seed_routing(actions)
 
-    agents, _ = Group.objects.get_or_create(name="Agents")
-    leads, _ = Group.objects.get_or_create(name="Leads")
+    # Roles (what people may do) are the groups `moderation.roles` keeps in step; teams (which queues they
+    # work) are plain groups listed as the queues' member groups.
+    roles = sync_roles()
+    general_team, _ = Group.objects.get_or_create(name="Team: general review")
+    safety_team, _ = Group.objects.get_or_create(name="Team: child safety")
     users = {}
-    for username, group, staff, superuser in [
-        ("agent", agents, False, False),
-        ("lead", leads, True, False),
-        ("admin", None, True, True),
+    for username, role, teams, staff, superuser in [
+        ("agent", AGENT, [general_team], False, False),
+        ("lead", LEAD, [general_team, safety_team], True, False),
+        ("admin", ADMIN, [], True, True),
     ]:
         user, _ = User.objects.get_or_create(
             username=username, defaults={"email": f"{username}@example.test"}
@@ -209,22 +213,22 @@ def seed_configuration() -> dict:
         user.is_staff, user.is_superuser = staff, superuser
         user.set_password(DEMO_PASSWORD)
         user.save()
-        if group:
-            user.groups.add(group)
+        user.groups.add(roles[role], *teams)
         users[username] = user
     for queue in Queue.objects.filter(is_restricted=False):
-        queue.member_groups.add(agents, leads)
-    from django.contrib.auth.models import Permission
-
-    for app_label, codename in [
-        ("queues", "view_all_queues"),
-        ("cases", "retry_enforcement"),
-        ("moderation", "view_auditevent"),
-        ("cases", "act_on_protected"),
-        ("cases", "bulk_decide"),
-        ("cases", "mute_reporter"),
-    ]:
-        leads.permissions.add(Permission.objects.get(codename=codename, content_type__app_label=app_label))
+        queue.member_groups.add(general_team)
+    for queue in Queue.objects.filter(is_restricted=True):
+        queue.member_groups.add(safety_team)
+        # Restricted queues need a dated clearance on top of membership: the demo lead has one.
+        QueueClearance.objects.update_or_create(
+            queue=queue,
+            user=users["lead"],
+            defaults={
+                "granted_by": users["admin"],
+                "expires_at": timezone.now() + timedelta(days=365),
+                "reason": "Demo: wellness training completed",
+            },
+        )
     from cases.models import Tag
 
     for slug, name, protected in [

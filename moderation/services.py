@@ -57,3 +57,34 @@ def rotate_vendor_token(
         data={"vendor": vendor.slug, "old_tokens": old_ids, "old_expire_at": expires.isoformat()},
     )
     return token, plaintext
+
+
+@transaction.atomic
+def assign_role(*, user, role: str, actor: Actor, teams: list[str] = ()) -> None:
+    """Give `user` exactly one role (`agent`, `lead` or `admin`) and add them to team groups, audited.
+
+    Leads and admins get `is_staff` (they use admin pages); agents lose it. Other role groups are removed, so a
+    demotion really takes the old permissions away. Teams must exist (they decide which queues someone sees).
+    """
+    from django.contrib.auth.models import Group
+
+    from moderation.roles import ROLE_BY_LABEL, ROLES, STAFF_ROLES, sync_roles
+
+    if role not in ROLE_BY_LABEL:
+        raise ValueError(f"Unknown role {role!r}: choose one of {', '.join(ROLE_BY_LABEL)}.")
+    team_groups = list(Group.objects.filter(name__in=teams).exclude(name__in=ROLES))
+    missing = set(teams) - {group.name for group in team_groups}
+    if missing:
+        raise ValueError(f"No such team group: {', '.join(sorted(missing))}.")
+    groups = sync_roles()
+    group_name = ROLE_BY_LABEL[role]
+    user.groups.remove(*[groups[name] for name in ROLES if name != group_name])
+    user.groups.add(groups[group_name], *team_groups)
+    user.is_staff = group_name in STAFF_ROLES or user.is_superuser
+    user.save(update_fields=["is_staff"])
+    record_event(
+        actor=actor,
+        verb="user.role_assigned",
+        target=user,
+        data={"role": role, "teams": sorted(group.name for group in team_groups)},
+    )

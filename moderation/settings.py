@@ -10,7 +10,15 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from moderation.env import database_from_url, env_bool, env_float, env_int, env_list, env_str
+from moderation.env import (
+    database_from_url,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -43,6 +51,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "moderation",
     "queues",
     "cases",
@@ -57,10 +68,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "moderation.middleware.htmx_login_redirect",
+    "moderation.two_factor.require_two_factor",
 ]
 
 ROOT_URLCONF = "moderation.urls"
@@ -140,6 +153,11 @@ LOGIN_URL = "login"
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 LOGIN_REDIRECT_URL = "queues:dashboard"
+# Who must pass TOTP two-factor after the password: "privileged" (leads, admins, staff: the default), "all",
+# or "off" (`make run` turns it off for the local demo, whose passwords are printed anyway).
+TWO_FACTOR_REQUIRED = env_choice("TWO_FACTOR_REQUIRED", "privileged", {"privileged", "all", "off"})
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Moderation review")
+OTP_TOTP_THROTTLE_FACTOR = 1  # seconds; doubles after each failed code on a device
 LOGOUT_REDIRECT_URL = "login"
 
 # Security headers; HTTPS-only cookies when served behind TLS.

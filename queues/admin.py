@@ -1,17 +1,36 @@
 from django.contrib import admin
 
 from moderation.admin_audit import AuditedModelAdmin
-from queues.models import Queue, RoutingRule, ScoreCondition
+from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition
 from queues.selectors import shadow_scores
 
 
 @admin.register(Queue)
 class QueueAdmin(AuditedModelAdmin):
+    """Members work a queue (directly, or through a team group); restricted queues also need a clearance."""
+
     list_display = ["name", "slug", "sla_hours", "is_default", "is_restricted", "is_active"]
     list_filter = ["is_default", "is_restricted", "is_active"]
     search_fields = ["name", "slug", "description"]
     filter_horizontal = ["members", "member_groups"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+@admin.register(QueueClearance)
+class QueueClearanceAdmin(AuditedModelAdmin):
+    """Who was vetted for which restricted queue, by whom and until when. Every grant and revoke is audited."""
+
+    list_display = ["user", "queue", "granted_by", "granted_at", "expires_at", "reason"]
+    list_filter = ["queue"]
+    search_fields = ["user__username", "reason"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["granted_by", "granted_at"]
+    list_select_related = ["user", "queue", "granted_by"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.granted_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 class ScoreConditionInline(admin.TabularInline):

@@ -15,7 +15,8 @@ class Queue(models.Model):
     )
     is_default = models.BooleanField(default=False, help_text="Catches cases no routing rule matched.")
     is_restricted = models.BooleanField(
-        default=False, help_text="Only members see it (e.g. child safety); leads do not see it by default."
+        default=False,
+        help_text="Sensitive (e.g. child safety): a member also needs an explicit, dated clearance to see it.",
     )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="review_queues")
     member_groups = models.ManyToManyField(Group, blank=True, related_name="review_queues")
@@ -30,7 +31,7 @@ class Queue(models.Model):
             ),
         ]
         permissions = [
-            ("view_all_queues", "Can see and work every unrestricted queue (leads)"),
+            ("view_all_queues", "Can see and work every unrestricted queue (heads of trust & safety)"),
         ]
 
     def __str__(self) -> str:
@@ -175,3 +176,37 @@ class CaseSkip(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} skipped case {self.case_id}"
+
+
+class QueueClearance(models.Model):
+    """Explicit permission to see a restricted queue (e.g. child safety), on top of membership.
+
+    Membership says someone works the queue; clearance says they were vetted for its content (training,
+    wellness programme) and until when. Both are needed; superusers are the only exception. Granting and
+    revoking happen in the admin, which audits every change.
+    """
+
+    queue = models.ForeignKey(
+        Queue, on_delete=models.CASCADE, related_name="clearances", limit_choices_to={"is_restricted": True}
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="queue_clearances"
+    )
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Re-vet by then (e.g. yearly training). Empty: until revoked."
+    )
+    reason = models.CharField(max_length=300, blank=True, help_text="Why: training completed, ticket, etc.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["queue", "user"], name="queue_clearance_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} cleared for {self.queue}"
+
+    def clean(self) -> None:
+        if self.queue_id and not self.queue.is_restricted:
+            raise ValidationError({"queue": "Only restricted queues need a clearance."})

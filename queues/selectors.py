@@ -13,7 +13,7 @@ from django.utils import timezone
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
 from cases.services.effects import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
-from queues.models import Queue, RoutingRule
+from queues.models import Queue, QueueClearance, RoutingRule
 
 
 @dataclass
@@ -170,14 +170,22 @@ WHERE q.is_active AND (
         WHERE g.queue_id = q.id AND ug.user_id = %s
     )
     OR (%s AND NOT q.is_restricted)
+) AND (
+    NOT q.is_restricted
+    OR EXISTS (
+        SELECT 1 FROM {clearance} AS c
+        WHERE c.queue_id = q.id AND c.user_id = %s AND (c.expires_at IS NULL OR c.expires_at > %s)
+    )
 )
 """
 
 
 def visible_queue_ids(user) -> frozenset[int]:
-    """Queues the user may see and work: memberships (direct or by group); leads add unrestricted ones.
+    """Queues the user may see and work: memberships (direct or through a team group); holders of
+    `queues.view_all_queues` add every unrestricted one.
 
-    Restricted queues (e.g. child safety) need a membership even for leads; superusers see everything.
+    Restricted queues (e.g. child safety) need a membership *and* a current `QueueClearance`, whatever the
+    user's permissions; superusers see everything.
     Memoised on the user object, so a request pays for it once.
     """
     if not user.is_authenticated or not user.is_active:
@@ -195,9 +203,17 @@ def visible_queue_ids(user) -> frozenset[int]:
             members=Queue.members.through._meta.db_table,
             member_groups=Queue.member_groups.through._meta.db_table,
             user_groups=user.groups.through._meta.db_table,
+            clearance=QueueClearance._meta.db_table,
         )
+        params = [
+            user.pk,
+            user.pk,
+            user.has_perm("queues.view_all_queues"),
+            user.pk,
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [user.pk, user.pk, user.has_perm("queues.view_all_queues")])
+            cursor.execute(sql, params)
             ids = frozenset(row[0] for row in cursor.fetchall())
     user._visible_queue_ids = ids
     return ids

@@ -95,6 +95,19 @@ def _fresh_routing_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_second_factor_unless_asked(settings):
+    """Most tests log staff in with `force_login` and test something else; two-factor has its own tests
+    (tests/moderation/test_two_factor.py and the browser test), which turn it back on."""
+    settings.TWO_FACTOR_REQUIRED = "off"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2 at production strength costs about a second per login on this machine; tests log in a lot."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_queue_counts(settings):
     """Dashboard counts are cached for all agents in production; tests read them fresh."""
     settings.QUEUE_STATS_CACHE_SECONDS = 0

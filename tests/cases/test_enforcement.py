@@ -1125,7 +1125,9 @@ def test_the_admin_retry_action_retries_the_failed_ones_for_a_lead(
     failed = make_enforcement(review_setup, state="failed", attempts=8)
     delivered = make_enforcement(review_setup, state="delivered", attempts=1)
     pending = make_enforcement(review_setup, state="pending", attempts=2)
-    client.force_login(staff_user("lead", "view_enforcement", "retry_enforcement"))
+    lead = staff_user("lead", "view_enforcement", "retry_enforcement")
+    review_setup.queue.members.add(lead)  # the admin lists only enforcements of cases the lead may see
+    client.force_login(lead)
     assert "retry_failed" in client.get(ENFORCEMENT_CHANGELIST_URL).content.decode()
 
     with django_capture_on_commit_callbacks(execute=True):

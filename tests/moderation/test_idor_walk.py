@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from cases.models import Appeal, Enforcement, Report
 from cases.services import review
 from moderation.models import Action
+from queues.models import QueueClearance
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def world(review_setup, vendor, api):
     secret_queue = factories.QueueFactory(slug="child-safety", name="Child safety", is_restricted=True)
     insider = factories.UserFactory(username="insider")
     secret_queue.members.add(insider)
+    QueueClearance.objects.create(queue=secret_queue, user=insider, reason="vetted")
     url = "https://media.example/secret.png"
     case = factories.OpenCaseFactory(
         queue=secret_queue, policy=review_setup.policies["child-safety"], subject__media_urls=[url]

@@ -49,7 +49,7 @@ def test_no_page_of_the_app_has_an_inline_script(agent_client, review_setup):
         assert " on" + "click=" not in html and " hx-on" not in html
 
 
-def test_the_production_configuration_passes_the_deploy_check(tmp_path):
+def deploy_check(tmp_path, **extra_env) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DJANGO_ENV": "production",
@@ -58,11 +58,11 @@ def test_the_production_configuration_passes_the_deploy_check(tmp_path):
         "DJANGO_SETTINGS_MODULE": "moderation.settings",
     }
     env.pop("DJANGO_DEBUG", None)
-    env.pop(
-        "DJANGO_ALLOW_ASYNC_UNSAFE", None
-    )  # set by the browser tests in this process, never in production
-
-    result = subprocess.run(
+    env.pop("TWO_FACTOR_REQUIRED", None)
+    # Set by the browser tests in this process, never in production.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update(extra_env)
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -71,5 +71,16 @@ def test_the_production_configuration_passes_the_deploy_check(tmp_path):
         timeout=120,
     )
 
+
+def test_the_production_configuration_passes_the_deploy_check(tmp_path):
+    result = deploy_check(tmp_path)
+
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_complains_when_two_factor_is_off(tmp_path):
+    result = deploy_check(tmp_path, TWO_FACTOR_REQUIRED="off")
+
+    assert result.returncode != 0
+    assert "moderation.W001" in result.stdout + result.stderr

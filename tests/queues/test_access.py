@@ -1,7 +1,13 @@
 """Who sees which queues and cases: members, group members, leads, superusers, inactive users."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import AnonymousUser, Group, Permission, User
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from queues.models import QueueClearance
 
 from queues.selectors import (
     can_see_all_queues,
@@ -48,6 +54,10 @@ def make_lead(username="lena"):
     return fresh(user)
 
 
+def clear(user, queue, **fields):
+    return QueueClearance.objects.create(user=user, queue=queue, reason="training done", **fields)
+
+
 def make_superuser(username="root"):
     return factories.UserFactory(username=username, is_superuser=True, is_staff=True)
 
@@ -75,6 +85,7 @@ def test_a_member_through_a_group_sees_the_groups_queues(queues):
     queues["child-safety"].member_groups.add(team)
     agent = factories.UserFactory(username="gina")
     agent.groups.add(team)
+    clear(agent, queues["child-safety"])
 
     assert visible_queue_ids(fresh(agent)) == ids(queues, "child-safety")
 
@@ -104,8 +115,75 @@ def test_a_lead_sees_every_unrestricted_active_queue_but_not_a_restricted_one(qu
 def test_a_lead_who_is_a_member_of_a_restricted_queue_sees_it(queues):
     lead = make_lead()
     queues["child-safety"].members.add(lead)
+    clear(lead, queues["child-safety"])
 
     assert visible_queue_ids(fresh(lead)) == ids(queues, "general", "harassment", "child-safety")
+
+
+# --- restricted queues: membership *and* a current clearance --------------------------------------------
+
+
+def test_membership_of_a_restricted_queue_without_a_clearance_shows_nothing(queues):
+    agent = factories.UserFactory(username="gina")
+    queues["child-safety"].members.add(agent)
+    team = Group.objects.create(name="safety team")
+    queues["child-safety"].member_groups.add(team)
+    agent.groups.add(team)
+
+    assert visible_queue_ids(fresh(agent)) == frozenset()
+
+
+def test_a_clearance_without_membership_shows_nothing(queues):
+    agent = factories.UserFactory(username="gina")
+    clear(agent, queues["child-safety"])
+
+    assert visible_queue_ids(fresh(agent)) == frozenset()
+
+
+def test_the_view_all_permission_never_reaches_a_restricted_queue_without_membership_and_clearance(queues):
+    lead = make_lead()
+    clear(lead, queues["child-safety"])
+
+    assert queues["child-safety"].pk not in visible_queue_ids(fresh(lead))
+
+
+def test_an_expired_clearance_no_longer_counts(queues, cases):
+    agent = factories.UserFactory(username="gina")
+    queues["child-safety"].members.add(agent)
+    clear(agent, queues["child-safety"], expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert visible_queue_ids(fresh(agent)) == frozenset()
+    assert not can_view_case(fresh(agent), cases["child-safety"])
+
+
+def test_a_clearance_with_a_future_expiry_counts_until_then(queues, cases):
+    agent = factories.UserFactory(username="gina")
+    queues["child-safety"].members.add(agent)
+    clear(agent, queues["child-safety"], expires_at=timezone.now() + timedelta(days=30))
+
+    assert visible_queue_ids(fresh(agent)) == ids(queues, "child-safety")
+    assert can_view_case(fresh(agent), cases["child-safety"])
+
+
+def test_revoking_a_clearance_takes_access_away(queues, cases):
+    agent = factories.UserFactory(username="gina")
+    queues["child-safety"].members.add(agent)
+    clearance = clear(agent, queues["child-safety"])
+    assert can_view_case(fresh(agent), cases["child-safety"])
+
+    clearance.delete()
+
+    assert not can_view_case(fresh(agent), cases["child-safety"])
+    assert cases["child-safety"].pk not in visible_case_ids(fresh(agent))
+
+
+def test_a_clearance_for_an_unrestricted_queue_is_refused(queues):
+    agent = factories.UserFactory(username="gina")
+    clearance = QueueClearance(queue=queues["general"], user=agent)
+
+    with pytest.raises(ValidationError) as refused:
+        clearance.full_clean()
+    assert "queue" in refused.value.message_dict
 
 
 def test_the_lead_permission_also_works_through_a_group(queues):

@@ -1,0 +1,224 @@
+"""TOTP two-factor (django-otp): required for leads and admins, optional for agents (`TWO_FACTOR_REQUIRED`).
+
+After the password, a session is *verified* only once a code from the user's authenticator (or a one-time
+backup code) is accepted. Until then the middleware lets through nothing but the enrolment / verification
+pages, logout and static files. Enrolment is only offered to accounts without a confirmed device: with the
+password alone nobody can swap in their own authenticator. Codes are throttled per device (django-otp doubles
+the wait after each failure) and every enrolment, success and failure is audited.
+"""
+
+from io import BytesIO
+
+import qrcode
+import qrcode.image.svg
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp import user_has_device, verify_token
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from moderation.audit import Actor, record_event
+from moderation.roles import is_privileged
+
+BACKUP_CODE_COUNT = 10
+SETUP_URL_NAME, VERIFY_URL_NAME = "two-factor-setup", "two-factor-verify"
+
+
+def two_factor_required(user) -> bool:
+    """Whether this account must pass a second factor: `all`, `privileged` (leads, admins, staff) or `off`."""
+    mode = settings.TWO_FACTOR_REQUIRED
+    if mode == "all":
+        return user.is_authenticated and user.is_active
+    if mode == "privileged":
+        return is_privileged(user)
+    return False
+
+
+def _exempt(path: str) -> bool:
+    """What an unverified session may still reach: the two-factor pages, logout, static files, and the API
+    (vendors authenticate with tokens there, never with a staff session)."""
+    exempt = (
+        reverse(SETUP_URL_NAME),
+        reverse(VERIFY_URL_NAME),
+        reverse("logout"),
+        settings.STATIC_URL,
+        "/api/",
+        "/healthz",
+    )
+    return path.startswith(exempt)
+
+
+def require_two_factor(get_response):
+    """Send authenticated but unverified sessions that need a second factor to verify (or enrol) first."""
+
+    def middleware(request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not _exempt(request.path)
+            and two_factor_required(user)
+        ):
+            step = VERIFY_URL_NAME if user_has_device(user) else SETUP_URL_NAME
+            target = f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}"
+            if getattr(request, "htmx", False):
+                response = HttpResponse(status=200)
+                response["HX-Redirect"] = target  # a fragment must not swap in the verification page
+                return response
+            return redirect(target)
+        return get_response(request)
+
+    return middleware
+
+
+def _next_url(request: HttpRequest) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _qr_svg(text: str) -> str:
+    """The otpauth URL as an inline SVG (no script, no external image: passes the CSP)."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode()
+    return svg[svg.index("<svg") :]  # drop the XML declaration
+
+
+def _clean_code(raw: str) -> str:
+    return "".join(raw.split()).replace("-", "")[:16]
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_setup(request: HttpRequest) -> HttpResponse:
+    """Enrol an authenticator: scan the QR code (or type the key), confirm with a code, get backup codes."""
+    user = request.user
+    if user_has_device(user):
+        # Already enrolled: replacing the device takes a verified session (or an admin resetting it).
+        if not user.is_verified():
+            return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+        return redirect(_next_url(request))
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    error = ""
+    if request.method == "POST":
+        code = _clean_code(request.POST.get("code", ""))
+        # No throttle while enrolling: the key is on this very page, so a wait protects nothing and only
+        # trips up someone who mistyped.
+        device.throttle_reset(commit=False)
+        if code.isdigit() and device.verify_token(code):
+            backup_codes = _confirm_enrolment(request, device)
+            return render(
+                request,
+                "registration/two_factor_backup_codes.html",
+                {"backup_codes": backup_codes, "next": _next_url(request)},
+            )
+        error = "That code did not match. Check the time on your phone and try the current code."
+        record_event(
+            actor=Actor.for_user(user), verb="auth.two_factor_failed", target=device, data={"step": "setup"}
+        )
+    return render(
+        request,
+        "registration/two_factor_setup.html",
+        {
+            "qr_svg": _qr_svg(device.config_url),
+            "secret": _base32(device),
+            "error": error,
+            "next": _next_url(request),
+            "required": two_factor_required(user),
+        },
+        status=400 if error else 200,
+    )
+
+
+def _base32(device: TOTPDevice) -> str:
+    from base64 import b32encode
+
+    key = b32encode(device.bin_key).decode().rstrip("=")
+    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
+
+
+@transaction.atomic
+def _confirm_enrolment(request: HttpRequest, device: TOTPDevice) -> list[str]:
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+    TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()
+    static, _ = StaticDevice.objects.get_or_create(user=device.user, name="Backup codes")
+    static.token_set.all().delete()
+    codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+    StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
+    static.confirmed = True
+    static.save()
+    request.session.cycle_key()
+    otp_login(request, device)
+    record_event(actor=Actor.for_user(device.user), verb="auth.two_factor_enrolled", target=device)
+    return codes
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_verify(request: HttpRequest) -> HttpResponse:
+    """Second step of logging in: a 6-digit code from the authenticator, or one of the backup codes."""
+    user = request.user
+    if user.is_verified():
+        return redirect(_next_url(request))
+    if not user_has_device(user):
+        return redirect(f"{reverse(SETUP_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+    error, status = "", 200
+    if request.method == "POST":
+        code = _clean_code(request.POST.get("code", ""))
+        device = _verify(user, code)
+        if device is not None:
+            request.session.cycle_key()
+            otp_login(request, device)
+            verb = "auth.backup_code_used" if isinstance(device, StaticDevice) else "auth.two_factor_verified"
+            record_event(actor=Actor.for_user(user), verb=verb, target=device)
+            return redirect(_next_url(request))
+        error, status = (
+            "That code did not match, or too many tries: wait a little and try the current code.",
+            400,
+        )
+        record_event(
+            actor=Actor.for_user(user),
+            verb="auth.two_factor_failed",
+            target=user,
+            data={"step": "verify", "ip": request.META.get("REMOTE_ADDR", "")[:64]},
+        )
+    return render(
+        request,
+        "registration/two_factor_verify.html",
+        {"error": error, "next": _next_url(request)},
+        status=status,
+    )
+
+
+def _verify(user, code: str):
+    """A 6-digit code goes to the authenticator; anything else is tried as a backup code (used up on success).
+
+    Each device is checked on its own (django-otp's throttling counts failures per device).
+    """
+    if not code:
+        return None
+    kind = TOTPDevice if code.isdigit() and len(code) <= 8 else StaticDevice
+    for device in kind.objects.filter(user=user, confirmed=True):
+        verified = verify_token(user, device.persistent_id, code.lower() if kind is StaticDevice else code)
+        if verified is not None:
+            return verified
+    return None

@@ -1,0 +1,269 @@
+"""TOTP two-factor: required for leads and admins, optional for agents; enrolment, verification, backup codes."""
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from moderation.audit import Actor
+from moderation.models import AuditEvent
+from moderation.services import assign_role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct horse battery staple"
+SETUP, VERIFY = "/accounts/two-factor/setup/", "/accounts/two-factor/"
+
+
+@pytest.fixture(autouse=True)
+def _two_factor_for_privileged(settings):
+    settings.TWO_FACTOR_REQUIRED = "privileged"
+
+
+def account(username: str, role: str) -> User:
+    user = factories.UserFactory(username=username)
+    user.set_password(PASSWORD)
+    user.save()
+    assign_role(user=user, role=role, actor=Actor.system("test"))
+    return User.objects.get(pk=user.pk)
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+def current_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = totp.time + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+def enrol(client: Client, user: User) -> tuple[TOTPDevice, list[str]]:
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    page = client.post(SETUP, {"code": current_code(device), "next": "/queues/"})
+    assert page.status_code == 200
+    codes = re.findall(r"<li><code>([a-z2-7]+)</code></li>", page.content.decode())
+    device.refresh_from_db()
+    return device, codes
+
+
+# --- who must pass a second factor -------------------------------------------------------------------------
+
+
+def test_a_lead_without_a_device_is_sent_to_enrol_before_anything_else():
+    client = logged_in(account("lena", "lead"))
+
+    response = client.get("/queues/")
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{SETUP}?next=%2Fqueues%2F"
+
+
+def test_an_admin_cannot_reach_the_admin_site_unverified():
+    client = logged_in(account("ada", "admin"))
+
+    response = client.get("/admin/")
+
+    assert response.status_code == 302 and response["Location"].startswith(SETUP)
+
+
+def test_a_superuser_is_held_too():
+    root = factories.UserFactory(username="root", is_superuser=True, is_staff=True)
+    root.set_password(PASSWORD)
+    root.save()
+
+    assert logged_in(root).get("/audit/")["Location"].startswith(SETUP)
+
+
+def test_an_agent_works_without_a_second_factor_by_default():
+    client = logged_in(account("alice", "agent"))
+
+    assert client.get("/queues/").status_code == 200
+
+
+def test_an_agent_is_held_when_the_setting_says_all(settings):
+    settings.TWO_FACTOR_REQUIRED = "all"
+    client = logged_in(account("alice", "agent"))
+
+    assert client.get("/queues/")["Location"].startswith(SETUP)
+
+
+def test_nobody_is_held_when_the_setting_is_off(settings):
+    settings.TWO_FACTOR_REQUIRED = "off"
+
+    assert logged_in(account("lena", "lead")).get("/queues/").status_code == 200
+
+
+def test_an_unverified_htmx_request_is_told_to_navigate_not_given_a_fragment():
+    client = logged_in(account("lena", "lead"))
+
+    response = client.get("/queues/", HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    assert response["HX-Redirect"].startswith(SETUP)
+    assert response.content == b""
+
+
+def test_logout_stays_reachable_while_unverified():
+    client = logged_in(account("lena", "lead"))
+
+    response = client.post("/accounts/logout/")
+
+    assert response.status_code == 302
+    assert client.get("/queues/")["Location"].startswith("/accounts/login/")
+
+
+def test_the_vendor_api_is_not_affected(api):
+    assert api.get("/api/v1/reports/999999").status_code == 404
+
+
+# --- enrolment -----------------------------------------------------------------------------------------------
+
+
+def test_the_setup_page_shows_a_qr_code_and_the_key_with_no_script():
+    client = logged_in(account("lena", "lead"))
+
+    page = client.get(SETUP).content.decode()
+
+    assert "<svg" in page
+    assert "<script" not in page.split("</header>", 1)[-1].split("<footer", 1)[0]
+    device = TOTPDevice.objects.get(user__username="lena")
+    assert not device.confirmed
+    from base64 import b32encode
+
+    assert b32encode(device.bin_key).decode().rstrip("=")[:4] in page
+
+
+def test_a_wrong_code_does_not_enrol_and_is_audited():
+    lead = account("lena", "lead")
+    client = logged_in(lead)
+    client.get(SETUP)
+
+    response = client.post(SETUP, {"code": "000000"})
+
+    assert response.status_code == 400
+    assert not TOTPDevice.objects.filter(user=lead, confirmed=True).exists()
+    assert AuditEvent.objects.filter(verb="auth.two_factor_failed", actor_id=str(lead.pk)).exists()
+    assert client.get("/queues/").status_code == 302
+
+
+def test_enrolling_verifies_the_session_and_hands_out_ten_backup_codes_once():
+    lead = account("lena", "lead")
+    client = logged_in(lead)
+
+    device, codes = enrol(client, lead)
+
+    assert device.confirmed
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert client.get("/queues/").status_code == 200
+    assert AuditEvent.objects.filter(verb="auth.two_factor_enrolled", actor_id=str(lead.pk)).exists()
+    # Never shown again: the setup page now just sends a verified user on.
+    assert client.get(SETUP).status_code == 302
+
+
+def test_with_only_the_password_nobody_can_enrol_a_second_authenticator():
+    lead = account("lena", "lead")
+    enrol(logged_in(lead), lead)
+    attacker = logged_in(lead)  # knows the password, not the phone
+
+    response = attacker.get(SETUP)
+
+    assert response.status_code == 302 and response["Location"].startswith(VERIFY)
+    assert TOTPDevice.objects.filter(user=lead).count() == 1
+    assert attacker.post(SETUP, {"code": "123456"}).status_code == 302
+    assert attacker.get("/queues/")["Location"].startswith(VERIFY)
+
+
+# --- logging in with a second factor -------------------------------------------------------------------------
+
+
+def test_an_enrolled_lead_logs_in_with_password_then_code():
+    lead = account("lena", "lead")
+    device, _ = enrol(logged_in(lead), lead)
+    client = logged_in(lead)
+    assert client.get("/queues/")["Location"] == f"{VERIFY}?next=%2Fqueues%2F"
+
+    response = client.post(VERIFY, {"code": current_code(device, steps_ahead=1), "next": "/queues/"})
+
+    assert response.status_code == 302 and response["Location"] == "/queues/"
+    assert client.get("/queues/").status_code == 200
+    assert AuditEvent.objects.filter(verb="auth.two_factor_verified", actor_id=str(lead.pk)).exists()
+
+
+def test_a_code_already_used_cannot_be_replayed():
+    lead = account("lena", "lead")
+    device, _ = enrol(logged_in(lead), lead)
+    code = current_code(device, steps_ahead=1)
+    assert logged_in(lead).post(VERIFY, {"code": code}).status_code == 302
+
+    replay = logged_in(lead).post(VERIFY, {"code": code})
+
+    assert replay.status_code == 400
+
+
+def test_a_wrong_code_is_refused_audited_and_slows_the_next_try():
+    lead = account("lena", "lead")
+    device, _ = enrol(logged_in(lead), lead)
+    client = logged_in(lead)
+
+    assert client.post(VERIFY, {"code": "000000"}).status_code == 400
+    # django-otp throttles the device after a failure: even the right code waits.
+    assert client.post(VERIFY, {"code": current_code(device, steps_ahead=1)}).status_code == 400
+
+    assert AuditEvent.objects.filter(verb="auth.two_factor_failed", actor_id=str(lead.pk)).count() == 2
+    assert client.get("/queues/").status_code == 302
+
+
+def test_a_backup_code_works_once():
+    lead = account("lena", "lead")
+    _, codes = enrol(logged_in(lead), lead)
+
+    first = logged_in(lead)
+    assert first.post(VERIFY, {"code": codes[0].upper()}).status_code == 302
+    assert first.get("/queues/").status_code == 200
+    assert AuditEvent.objects.filter(verb="auth.backup_code_used").count() == 1
+    assert StaticToken.objects.filter(token=codes[0]).count() == 0
+
+    assert logged_in(lead).post(VERIFY, {"code": codes[0]}).status_code == 400
+
+
+def test_next_never_leads_off_site():
+    lead = account("lena", "lead")
+    device, _ = enrol(logged_in(lead), lead)
+    client = logged_in(lead)
+
+    response = client.post(
+        VERIFY, {"code": current_code(device, steps_ahead=1), "next": "https://evil.example/phish"}
+    )
+
+    assert response.status_code == 302 and response["Location"] == "/queues/"
+
+
+def test_verifying_gives_the_session_a_new_key():
+    lead = account("lena", "lead")
+    device, _ = enrol(logged_in(lead), lead)
+    client = logged_in(lead)
+    before = client.session.session_key
+
+    client.post(VERIFY, {"code": current_code(device, steps_ahead=1)})
+
+    assert client.session.session_key != before
+
+
+# --- one way in ----------------------------------------------------------------------------------------------
+
+
+def test_the_admin_login_form_hands_over_to_the_throttled_login():
+    response = Client().post("/admin/login/?next=/admin/", {"username": "x", "password": "y"})
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/admin/")
