@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Case, Enforcement
-from cases.services import enforcement
+from cases.services import enforcement, media
 from cases.services.enrichment import enrich_case
 from moderation.taskdefs import backoff_seconds, task
 from queues.services import route_case
@@ -24,6 +24,17 @@ def enqueue_case_enrichment(case_ids: list[int]) -> None:
             enrich_cases.delay(case_ids[start : start + CHUNK])
         except Exception:
             logger.exception("could not enqueue enrichment for cases %s", case_ids[start : start + CHUNK])
+
+
+def enqueue_media_fetch(case_ids: list[int]) -> None:
+    """Called on commit of intake for reports naming media. Losing this only leaves a placeholder."""
+    if not settings.MEDIA_FETCH:
+        return
+    for start in range(0, len(case_ids), CHUNK):
+        try:
+            fetch_case_media.delay(case_ids[start : start + CHUNK])
+        except Exception:
+            logger.exception("could not enqueue media fetch for cases %s", case_ids[start : start + CHUNK])
 
 
 def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:
@@ -47,6 +58,11 @@ def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> 
 def enrich_cases(self, case_ids: list[int]) -> None:
     for case_id in case_ids:
         enrich_and_route(case_id, eager=bool(self.request.is_eager))
+
+
+@task("cases.fetch_case_media", soft_time_limit=120, time_limit=150)
+def fetch_case_media(self, case_ids: list[int]) -> int:
+    return media.fetch_case_media(case_ids)
 
 
 @task("cases.enrich_case_again")

@@ -377,29 +377,37 @@ def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7)
                 scores=scores,
             )
         )
+    # Copies first: the media worker then finds every demo picture already stored and fetches nothing.
+    seed_media_copies(
+        rng, {url for items in batch.values() for item in items for url in item.subject.media_urls}
+    )
     created = 0
     for slug, items in batch.items():
         for start in range(0, len(items), 100):
             outcomes = accept_reports(vendor=vendors[slug], reports=items[start : start + 100])
             created += sum(1 for outcome in outcomes if outcome.status == "created")
-    seed_media_copies(rng)
     return created
 
 
-def seed_media_copies(rng: random.Random) -> None:
+def seed_media_copies(rng: random.Random, urls: set[str]) -> None:
     """Stored copies for the demo's media URLs (generated pictures: nothing is fetched from anywhere)."""
-    from cases.models import MediaFile, Subject
+    from cases.models import MediaFile
     from cases.selectors import media_url_hash
 
-    for urls in Subject.objects.exclude(media_urls=[]).values_list("media_urls", flat=True):
-        for url in urls:
-            content = png_bytes(
-                240, 160, (rng.randint(40, 180), rng.randint(40, 180), rng.randint(40, 180)), stripes=12
-            )
-            MediaFile.objects.update_or_create(
-                url_hash=media_url_hash(url),
-                defaults={"url": url, "content_type": "image/png", "content": content, "size": len(content)},
-            )
+    for url in sorted(urls):
+        content = png_bytes(
+            240, 160, (rng.randint(40, 180), rng.randint(40, 180), rng.randint(40, 180)), stripes=12
+        )
+        MediaFile.objects.update_or_create(
+            url_hash=media_url_hash(url),
+            defaults={
+                "url": url,
+                "state": MediaFile.State.STORED,
+                "content_type": "image/png",
+                "content": content,
+                "size": len(content),
+            },
+        )
 
 
 def png_bytes(width: int, height: int, colour: tuple[int, int, int], *, stripes: int = 0) -> bytes:

@@ -242,6 +242,10 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
         Signal.objects.bulk_create(signals, ignore_conflicts=True)
 
     case_ids = sorted({case.pk for case in cases})
+    # Reports that name media: a worker fetches copies (agents' browsers never load the original host).
+    media_case_ids = sorted(
+        {case.pk for item, case in zip(items, cases, strict=True) if item.subject.media_urls}
+    )
     opened_ids = {case.pk for case in opened}
     _refresh_case_aggregates([pk for pk in case_ids if pk not in opened_ids], now=now)
 
@@ -272,9 +276,11 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     ]
     record_events(events)
 
-    from cases.tasks import enqueue_case_enrichment  # cases.tasks imports services; import late
+    from cases.tasks import enqueue_case_enrichment, enqueue_media_fetch  # (imports services: import late)
 
     transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
+    if media_case_ids:
+        transaction.on_commit(lambda: enqueue_media_fetch(media_case_ids), robust=True)
     return reports
 
 
