@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from queues.models import QueueClearance
-
 from queues.selectors import (
     can_see_all_queues,
     can_view_case,
