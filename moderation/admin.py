@@ -7,6 +7,10 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.audit import Actor
@@ -246,3 +250,19 @@ class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
     """Role groups (Agents, Leads, Admins) are reset to `moderation.roles` on every migrate; edit teams here."""
+
+
+# Two-factor devices: admins reset a lost one by deleting it (the user enrols again at next login). The keys
+# are never shown (OTP_ADMIN_HIDE_SENSITIVE_DATA), and resets are audited like every admin change.
+admin.site.unregister(TOTPDevice)
+admin.site.unregister(StaticDevice)
+
+
+@admin.register(TOTPDevice)
+class AuditedTOTPDeviceAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
+    pass
+
+
+@admin.register(StaticDevice)
+class AuditedStaticDeviceAdmin(AuditedModelAdmin, StaticDeviceAdmin):
+    pass

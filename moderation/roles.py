@@ -39,9 +39,12 @@ _CONFIG_MODELS = {
     "queues": ["queue", "routingrule", "scorecondition", "queueclearance"],
     "cases": ["scorer", "contextprovider", "tag"],
 }
+_TWO_FACTOR_DEVICES = [("otp_totp", "totpdevice"), ("otp_static", "staticdevice")]
 ADMIN_PERMISSIONS = (
     LEAD_PERMISSIONS
     + [("queues", "view_all_queues")]
+    # Reset a lost authenticator (delete the device; the user enrols again). Keys are never shown.
+    + [(app, f"{verb}_{model}") for app, model in _TWO_FACTOR_DEVICES for verb in ("view", "delete")]
     + [
         (app_label, f"{verb}_{model}")
         for app_label, models in _CONFIG_MODELS.items()

@@ -158,6 +158,7 @@ LOGIN_REDIRECT_URL = "queues:dashboard"
 TWO_FACTOR_REQUIRED = env_choice("TWO_FACTOR_REQUIRED", "privileged", {"privileged", "all", "off"})
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Moderation review")
 OTP_TOTP_THROTTLE_FACTOR = 1  # seconds; doubles after each failed code on a device
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's key or QR code
 LOGOUT_REDIRECT_URL = "login"
 
 # Security headers; HTTPS-only cookies when served behind TLS.

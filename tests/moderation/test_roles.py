@@ -264,3 +264,21 @@ def test_changing_a_users_groups_in_the_admin_is_audited(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     event = AuditEvent.objects.get(verb="admin.changed", target_type="auth.user", target_id=str(user.pk))
     assert "Groups" in event.data["change"]
+
+
+def test_an_admin_resets_a_lost_authenticator_without_ever_seeing_its_key(admin_client):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    lead = person("lena", "lead")
+    device = TOTPDevice.objects.create(user=lead, name="phone", confirmed=True)
+    admin = person("ada", "admin")
+    client = Client()
+    client.force_login(admin)
+
+    page = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/").content.decode()
+    assert device.key not in page
+    response = client.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    assert AuditEvent.objects.filter(verb="admin.deleted", target_type="otp_totp.totpdevice").exists()
