@@ -23,8 +23,9 @@ from moderation.models import (
     Vendor,
     VendorToken,
 )
-from moderation.roles import ROLE_LABELS
+from moderation.roles import ADMIN, ROLE_LABELS
 from moderation.services import issue_vendor_token, revoke_vendor_tokens
+from moderation.two_factor import reset_two_factor
 
 admin.site.site_header = "Moderation review — administration"
 admin.site.site_title = "Moderation admin"
@@ -182,6 +183,11 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "at"
     show_full_result_count = False  # counting a large log on every page is slow
 
+    def get_queryset(self, request):
+        from queues.selectors import visible_audit_events
+
+        return visible_audit_events(request.user, super().get_queryset(request))
+
 
 class EnforcementEndpointForm(forms.ModelForm):
     # Write-only: the secret is never sent back to a browser once saved.
@@ -235,6 +241,25 @@ admin.site.unregister(Group)
 class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
     list_display = ["username", "email", "role", "is_staff", "is_superuser", "is_active", "last_login"]
     list_filter = ["groups", "is_staff", "is_superuser", "is_active"]
+    actions = ["reset_second_factor"]
+
+    def has_reset_permission(self, request) -> bool:
+        return request.user.has_perm("otp_totp.delete_totpdevice")
+
+    @admin.action(
+        description="Reset two-factor (lost phone): they enrol again at next login", permissions=["reset"]
+    )
+    def reset_second_factor(self, request, queryset):
+        users = list(_resettable_users(request, queryset))
+        for user in users:
+            reset_two_factor(user=user, actor=Actor.for_user(request.user))
+        refused = queryset.count() - len(users)
+        message = f"Two-factor reset for {len(users)} user{'s' if len(users) != 1 else ''}."
+        if refused:
+            message += (
+                f" {refused} left alone: only a superuser resets an admin's, a superuser's or their own."
+            )
+        self.message_user(request, message, messages.WARNING if refused else messages.SUCCESS)
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("groups")
@@ -258,11 +283,35 @@ admin.site.unregister(TOTPDevice)
 admin.site.unregister(StaticDevice)
 
 
+def _resettable_users(request, users):
+    """Whose second factor this admin may reset: a superuser anyone's; an admin only agents' and leads',
+    never their own (that would be a way round their own second factor) nor another admin's or a
+    superuser's (a phished password plus one admin account must not add up to a superuser session)."""
+    if request.user.is_superuser:
+        return users
+    return users.exclude(is_superuser=True).exclude(groups__name=ADMIN).exclude(pk=request.user.pk)
+
+
+class _ResettableDevicesAdmin(AuditedModelAdmin):
+    """Deleting a device resets the user's whole second factor (authenticator and backup codes)."""
+
+    def get_queryset(self, request):
+        users = _resettable_users(request, User.objects.all())
+        return super().get_queryset(request).filter(user__in=users)
+
+    def delete_model(self, request, obj):
+        reset_two_factor(user=obj.user, actor=Actor.for_user(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for user in User.objects.filter(pk__in=queryset.values("user")):
+            reset_two_factor(user=user, actor=Actor.for_user(request.user))
+
+
 @admin.register(TOTPDevice)
-class AuditedTOTPDeviceAdmin(AuditedModelAdmin, TOTPDeviceAdmin):
+class AuditedTOTPDeviceAdmin(_ResettableDevicesAdmin, TOTPDeviceAdmin):
     pass
 
 
 @admin.register(StaticDevice)
-class AuditedStaticDeviceAdmin(AuditedModelAdmin, StaticDeviceAdmin):
+class AuditedStaticDeviceAdmin(_ResettableDevicesAdmin, StaticDeviceAdmin):
     pass

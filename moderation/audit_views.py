@@ -52,7 +52,10 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 def _filtered(request: HttpRequest) -> AuditEventFilter:
-    return AuditEventFilter(request.GET, queryset=AuditEvent.objects.order_by("-id"))
+    from queues.selectors import visible_audit_events
+
+    events = visible_audit_events(request.user, AuditEvent.objects.order_by("-id"))
+    return AuditEventFilter(request.GET, queryset=events)
 
 
 @login_required

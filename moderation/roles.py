@@ -42,7 +42,7 @@ _CONFIG_MODELS = {
 _TWO_FACTOR_DEVICES = [("otp_totp", "totpdevice"), ("otp_static", "staticdevice")]
 ADMIN_PERMISSIONS = (
     LEAD_PERMISSIONS
-    + [("queues", "view_all_queues")]
+    + [("queues", "view_all_queues"), ("auth", "view_user")]  # view_user: pick people for clearances
     # Reset a lost authenticator (delete the device; the user enrols again). Keys are never shown.
     + [(app, f"{verb}_{model}") for app, model in _TWO_FACTOR_DEVICES for verb in ("view", "delete")]
     + [

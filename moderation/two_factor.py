@@ -12,6 +12,7 @@ from io import BytesIO
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -21,9 +22,10 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
-from django_otp import user_has_device, verify_token
+from django_otp import verify_token
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from moderation.audit import Actor, record_event
 from moderation.roles import is_privileged
@@ -38,8 +40,16 @@ def two_factor_required(user) -> bool:
     if mode == "all":
         return user.is_authenticated and user.is_active
     if mode == "privileged":
-        return is_privileged(user)
+        # Leads, admins, staff, and anyone cleared for a restricted queue (child safety): what they can see or
+        # do is worth more than a password.
+        return is_privileged(user) or user.queue_clearances.exists()
     return False
+
+
+def has_authenticator(user) -> bool:
+    """A confirmed authenticator app. Backup codes alone do not count: after a reset (which removes both)
+    or with only codes left, the user enrols a new authenticator."""
+    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 def _exempt(path: str) -> bool:
@@ -68,7 +78,7 @@ def require_two_factor(get_response):
             and not _exempt(request.path)
             and two_factor_required(user)
         ):
-            step = VERIFY_URL_NAME if user_has_device(user) else SETUP_URL_NAME
+            step = VERIFY_URL_NAME if has_authenticator(user) else SETUP_URL_NAME
             target = f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}"
             if getattr(request, "htmx", False):
                 response = HttpResponse(status=200)
@@ -99,52 +109,72 @@ def _qr_svg(text: str) -> str:
 
 
 def _clean_code(raw: str) -> str:
-    return "".join(raw.split()).replace("-", "")[:16]
+    """Digits and letters only (people paste codes with spaces or dashes; NULs and the like never get near
+    the database)."""
+    return "".join(ch for ch in raw[:64] if ch.isascii() and ch.isalnum())[:16]
+
+
+SETUP_KEY_SESSION = "two_factor_setup_key"
 
 
 @never_cache
 @login_required
 @require_http_methods(["GET", "POST"])
 def two_factor_setup(request: HttpRequest) -> HttpResponse:
-    """Enrol an authenticator: scan the QR code (or type the key), confirm with a code, get backup codes."""
+    """Enrol an authenticator: scan the QR code (or type the key), confirm with a code, get backup codes.
+
+    The key lives in this session until it is confirmed: another session of the same account (someone who
+    has only the password) gets a key of its own, never the one the user is about to confirm.
+    """
     user = request.user
-    if user_has_device(user):
+    if has_authenticator(user):
         # Already enrolled: replacing the device takes a verified session (or an admin resetting it).
         if not user.is_verified():
             return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
         return redirect(_next_url(request))
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+    key = request.session.get(SETUP_KEY_SESSION)
+    if not isinstance(key, str) or len(key) != 40:
+        key = request.session[SETUP_KEY_SESSION] = default_key()
+    pending = TOTPDevice(user=user, key=key, name="Authenticator app")
     error = ""
     if request.method == "POST":
         code = _clean_code(request.POST.get("code", ""))
-        # No throttle while enrolling: the key is on this very page, so a wait protects nothing and only
-        # trips up someone who mistyped.
-        device.throttle_reset(commit=False)
-        if code.isdigit() and device.verify_token(code):
-            backup_codes = _confirm_enrolment(request, device)
-            return render(
-                request,
-                "registration/two_factor_backup_codes.html",
-                {"backup_codes": backup_codes, "next": _next_url(request)},
-            )
+        match = _matching_step(pending, code)
+        if match is not None:
+            backup_codes = _confirm_enrolment(request, key, match)
+            if backup_codes is not None:
+                return render(
+                    request,
+                    "registration/two_factor_backup_codes.html",
+                    {"backup_codes": backup_codes, "next": _next_url(request)},
+                )
+            return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
         error = "That code did not match. Check the time on your phone and try the current code."
         record_event(
-            actor=Actor.for_user(user), verb="auth.two_factor_failed", target=device, data={"step": "setup"}
+            actor=Actor.for_user(user), verb="auth.two_factor_failed", target=user, data={"step": "setup"}
         )
     return render(
         request,
         "registration/two_factor_setup.html",
         {
-            "qr_svg": _qr_svg(device.config_url),
-            "secret": _base32(device),
+            "qr_svg": _qr_svg(pending.config_url),
+            "secret": _base32(pending),
             "error": error,
             "next": _next_url(request),
             "required": two_factor_required(user),
         },
         status=400 if error else 200,
     )
+
+
+def _matching_step(device: TOTPDevice, code: str) -> TOTP | None:
+    """The TOTP that matched `code` (one step of clock drift either way; its `t()` and `drift` say where),
+    or None. No throttle here: the
+    key is on this very page, so a wait protects nothing and only trips up someone who mistyped."""
+    if not (code.isdigit() and len(code) == device.digits):
+        return None
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, 0)
+    return totp if totp.verify(int(code), tolerance=1) else None
 
 
 def _base32(device: TOTPDevice) -> str:
@@ -155,20 +185,34 @@ def _base32(device: TOTPDevice) -> str:
 
 
 @transaction.atomic
-def _confirm_enrolment(request: HttpRequest, device: TOTPDevice) -> list[str]:
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    TOTPDevice.objects.filter(user=device.user, confirmed=False).delete()
-    static, _ = StaticDevice.objects.get_or_create(user=device.user, name="Backup codes")
-    static.token_set.all().delete()
+def _confirm_enrolment(request: HttpRequest, key: str, match: TOTP) -> list[str] | None:
+    """Store the confirmed authenticator and fresh backup codes; None if another session enrolled first."""
+    user = get_user_model().objects.select_for_update().get(pk=request.user.pk)
+    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        return None
+    # last_t: the code just typed cannot be used again to log in; drift: the phone's clock offset.
+    device = TOTPDevice.objects.create(
+        user=user, key=key, name="Authenticator app", confirmed=True, last_t=match.t(), drift=match.drift
+    )
+    StaticDevice.objects.filter(user=user).delete()
+    static = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
     codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
     StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
-    static.confirmed = True
-    static.save()
+    request.session.pop(SETUP_KEY_SESSION, None)
     request.session.cycle_key()
     otp_login(request, device)
-    record_event(actor=Actor.for_user(device.user), verb="auth.two_factor_enrolled", target=device)
+    record_event(actor=Actor.for_user(user), verb="auth.two_factor_enrolled", target=device)
     return codes
+
+
+@transaction.atomic
+def reset_two_factor(*, user, actor: Actor) -> int:
+    """Remove every second factor of `user` (authenticator and backup codes): they enrol again at their next
+    login. For a lost phone; audited. Returns how many devices were removed."""
+    removed = TOTPDevice.objects.filter(user=user).delete()[1].get("otp_totp.TOTPDevice", 0)
+    removed += StaticDevice.objects.filter(user=user).delete()[1].get("otp_static.StaticDevice", 0)
+    record_event(actor=actor, verb="auth.two_factor_reset", target=user, data={"devices": removed})
+    return removed
 
 
 @never_cache
@@ -179,7 +223,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_verified():
         return redirect(_next_url(request))
-    if not user_has_device(user):
+    if not has_authenticator(user):
         return redirect(f"{reverse(SETUP_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
     error, status = "", 200
     if request.method == "POST":

@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from moderation.admin_audit import AuditedModelAdmin
@@ -15,17 +16,53 @@ class QueueAdmin(AuditedModelAdmin):
     filter_horizontal = ["members", "member_groups"]
     prepopulated_fields = {"slug": ["name"]}
 
+    def get_readonly_fields(self, request, obj=None):
+        # Admins see every unrestricted queue: lifting a restriction would hand them its cases without a
+        # clearance. Only a superuser may lift one (tightening is open to all admins).
+        if obj is not None and obj.is_restricted and not request.user.is_superuser:
+            return ["is_restricted"]
+        return []
+
+
+class QueueClearanceForm(forms.ModelForm):
+    granter = None  # set per request by the admin
+
+    class Meta:
+        model = QueueClearance
+        fields = ["queue", "user", "expires_at", "reason"]
+
+    def clean(self):
+        cleaned = super().clean()
+        granter = self.granter
+        if granter is not None and not granter.is_superuser and cleaned.get("user") == granter:
+            raise forms.ValidationError({"user": "Nobody clears themselves: another admin has to grant it."})
+        return cleaned
+
 
 @admin.register(QueueClearance)
 class QueueClearanceAdmin(AuditedModelAdmin):
-    """Who was vetted for which restricted queue, by whom and until when. Every grant and revoke is audited."""
+    """Who was vetted for which restricted queue, by whom and until when. Every grant and revoke is audited.
 
+    Four eyes: nobody but a superuser grants or extends their own clearance (revoking it is always allowed).
+    """
+
+    form = QueueClearanceForm
     list_display = ["user", "queue", "granted_by", "granted_at", "expires_at", "reason"]
     list_filter = ["queue"]
     search_fields = ["user__username", "reason"]
     autocomplete_fields = ["user"]
     readonly_fields = ["granted_by", "granted_at"]
     list_select_related = ["user", "queue", "granted_by"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.granter = request.user
+        return form
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.user_id == request.user.pk and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -235,6 +235,19 @@ def visible_cases(user) -> QuerySet[Case]:
     return Case.objects.filter(condition)
 
 
+def visible_audit_events(user, events: QuerySet) -> QuerySet:
+    """Audit events a user may read: those about cases they can see, and those about no case at all.
+
+    Events about a case carry what was in it (a media URL revealed, a note, a decision reason), so the log
+    follows the same rule as the case pages: a lead without clearance learns nothing of child safety here.
+    """
+    if not user.is_authenticated or not user.is_active:
+        return events.none()
+    if user.is_superuser:
+        return events
+    return events.filter(Q(case_id__isnull=True) | Q(case_id__in=visible_cases(user).values("pk")))
+
+
 def can_view_case(user, case: Case) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False

@@ -102,6 +102,16 @@ def _no_second_factor_unless_asked(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters, login failures and cached counts are keyed by ids, and ids come round again after a
+    test's rollback: never let one test's counters throttle another's vendor. (Tests use the local-memory
+    cache; the broker of the real-worker tests is a separate Redis and is never touched.)"""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2 at production strength costs about a second per login on this machine; tests log in a lot."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

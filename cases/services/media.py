@@ -37,9 +37,9 @@ def sniff_raster(data: bytes) -> Raster | None:
     if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
         width, height = struct.unpack(">II", data[16:24])
         return Raster("image/png", width, height)
-    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return Raster("image/gif", width, height)
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 13:
+        size = _gif_size(data)
+        return Raster("image/gif", *size) if size else None
     if data.startswith(b"\xff\xd8\xff"):
         size = _jpeg_size(data)
         return Raster("image/jpeg", *size) if size else None
@@ -47,6 +47,53 @@ def sniff_raster(data: bytes) -> Raster | None:
         size = _webp_size(data)
         return Raster("image/webp", *size) if size else None
     return None
+
+
+MAX_GIF_FRAMES = 1000
+
+
+def _gif_size(data: bytes) -> tuple[int, int] | None:
+    """The area a browser decodes: the logical screen grown to cover every frame (decoders enlarge the canvas
+    to fit a frame bigger than the screen, so a 1x1 GIF can hold a 65535x65535 frame). None when the file is
+    not a well-formed GIF or has more than MAX_GIF_FRAMES frames (each is decoded: a frame bomb)."""
+    width, height, packed = struct.unpack("<HHB", data[6:11])
+    index = 13 + (3 << ((packed & 0x07) + 1) if packed & 0x80 else 0)
+    frames = 0
+    while index < len(data):
+        block = data[index]
+        if block == 0x3B:  # trailer
+            break
+        if block == 0x21:  # extension: label, then data sub-blocks
+            index = _skip_sub_blocks(data, index + 2)
+        elif block == 0x2C:  # image descriptor
+            if index + 10 > len(data):
+                return None
+            left, top, frame_width, frame_height, frame_packed = struct.unpack(
+                "<HHHHB", data[index + 1 : index + 10]
+            )
+            frames += 1
+            if frames > MAX_GIF_FRAMES:
+                return None
+            width, height = max(width, left + frame_width), max(height, top + frame_height)
+            index += 10
+            if frame_packed & 0x80:
+                index += 3 << ((frame_packed & 0x07) + 1)
+            index = _skip_sub_blocks(data, index + 1)  # after the LZW minimum code size
+        else:
+            return None
+        if index < 0:
+            return None
+    return (width, height) if frames else None
+
+
+def _skip_sub_blocks(data: bytes, index: int) -> int:
+    """Index after a chain of length-prefixed sub-blocks ending in a zero length; -1 if it runs off the end."""
+    while index < len(data):
+        length = data[index]
+        index += 1 + length
+        if length == 0:
+            return index
+    return -1
 
 
 def _jpeg_size(data: bytes) -> tuple[int, int] | None:

@@ -256,7 +256,14 @@ def test_media_fetching_can_be_switched_off(platform, settings, api, django_capt
 
 
 def test_sniffing_reads_the_size_of_each_kept_type():
-    gif = b"GIF89a" + struct.pack("<HH", 320, 200) + b"\0" * 8
+    gif = (
+        b"GIF89a"
+        + struct.pack("<HHBBB", 320, 200, 0, 0, 0)
+        + b"\x2c"
+        + struct.pack("<HHHHB", 0, 0, 320, 200, 0)
+        + b"\x02\x02\x4c\x01\x00"
+        + b"\x3b"
+    )
     jpeg = (
         b"\xff\xd8\xff\xe0"
         + struct.pack(">H", 16)

@@ -14,18 +14,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def tight_limit(settings):
-    from rest_framework.settings import api_settings
-
-    rates = {**settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}), "vendor": "3/min"}
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    api_settings.reload()
+def tight_limit():
+    """3 requests a minute. DRF binds the rates to the throttle class when it is first imported, so the rate
+    is swapped on the class (never by reloading DRF's settings, which would leave every later test at 3/min)."""
     from moderation.api_errors import VendorRateThrottle
 
-    VendorRateThrottle.THROTTLE_RATES = rates
+    original = VendorRateThrottle.THROTTLE_RATES
+    VendorRateThrottle.THROTTLE_RATES = {**original, "vendor": "3/min"}
     yield
-    api_settings.reload()
-    VendorRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    VendorRateThrottle.THROTTLE_RATES = original
 
 
 def test_a_vendor_over_its_rate_gets_429_with_retry_after(api, report_body, tight_limit):

@@ -16,10 +16,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def lead_client():
+    """A lead with the audit permission, member of a queue with two cases (`client.cases`: their ids)."""
     lead = factories.UserFactory(username="lena")
     lead.user_permissions.add(Permission.objects.get(codename="view_auditevent"))
+    queue = factories.QueueFactory(slug="team-queue")
+    queue.members.add(lead)
     client = Client()
     client.force_login(lead)
+    client.cases = [factories.OpenCaseFactory(queue=queue).pk for _ in range(2)]
     return client
 
 
@@ -42,13 +46,14 @@ def test_anonymous_users_are_sent_to_login(client):
 
 
 def test_the_log_filters_by_actor_verb_prefix_and_case(lead_client):
-    event("decision.recorded", actor="alice", case_id=7)
-    event("decision.confirmed", actor="bob", case_id=7)
-    event("case.claimed", actor="alice", case_id=8)
+    seven, eight = lead_client.cases
+    event("decision.recorded", actor="alice", case_id=seven)
+    event("decision.confirmed", actor="bob", case_id=seven)
+    event("case.claimed", actor="alice", case_id=eight)
 
     by_actor = lead_client.get("/audit/", {"actor": "alice"}).content.decode()
     by_verb = lead_client.get("/audit/", {"verb": "decision."}).content.decode()
-    by_case = lead_client.get("/audit/", {"case": 8}).content.decode()
+    by_case = lead_client.get("/audit/", {"case": eight}).content.decode()
 
     assert (
         "case.claimed" in by_actor
@@ -103,8 +108,8 @@ def test_hostile_data_in_the_log_is_escaped(lead_client):
 
 
 def test_the_csv_export_has_the_filtered_rows_and_is_itself_audited(lead_client):
-    event("decision.recorded", case_id=7, data={"action": "remove"})
-    event("case.claimed", case_id=8)
+    event("decision.recorded", case_id=lead_client.cases[0], data={"action": "remove"})
+    event("case.claimed", case_id=lead_client.cases[1])
 
     response = lead_client.get("/audit/export.csv", {"verb": "decision."})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -147,3 +152,17 @@ def test_an_export_with_invalid_filters_is_a_422_naming_the_field(lead_client):
     assert response.status_code == 422
     assert "case" in response.json()["fields"]
     assert not AuditEvent.objects.filter(verb="audit.exported").exists()
+
+
+def test_events_of_cases_the_lead_cannot_see_stay_out_of_the_log_and_the_export(lead_client):
+    elsewhere = factories.OpenCaseFactory(queue=factories.QueueFactory(slug="other-team")).pk
+    event("media.revealed", case_id=elsewhere, data={"url": "https://secret.example/pic"})
+    event("media.revealed", case_id=lead_client.cases[0], data={"url": "https://mine.example/pic"})
+
+    page = lead_client.get("/audit/").content.decode()
+    export = b"".join(lead_client.get("/audit/export.csv").streaming_content).decode()
+    by_case = lead_client.get("/audit/", {"case": elsewhere}).content.decode()
+
+    for body in (page, export):
+        assert "mine.example" in body and "secret.example" not in body
+    assert "secret.example" not in by_case

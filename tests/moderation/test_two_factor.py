@@ -1,6 +1,7 @@
 """TOTP two-factor: required for leads and admins, optional for agents; enrolment, verification, backup codes."""
 
 import re
+from base64 import b32decode
 
 import pytest
 from django.contrib.auth.models import User
@@ -46,14 +47,23 @@ def current_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
+def shown_key(page) -> bytes:
+    """The key the setup page shows (what a phone would scan), as bytes."""
+    text = re.search(r'data-testid="otp-secret">([A-Z2-7 ]+)<', page.content.decode()).group(1)
+    key = text.replace(" ", "")
+    return b32decode(key + "=" * (-len(key) % 8))
+
+
+def code_for_key(key: bytes, steps_ahead: int = 0) -> str:
+    return current_code(TOTPDevice(key=key.hex()), steps_ahead)
+
+
 def enrol(client: Client, user: User) -> tuple[TOTPDevice, list[str]]:
-    client.get(SETUP)
-    device = TOTPDevice.objects.get(user=user, confirmed=False)
-    page = client.post(SETUP, {"code": current_code(device), "next": "/queues/"})
+    key = shown_key(client.get(SETUP))
+    page = client.post(SETUP, {"code": code_for_key(key), "next": "/queues/"})
     assert page.status_code == 200
     codes = re.findall(r"<li><code>([a-z2-7]+)</code></li>", page.content.decode())
-    device.refresh_from_db()
-    return device, codes
+    return TOTPDevice.objects.get(user=user, confirmed=True), codes
 
 
 # --- who must pass a second factor -------------------------------------------------------------------------
@@ -132,15 +142,23 @@ def test_the_vendor_api_is_not_affected(api):
 def test_the_setup_page_shows_a_qr_code_and_the_key_with_no_script():
     client = logged_in(account("lena", "lead"))
 
-    page = client.get(SETUP).content.decode()
+    response = client.get(SETUP)
+    page = response.content.decode()
 
     assert "<svg" in page
     assert "<script" not in page.split("</header>", 1)[-1].split("<footer", 1)[0]
-    device = TOTPDevice.objects.get(user__username="lena")
-    assert not device.confirmed
-    from base64 import b32encode
+    assert len(shown_key(response)) == 20  # 160 bits
+    assert not TOTPDevice.objects.exists()  # nothing is stored until a code confirms it
 
-    assert b32encode(device.bin_key).decode().rstrip("=")[:4] in page
+
+def test_each_session_gets_its_own_key_until_one_is_confirmed():
+    lead = account("lena", "lead")
+    first, second = logged_in(lead), logged_in(lead)
+
+    first_key = shown_key(first.get(SETUP))
+
+    assert shown_key(first.get(SETUP)) == first_key  # stable within the session (reloading the page)
+    assert shown_key(second.get(SETUP)) != first_key
 
 
 def test_a_wrong_code_does_not_enrol_and_is_audited():
@@ -267,3 +285,64 @@ def test_the_admin_login_form_hands_over_to_the_throttled_login():
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/admin/")
+
+
+def test_an_agent_cleared_for_a_restricted_queue_needs_a_second_factor():
+    from queues.models import QueueClearance
+
+    agent = account("alice", "agent")
+    QueueClearance.objects.create(
+        user=agent, queue=factories.QueueFactory(slug="child-safety", is_restricted=True), reason="vetted"
+    )
+
+    assert logged_in(agent).get("/queues/")["Location"].startswith(SETUP)
+
+
+@pytest.mark.parametrize("code", ["12\x003456", "\x00" * 10, "١٢٣٤٥٦", "x" * 5000])
+def test_odd_codes_are_refused_cleanly(code):
+    lead = account("lena", "lead")
+    enrol(logged_in(lead), lead)
+
+    assert logged_in(lead).post(VERIFY, {"code": code}).status_code == 400
+
+
+# --- resets ---------------------------------------------------------------------------------------------------
+
+
+def reset_through_user_admin(admin_user: User, *targets: User):
+    client = Client()
+    client.force_login(admin_user)
+    return client.post(
+        "/admin/auth/user/",
+        {"action": "reset_second_factor", "_selected_action": [str(t.pk) for t in targets], "index": "0"},
+        follow=True,
+    )
+
+
+def test_an_admin_resets_a_leads_lost_phone_and_the_lead_enrols_again(settings):
+    lead = account("lena", "lead")
+    _, codes = enrol(logged_in(lead), lead)
+    settings.TWO_FACTOR_REQUIRED = "off"  # the admin's own second factor is not what this is about
+
+    response = reset_through_user_admin(account("ada", "admin"), lead)
+
+    settings.TWO_FACTOR_REQUIRED = "privileged"
+    assert "Two-factor reset for 1 user." in [str(m) for m in response.context["messages"]]
+    assert logged_in(lead).get("/queues/")["Location"].startswith(SETUP)
+    # The old backup codes are gone with the reset: a code gets the user nowhere but enrolment.
+    assert logged_in(lead).post(VERIFY, {"code": codes[1]})["Location"].startswith(SETUP)
+    assert not StaticToken.objects.filter(token=codes[1]).exists()
+    assert AuditEvent.objects.filter(verb="auth.two_factor_reset", target_id=str(lead.pk)).exists()
+
+
+def test_an_admin_cannot_reset_another_admins_or_their_own_second_factor(settings):
+    other = account("otto", "admin")
+    enrol(logged_in(other), other)
+    admin = account("ada", "admin")
+    enrol(logged_in(admin), admin)
+    settings.TWO_FACTOR_REQUIRED = "off"
+
+    response = reset_through_user_admin(admin, other, admin)
+
+    assert "2 left alone" in " ".join(str(m) for m in response.context["messages"])
+    assert TOTPDevice.objects.filter(user__in=[other, admin], confirmed=True).count() == 2
