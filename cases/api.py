@@ -10,6 +10,9 @@ from rest_framework.views import APIView
 
 from cases import selectors
 from cases.serializers import (
+    MAX_APPEAL_ID,
+    MAX_APPEAL_STATEMENT,
+    AppealInputSerializer,
     BatchInputSerializer,
     BatchResultSerializer,
     CaseOutSerializer,
@@ -25,10 +28,32 @@ from moderation.content import find_unstorable_text, printable
 ERROR_BODY = inline_serializer(
     "Error",
     {
-        "error": drf_serializers.CharField(),
+        "error": drf_serializers.CharField(
+            help_text="A stable code: `validation_error`, `not_authenticated`, `authentication_failed`, "
+            "`not_found`, `payload_too_large`, `unsupported_media_type`, `throttled`, `unavailable`, ..."
+        ),
+        "detail": drf_serializers.CharField(help_text="What went wrong, for the developer."),
+        # Only validation errors name fields; a 401 or 404 has nothing to point at.
+        "fields": drf_serializers.DictField(
+            child=drf_serializers.ListField(child=drf_serializers.CharField()),
+            required=False,
+            help_text="Validation errors only: each bad field's dotted path (`subject.kind`) and its messages.",
+        ),
+    },
+)
+CONFLICT_BODY = inline_serializer(
+    "ConflictError",
+    {
+        "error": drf_serializers.CharField(help_text="`conflict`."),
         "detail": drf_serializers.CharField(),
         "fields": drf_serializers.DictField(
             child=drf_serializers.ListField(child=drf_serializers.CharField())
+        ),
+        "existing": inline_serializer(
+            "ConflictingObject",
+            {"id": drf_serializers.IntegerField()},
+            required=False,
+            help_text="The object already stored under this key, when there is one.",
         ),
     },
 )
@@ -52,11 +77,22 @@ REPORT_EXAMPLE = {
     "scores": [{"label": "toxicity", "score": 0.91}],
 }
 
+# Any authenticated call can also be refused before the view runs: no or a bad token (401), over the vendor's
+# rate (429, with Retry-After), or the database briefly unreachable (503, with Retry-After; nothing written).
+AUTH_ERRORS = {
+    401: OpenApiResponse(ERROR_BODY, description="Missing, invalid or revoked token."),
+    429: OpenApiResponse(
+        ERROR_BODY, description="Over the vendor's rate limit; retry after `Retry-After` seconds."
+    ),
+    503: OpenApiResponse(
+        ERROR_BODY, description="Briefly unavailable, nothing was written; retry after `Retry-After` seconds."
+    ),
+}
 COMMON_ERRORS = {
     400: OpenApiResponse(ERROR_BODY, description="Invalid input; `fields` names each bad field."),
-    401: OpenApiResponse(ERROR_BODY, description="Missing, invalid or revoked token."),
     413: OpenApiResponse(ERROR_BODY, description="Body over the configured size."),
     415: OpenApiResponse(ERROR_BODY, description="Content-Type is not application/json."),
+    **AUTH_ERRORS,
 }
 
 
@@ -73,7 +109,7 @@ class ReportCreateView(APIView):
         responses={
             201: ReportCreatedSerializer,
             200: OpenApiResponse(ReportCreatedSerializer, description="Duplicate of an earlier report."),
-            409: OpenApiResponse(ERROR_BODY, description="external_id reused with a different body."),
+            409: OpenApiResponse(CONFLICT_BODY, description="external_id reused with a different body."),
             **COMMON_ERRORS,
         },
         examples=[
@@ -196,7 +232,7 @@ class ReportDetailView(APIView):
         operation_id="get_report",
         summary="Read back a report you sent",
         description="Only the vendor that sent a report can read it; any other id answers 404.",
-        responses={200: ReportOutSerializer, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+        responses={200: ReportOutSerializer, 404: ERROR_BODY, **AUTH_ERRORS},
     )
     def get(self, request, report_id: int):
         report = selectors.vendor_report(vendor=request.user, report_id=report_id)
@@ -218,7 +254,7 @@ class CaseDetailView(APIView):
         operation_id="get_case",
         summary="Read the outcome of a case you reported on",
         description="Status and, once decided, the action and when. Cases you sent no report on answer 404.",
-        responses={200: CaseOutSerializer, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+        responses={200: CaseOutSerializer, 404: ERROR_BODY, **AUTH_ERRORS},
     )
     def get(self, request, case_id: int):
         case = selectors.vendor_case(vendor=request.user, case_id=case_id)
@@ -229,8 +265,7 @@ class CaseDetailView(APIView):
         )
 
 
-APPEAL_FIELDS = {"external_id", "decision_id", "statement", "appellant_id"}
-APPEAL_STATEMENT_MAX = 10_000
+APPEAL_FIELDS = set(AppealInputSerializer().fields)
 
 
 def _appeal_body(appeal) -> dict:
@@ -259,15 +294,6 @@ APPEAL_OUT = inline_serializer(
         "decided_at": drf_serializers.DateTimeField(allow_null=True),
     },
 )
-APPEAL_IN = inline_serializer(
-    "AppealInput",
-    {
-        "external_id": drf_serializers.CharField(max_length=200),
-        "decision_id": drf_serializers.IntegerField(min_value=1),
-        "statement": drf_serializers.CharField(max_length=APPEAL_STATEMENT_MAX),
-        "appellant_id": drf_serializers.CharField(max_length=255, required=False),
-    },
-)
 
 
 def _parse_appeal(data) -> tuple[dict, dict]:
@@ -279,8 +305,8 @@ def _parse_appeal(data) -> tuple[dict, dict]:
         errors[printable(str(name))] = ["Unknown field."]
     parsed: dict = {}
     for name, limit, required in (
-        ("external_id", 200, True),
-        ("statement", APPEAL_STATEMENT_MAX, True),
+        ("external_id", MAX_APPEAL_ID, True),
+        ("statement", MAX_APPEAL_STATEMENT, True),
         ("appellant_id", 255, False),
     ):
         value = data.get(name, "")
@@ -312,8 +338,8 @@ class AppealCreateView(APIView):
             "the same key, or a second appeal of the same decision, answers 409. Only decisions on cases you "
             "reported on can be appealed (others answer 404)."
         ),
-        request=APPEAL_IN,
-        responses={201: APPEAL_OUT, 200: APPEAL_OUT, 404: ERROR_BODY, 409: ERROR_BODY, **COMMON_ERRORS},
+        request=AppealInputSerializer,
+        responses={201: APPEAL_OUT, 200: APPEAL_OUT, 404: ERROR_BODY, 409: CONFLICT_BODY, **COMMON_ERRORS},
     )
     def post(self, request):
         from cases.services.appeals import AppealRefused, file_appeal
@@ -350,7 +376,7 @@ class AppealDetailView(APIView):
         operation_id="get_appeal",
         summary="Read an appeal's outcome",
         description="`open` until an agent decides; then `upheld` or `overturned` with the reason for the user.",
-        responses={200: APPEAL_OUT, 401: COMMON_ERRORS[401], 404: ERROR_BODY},
+        responses={200: APPEAL_OUT, 404: ERROR_BODY, **AUTH_ERRORS},
     )
     def get(self, request, appeal_id: int):
         from cases.models import Appeal

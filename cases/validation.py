@@ -35,13 +35,15 @@ MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 6
 SUBJECT_KINDS = frozenset(Subject.Kind.values)
 EARLIEST_OCCURRED_AT = datetime(2000, 1, 1, tzinfo=UTC)
-LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}$")
+# `\Z`, not `$`: `$` also matches before a trailing newline, and "toxicity\n" is not a label.
+LABEL_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,100}\Z")
 REPORT_FIELDS = frozenset(
     {"external_id", "reason", "subject", "reporter", "comment", "occurred_at", "scores"}
 )
 SUBJECT_FIELDS = frozenset(
     {"kind", "external_id", "author_id", "text", "media_urls", "language", "url", "metadata"}
 )
+SCORE_FIELDS = frozenset({"label", "score"})
 _url_validator = URLValidator(schemes=["http", "https"])
 
 REQUIRED = "This field is required."
@@ -136,7 +138,7 @@ def _subject(errors: _Errors, raw: Any) -> SubjectInput | None:
     author_id = _string(errors, raw, "author_id", "subject.author_id", max_length=MAX_SUBJECT_ID)
     text = _string(errors, raw, "text", "subject.text", max_length=MAX_TEXT)
     language = _string(errors, raw, "language", "subject.language", max_length=16)
-    if language and not LANGUAGE_RE.match(language):
+    if language and not LANGUAGE_RE.fullmatch(language):  # fullmatch: no trailing newline
         errors.add("subject.language", "Use a BCP 47 language tag such as 'en' or 'pt-BR'.")
     url = _string(errors, raw, "url", "subject.url", max_length=MAX_URL)
     if url:
@@ -223,6 +225,7 @@ def _scores(errors: _Errors, raw: Any) -> tuple[tuple[str, float], ...]:
             errors.add(f"{path}.score", "Must be between 0 and 1.")
         elif isinstance(label, str):
             scores.append((label, float(score)))
+        _unknown(errors, item, SCORE_FIELDS, f"{path}.")
     labels = [label for label, _ in scores]
     if len(labels) != len(set(labels)):
         errors.add("scores", "Each label may appear once.")
