@@ -93,10 +93,10 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         )
         cursor.execute(
             """
-            INSERT INTO cases_case (status, priority, sla_due_at, version, report_count, reporter_count, opened_at,
+            INSERT INTO cases_case (kind, status, priority, sla_due_at, version, report_count, reporter_count, opened_at,
                                     last_reported_at, updated_at, routed_at, enrichment_state, policy_id, queue_id,
                                     subject_id, max_score)
-            SELECT 'open', floor(random() * 300), now() + ((s.id %% 48) - 6) * interval '1 hour', 1,
+            SELECT 'report', 'open', floor(random() * 300), now() + ((s.id %% 48) - 6) * interval '1 hour', 1,
                    CASE WHEN s.id %% %(heavy)s = 0 THEN 50 ELSE 1 END, 1,
                    now() - s.id * interval '1 second', now(), now(), now(), '{}', %(policy)s,
                    (%(queues)s::bigint[])[1 + (s.id %% %(nqueues)s)], s.id, random()
@@ -107,13 +107,14 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         cursor.execute(
             """
             INSERT INTO cases_report (vendor_id, external_id, subject_id, subject_version, case_id, policy_id, reason,
-                                      reporter_id, comment, received_at, payload, payload_hash)
+                                      reporter_id, comment, received_at, payload, payload_hash, outcome)
             SELECT %(vendor)s, 'r-' || c.id || '-' || n, c.subject_id, 1, c.id, %(policy)s, 'harassment',
-                   'reporter-' || (c.id + n) %% 9973, 'keeps messaging me ' || n, now(), '{}', md5(c.id::text)
+                   'reporter-' || (c.id + n) %% 9973, 'keeps messaging me ' || n, now(), '{}', md5(c.id::text),
+                   %(pending)s
             FROM cases_case c
             CROSS JOIN LATERAL generate_series(1, CASE WHEN c.id %% %(heavy)s = 0 THEN 50 ELSE 1 END) AS n
             """,
-            {"vendor": vendor.pk, "policy": policy.pk, "heavy": HEAVY_EVERY},
+            {"vendor": vendor.pk, "policy": policy.pk, "heavy": HEAVY_EVERY, "pending": "pending"},
         )
         cursor.execute(
             """
