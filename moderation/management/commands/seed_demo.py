@@ -28,7 +28,10 @@ class Command(BaseCommand):
                     "",
                     f"  Review queues: {base_url}/queues/  as agent / {DEMO_PASSWORD}",
                     "    (n: next case, 1-9: action, Enter: decide and next, r: reveal media, ?: all keys)",
-                    f"  Admin: {base_url}/admin/  as admin / {DEMO_PASSWORD}   (lead / {DEMO_PASSWORD} sees all queues)",
+                    f"  Lead: lead / {DEMO_PASSWORD} (the team's queues, and cleared for child safety)",
+                    f"  Admin: {base_url}/admin/  as admin / {DEMO_PASSWORD}",
+                    "  Two-factor (TOTP) is required for leads and admins outside this demo:"
+                    " TWO_FACTOR_REQUIRED=privileged make run",
                     f"  Demo vendor token (user-reports): {token}",
                     "  Try:",
                     f"    curl -s -X POST {base_url}/api/v1/reports -H 'Authorization: Bearer {token}' \\",
