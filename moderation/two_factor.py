@@ -260,9 +260,21 @@ def _verify(user, code: str):
     """
     if not code:
         return None
-    kind = TOTPDevice if code.isdigit() and len(code) <= 8 else StaticDevice
-    for device in kind.objects.filter(user=user, confirmed=True):
-        verified = verify_token(user, device.persistent_id, code.lower() if kind is StaticDevice else code)
-        if verified is not None:
-            return verified
+    if code.isdigit() and len(code) <= 8:
+        for device in TOTPDevice.objects.filter(user=user, confirmed=True):
+            verified = verify_token(user, device.persistent_id, code)
+            if verified is not None:
+                return verified
+        return None
+    for device in StaticDevice.objects.filter(user=user, confirmed=True):
+        if not device.verify_is_allowed()[0]:
+            continue
+        # The delete is the check: of two requests racing with one backup code, only one removes the row
+        # (django-otp reads, then deletes, so both could pass).
+        if StaticToken.objects.filter(device=device, token=code.lower()).delete()[0]:
+            device.throttle_reset(commit=False)
+            device.set_last_used_timestamp(commit=False)
+            device.save()
+            return device
+        device.throttle_increment()
     return None

@@ -346,3 +346,14 @@ def test_an_admin_cannot_reset_another_admins_or_their_own_second_factor(setting
 
     assert "2 left alone" in " ".join(str(m) for m in response.context["messages"])
     assert TOTPDevice.objects.filter(user__in=[other, admin], confirmed=True).count() == 2
+
+
+def test_a_wrong_backup_code_slows_the_next_try_too():
+    lead = account("lena", "lead")
+    _, codes = enrol(logged_in(lead), lead)
+    client = logged_in(lead)
+
+    assert client.post(VERIFY, {"code": "notacode"}).status_code == 400
+    assert client.post(VERIFY, {"code": codes[0]}).status_code == 400  # throttled, not used up
+
+    assert StaticToken.objects.filter(token=codes[0]).exists()
