@@ -19,22 +19,23 @@ CHUNK = 10  # cases per task: one enqueue per 10 cases keeps intake cheap, and t
 
 def enqueue_case_enrichment(case_ids: list[int]) -> None:
     """Called on commit of intake. A broker outage must not fail intake: the sweeper routes those cases."""
-    for start in range(0, len(case_ids), CHUNK):
-        try:
-            enrich_cases.delay(case_ids[start : start + CHUNK])
-        except Exception:
-            logger.exception("could not enqueue enrichment for cases %s", case_ids[start : start + CHUNK])
+    _enqueue_in_chunks(enrich_cases, case_ids)
 
 
 def enqueue_media_fetch(case_ids: list[int]) -> None:
     """Called on commit of intake for reports naming media. Losing this only leaves a placeholder."""
-    if not settings.MEDIA_FETCH:
-        return
+    if settings.MEDIA_FETCH:
+        _enqueue_in_chunks(fetch_case_media, case_ids)
+
+
+def _enqueue_in_chunks(task, case_ids: list[int]) -> None:
+    """One message per CHUNK cases; a message the broker refuses is logged, never raised into intake."""
     for start in range(0, len(case_ids), CHUNK):
+        chunk = case_ids[start : start + CHUNK]
         try:
-            fetch_case_media.delay(case_ids[start : start + CHUNK])
+            task.delay(chunk)
         except Exception:
-            logger.exception("could not enqueue media fetch for cases %s", case_ids[start : start + CHUNK])
+            logger.exception("could not enqueue %s for cases %s", task.name, chunk)
 
 
 def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:

@@ -79,7 +79,7 @@ def require_two_factor(get_response):
             and two_factor_required(user)
         ):
             step = VERIFY_URL_NAME if has_authenticator(user) else SETUP_URL_NAME
-            target = f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}"
+            target = _step_url(step, request.get_full_path())
             if getattr(request, "htmx", False):
                 response = HttpResponse(status=200)
                 response["HX-Redirect"] = target  # a fragment must not swap in the verification page
@@ -88,6 +88,10 @@ def require_two_factor(get_response):
         return get_response(request)
 
     return middleware
+
+
+def _step_url(url_name: str, next_url: str) -> str:
+    return f"{reverse(url_name)}?{urlencode({'next': next_url})}"
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -130,7 +134,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if has_authenticator(user):
         # Already enrolled: replacing the device takes a verified session (or an admin resetting it).
         if not user.is_verified():
-            return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+            return redirect(_step_url(VERIFY_URL_NAME, _next_url(request)))
         return redirect(_next_url(request))
     key = request.session.get(SETUP_KEY_SESSION)
     if not isinstance(key, str) or len(key) != 40:
@@ -148,7 +152,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                     "registration/two_factor_backup_codes.html",
                     {"backup_codes": backup_codes, "next": _next_url(request)},
                 )
-            return redirect(f"{reverse(VERIFY_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+            return redirect(_step_url(VERIFY_URL_NAME, _next_url(request)))  # another session enrolled
         error = "That code did not match. Check the time on your phone and try the current code."
         record_event(
             actor=Actor.for_user(user), verb="auth.two_factor_failed", target=user, data={"step": "setup"}
@@ -169,8 +173,8 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
 
 def _matching_step(device: TOTPDevice, code: str) -> TOTP | None:
     """The TOTP that matched `code` (one step of clock drift either way; its `t()` and `drift` say where),
-    or None. No throttle here: the
-    key is on this very page, so a wait protects nothing and only trips up someone who mistyped."""
+    or None. No throttle here: the key is on this very page, so a wait protects nothing and only trips up
+    someone who mistyped."""
     if not (code.isdigit() and len(code) == device.digits):
         return None
     totp = TOTP(device.bin_key, device.step, device.t0, device.digits, 0)
@@ -188,7 +192,7 @@ def _base32(device: TOTPDevice) -> str:
 def _confirm_enrolment(request: HttpRequest, key: str, match: TOTP) -> list[str] | None:
     """Store the confirmed authenticator and fresh backup codes; None if another session enrolled first."""
     user = get_user_model().objects.select_for_update().get(pk=request.user.pk)
-    if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+    if has_authenticator(user):
         return None
     # last_t: the code just typed cannot be used again to log in; drift: the phone's clock offset.
     device = TOTPDevice.objects.create(
@@ -224,7 +228,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
     if user.is_verified():
         return redirect(_next_url(request))
     if not has_authenticator(user):
-        return redirect(f"{reverse(SETUP_URL_NAME)}?{urlencode({'next': _next_url(request)})}")
+        return redirect(_step_url(SETUP_URL_NAME, _next_url(request)))
     error, status = "", 200
     if request.method == "POST":
         code = _clean_code(request.POST.get("code", ""))

@@ -177,9 +177,7 @@ def _download(url: str) -> tuple[str, bytes, Raster | None, str]:
         return state, b"", None, f"HTTP {exc.status}"
     except outbound.OutboundError as exc:
         return MediaFile.State.FAILED, b"", None, str(exc) or type(exc).__name__
-    body = response.body
-    if not 200 <= response.status < 300:
-        return MediaFile.State.BLOCKED, b"", None, f"HTTP {response.status}"
+    body = response.body  # a 2xx: `outbound.request` raises BadStatus for anything else
     raster = sniff_raster(body)
     if raster is None:
         return MediaFile.State.BLOCKED, b"", None, "not a PNG, JPEG, GIF or WebP picture"
