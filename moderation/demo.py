@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from moderation.audit import Actor
 from moderation.models import Action, Policy, Vendor
-from moderation.roles import ADMIN, AGENT, LEAD, sync_roles
+from moderation.services import assign_role
 
 DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 
@@ -198,22 +199,22 @@ def seed_configuration() -> dict:
 
     # Roles (what people may do) are the groups `moderation.roles` keeps in step; teams (which queues they
     # work) are plain groups listed as the queues' member groups.
-    roles = sync_roles()
     general_team, _ = Group.objects.get_or_create(name="Team: general review")
     safety_team, _ = Group.objects.get_or_create(name="Team: child safety")
     users = {}
-    for username, role, teams, staff, superuser in [
-        ("agent", AGENT, [general_team], False, False),
-        ("lead", LEAD, [general_team, safety_team], True, False),
-        ("admin", ADMIN, [], True, True),
+    for username, role, teams, superuser in [
+        ("agent", "agent", [general_team.name], False),
+        ("lead", "lead", [general_team.name, safety_team.name], False),
+        ("admin", "admin", [], True),
     ]:
         user, _ = User.objects.get_or_create(
             username=username, defaults={"email": f"{username}@example.test"}
         )
-        user.is_staff, user.is_superuser = staff, superuser
+        user.is_superuser = superuser
         user.set_password(DEMO_PASSWORD)
         user.save()
-        user.groups.add(roles[role], *teams)
+        # The same path as `manage.py grant_role`: role group, teams and staff flag, audited.
+        assign_role(user=user, role=role, teams=teams, actor=Actor.system("seed_demo"))
         users[username] = user
     for queue in Queue.objects.filter(is_restricted=False):
         queue.member_groups.add(general_team)
