@@ -1,15 +1,11 @@
 """A lead's first and second login in a real browser: enrol an authenticator, then password + code."""
 
 import re
-from base64 import b32decode
 
 import pytest
-from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
-from moderation.audit import Actor
-from moderation.services import assign_role
-from tests import factories
+from tests.accounts import code_for_key, key_from_secret, person
 from tests.e2e.conftest import PASSWORD, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,20 +14,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def lead(settings):
     settings.TWO_FACTOR_REQUIRED = "privileged"
-    user = factories.UserFactory(username="lena")
-    user.set_password(PASSWORD)
-    user.save()
-    assign_role(user=user, role="lead", actor=Actor.system("test"))
-    return user
+    return person("lena", "lead", password=PASSWORD)
 
 
 def code_for(secret: str, steps_ahead: int = 0) -> str:
-    """What the lead's phone would show: computed from the key printed on the page (spaces removed)."""
-    key = secret.replace(" ", "")
-    key += "=" * (-len(key) % 8)
-    totp = TOTP(b32decode(key))
-    totp.time = totp.time + 30 * steps_ahead
-    return f"{totp.token():06d}"
+    """What the lead's phone would show: computed from the key printed on the page."""
+    return code_for_key(key_from_secret(secret), steps_ahead)
 
 
 def password_step(page, live_server) -> None:

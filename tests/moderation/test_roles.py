@@ -13,12 +13,9 @@ from moderation.services import assign_role
 from queues.models import QueueClearance
 from queues.selectors import can_view_case, visible_queue_ids
 from tests import factories
+from tests.accounts import fresh, person
 
 pytestmark = pytest.mark.django_db
-
-
-def fresh(user):
-    return User.objects.get(pk=user.pk)
 
 
 def perms(group_name: str) -> set[str]:
@@ -47,12 +44,6 @@ def world():
             "child": factories.OpenCaseFactory(queue=child),
         },
     }
-
-
-def person(username: str, role: str, teams=()):
-    user = factories.UserFactory(username=username)
-    assign_role(user=user, role=role, teams=list(teams), actor=Actor.system("test"))
-    return fresh(user)
 
 
 # --- the role groups ----------------------------------------------------------------------------------------

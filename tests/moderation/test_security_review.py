@@ -3,68 +3,30 @@
 Failing tests here demonstrate findings; passing ones pin behaviour that is correct and easy to lose.
 """
 
-import re
 import struct
-from base64 import b32decode
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.models import MediaFile
 from cases.services.media import fetch_media_copy
 from moderation.audit import Actor, record_event
-from moderation.services import assign_role
 from queues.models import QueueClearance
 from queues.selectors import visible_queue_ids
 from tests import factories
+from tests.accounts import SETUP, VERIFY, code_for_key, enrol, fresh, logged_in, person, shown_key
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "correct horse battery staple"
-SETUP, VERIFY = "/accounts/two-factor/setup/", "/accounts/two-factor/"
 SECRET_URL = "https://cdn.example/child-safety/evidence-4711.jpg"
-
-
-def fresh(user) -> User:
-    return User.objects.get(pk=user.pk)
-
-
-def person(username: str, role: str, teams=()) -> User:
-    user = factories.UserFactory(username=username)
-    user.set_password(PASSWORD)
-    user.save()
-    assign_role(user=user, role=role, teams=list(teams), actor=Actor.system("test"))
-    return fresh(user)
-
-
-def logged_in(user: User) -> Client:
-    client = Client()
-    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302
-    return client
 
 
 def forced(user: User) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def current_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = totp.time + steps_ahead * device.step
-    return f"{totp.token():0{device.digits}d}"
-
-
-def enrol(client: Client, user: User) -> TOTPDevice:
-    text = re.search(r'data-testid="otp-secret">([A-Z2-7 ]+)<', client.get(SETUP).content.decode()).group(1)
-    key = text.replace(" ", "")
-    pending = TOTPDevice(key=b32decode(key + "=" * (-len(key) % 8)).hex())
-    assert client.post(SETUP, {"code": current_code(pending)}).status_code == 200
-    return TOTPDevice.objects.get(user=user, confirmed=True)
 
 
 @pytest.fixture
@@ -171,7 +133,7 @@ def test_after_an_admin_resets_a_lost_authenticator_the_user_can_enrol_again(set
     old backup codes keep working."""
     settings.TWO_FACTOR_REQUIRED = "privileged"
     lead = person("lena", "lead")
-    device = enrol(logged_in(lead), lead)
+    device, _ = enrol(logged_in(lead), lead)
     admin = person("ada", "admin")
     settings.TWO_FACTOR_REQUIRED = "off"  # the admin's own second factor is not the point here
     assert (
@@ -198,13 +160,9 @@ def test_a_second_session_never_learns_the_secret_that_the_user_confirms(setting
     attacker = logged_in(lead)
     attacker_page = attacker.get(SETUP).content.decode()
 
-    device = enrol(logged_in(lead), lead)
+    device, _ = enrol(logged_in(lead), lead)
 
-    from base64 import b32encode
-
-    key = b32encode(device.bin_key).decode().rstrip("=")
-    shown = re.search(r'data-testid="otp-secret">([A-Z2-7 ]+)<', attacker_page).group(1).replace(" ", "")
-    assert shown != key
+    assert shown_key(attacker_page) != device.bin_key
 
 
 # --- 5. Media: GIF frames larger than the logical screen -----------------------------------------------------
@@ -270,11 +228,9 @@ def test_the_setup_page_never_redirects_off_site(settings):
     settings.TWO_FACTOR_REQUIRED = "privileged"
     lead = person("lena", "lead")
     client = logged_in(lead)
-    text = re.search(r'data-testid="otp-secret">([A-Z2-7 ]+)<', client.get(SETUP).content.decode()).group(1)
-    key = text.replace(" ", "")
-    pending = TOTPDevice(key=b32decode(key + "=" * (-len(key) % 8)).hex())
+    key = shown_key(client.get(SETUP).content.decode())
 
-    response = client.post(SETUP, {"code": current_code(pending), "next": "//evil.example/x"})
+    response = client.post(SETUP, {"code": code_for_key(key), "next": "//evil.example/x"})
 
     assert response.status_code == 200 and "backup-codes" in response.content.decode()
     assert "evil.example" not in response.content.decode()
