@@ -150,6 +150,14 @@ def review_setup(db, policies):
 
 
 @pytest.fixture
+def bob(review_setup):
+    """A second agent of the `general` queue (second reviews, conflicts, appeals by someone else)."""
+    user = factories.UserFactory(username="bob")
+    review_setup.queue.members.add(user)
+    return user
+
+
+@pytest.fixture
 def agent_client(client, review_setup):
     """A browser-like test client logged in as the queue member `alice`."""
     client.force_login(review_setup.agent)

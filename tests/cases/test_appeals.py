@@ -56,13 +56,6 @@ def alice(review_setup):
 
 
 @pytest.fixture
-def bob(review_setup):
-    user = factories.UserFactory(username="bob")
-    review_setup.queue.members.add(user)
-    return user
-
-
-@pytest.fixture
 def carol(review_setup):
     user = factories.UserFactory(username="carol")
     review_setup.queue.members.add(user)

@@ -74,13 +74,6 @@ def mine(case, review_setup):
 
 
 @pytest.fixture
-def bob(review_setup):
-    user = factories.UserFactory(username="bob")
-    review_setup.queue.members.add(user)
-    return user
-
-
-@pytest.fixture
 def outsider_client(review_setup):
     """An agent who is a member of another queue, not of `general`."""
     outsider = factories.UserFactory(username="mallory")

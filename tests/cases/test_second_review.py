@@ -26,13 +26,6 @@ def case(review_setup, four_eyes):
     return factories.OpenCaseFactory(queue=review_setup.queue, policy=four_eyes, subject__author_id="a-1")
 
 
-@pytest.fixture
-def bob(review_setup):
-    user = factories.UserFactory(username="bob")
-    review_setup.queue.members.add(user)
-    return user
-
-
 def first_decision(case, review_setup, *, action="remove"):
     return review.record_decision(
         case_id=case.pk,
