@@ -60,7 +60,7 @@ ROLES: dict[str, list[tuple[str, str]]] = {
 }
 
 # Permissions that make an account "privileged": two-factor is required for it (`moderation.two_factor`).
-PRIVILEGED_PERMISSIONS = sorted(
+PRIVILEGED_PERMISSIONS = frozenset(
     {f"{app}.{codename}" for app, codename in ADMIN_PERMISSIONS if not codename.startswith("view_")}
     | {"queues.view_all_queues", "moderation.view_auditevent"}
 )
@@ -101,4 +101,5 @@ def is_privileged(user) -> bool:
         return False
     if user.is_superuser or user.is_staff:
         return True
-    return any(user.has_perm(permission) for permission in PRIVILEGED_PERMISSIONS)
+    # One set intersection over the permissions Django has already loaded (and cached) for this user.
+    return not PRIVILEGED_PERMISSIONS.isdisjoint(user.get_all_permissions())
