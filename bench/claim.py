@@ -51,7 +51,7 @@ def claimer(url: str, index: int, seconds: float, rate: float, ready, results) -
                 time.sleep(pause)
             next_at += rng.expovariate(rate)
         queue = rng.choice(queues)
-        user.__dict__.pop("_visible_queue_ids", None)  # as in a request: the membership look-up is paid
+        user.__dict__.pop("_queue_access", None)  # as in a request: the membership look-up is paid
         began = time.perf_counter()
         case = claim_next_case(user=user, queue=queue)
         latencies.append(time.perf_counter() - began)

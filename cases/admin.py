@@ -41,7 +41,16 @@ class ReportInline(admin.TabularInline):
     model = Report
     extra = 0
     can_delete = False
-    fields = ["id", "vendor", "external_id", "reason", "reporter_id", "subject_version", "received_at"]
+    fields = [
+        "id",
+        "vendor",
+        "external_id",
+        "reason",
+        "reporter_id",
+        "subject_version",
+        "carried_content",
+        "received_at",
+    ]
     readonly_fields = fields
     show_change_link = True
 
@@ -108,7 +117,7 @@ class SubjectVersionInline(admin.TabularInline):
     model = SubjectVersion
     extra = 0
     can_delete = False
-    fields = ["version", "captured_at", "author_id", "text", "media_urls", "url"]
+    fields = ["version", "vendor", "captured_at", "author_id", "text", "media_urls", "url"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -125,14 +134,48 @@ class SubjectAdmin(VisibleCasesAdmin):
     inlines = [SubjectVersionInline]
 
 
+class RestrictedContentSourceMixin:
+    """Sources that receive restricted content (child safety...) are a superuser's to configure: others may
+    neither set the flag nor change (or delete) a source that has it, whose URL and credentials decide where
+    that content goes."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields.append("receives_restricted_content")
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.receives_restricted_content and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.receives_restricted_content and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
 @admin.register(Scorer)
-class ScorerAdmin(AuditedModelAdmin):
+class ScorerAdmin(RestrictedContentSourceMixin, AuditedModelAdmin):
     list_display = ["name", "kind", "is_enabled", "url", "response_format", "timeout_seconds"]
     list_filter = ["kind", "is_enabled"]
     list_editable = ["is_enabled"]
     search_fields = ["name", "url", "model_name"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "is_enabled", "subject_kinds", "label_prefix"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "kind",
+                    "is_enabled",
+                    "subject_kinds",
+                    "label_prefix",
+                    "receives_restricted_content",
+                ]
+            },
+        ),
         (
             "HTTP moderation API",
             {
@@ -154,7 +197,7 @@ class ScorerAdmin(AuditedModelAdmin):
 
 
 @admin.register(ContextProvider)
-class ContextProviderAdmin(AuditedModelAdmin):
+class ContextProviderAdmin(RestrictedContentSourceMixin, AuditedModelAdmin):
     list_display = ["name", "is_enabled", "url_template", "timeout_seconds"]
     list_filter = ["is_enabled"]
     list_editable = ["is_enabled"]

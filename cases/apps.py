@@ -28,3 +28,13 @@ class CasesConfig(AppConfig):
         m2m_changed.connect(
             forget_review_config, sender=Policy.allowed_actions.through, dispatch_uid="review-policy-actions"
         )
+        post_save.connect(_restrict_policy_cases, sender=Policy, dispatch_uid="restrict-policy-cases")
+
+
+def _restrict_policy_cases(sender, instance, raw=False, **kwargs) -> None:
+    """A policy marked restricted restricts what was already reported under it (never undone by un-marking:
+    restriction is sticky, lifting it is a superuser's deliberate act on the data)."""
+    if instance.is_restricted and not raw:
+        from cases.services.restriction import restrict_policy
+
+        restrict_policy(instance)

@@ -29,6 +29,15 @@ class Subject(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
     content_version = models.PositiveIntegerField(default=1)
+    # Whose content the fields above show: the vendor that first supplied it. Only that vendor's later
+    # reports move them on (an edit on its platform); another vendor's different content is kept as its own
+    # SubjectVersion and shown as a conflict, never swapped in (`cases.services.intake`).
+    content_vendor = models.ForeignKey(
+        Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    # Sticky: once reported under a restricted policy (child safety, say), every case on the subject, past
+    # and future, is restricted to people cleared for it.
+    is_restricted = models.BooleanField(default=False)
     tags = models.ManyToManyField(
         "cases.Tag", through="cases.SubjectTag", blank=True, related_name="subjects"
     )
@@ -56,6 +65,10 @@ class SubjectVersion(models.Model):
     language = models.CharField(max_length=16, blank=True)
     url = models.CharField(max_length=2048, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Who supplied this content (empty for versions stored before suppliers were recorded).
+    vendor = models.ForeignKey(
+        Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     captured_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -127,6 +140,9 @@ class Case(models.Model):
     routed_by_rule = models.ForeignKey(
         "queues.RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Reported under a restricted policy, or on a restricted subject (sticky): seen only in restricted queues
+    # by people cleared for them, never moved to an open queue (`queues.selectors.visible_cases`).
+    is_restricted = models.BooleanField(default=False)
     # {"done": [source keys], "errors": {source key: message}, "attempts": n}; shown to agents and leads.
     enrichment_state = models.JSONField(default=dict, blank=True)
 
@@ -209,6 +225,9 @@ class Report(models.Model):
     external_id = models.CharField(max_length=200)
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reports")
     subject_version = models.PositiveIntegerField(help_text="Which SubjectVersion the reporter saw.")
+    # The report brought content (or opened the subject). A report naming only a subject's identity does not
+    # make its vendor a party to the case: it never learns the outcome nor owns an appeal.
+    carried_content = models.BooleanField(default=True)
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reports")
     policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reports")
     reason = models.CharField(max_length=64)
@@ -299,6 +318,10 @@ class Decision(models.Model):
     # What the affected user is told: the admin's message template filled in, else the reason or the
     # policy's explanation. Sent in the enforcement.
     user_message = models.TextField(blank=True)
+    # The evidence the decision was taken on: the subject's content version and its author. Enforcement,
+    # strikes, messages and appeals use these, never whatever the subject says now.
+    subject_version = models.PositiveIntegerField(null=True, blank=True)
+    author_id = models.CharField(max_length=255, blank=True)
     # Four eyes: under a policy that requires a second review, an enforcing decision waits (`pending`) until
     # a different agent confirms it (`confirmed`) or decides otherwise (`overturned`); only then is anything
     # enforced. Every other decision is `final` when made.
@@ -365,6 +388,11 @@ class Scorer(models.Model):
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     is_enabled = models.BooleanField(default=True)
+    # Restricted cases' content (child safety, say) goes only to sources a superuser has vetted for it.
+    receives_restricted_content = models.BooleanField(
+        default=False,
+        help_text="Also send content of restricted cases (child safety...) here. Only superusers can set it.",
+    )
     subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind with text.")
     url = models.URLField(max_length=2048, blank=True)
     auth_header = models.CharField(max_length=100, blank=True, default="Authorization")
@@ -407,6 +435,11 @@ class ContextProvider(models.Model):
 
     name = models.CharField(max_length=120, unique=True)
     is_enabled = models.BooleanField(default=True)
+    # Restricted cases' content (child safety, say) goes only to sources a superuser has vetted for it.
+    receives_restricted_content = models.BooleanField(
+        default=False,
+        help_text="Also send content of restricted cases (child safety...) here. Only superusers can set it.",
+    )
     subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind.")
     url_template = models.CharField(
         max_length=2048,
@@ -550,7 +583,13 @@ class MediaFile(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     content = models.BinaryField(blank=True, default=b"")
     error = models.CharField(max_length=300, blank=True)
+    # Evidence of a restricted case (sticky): the same picture, under this URL or any other with the same
+    # bytes, is withheld from people not cleared for restricted content, whichever case shows it.
+    is_restricted = models.BooleanField(default=False)
     fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sha256"], name="media_sha256_idx", condition=~Q(sha256=""))]
 
     def __str__(self) -> str:
         return f"{self.url} ({self.state})"

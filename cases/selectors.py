@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 
 from cases.models import (
     Appeal,
@@ -45,8 +45,11 @@ def latest_live_decision(case: Case) -> Decision | None:
 
 
 def case_outcome_for_vendor(*, vendor: Vendor, case: Case) -> dict[str, Any]:
-    """What a vendor may know about a case: status, its own report count and, once decided, the outcome."""
-    decision = latest_live_decision(case) if case.status == Case.Status.RESOLVED else None
+    """What a vendor may know about a case: status, its own report count and, once decided, the outcome —
+    the outcome (and the decision id an appeal names) only for a party to the case: a vendor whose reports
+    brought content. Naming a subject id is not enough to learn how someone else's report was judged."""
+    party = Report.objects.filter(case=case, vendor=vendor, carried_content=True).exists()
+    decision = latest_live_decision(case) if party and case.status == Case.Status.RESOLVED else None
     return {
         "id": case.pk,
         "status": case.status,
@@ -55,8 +58,10 @@ def case_outcome_for_vendor(*, vendor: Vendor, case: Case) -> dict[str, Any]:
         "decision": None
         if decision is None
         else {
+            "id": decision.pk,
             "action": decision.action.code,
             "policy": decision.policy.code,
+            "subject_version": decision.subject_version,
             "decided_at": decision.created_at,
             "automated": decision.automated,
         },
@@ -69,8 +74,12 @@ def vendor_report(*, vendor: Vendor, report_id: int) -> Report | None:
 
 
 def vendor_case(*, vendor: Vendor, case_id: int) -> Case | None:
-    """The case, only if this vendor reported on it."""
-    return Case.objects.filter(pk=case_id, reports__vendor=vendor).distinct().first()
+    """The case, only if this vendor's reports brought content to it (a party to it)."""
+    return (
+        Case.objects.filter(pk=case_id)
+        .filter(Exists(Report.objects.filter(case_id=OuterRef("pk"), vendor=vendor, carried_content=True)))
+        .first()
+    )
 
 
 _sources = ConfigCache(
@@ -104,9 +113,12 @@ class MediaItem:
 
         return url_host(self.url)
 
+    # Also evidence in a restricted case, and this user is not cleared for restricted content.
+    withheld: bool = False
+
     @property
     def viewable(self) -> bool:
-        return self.stored is not None and self.stored.state == self.stored.State.STORED
+        return self.stored is not None and self.stored.state == self.stored.State.STORED and not self.withheld
 
 
 @dataclass
@@ -136,31 +148,62 @@ class CaseReview:
     protection: list[str] = field(default_factory=list)
     appeal: "Appeal | None" = None
     appealed_case_visible: bool = False
+    # The content version shown and the others this case's reports carried (`cases.evidence`).
+    evidence: Any = None
     text_truncated: bool = False
     lease_is_mine: bool = False
     held_by_other: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def review_case(case_id: int) -> Case | None:
-    """The case with what the page header needs, or None (callers check access with `can_view_case`)."""
+def review_case(case_id: int, *, user=None) -> Case | None:
+    """The case with what the page header needs, or None. With `user`, only among the cases they may see:
+    a restricted case then answers exactly as a missing id (one query, same path)."""
+    from queues.selectors import visible_cases
+
+    cases = visible_cases(user) if user is not None else Case.objects.all()
     return (
-        Case.objects.select_related("subject", "policy", "queue", "assignee", "routed_by_rule")
+        cases.select_related("subject", "policy", "queue", "assignee", "routed_by_rule")
         .filter(pk=case_id)
         .first()
     )
 
 
 def case_review(*, case: Case, user, now: datetime) -> CaseReview:
+    from cases.evidence import case_evidence
+
     subject = case.subject
+    appeal = None
+    if case.kind == Case.Kind.APPEAL:
+        appeal = (
+            Appeal.objects.select_related(
+                "decision__action",
+                "decision__policy",
+                "decision__decided_by",
+                "decision__reviewed_by",
+                "decision__case",
+                "vendor",
+            )
+            .filter(appeal_case=case)
+            .first()
+        )
+    # An appeal is reviewed on the evidence of the decision it contests: the original case's reports and
+    # signals, and the content version that decision was taken on, beside the user's statement.
+    evidence_case = appeal.decision.case if appeal is not None else case
+    evidence = case_evidence(
+        case,
+        evidence_case=evidence_case if appeal is not None else None,
+        shown_version=appeal.decision.subject_version if appeal is not None else None,
+    )
+    content = evidence.shown.version
     reports = list(
-        Report.objects.filter(case=case)
+        Report.objects.filter(case=evidence_case)
         .select_related("vendor", "policy")
         .order_by("-received_at", "-id")[:REVIEW_REPORTS_SHOWN]
     )
     reporter_records = _reporter_records(reports)
     signals = list(
-        Signal.objects.filter(case=case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
+        Signal.objects.filter(case=evidence_case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
     )
     decisions = list(
         Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
@@ -170,14 +213,18 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
     )
     tags = list(Tag.objects.filter(subject_tags__subject=subject).order_by("slug"))
-    media_urls = [str(url) for url in (subject.media_urls or [])][:20]
+    media_urls = [str(url) for url in (content.media_urls or [])][:20]
     stored = {}
     if media_urls:
         hashes = {media_url_hash(url): url for url in media_urls}
         stored = {
             item.url_hash: item for item in MediaFile.objects.filter(url_hash__in=hashes).defer("content")
         }
-    media = [MediaItem(i, url, stored.get(media_url_hash(url))) for i, url in enumerate(media_urls)]
+    withheld = withheld_media(list(stored.values()), case=case, user=user)
+    media = [
+        MediaItem(i, url, stored.get(media_url_hash(url)), media_url_hash(url) in withheld)
+        for i, url in enumerate(media_urls)
+    ]
 
     # Related cases only from what this user may see: a restricted team's cases (child safety, say) must not
     # leak into an ordinary queue's page through the author's history, a shared content hash or a count.
@@ -187,12 +234,13 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     history: list[Case] = []
     strikes: list[Strike] = []
     author_enforcements = 0
-    if subject.author_id:
+    author_id = content.author_id  # the author of the version shown, not whoever a later report named
+    if author_id:
         last_decision = Decision.objects.filter(
             case=OuterRef("pk"), mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE
         ).order_by("-created_at", "-id")
         history = list(
-            visible.filter(subject__author_id=subject.author_id)
+            visible.filter(subject__author_id=author_id)
             .exclude(pk=case.pk)
             .select_related("subject", "policy", "queue")
             .defer("subject__text", "subject__metadata", "subject__media_urls")
@@ -205,7 +253,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         )
         strikes = list(
             Strike.objects.filter(
-                author_id=subject.author_id,
+                author_id=author_id,
                 removed_at__isnull=True,
                 decision__case__in=visible,
             )
@@ -214,7 +262,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         )
         author_enforcements = (
             Decision.objects.filter(
-                case__in=visible.filter(subject__author_id=subject.author_id),
+                case__in=visible.filter(subject__author_id=author_id),
                 mode=Decision.Mode.LIVE,
                 review_state__in=Decision.IN_FORCE,
             )
@@ -222,9 +270,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
             .count()
         )
     same_content = []
-    if subject.content_hash and (subject.text or subject.media_urls):
+    if content.content_hash and (content.text or content.media_urls):
         same_content = list(
-            visible.filter(subject__content_hash=subject.content_hash)
+            visible.filter(subject__content_hash=content.content_hash)
             .exclude(subject_id=subject.pk)
             .exclude(status=Case.Status.RESOLVED)
             .select_related("subject", "queue")
@@ -237,23 +285,14 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         .select_related("user")
         .order_by("user__username")
     )
-    appeal = None
-    appealed_case_visible = False
-    if case.kind == Case.Kind.APPEAL:
-        appeal = (
-            Appeal.objects.select_related(
-                "decision__action",
-                "decision__policy",
-                "decision__decided_by",
-                "decision__reviewed_by",
-                "vendor",
-            )
-            .filter(appeal_case=case)
-            .first()
-        )
-        appealed_case_visible = appeal is not None and visible.filter(pk=appeal.decision.case_id).exists()
+    appealed_case_visible = appeal is not None and visible.filter(pk=appeal.decision.case_id).exists()
     config = _review_config.get()
-    escalation_queues = [queue for queue in config.queues if queue.pk != case.queue_id]
+    # Restricted content is escalated only to restricted queues (the service refuses the others too).
+    escalation_queues = [
+        queue
+        for queue in config.queues
+        if queue.pk != case.queue_id and (queue.is_restricted or not case.is_restricted)
+    ]
     return CaseReview(
         case=case,
         reports=reports,
@@ -278,7 +317,8 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         if user.is_superuser or user.has_perm("cases.act_on_protected")
         else [tag.slug for tag in tags if tag.is_protected],
         pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
-        text_truncated=len(subject.text) > TEXT_SHOWN_CHARS,
+        text_truncated=len(content.text or "") > TEXT_SHOWN_CHARS,
+        evidence=evidence,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
         held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),
     )
@@ -296,6 +336,22 @@ def case_viewers(*, case_id: int, user, now: datetime) -> list[CaseViewer]:
         .select_related("user")
         .order_by("user__username")
     )
+
+
+def withheld_media(stored: list[MediaFile], *, case: Case, user) -> set[str]:
+    """URL hashes of stored copies this user may not see on this (open) case: pictures that are also evidence
+    in a restricted case, under this URL or any other with the same bytes. One query, only when needed."""
+    from queues.selectors import cleared_for_restricted
+
+    if not stored or case.is_restricted or cleared_for_restricted(user):
+        return set()
+    digests = {item.sha256 for item in stored if item.sha256}
+    restricted = (
+        set(MediaFile.objects.filter(is_restricted=True, sha256__in=digests).values_list("sha256", flat=True))
+        if digests
+        else set()
+    )
+    return {item.url_hash for item in stored if item.is_restricted or item.sha256 in restricted}
 
 
 def media_url_hash(url: str) -> str:

@@ -210,10 +210,14 @@ class BatchResultSerializer(serializers.Serializer):
 
 
 class DecisionOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="What an appeal names (`decision_id`).")
     action = serializers.CharField()
     policy = serializers.CharField()
     decided_at = serializers.DateTimeField()
     automated = serializers.BooleanField()
+    subject_version = serializers.IntegerField(
+        allow_null=True, help_text="The subject's content version the decision was taken on."
+    )
 
 
 class CaseOutSerializer(serializers.Serializer):
@@ -221,7 +225,9 @@ class CaseOutSerializer(serializers.Serializer):
     status = serializers.CharField()
     opened_at = serializers.DateTimeField()
     report_count = serializers.IntegerField(help_text="Reports this vendor sent on the case.")
-    decision = DecisionOutSerializer(allow_null=True)
+    decision = DecisionOutSerializer(
+        allow_null=True, help_text="Once decided; only for a vendor whose reports brought content to the case."
+    )
 
 
 class ReportOutSerializer(serializers.Serializer):

@@ -16,10 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from cases import selectors
+from cases.evidence import shown_content
 from cases.models import Case, Enforcement, MediaFile
 from cases.services import enforcement as enforcement_service
 from cases.services import review
-from queues.selectors import can_view_case, visible_queue_ids
+from queues.selectors import visible_queue_ids
 from queues.services import ClaimRefused, claim_case, claim_next_case, release_case, renew_lease, skip_case
 
 # Decisions and escalations from the page must say which version of the case the agent saw.
@@ -30,8 +31,9 @@ SERVABLE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 def _visible_case(request: HttpRequest, case_id: int) -> Case:
-    case = selectors.review_case(case_id)
-    if case is None or not can_view_case(request.user, case):
+    # Among the cases the user may see: a restricted id answers exactly as a missing one.
+    case = selectors.review_case(case_id, user=request.user)
+    if case is None:
         raise Http404("No such case")
     return case
 
@@ -132,6 +134,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
         "action": _int(request.POST.get("action")),
         "reason": request.POST.get("reason", ""),
         "notes": request.POST.get("notes", ""),
+        "subject_version": _int(request.POST.get("subject_version")),
     }
 
     def after(decision) -> HttpResponse:
@@ -151,6 +154,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             reason=form["reason"],
             notes=form["notes"],
             expected_version=version,
+            subject_version=form["subject_version"],
         ),
         on_refused=lambda exc: {
             "decision_error": exc,
@@ -222,6 +226,7 @@ def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
     """The open page says it is still there: renew the agent's lease and show who else is looking."""
     case = _visible_case(request, case_id)
     now = timezone.now()
+    reports_seen = _int(request.POST.get("reports_seen")) if request.POST.get("reports_seen") != "0" else 0
     review.touch_presence(case_id=case.pk, user=request.user)
     # The page says whether it was holding the case when rendered; if it was and no longer is (lease ran
     # out and someone else claimed it, or the case was decided), the agent is told at once.
@@ -237,6 +242,9 @@ def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
         # Once lost, stays lost: the page keeps saying "holding" so every later beat repeats the warning.
         "holding": case.assignee_id == request.user.pk or lease_lost,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
+        # Reports that add no new content leave the agent's form valid: the page only says they arrived.
+        "reports_seen": reports_seen if reports_seen is not None else case.report_count,
+        "new_reports": max(case.report_count - reports_seen, 0) if reports_seen is not None else 0,
     }
     return render(request, "cases/review.html#presence", context)
 
@@ -288,12 +296,21 @@ def change_tags(request: HttpRequest, case_id: int) -> HttpResponse:
     return render(request, "cases/review.html#tags", context, status=422 if error else 200)
 
 
-def _media_item(case: Case, index: int) -> selectors.MediaItem:
-    urls = [str(url) for url in (case.subject.media_urls or [])]
+def _shown_media(case: Case) -> list[str]:
+    """The media of the content version the case shows (the same list the page numbers)."""
+    return [str(url) for url in (shown_content(case).media_urls or [])]
+
+
+def _media_item(case: Case, index: int, user) -> selectors.MediaItem:
+    urls = _shown_media(case)
     if not 0 <= index < min(len(urls), 20):
         raise Http404("No such media item")
     stored = MediaFile.objects.defer("content").filter(url_hash=selectors.media_url_hash(urls[index])).first()
-    return selectors.MediaItem(index, urls[index], stored)
+    return selectors.MediaItem(index, urls[index], stored, _withheld(stored, case, user))
+
+
+def _withheld(stored, case: Case, user) -> bool:
+    return stored is not None and bool(selectors.withheld_media([stored], case=case, user=user))
 
 
 @login_required
@@ -301,7 +318,7 @@ def _media_item(case: Case, index: int) -> selectors.MediaItem:
 def reveal_media(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     """Unblur one media item for this agent: recorded in the audit log before anything is shown."""
     case = _visible_case(request, case_id)
-    item = _media_item(case, index)
+    item = _media_item(case, index, request.user)
     review.reveal_media(case_id=case.pk, user=request.user, index=index)
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
@@ -313,7 +330,7 @@ def reveal_media(request: HttpRequest, case_id: int, index: int) -> HttpResponse
 def media_item(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     """The blurred tile again ("blur again")."""
     case = _visible_case(request, case_id)
-    item = _media_item(case, index)
+    item = _media_item(case, index, request.user)
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
     return render(request, "cases/review.html#media-item", {"case": case, "item": item, "revealed": False})
@@ -328,13 +345,13 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     as a page. The blur is applied by the page; the reveal (audited) removes it.
     """
     case = _visible_case(request, case_id)
-    urls = [str(url) for url in (case.subject.media_urls or [])]
+    urls = _shown_media(case)
     if not 0 <= index < min(len(urls), 20):
         raise Http404("No such media item")
     stored = MediaFile.objects.filter(
         url_hash=selectors.media_url_hash(urls[index]), state=MediaFile.State.STORED
     ).first()
-    if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES:
+    if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES or _withheld(stored, case, request.user):
         raise Http404("Media not stored")
     # No byte of reported media reaches a browser unrecorded: the (blurred) load is audited here, the
     # deliberate unblurring by `reveal_media`. The browser caches the copy privately, so a page view costs one.

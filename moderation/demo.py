@@ -27,6 +27,7 @@ ACTIONS = [
     ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None),
 ]
 
+RESTRICTED_POLICIES = {"child-safety"}
 POLICIES = [
     # code, name, severity, sla_hours, second review, dsa, allowed action codes
     (
@@ -172,6 +173,8 @@ def seed_configuration() -> dict:
                 "severity": severity,
                 "sla_hours": sla,
                 "requires_second_review": second,
+                # Child sexual abuse material: seen only by cleared reviewers, wherever it goes.
+                "is_restricted": code in RESTRICTED_POLICIES,
                 "dsa_category": dsa,
                 "user_facing_text": f"Your content was found to violate our {name} policy.",
             },

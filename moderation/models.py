@@ -72,6 +72,11 @@ class Policy(models.Model):
     requires_second_review = models.BooleanField(
         default=False, help_text="A second agent must confirm enforcing decisions."
     )
+    is_restricted = models.BooleanField(
+        default=False,
+        help_text="Sensitive (e.g. child safety): cases reported under it, and everything derived from them, "
+        "are seen only in restricted queues by people cleared for them.",
+    )
     user_facing_text = models.TextField(blank=True, help_text="Shown to the affected user with a decision.")
     strike_days = models.PositiveIntegerField(
         null=True,

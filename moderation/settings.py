@@ -299,6 +299,11 @@ QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 APPEAL_URL_TEMPLATE = env_str("APPEAL_URL_TEMPLATE", "")
 # Appeal cases go to this queue (created on first use; add its members in the admin).
 APPEALS_QUEUE_SLUG = env_str("APPEALS_QUEUE_SLUG", "appeals")
+# Appeals of decisions on restricted cases (child safety...) go here instead: a restricted queue.
+APPEALS_RESTRICTED_QUEUE_SLUG = env_str("APPEALS_RESTRICTED_QUEUE_SLUG", "appeals-restricted")
+# A restricted case that no rule sends to a restricted queue lands here (never in an open queue).
+RESTRICTED_TRIAGE_QUEUE_SLUG = env_str("RESTRICTED_TRIAGE_QUEUE_SLUG", "restricted-triage")
+
 # Largest audit log CSV export (rows); narrow the filters for more.
 AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
 

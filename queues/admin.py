@@ -75,8 +75,29 @@ class ScoreConditionInline(admin.TabularInline):
     extra = 1
 
 
+class RoutingRuleForm(forms.ModelForm):
+    class Meta:
+        model = RoutingRule
+        # The admin's fieldsets choose what is shown; these are the fields the check reads.
+        fields = ["policies", "target_queue"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # The policies are a many-to-many field, saved after the rule: checked here, before anything is.
+        restricted = [policy.name for policy in cleaned.get("policies") or [] if policy.is_restricted]
+        target = cleaned.get("target_queue")
+        if restricted and target is not None and not target.is_restricted:
+            self.add_error(
+                "target_queue",
+                f"{', '.join(restricted)} {'is' if len(restricted) == 1 else 'are'} restricted: a rule for "
+                "it must send cases to a restricted queue.",
+            )
+        return cleaned
+
+
 @admin.register(RoutingRule)
 class RoutingRuleAdmin(AuditedModelAdmin):
+    form = RoutingRuleForm
     list_display = [
         "position",
         "name",

@@ -162,7 +162,7 @@ def can_see_all_queues(user) -> bool:
 
 
 _VISIBLE_QUEUES_SQL = """
-SELECT q.id FROM {queue} AS q
+SELECT q.id, q.is_restricted FROM {queue} AS q
 WHERE q.is_active AND (
     EXISTS (SELECT 1 FROM {members} AS m WHERE m.queue_id = q.id AND m.user_id = %s)
     OR EXISTS (
@@ -188,13 +188,18 @@ def visible_queue_ids(user) -> frozenset[int]:
     user's permissions; superusers see everything.
     Memoised on the user object, so a request pays for it once.
     """
+    return _queue_access(user)[0]
+
+
+def _queue_access(user) -> tuple[frozenset[int], frozenset[int], bool]:
+    """(visible queue ids, the restricted ones among them, cleared for every restricted queue), memoised."""
     if not user.is_authenticated or not user.is_active:
-        return frozenset()
-    cached = getattr(user, "_visible_queue_ids", None)
+        return frozenset(), frozenset(), False
+    cached = getattr(user, "_queue_access", None)
     if cached is not None:
         return cached
     if user.is_superuser:
-        ids = frozenset(Queue.objects.filter(is_active=True).values_list("pk", flat=True))
+        rows = list(Queue.objects.filter(is_active=True).values_list("pk", "is_restricted"))
     else:
         # Hand-written: it runs on every request, and the ORM spends longer building it than the database
         # spends answering (about 1 ms of the 2 ms it took; bench/claim.py).
@@ -214,9 +219,34 @@ def visible_queue_ids(user) -> frozenset[int]:
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            ids = frozenset(row[0] for row in cursor.fetchall())
-    user._visible_queue_ids = ids
-    return ids
+            rows = cursor.fetchall()
+    ids = frozenset(row[0] for row in rows)
+    restricted = frozenset(row[0] for row in rows if row[1])
+    if user.is_superuser:
+        everywhere = True
+    elif not can_see_all_queues(user):
+        everywhere = False
+    else:
+        # Only someone who sees every active restricted queue may see what has no queue yet: an unrouted
+        # case could be anything ("restricted until proven otherwise").
+        everywhere = not Queue.objects.filter(is_active=True, is_restricted=True).exclude(pk__in=ids).exists()
+    user._queue_access = (ids, restricted, everywhere)
+    return user._queue_access
+
+
+def cleared_for_restricted(user) -> bool:
+    """Cleared for at least one restricted queue (or a superuser): may see restricted evidence that turns
+    up outside a restricted case, such as a picture also reported in one."""
+    return bool(user.is_authenticated and (user.is_superuser or _queue_access(user)[1]))
+
+
+def restricted_triage_queue() -> Queue:
+    """Where a restricted case goes when no rule sends it to a restricted queue (created on first use)."""
+    queue, _ = Queue.objects.get_or_create(
+        slug=settings.RESTRICTED_TRIAGE_QUEUE_SLUG,
+        defaults={"name": "Restricted triage", "is_restricted": True, "sla_hours": 24},
+    )
+    return queue
 
 
 def visible_queues(user) -> QuerySet[Queue]:
@@ -224,14 +254,22 @@ def visible_queues(user) -> QuerySet[Queue]:
 
 
 def visible_cases(user) -> QuerySet[Case]:
-    """Cases in the user's queues; superusers and leads also see cases not routed to any queue yet."""
+    """Cases the user may see. Every page, fragment, export and admin list that shows a case, or anything
+    derived from one (audit rows, history, strikes, appeals), filters through this or `can_view_case`.
+
+    - an open case: in one of the user's queues;
+    - a restricted case (restricted policy or subject): only in a restricted queue the user is cleared for;
+    - an unrouted case, or a restricted one found outside a restricted queue: only superusers and people
+      cleared for every restricted queue (with `queues.view_all_queues`) — restricted until proven otherwise.
+    """
     if not user.is_authenticated or not user.is_active:
         return Case.objects.none()
     if user.is_superuser:
         return Case.objects.all()
-    condition = Q(queue_id__in=visible_queue_ids(user))
-    if can_see_all_queues(user):
-        condition |= Q(queue__isnull=True)
+    ids, restricted, everywhere = _queue_access(user)
+    condition = Q(queue_id__in=ids, is_restricted=False) | Q(queue_id__in=restricted)
+    if everywhere:
+        condition |= Q(queue__isnull=True) | Q(queue_id__in=ids)
     return Case.objects.filter(condition)
 
 
@@ -249,13 +287,17 @@ def visible_audit_events(user, events: QuerySet) -> QuerySet:
 
 
 def can_view_case(user, case: Case) -> bool:
+    """`visible_cases` for one loaded case, without a query (beyond the memoised queue access)."""
     if not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
         return True
+    ids, restricted, everywhere = _queue_access(user)
     if case.queue_id is None:
-        return can_see_all_queues(user)
-    return case.queue_id in visible_queue_ids(user)
+        return everywhere
+    if case.queue_id in restricted or (everywhere and case.queue_id in ids):
+        return True
+    return case.queue_id in ids and not case.is_restricted
 
 
 # --- The agent's dashboard and queue page ---------------------------------------------------------------
@@ -334,8 +376,10 @@ def queue_for_user(user, slug: str) -> Queue | None:
 
 
 def queue_cases(queue: Queue) -> QuerySet[Case]:
-    """The queue's cases, to filter; `case_list_rows` adds what a list row shows."""
-    return Case.objects.filter(queue=queue)
+    """The queue's cases, to filter; `case_list_rows` adds what a list row shows. An open queue never lists
+    a restricted case (nor its snippet), even one that was left there."""
+    cases = Case.objects.filter(queue=queue)
+    return cases if queue.is_restricted else cases.filter(is_restricted=False)
 
 
 def case_list_rows(cases: QuerySet[Case]) -> QuerySet[Case]:

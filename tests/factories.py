@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -166,3 +168,26 @@ class MediaFileFactory(factory.django.DjangoModelFactory):
     content_type = "image/png"
     content = factory.LazyFunction(lambda: png_bytes(2, 2, (200, 30, 30)))
     size = factory.LazyAttribute(lambda o: len(o.content))
+
+
+def hold(case, user, *, claim=False, minutes=30):
+    """Have `user` hold `case`, as the agent working it does: deciding, confirming a decision and resolving an
+    appeal are only for the holder of a live lease (`cases.services.review`).
+
+    By default only the lease is given (assignee, claimed_at, lease_expires_at), so the case's status and
+    version stay what the test set up and its expected versions still match. `claim=True` goes through the
+    real claim instead (`queues.services.claim_case`: in review, version + 1, audited) for a test whose point
+    is the claim. Returns `case`, refreshed.
+    """
+    if claim:
+        from queues.services import claim_case
+
+        assert claim_case(case_id=case.pk, user=user) is not None, f"{user} could not claim case {case.pk}"
+        case.refresh_from_db()
+        return case
+    now = timezone.now()
+    Case.objects.filter(pk=case.pk).update(
+        assignee=user, claimed_at=now, lease_expires_at=now + timedelta(minutes=minutes)
+    )
+    case.refresh_from_db(fields=["assignee", "claimed_at", "lease_expires_at"])
+    return case

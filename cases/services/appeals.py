@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from cases.models import Appeal, Case, Decision, Report, Strike
@@ -44,7 +45,17 @@ class FiledAppeal:
     created: bool
 
 
-def appeals_queue() -> Queue:
+def appeals_queue(*, restricted: bool = False) -> Queue:
+    """The appeals queue; appeals of restricted cases (child safety...) get the restricted one, never the
+    open one. Both exist from the start (a migration, with the Leads team as members)."""
+    if restricted:
+        queue, _ = Queue.objects.get_or_create(
+            slug=settings.APPEALS_RESTRICTED_QUEUE_SLUG,
+            defaults={"name": "Appeals (restricted)", "sla_hours": 72, "is_restricted": True},
+        )
+        if not queue.is_restricted:  # an admin un-restricted it: restricted content still never goes there
+            raise AppealRefused("The restricted appeals queue is not restricted; ask an admin.", status=503)
+        return queue
     queue, _ = Queue.objects.get_or_create(
         slug=settings.APPEALS_QUEUE_SLUG,
         defaults={"name": "Appeals", "sla_hours": 72, "description": "Users contesting decisions."},
@@ -75,12 +86,14 @@ def file_appeal(
                 existing=existing.pk,
             )
         return FiledAppeal(existing, created=False)
+    # One look-up: a decision this vendor has no part in answers exactly as a missing one.
     decision = (
         Decision.objects.select_related("case__subject", "policy", "action")
         .filter(pk=decision_id, mode=Decision.Mode.LIVE)
+        .filter(judged_by(vendor))
         .first()
     )
-    if decision is None or not Report.objects.filter(case_id=decision.case_id, vendor=vendor).exists():
+    if decision is None:
         raise AppealRefused("No such decision.", status=404)
     if decision.review_state not in Decision.IN_FORCE or decision.action.kind in NOT_ENFORCED:
         raise AppealRefused("Only a decision in force that acted on the subject can be appealed.", status=409)
@@ -92,20 +105,34 @@ def file_appeal(
         again = Appeal.objects.filter(vendor=vendor, external_id=external_id).first()
         if again is not None and again.payload_hash == digest:
             return FiledAppeal(again, created=False)
-        other = Appeal.objects.filter(decision=decision).first()
+        # Another vendor's appeal is not named: its id is that vendor's business.
+        own = Appeal.objects.filter(decision=decision, vendor=vendor).first()
         raise AppealRefused(
-            "This decision has already been appealed.", status=409, existing=other.pk if other else None
+            "This decision has already been appealed.", status=409, existing=own.pk if own else None
         ) from None
     return FiledAppeal(appeal, created=True)
+
+
+def judged_by(vendor: Vendor) -> Q:
+    """Decisions that judged a report of `vendor`: one on their case carrying the content version they were
+    taken on (decisions from before versions were recorded: any content it brought). Only that vendor speaks
+    for the affected user; a report naming only the subject id, or other content, gives no say in the appeal
+    nor a look at the outcome."""
+    carried = Report.objects.filter(case_id=OuterRef("case_id"), vendor=vendor, carried_content=True)
+    return Exists(carried.filter(subject_version=OuterRef("subject_version"))) | (
+        Q(subject_version__isnull=True) & Exists(carried)
+    )
 
 
 def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest) -> Appeal:
     if Appeal.objects.filter(decision=decision).exists():
         raise IntegrityError("already appealed")
     now = timezone.now()
-    queue = appeals_queue()
+    restricted = decision.case.is_restricted
+    queue = appeals_queue(restricted=restricted)
     case = Case.objects.create(
         subject=decision.case.subject,
+        is_restricted=restricted,
         kind=Case.Kind.APPEAL,
         policy=decision.policy,
         queue=queue,
@@ -145,7 +172,7 @@ def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_ve
     case = _lock_visible_case(case_id, user)
     if case.kind != Case.Kind.APPEAL:
         raise ReviewError("This is not an appeal case.", field="outcome")
-    _check_can_act(case, user, expected_version, now)
+    _check_can_act(case, user, expected_version, now, must_hold=True)
     _refuse_if_protected(case, user)
     if outcome not in (Appeal.State.UPHELD, Appeal.State.OVERTURNED):
         raise ReviewError("Choose uphold or overturn.", field="outcome")

@@ -23,17 +23,26 @@ def decision_takes_effect(decision: Decision) -> None:
     create_enforcement(decision=decision)
     subject = decision.case.subject
     days = decision.policy.strike_days
-    if not subject.author_id or days == 0:
+    # The author of the content version decided on: never whoever a later report names.
+    author_id = decided_author(decision)
+    if not author_id or days == 0:
         return
     Strike.objects.get_or_create(
         decision=decision,
         defaults={
-            "author_id": subject.author_id,
+            "author_id": author_id,
             "subject": subject,
             "policy": decision.policy,
             "expires_at": timezone.now() + timedelta(days=days) if days else None,
         },
     )
+
+
+def decided_author(decision: Decision) -> str:
+    """Whom a decision judged: the author of the version it was taken on (older decisions: the subject's)."""
+    if decision.subject_version is not None:
+        return decision.author_id
+    return decision.case.subject.author_id
 
 
 def active_strike_count(author_id: str) -> int:

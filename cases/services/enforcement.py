@@ -67,7 +67,13 @@ def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
             "automated": decision.automated,
             "decided_at": decision.created_at.isoformat(),
         },
-        "subject": {"kind": subject.kind, "external_id": subject.external_id, "author_id": subject.author_id},
+        # The content version decided on and its author: never whatever a later report says.
+        "subject": {
+            "kind": subject.kind,
+            "external_id": subject.external_id,
+            "author_id": decision.author_id if decision.subject_version is not None else subject.author_id,
+            "content_version": decision.subject_version,
+        },
         "case_id": case.pk,
         # What the user is told: the filled-in message template, else the decision's reason, else the
         # policy's explanation.

@@ -82,8 +82,16 @@ def _pending_sources(case: Case) -> dict[str, Scorer | ContextProvider]:
     return {
         source_key(source, case.subject): source
         for source in enabled_signal_sources()
-        if applies_to(source, case.subject) and source_key(source, case.subject) not in done
+        if applies_to(source, case.subject)
+        and source_key(source, case.subject) not in done
+        and may_receive(source, case)
     }
+
+
+def may_receive(source: Scorer | ContextProvider, case: Case) -> bool:
+    """Restricted content (child safety...) leaves the process only for sources a superuser vetted for it
+    (`receives_restricted_content`); the built-in model runs here and sends nothing anywhere."""
+    return not case.is_restricted or is_local(source) or source.receives_restricted_content
 
 
 def _run_sources(

@@ -21,9 +21,11 @@ from functools import cached_property
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from cases.models import Case, Report, Signal, Subject, SubjectVersion
+from cases.services.restriction import restrict_subjects, withdraw_from_open_queues
 from moderation.audit import Actor, audit_event, record_events
 from moderation.models import Policy, Vendor
 
@@ -200,8 +202,16 @@ def _replay_outcome(item: ReportInput, stored_hash: str, report_id: int, case_id
 
 
 def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datetime) -> list[Report]:
-    subjects = _lock_or_create_subjects(items, now=now)
-    versions = _record_subject_versions(items, subjects, now=now)
+    subjects = _lock_or_create_subjects(items, vendor=vendor, now=now)
+    seen = _record_subject_versions(items, subjects, vendor=vendor, now=now)
+    versions = [version for version, _, _ in seen]
+    restrict_subjects(
+        {
+            subjects[item.subject.key]
+            for item in items
+            if item.policy.is_restricted and not subjects[item.subject.key].is_restricted
+        }
+    )
     cases, opened = _cases_for(items, subjects, versions, now=now)
 
     reports = Report.objects.bulk_create(
@@ -211,6 +221,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
                 external_id=item.external_id,
                 subject=subjects[item.subject.key],
                 subject_version=version,
+                carried_content=carried,
                 case=case,
                 policy=item.policy,
                 reason=item.policy.code,
@@ -220,7 +231,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
                 payload=item.payload,
                 payload_hash=item.payload_hash,
             )
-            for item, version, case in zip(items, versions, cases, strict=True)
+            for item, (version, carried, _), case in zip(items, seen, cases, strict=True)
         ]
     )
 
@@ -247,7 +258,16 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
         {case.pk for item, case in zip(items, cases, strict=True) if item.subject.media_urls}
     )
     opened_ids = {case.pk for case in opened}
-    _refresh_case_aggregates([pk for pk in case_ids if pk not in opened_ids], now=now)
+    # Only new content makes an agent's open decision form stale; a report repeating what the case shows
+    # is counted (the page says a new report arrived) without invalidating it.
+    new_evidence = {case.pk for case, (_, _, new) in zip(cases, seen, strict=True) if new}
+    _refresh_case_aggregates(
+        [pk for pk in case_ids if pk not in opened_ids], bump=new_evidence - opened_ids, now=now
+    )
+    restricted_subjects = {subject.pk for subject in subjects.values() if subject.is_restricted}
+    withdraw_from_open_queues(
+        {case.pk for case in cases if case.subject_id in restricted_subjects} - opened_ids, now=now
+    )
 
     actor = Actor.for_vendor(vendor)
     events = [
@@ -284,7 +304,9 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     return reports
 
 
-def _lock_or_create_subjects(items: list[ReportInput], *, now: datetime) -> dict[tuple[str, str], Subject]:
+def _lock_or_create_subjects(
+    items: list[ReportInput], *, vendor: Vendor, now: datetime
+) -> dict[tuple[str, str], Subject]:
     """Every subject the items name, locked for this transaction; missing ones inserted in key order.
 
     A subject inserted here starts at content version 1 with the first item's content, and is marked
@@ -312,6 +334,7 @@ def _lock_or_create_subjects(items: list[ReportInput], *, now: datetime) -> dict
                     external_id=key[1],
                     content_version=1,
                     content_hash=first_seen[key].content_hash,
+                    content_vendor=vendor if first_seen[key].has_content else None,
                     first_seen_at=now,
                     last_seen_at=now,
                     **first_seen[key].content(),
@@ -326,32 +349,61 @@ def _lock_or_create_subjects(items: list[ReportInput], *, now: datetime) -> dict
 
 
 def _record_subject_versions(
-    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], *, now: datetime
-) -> list[int]:
-    """The subject version each item saw; new content becomes a new version, never an overwrite.
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], *, vendor: Vendor, now: datetime
+) -> list[tuple[int, bool, bool]]:
+    """Per item: (the subject version it carried or saw, whether it brought content, whether that content is
+    new evidence for its case). Evidence is never overwritten, and no vendor changes what another shows:
 
-    A report that carries no content (only the subject's identity) refers to the content as it stands.
+    - content equal to what the subject shows, or to a version already kept, refers to that version;
+    - other content becomes a new `SubjectVersion`, recorded with the vendor that sent it;
+    - only the subject's content vendor (the first to supply content) moves what the subject shows on (an
+      edit on its platform); another vendor's different text or author stays its own version, which the case
+      page shows beside the others as a conflict;
+    - a report that carries no content (only the subject's identity) saw the content as it stands, and brings
+      nothing: it does not make its vendor a party to the case (`Report.carried_content`).
     """
-    new_versions: list[SubjectVersion] = []
-    content_changed: dict[int, Subject] = {}
-    seen_versions: list[int] = []
     first_by_key: dict[tuple[str, str], SubjectInput] = {}
     for item in items:
         first_by_key.setdefault(item.subject.key, item.subject)
+    new_versions: list[SubjectVersion] = []
     for key, subject in subjects.items():
         if getattr(subject, "_is_new", False):
-            new_versions.append(_version_of(subject, first_by_key[key]))
+            new_versions.append(_version_of(subject, first_by_key[key], vendor=vendor))
+    known = _known_versions(items, subjects)
+    next_version = _next_versions(items, subjects, known)
+    content_changed: dict[int, Subject] = {}
+    seen: list[tuple[int, bool, bool]] = []
+    opened_by: set[tuple[str, str]] = set()
     for item in items:
         subject = subjects[item.subject.key]
+        is_new_subject = getattr(subject, "_is_new", False)
+        if not item.subject.has_content:
+            # Opening a subject makes the report its first report even without content.
+            carried = is_new_subject and item.subject.key not in opened_by
+            opened_by.add(item.subject.key)
+            seen.append((subject.content_version, carried, False))
+            continue
+        opened_by.add(item.subject.key)
         content_hash = item.subject.content_hash
-        if item.subject.has_content and content_hash != subject.content_hash:
-            subject.content_version += 1
+        version = known.get((subject.pk, content_hash))
+        fresh = version is None
+        if fresh:
+            version = next_version[subject.pk]
+            next_version[subject.pk] += 1
+            known[(subject.pk, content_hash)] = version
+            new_versions.append(_version_of(subject, item.subject, vendor=vendor, version=version))
+        owns = subject.content_vendor_id in (None, vendor.pk)
+        if owns and content_hash != subject.content_hash:
+            subject.content_version = version
             subject.content_hash = content_hash
+            subject.content_vendor_id = vendor.pk
             for name, value in item.subject.content().items():
                 setattr(subject, name, value)
-            new_versions.append(_version_of(subject, item.subject))
             content_changed[subject.pk] = subject
-        seen_versions.append(subject.content_version)
+        elif owns and subject.content_vendor_id is None:
+            subject.content_vendor_id = vendor.pk
+            content_changed[subject.pk] = subject
+        seen.append((version, True, fresh or version != subject.content_version))
     if new_versions:
         SubjectVersion.objects.bulk_create(new_versions)
     if content_changed:
@@ -359,7 +411,7 @@ def _record_subject_versions(
             subject.last_seen_at = now
         Subject.objects.bulk_update(
             list(content_changed.values()),
-            [*CONTENT_FIELDS, "content_hash", "content_version", "last_seen_at"],
+            [*CONTENT_FIELDS, "content_hash", "content_version", "content_vendor", "last_seen_at"],
         )
     seen_only = [
         subject.pk
@@ -368,12 +420,63 @@ def _record_subject_versions(
     ]
     if seen_only:
         Subject.objects.filter(pk__in=seen_only).update(last_seen_at=now)
-    return seen_versions
+    return seen
 
 
-def _version_of(subject: Subject, data: SubjectInput) -> SubjectVersion:
+def _known_versions(
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject]
+) -> dict[tuple[int, str], int]:
+    """(subject id, content hash) → version already kept: what the subjects show, and, in one query, any
+    earlier version the items' content repeats."""
+    known = {(subject.pk, subject.content_hash): subject.content_version for subject in subjects.values()}
+    wanted = {
+        item.subject.content_hash
+        for item in items
+        if item.subject.has_content
+        and not getattr(subjects[item.subject.key], "_is_new", False)
+        and (subjects[item.subject.key].pk, item.subject.content_hash) not in known
+    }
+    if wanted:
+        old_ids = [s.pk for s in subjects.values() if not getattr(s, "_is_new", False)]
+        for subject_id, content_hash, version in SubjectVersion.objects.filter(
+            subject_id__in=old_ids, content_hash__in=wanted
+        ).values_list("subject_id", "content_hash", "version"):
+            known.setdefault((subject_id, content_hash), version)
+    return known
+
+
+def _next_versions(
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], known: dict[tuple[int, str], int]
+) -> dict[int, int]:
+    """The next free version number of each subject that may get a new version (one query for all)."""
+    nexts = {subject.pk: subject.content_version + 1 for subject in subjects.values()}
+    needing = {
+        subjects[item.subject.key].pk
+        for item in items
+        if item.subject.has_content
+        and (subjects[item.subject.key].pk, item.subject.content_hash) not in known
+        and not getattr(subjects[item.subject.key], "_is_new", False)
+    }
+    if needing:
+        for row in (
+            SubjectVersion.objects.filter(subject_id__in=needing)
+            .values("subject_id")
+            .annotate(top=Max("version"))
+            .order_by()
+        ):
+            nexts[row["subject_id"]] = max(nexts[row["subject_id"]], row["top"] + 1)
+    return nexts
+
+
+def _version_of(
+    subject: Subject, data: SubjectInput, *, vendor: Vendor, version: int | None = None
+) -> SubjectVersion:
     return SubjectVersion(
-        subject=subject, version=subject.content_version, content_hash=subject.content_hash, **data.content()
+        subject=subject,
+        version=version or subject.content_version,
+        content_hash=data.content_hash if version else subject.content_hash,
+        vendor=vendor,
+        **data.content(),
     )
 
 
@@ -407,7 +510,9 @@ def _cases_for(
             if resolved is not None and _repeats_decided_report(item, version, resolved):
                 case = resolved
             else:
-                case = to_open[subject.pk] = Case(subject=subject, policy=item.policy, opened_at=now)
+                case = to_open[subject.pk] = Case(
+                    subject=subject, policy=item.policy, opened_at=now, is_restricted=subject.is_restricted
+                )
                 case._reporters = set()
         if case.pk is None:
             # A case opened by this call gets its aggregates now, so it needs no UPDATE afterwards.
@@ -479,15 +584,19 @@ UPDATE cases_case SET
     ), policy_id),
     last_reported_at = %s,
     updated_at = %s,
-    version = version + 1
+    version = version + (CASE WHEN id IN ({bump}) THEN 1 ELSE 0 END)
 WHERE id IN ({placeholders})
 """
 
 
-def _refresh_case_aggregates(case_ids: list[int], *, now: datetime) -> None:
-    """Report and reporter counts, newest report time and most severe policy of existing cases."""
+def _refresh_case_aggregates(case_ids: list[int], *, bump: set[int], now: datetime) -> None:
+    """Report and reporter counts, newest report time and most severe policy of existing cases; the
+    optimistic-lock version moves on only for cases in `bump` (they received new content)."""
     if not case_ids:
         return
-    sql = _REFRESH_CASE_AGGREGATES.format(placeholders=", ".join(["%s"] * len(case_ids)))
+    bumped = sorted(bump) or [0]  # no case has id 0: an IN list may not be empty
+    sql = _REFRESH_CASE_AGGREGATES.format(
+        bump=", ".join(["%s"] * len(bumped)), placeholders=", ".join(["%s"] * len(case_ids))
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, now, *case_ids])
+        cursor.execute(sql, [now, now, *bumped, *case_ids])

@@ -195,8 +195,14 @@ def fetch_case_media(case_ids: list[int]) -> int:
     """Fetch the missing copies of these cases' media (at most MAX_MEDIA_PER_SUBJECT each); returns how many
     URLs were fetched (stored, blocked or failed)."""
     urls: list[str] = []
-    for media_urls in Case.objects.filter(pk__in=case_ids).values_list("subject__media_urls", flat=True):
-        urls.extend(str(url) for url in (media_urls or [])[:MAX_MEDIA_PER_SUBJECT])
+    restricted: set[str] = set()
+    for media_urls, is_restricted in Case.objects.filter(pk__in=case_ids).values_list(
+        "subject__media_urls", "is_restricted"
+    ):
+        some = [str(url) for url in (media_urls or [])[:MAX_MEDIA_PER_SUBJECT]]
+        urls.extend(some)
+        if is_restricted:
+            restricted.update(media_url_hash(url) for url in some)
     hashes = {media_url_hash(url): url for url in urls}
     settled = set(
         MediaFile.objects.filter(url_hash__in=hashes)
@@ -211,4 +217,6 @@ def fetch_case_media(case_ids: list[int]) -> int:
         fetched += 1
         if copy.state != MediaFile.State.STORED:
             logger.info("media %s not stored: %s (%s)", url_hash[:12], copy.state, copy.error)
+    if restricted:
+        MediaFile.objects.filter(url_hash__in=restricted, is_restricted=False).update(is_restricted=True)
     return fetched

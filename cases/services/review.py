@@ -20,7 +20,7 @@ from cases.services.messages import compose_user_message
 from moderation.audit import Actor, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
-from queues.selectors import can_view_case
+from queues.selectors import can_view_case, visible_cases
 
 MAX_TEXT = 5000
 
@@ -50,18 +50,23 @@ class CaseConflict(Exception):
 
 
 def _lock_visible_case(case_id: int, user) -> Case:
+    # One look-up among the cases the user may see: a restricted case answers exactly as a missing id does
+    # (same path, same queries), so its existence is never confirmed.
     case = (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("assignee", "queue", "subject")
+        visible_cases(user)
+        .select_for_update(of=("self",))
+        .select_related("assignee", "queue", "subject", "policy")
         .filter(pk=case_id)
         .first()
     )
-    if case is None or not can_view_case(user, case):
+    if case is None:
         raise CaseNotVisible(case_id)
     return case
 
 
-def _check_can_act(case: Case, user, expected_version: int | None, now: datetime) -> None:
+def _check_can_act(
+    case: Case, user, expected_version: int | None, now: datetime, *, must_hold: bool = False
+) -> None:
     if case.status == Case.Status.RESOLVED:
         last = (
             case.decisions.filter(mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE)
@@ -72,6 +77,9 @@ def _check_can_act(case: Case, user, expected_version: int | None, now: datetime
         raise CaseConflict(f"This case was already decided{who}.", case)
     if case.assignee_id not in (None, user.pk) and case.lease_is_live(now):
         raise CaseConflict(f"{case.assignee.get_username()} is reviewing this case now.", case)
+    if must_hold and not (case.assignee_id == user.pk and case.lease_is_live(now)):
+        # A case is decided by the agent holding it: keys pressed on a case one only browses decide nothing.
+        raise CaseConflict("Claim this case before deciding it (you are only viewing it).", case)
     if expected_version is not None and expected_version != case.version:
         raise CaseConflict(
             "This case changed while you had it open (claimed, moved or updated). Reload it and check again.",
@@ -111,8 +119,10 @@ def record_decision(
     reason: str = "",
     notes: str = "",
     expected_version: int | None,
+    subject_version: int | None = None,
+    must_hold: bool = True,
 ) -> Decision:
-    """Record an agent's decision. Audited. Returns the decision.
+    """Record an agent's decision on the case they hold. Audited. Returns the decision.
 
     - Normally the case is resolved and the decision takes effect (enforcement on commit, strike):
       `decision.recorded`.
@@ -121,12 +131,15 @@ def record_decision(
     - On a case awaiting confirmation, a different agent's decision overturns the pending one and is final
       (`decision.overturned`); the first decider may not (ReviewError).
     `reason` is the text for the user and reporter; `notes` stay internal. The action must be active and
-    allowed under the (active) policy ("no violation" always is); escalation has its own service. Raises
-    ReviewError (bad input), CaseConflict (the case changed meanwhile) or CaseNotVisible.
+    allowed under the (active) policy ("no violation" always is); escalation has its own service.
+    `subject_version` is the content version the agent decided on (default: the one the case shows); the
+    decision records it and its author, which enforcement, the strike and an appeal then use. Only the agent
+    holding the case decides it (`must_hold`; a lead's bulk decision is the one exception). Raises
+    ReviewError (bad input), CaseConflict (the case changed meanwhile, or is not held) or CaseNotVisible.
     """
     now = timezone.now()
     case = _lock_visible_case(case_id, user)
-    _check_can_act(case, user, expected_version, now)
+    _check_can_act(case, user, expected_version, now, must_hold=must_hold)
     if case.kind == Case.Kind.APPEAL:
         raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
     _refuse_if_protected(case, user)
@@ -147,6 +160,7 @@ def record_decision(
         raise ReviewError("Use Escalate to send the case to another queue.", field="action")
     reason = _clean_text(reason, field="reason")
     notes = _clean_text(notes, field="notes")
+    evidence = _evidence_decided_on(case, subject_version)
     preview = compose_user_message(
         subject=case.subject, policy=policy, action=action, reason=reason, decision_id=None
     )
@@ -163,7 +177,7 @@ def record_decision(
         overturned = _pending_decision(case)
         _refuse_own_review(overturned, user)
     needs_second_review = (
-        overturned is None and policy.requires_second_review and action.kind not in NOT_ENFORCED
+        overturned is None and action.kind not in NOT_ENFORCED and _requires_second_review(case, policy)
     )
     decision = Decision.objects.create(
         case=case,
@@ -174,13 +188,21 @@ def record_decision(
         decided_by=user,
         reason=reason,
         notes=notes,
+        subject_version=evidence.version,
+        author_id=evidence.author_id,
         review_state=Decision.ReviewState.PENDING if needs_second_review else Decision.ReviewState.FINAL,
     )
     decision.user_message = compose_user_message(
         subject=case.subject, policy=policy, action=action, reason=reason, decision_id=decision.pk
     ).text
     Decision.objects.filter(pk=decision.pk).update(user_message=decision.user_message)
-    data = {"policy": policy.code, "action": action.code, "queue": case.queue.slug if case.queue_id else None}
+    data = {
+        "policy": policy.code,
+        "action": action.code,
+        "queue": case.queue.slug if case.queue_id else None,
+        "subject_version": evidence.version,
+        "author_id": evidence.author_id,
+    }
     if overturned is not None:
         _close_review(overturned, user, Decision.ReviewState.OVERTURNED, now)
         record_event(
@@ -215,7 +237,7 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
         if case.status == Case.Status.RESOLVED:
             _check_can_act(case, user, expected_version, now)  # raises: says who decided
         raise CaseConflict("This case is not waiting for a confirmation any more.", case)
-    _check_can_act(case, user, expected_version, now)
+    _check_can_act(case, user, expected_version, now, must_hold=True)
     _refuse_if_protected(case, user)
     pending = _pending_decision(case)
     _refuse_own_review(pending, user)
@@ -230,6 +252,31 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
         data={"first_decider": pending.decided_by_id, "action": pending.action.code},
     )
     return pending
+
+
+def _evidence_decided_on(case: Case, subject_version: int | None):
+    """The content version a decision is taken on: one the case's reports carried (or the one it shows)."""
+    from cases.evidence import case_evidence
+
+    evidence = case_evidence(case)
+    if subject_version is None:
+        return evidence.shown.version
+    chosen = evidence.get(subject_version)
+    if chosen is None:
+        raise ReviewError("Choose one of the content versions shown on this case.", field="subject_version")
+    return chosen.version
+
+
+def _requires_second_review(case: Case, policy: Policy) -> bool:
+    """Four eyes when the chosen policy, the case's policy or any policy it was reported under asks for it:
+    choosing another policy never skips the second review."""
+    from cases.models import Report
+
+    return (
+        policy.requires_second_review
+        or (case.policy_id is not None and case.policy.requires_second_review)
+        or Report.objects.filter(case=case, policy__requires_second_review=True).exists()
+    )
 
 
 def protected_tags(subject_id: int) -> list[str]:
@@ -312,6 +359,10 @@ def escalate_case(
     target = Queue.objects.filter(pk=queue_id, is_active=True).first() if queue_id else None
     if target is None:
         raise ReviewError("Choose the queue to escalate to.", field="queue")
+    if case.is_restricted and not target.is_restricted:
+        raise ReviewError(
+            "This case is restricted: escalate it to a restricted queue only.", field="queue"
+        )
     note = _clean_text(note, field="note", required=True)
     previous_queue = case.queue.slug if case.queue_id else None
     case.queue = target
@@ -396,7 +447,9 @@ def reveal_media(*, case_id: int, user, index: int) -> str:
     case = Case.objects.select_related("subject").filter(pk=case_id).first()
     if case is None or not can_view_case(user, case):
         raise CaseNotVisible(case_id)
-    media = case.subject.media_urls or []
+    from cases.evidence import shown_content
+
+    media = shown_content(case).media_urls or []
     if not 0 <= index < len(media):
         raise ReviewError("No such media item.", field="index")
     record_event(
@@ -474,6 +527,7 @@ def bulk_decide(
                     reason=reason,
                     notes="Bulk decision.",
                     expected_version=None,
+                    must_hold=False,  # a lead's deliberate batch: the permission is the safeguard
                 )
             except ReviewError as exc:
                 outcome.skipped[case_id] = exc.message

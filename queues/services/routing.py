@@ -98,6 +98,9 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     queue = (
         matched.target_queue if matched is not None and matched.target_queue_id else selectors.default_queue()
     )
+    if case.is_restricted and (queue is None or not queue.is_restricted):
+        # Whatever a rule or the default says, restricted content never lands in an open queue.
+        queue = selectors.restricted_triage_queue()
     if queue is None:
         logger.error("case %s matched no routing rule and there is no default queue", case.pk)
         if also_save:
@@ -172,6 +175,8 @@ def _record_shadow_decision(case: Case, rule: RoutingRule) -> None:
             "action": rule.auto_action,
             "automated": True,
             "reason": f"Shadow: rule {rule.name!r} would have decided this automatically.",
+            "subject_version": case.subject.content_version,
+            "author_id": case.subject.author_id,
         },
     )
     if created:
@@ -194,6 +199,9 @@ def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
         automated=True,
         rule=rule,
         reason=f"Automatic: rule {rule.name!r}.",
+        # Automation judges what the case shows (the content vendor's version) and its author.
+        subject_version=case.subject.content_version,
+        author_id=case.subject.author_id,
     )
     case.status = Case.Status.RESOLVED if rule.auto_action.resolves_case else Case.Status.ESCALATED
     case.resolved_at = now if case.status == Case.Status.RESOLVED else None

@@ -12,6 +12,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import F
 from django.urls import reverse
@@ -46,7 +48,7 @@ def join_appeals(*users) -> Queue:
     queue = appeals_queue()
     for user in users:
         queue.members.add(user)
-        user.__dict__.pop("_visible_queue_ids", None)
+        user.__dict__.pop("_queue_access", None)
     return queue
 
 
@@ -83,6 +85,8 @@ def reported_case(review_setup, vendor, *, external_id="msg-1", policy="harassme
 
 
 def decide(case, user, review_setup, *, action="remove", reason="Insulting another user.") -> Decision:
+    """`user` decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, user)
     return review.record_decision(
         case_id=case.pk,
         user=user,
@@ -116,6 +120,7 @@ def confirmed(review_setup, vendor, alice, bob, four_eyes) -> Decision:
     case = reported_case(review_setup, vendor, external_id="msg-4e", policy="child-safety")
     pending = decide(case, alice, review_setup)
     assert pending.review_state == Decision.ReviewState.PENDING
+    factories.hold(case, bob)
     review.confirm_decision(case_id=case.pk, user=bob, expected_version=Case.objects.get(pk=case.pk).version)
     pending.refresh_from_db()
     assert (pending.review_state, pending.reviewed_by) == (Decision.ReviewState.CONFIRMED, bob)
@@ -157,7 +162,10 @@ def moved_on(appeal) -> int:
     return seen
 
 
-def resolve(appeal, user, outcome, *, reason="", version="current") -> Appeal:
+def resolve(appeal, user, outcome, *, reason="", version="current", holding=True) -> Appeal:
+    """`user` resolves the appeal, holding its case first as a reviewer does (`holding=False`: as it stands)."""
+    if holding:
+        factories.hold(appeal.appeal_case, user)
     case = fresh(appeal.appeal_case)
     return resolve_appeal(
         case_id=case.pk,
@@ -185,16 +193,19 @@ def test_a_reporting_vendor_appeals_an_enforcing_decision_and_gets_201_with_the_
     assert (appeal.statement, appeal.appellant_id) == (STATEMENT, "author-9")
 
 
-def test_filing_opens_a_routed_appeal_case_on_the_same_subject_in_the_appeals_queue_created_on_first_use(
+def test_filing_opens_a_routed_appeal_case_on_the_same_subject_in_the_appeals_queue_that_exists_from_the_start(
     api, decision
 ):
-    assert not Queue.objects.filter(slug="appeals").exists()
+    # The appeals queue is made by a migration, open (not restricted), with the Leads team as members.
+    queue = Queue.objects.get(slug="appeals")
+    assert not queue.is_restricted
+    assert list(queue.member_groups.values_list("name", flat=True)) == ["Leads"]
     before = timezone.now()
 
     response = post_appeal(api, appeal_body(decision))
 
     case = Case.objects.get(pk=response.json()["case_id"])
-    queue = Queue.objects.get(slug="appeals")
+    assert Queue.objects.filter(slug="appeals").count() == 1
     assert case.kind == Case.Kind.APPEAL
     assert case.queue == queue and queue.is_active and queue.sla_hours == 72
     assert case.status == Case.Status.OPEN and case.assignee is None
@@ -622,7 +633,12 @@ def test_overturning_delivers_the_reverse_enforcement_to_the_platform_on_commit(
     assert body["type"] == "enforcement.reverse"
     assert body["id"] == f"enf_{decision.pk}_reverse"
     assert body["decision"]["id"] == decision.pk
-    assert body["subject"] == {"kind": "message", "external_id": "msg-1", "author_id": "author-9"}
+    assert body["subject"] == {
+        "kind": "message",
+        "external_id": "msg-1",
+        "author_id": "author-9",
+        "content_version": 1,  # the version the decision was taken on
+    }
     assert audit("enforcement.delivered", case_id=decision.case_id)
 
 
@@ -674,7 +690,7 @@ def test_the_first_decider_of_a_confirmed_decision_cannot_resolve_its_appeal_eit
 
 def test_a_reviewer_outside_the_appeals_queue_cannot_see_the_appeal_case(appeal, bob):
     with pytest.raises(review.CaseNotVisible):
-        resolve(appeal, bob, Appeal.State.OVERTURNED)
+        resolve(appeal, bob, Appeal.State.OVERTURNED, holding=False)
 
     appeal.refresh_from_db()
     assert appeal.state == Appeal.State.OPEN
@@ -683,8 +699,8 @@ def test_a_reviewer_outside_the_appeals_queue_cannot_see_the_appeal_case(appeal,
 def test_resolving_twice_is_a_conflict_and_changes_nothing(appeal, carol, dave):
     resolve(appeal, carol, Appeal.State.UPHELD, reason="Stands.")
 
-    with pytest.raises(review.CaseConflict):
-        resolve(appeal, dave, Appeal.State.OVERTURNED, reason="Overturn!")
+    with pytest.raises(review.CaseConflict):  # a resolved case is not claimable: dave only has it open
+        resolve(appeal, dave, Appeal.State.OVERTURNED, reason="Overturn!", holding=False)
 
     appeal.refresh_from_db()
     assert (appeal.state, appeal.resolved_by, appeal.outcome_reason) == (
@@ -712,11 +728,22 @@ def test_an_appeal_case_held_by_another_reviewer_is_a_conflict(appeal, carol, da
     claimed = claim_next_case(user=dave, queue=appeals_queue())
     assert claimed.pk == appeal.appeal_case_id
 
-    with pytest.raises(review.CaseConflict):
-        resolve(appeal, carol, Appeal.State.OVERTURNED)
+    with pytest.raises(review.CaseConflict) as conflict:
+        resolve(appeal, carol, Appeal.State.OVERTURNED, holding=False)
 
+    assert conflict.value.message == "dave is reviewing this case now."
     appeal.refresh_from_db()
     assert appeal.state == Appeal.State.OPEN
+
+
+def test_a_reviewer_must_hold_the_appeal_case_to_resolve_it(appeal, carol):
+    with pytest.raises(review.CaseConflict) as conflict:
+        resolve(appeal, carol, Appeal.State.OVERTURNED, holding=False)
+
+    assert "Claim this case before deciding it" in conflict.value.message
+    appeal.refresh_from_db()
+    assert appeal.state == Appeal.State.OPEN
+    assert not Enforcement.objects.filter(kind=Enforcement.Kind.REVERSE).exists()
 
 
 @pytest.mark.parametrize("outcome", ["", "uphold", "overturn", "open", "OVERTURNED"])
@@ -737,7 +764,7 @@ def test_a_reason_with_nul_is_refused(appeal, carol):
 
 
 def test_record_decision_refuses_an_appeal_case(appeal, carol, review_setup):
-    case = fresh(appeal.appeal_case)
+    case = factories.hold(fresh(appeal.appeal_case), carol)
 
     with pytest.raises(review.ReviewError):
         review.record_decision(
@@ -924,6 +951,8 @@ def test_the_appeal_page_is_404_outside_the_appeals_queue(client, bob, appeal):
 
 
 def post_outcome(client, appeal, outcome="overturn", *, reason="Quoting is allowed.", version="current"):
+    """The logged-in reviewer, holding the appeal case (as after claiming it), posts an outcome."""
+    factories.hold(appeal.appeal_case, User.objects.get(pk=client.session[SESSION_KEY]))
     case = fresh(appeal.appeal_case)
     data = {"outcome": outcome, "reason": reason}
     if version == "current":

@@ -46,7 +46,20 @@ def held_by(case, user, *, minutes=5):
     return case
 
 
-def decide(case, user, review_setup, *, policy="harassment", action="remove", version="current", **extra):
+def decide(
+    case,
+    user,
+    review_setup,
+    *,
+    policy="harassment",
+    action="remove",
+    version="current",
+    holding=True,
+    **extra,
+):
+    """`user` decides `case`, holding it first as an agent does (`holding=False`: decide as things stand)."""
+    if holding:
+        factories.hold(case, user)
     return review.record_decision(
         case_id=case.pk,
         user=user,
@@ -100,13 +113,37 @@ def test_decision_is_audited_with_policy_action_and_queue(case, alice, review_se
     assert event.actor_label == "alice"
     assert event.target_type == "cases.decision"
     assert event.target_id == str(decision.pk)
-    assert event.data == {"policy": "harassment", "action": "warn", "queue": "general"}
+    # The content decided on and its author are recorded with it (the factory subject: version 1).
+    assert event.data == {
+        "policy": "harassment",
+        "action": "warn",
+        "queue": "general",
+        "subject_version": 1,
+        "author_id": "author-1",
+    }
 
 
-def test_an_open_unclaimed_case_can_be_decided_by_a_member(case, alice, review_setup):
+def test_an_open_unclaimed_case_cannot_be_decided_until_the_member_claims_it(case, alice, review_setup):
+    with pytest.raises(review.CaseConflict) as conflict:
+        decide(case, alice, review_setup, action="no-violation", holding=False)
+
+    assert "Claim this case before deciding it" in conflict.value.message
+    _assert_nothing_written(case)
+
+    case = factories.hold(case, alice, claim=True)
     decide(case, alice, review_setup, action="no-violation")
 
     assert Case.objects.get(pk=case.pk).status == Case.Status.RESOLVED
+
+
+def test_a_lease_that_ran_out_no_longer_lets_its_holder_decide(case, alice, review_setup):
+    case = held_by(case, alice, minutes=-1)
+
+    with pytest.raises(review.CaseConflict) as conflict:
+        decide(case, alice, review_setup, holding=False)
+
+    assert "Claim this case before deciding it" in conflict.value.message
+    _assert_nothing_written(case)
 
 
 def test_the_holder_may_decide_without_a_version(case, alice, review_setup):
@@ -156,6 +193,8 @@ def test_the_decision_form_offers_no_violation_under_every_policy_last(review_se
 
 
 def test_an_action_from_outside_the_catalogue_is_refused(case, alice, review_setup):
+    case = factories.hold(case, alice)
+
     with pytest.raises(review.ReviewError) as refused:
         review.record_decision(
             case_id=case.pk,
@@ -250,15 +289,16 @@ def test_a_case_held_by_another_agent_is_a_conflict(case, alice, review_setup):
     case = held_by(case, bob)
 
     with pytest.raises(review.CaseConflict) as conflict:
-        decide(case, alice, review_setup)
+        decide(case, alice, review_setup, holding=False)
 
     assert conflict.value.message == "bob is reviewing this case now."
     _assert_nothing_written(case)
 
 
-def test_a_case_whose_other_holder_lease_ran_out_can_be_decided(case, alice, review_setup):
+def test_a_case_whose_other_holder_lease_ran_out_can_be_claimed_and_decided(case, alice, review_setup):
     bob = factories.UserFactory(username="bob")
     case = held_by(case, bob, minutes=-1)
+    case = factories.hold(case, alice, claim=True)  # takes the expired lease over
 
     decision = decide(case, alice, review_setup)
 
@@ -272,7 +312,7 @@ def test_an_already_resolved_case_is_a_conflict_naming_who_decided(case, alice, 
     case.refresh_from_db()
 
     with pytest.raises(review.CaseConflict) as conflict:
-        decide(case, alice, review_setup, action="remove")
+        decide(case, alice, review_setup, action="remove", holding=False)  # a resolved case is not claimable
 
     assert "already decided" in conflict.value.message
     assert "Warn by bob" in conflict.value.message
@@ -285,7 +325,7 @@ def test_an_automated_decision_is_named_as_automation(case, alice, review_setup)
     case.refresh_from_db()
 
     with pytest.raises(review.CaseConflict) as conflict:
-        decide(case, alice, review_setup)
+        decide(case, alice, review_setup, holding=False)
 
     assert "(Remove by automation)" in conflict.value.message
 
@@ -295,7 +335,7 @@ def test_a_case_in_a_queue_the_user_cannot_see_is_not_visible(alice, review_setu
     other = factories.OpenCaseFactory(queue=hidden, policy=review_setup.policies["spam"])
 
     with pytest.raises(review.CaseNotVisible):
-        decide(other, alice, review_setup)
+        decide(other, alice, review_setup, holding=False)
 
     other.refresh_from_db()
     assert other.status == Case.Status.OPEN
@@ -306,7 +346,7 @@ def test_an_unrouted_case_is_not_visible_to_an_agent(alice, review_setup):
     unrouted = factories.OpenCaseFactory(queue=None, policy=review_setup.policies["spam"])
 
     with pytest.raises(review.CaseNotVisible):
-        decide(unrouted, alice, review_setup)
+        decide(unrouted, alice, review_setup, holding=False)
 
 
 def test_a_case_that_does_not_exist_is_not_visible(alice, review_setup):

@@ -233,9 +233,12 @@ def retry_permission() -> Permission:
 
 
 def decide(case, review_setup, *, action="remove", policy="harassment", reason="", user=None) -> Decision:
+    """The agent (alice unless `user`) decides `case`, holding it first as the agent working it does."""
+    user = user or review_setup.agent
+    factories.hold(case, user)
     return review.record_decision(
         case_id=case.pk,
-        user=user or review_setup.agent,
+        user=user,
         policy_id=review_setup.policies[policy].pk,
         action_id=review_setup.actions[action].pk,
         reason=reason,
@@ -329,7 +332,13 @@ def test_a_decision_is_delivered_once_as_a_signed_webhook_the_platform_verifies(
     }
     assert datetime.fromisoformat(body["decision"]["decided_at"]) == decision.created_at
     assert abs(datetime.fromisoformat(body["created_at"]) - timezone.now()) < timedelta(minutes=1)
-    assert body["subject"] == {"kind": "message", "external_id": "msg-123", "author_id": "author-9"}
+    # The content version decided on (the factory subject's only one) and its author.
+    assert body["subject"] == {
+        "kind": "message",
+        "external_id": "msg-123",
+        "author_id": "author-9",
+        "content_version": 1,
+    }
     assert platform.applied == {enforcement.idempotency_key: body}
 
     enforcement.refresh_from_db()

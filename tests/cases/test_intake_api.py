@@ -90,8 +90,14 @@ def test_new_subject_text_becomes_a_new_version_and_keeps_old_evidence(api, repo
         "you are worthless",
         "edited: you are great",
     ]
-    # A report that carries no content refers to the content as it stands; it erases nothing.
+    # A report that carries no content refers to the content as it stands; it erases nothing, and brings
+    # nothing of its own.
     assert list(Report.objects.order_by("external_id").values_list("subject_version", flat=True)) == [1, 2, 2]
+    assert list(Report.objects.order_by("external_id").values_list("carried_content", flat=True)) == [
+        True,
+        True,
+        False,
+    ]
 
 
 def test_a_report_after_the_case_was_resolved_opens_a_new_case(api, report_body):
@@ -160,11 +166,13 @@ class TestVendorIsolation:
         created = post_report(api, report_body()).json()
         case = Case.objects.get(pk=created["case_id"])
         action = factories.ActionFactory(code="remove")
-        factories.DecisionFactory(case=case, action=action, policy=case.policy)
+        live = factories.DecisionFactory(case=case, action=action, policy=case.policy, subject_version=1)
         factories.DecisionFactory(case=case, action=factories.ActionFactory(code="warn"), mode="shadow")
         Case.objects.filter(pk=case.pk).update(status=Case.Status.RESOLVED)
 
         decision = api.get(f"/api/v1/cases/{case.pk}").json()["decision"]
+        assert decision["id"] == live.pk  # what an appeal names
+        assert decision["subject_version"] == 1
         assert decision["action"] == "remove"
         assert decision["policy"] == "harassment"
         assert decision["automated"] is False

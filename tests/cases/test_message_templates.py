@@ -25,6 +25,8 @@ def case(review_setup):
 
 
 def decide(case, review_setup, *, action="remove", reason=""):
+    """The agent decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, review_setup.agent)
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

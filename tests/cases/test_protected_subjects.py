@@ -31,6 +31,8 @@ def lead(review_setup):
 
 
 def decide(case, user, review_setup):
+    """`user` decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, user)
     return review.record_decision(
         case_id=case.pk,
         user=user,

@@ -31,6 +31,8 @@ def case_reported_by(review_setup, vendor, *reporters):
 
 
 def decide(case, review_setup, action):
+    """The agent decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, review_setup.agent)
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

@@ -13,7 +13,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def decision(review_setup):
-    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    case = factories.hold(
+        factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"]),
+        review_setup.agent,
+    )
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

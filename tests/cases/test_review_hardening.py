@@ -103,6 +103,8 @@ def test_a_lost_lease_warning_stays_on_every_later_beat(agent_client, case, revi
 def test_a_decision_without_a_valid_version_is_a_conflict_and_writes_nothing(
     agent_client, case, review_setup, version
 ):
+    factories.hold(case, review_setup.agent)  # holding it: only the version is wrong
+
     response = agent_client.post(
         f"/cases/{case.pk}/decide",
         {
@@ -115,6 +117,26 @@ def test_a_decision_without_a_valid_version_is_a_conflict_and_writes_nothing(
 
     assert response.status_code == 409
     assert "did not say which version" in response.content.decode()
+    assert not Decision.objects.filter(case=case).exists()
+    assert Case.objects.get(pk=case.pk).status == Case.Status.OPEN
+
+
+def test_a_decision_from_an_agent_only_viewing_the_case_is_a_conflict_and_writes_nothing(
+    agent_client, case, review_setup
+):
+    # Keys pressed on a case one only browses decide nothing: the agent must claim it first.
+    response = agent_client.post(
+        f"/cases/{case.pk}/decide",
+        {
+            "policy": review_setup.policies["harassment"].pk,
+            "action": review_setup.actions["remove"].pk,
+            "version": case.version,
+        },
+        **HX_MAIN,
+    )
+
+    assert response.status_code == 409
+    assert "Claim this case before deciding it" in response.content.decode()
     assert not Decision.objects.filter(case=case).exists()
     assert Case.objects.get(pk=case.pk).status == Case.Status.OPEN
 
@@ -157,6 +179,7 @@ def test_releasing_without_htmx_says_so_on_the_next_page(agent_client, case, rev
 
 def test_no_violation_decisions_are_not_sent_to_the_platform(agent_client, case, review_setup):
     assert review_setup.actions["no-violation"].kind == Action.Kind.NO_VIOLATION
+    factories.hold(case, review_setup.agent)
     response = agent_client.post(
         f"/cases/{case.pk}/decide",
         {

@@ -739,7 +739,7 @@ def test_heartbeat_renews_the_holders_lease(agent_client, mine):
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="presence"')
     assert "no longer hold" not in html
-    assert """hx-vals='{"holding": "1"}'""" in html
+    assert """hx-vals='{"holding": "1", "reports_seen": "1"}'""" in html
 
 
 def test_heartbeat_records_the_viewer(agent_client, case, review_setup):

@@ -27,6 +27,8 @@ def case(review_setup, four_eyes):
 
 
 def first_decision(case, review_setup, *, action="remove"):
+    """Alice, holding the case, decides it first."""
+    factories.hold(case, review_setup.agent)
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,
@@ -60,6 +62,7 @@ def test_no_violation_needs_no_second_review(case, review_setup):
 
 def test_a_different_agent_confirms_and_only_then_it_is_enforced(case, review_setup, bob):
     decision = first_decision(case, review_setup)
+    factories.hold(case, bob)
 
     confirmed = review.confirm_decision(case_id=case.pk, user=bob, expected_version=fresh(case).version)
 
@@ -72,8 +75,21 @@ def test_a_different_agent_confirms_and_only_then_it_is_enforced(case, review_se
     assert AuditEvent.objects.filter(verb="decision.confirmed", case_id=case.pk).count() == 1
 
 
+def test_a_second_agent_must_hold_the_case_to_confirm_it(case, review_setup, bob):
+    first_decision(case, review_setup)
+
+    with pytest.raises(review.CaseConflict) as conflict:
+        review.confirm_decision(case_id=case.pk, user=bob, expected_version=fresh(case).version)
+
+    assert "Claim this case before deciding it" in conflict.value.message
+    assert fresh(case).status == Case.Status.PENDING_CONFIRMATION
+    assert Decision.objects.get(case=case).review_state == Decision.ReviewState.PENDING
+    assert not Enforcement.objects.exists()
+
+
 def test_the_first_decider_cannot_confirm_their_own_decision(case, review_setup):
     first_decision(case, review_setup)
+    factories.hold(case, review_setup.agent)  # even holding it again
 
     with pytest.raises(review.ReviewError) as refused:
         review.confirm_decision(
@@ -87,6 +103,7 @@ def test_the_first_decider_cannot_confirm_their_own_decision(case, review_setup)
 
 def test_the_first_decider_cannot_overturn_by_deciding_again(case, review_setup):
     first_decision(case, review_setup)
+    factories.hold(case, review_setup.agent)  # even holding it again
 
     with pytest.raises(review.ReviewError):
         review.record_decision(
@@ -102,6 +119,7 @@ def test_the_first_decider_cannot_overturn_by_deciding_again(case, review_setup)
 
 def test_a_second_agent_deciding_otherwise_overturns_and_their_decision_is_final(case, review_setup, bob):
     pending = first_decision(case, review_setup)
+    factories.hold(case, bob)
 
     final = review.record_decision(
         case_id=case.pk,
@@ -134,6 +152,7 @@ def test_confirming_a_case_no_longer_pending_is_a_conflict(case, review_setup, b
     first_decision(case, review_setup)
     carol = factories.UserFactory(username="carol")
     review_setup.queue.members.add(carol)
+    factories.hold(case, bob)
     version = fresh(case).version
     review.confirm_decision(case_id=case.pk, user=bob, expected_version=version)
 
@@ -158,6 +177,7 @@ def test_the_case_page_offers_confirm_to_others_and_explains_to_the_first_decide
 
 def test_confirming_through_the_page_resolves_and_moves_on(client, case, review_setup, bob):
     first_decision(case, review_setup)
+    factories.hold(case, bob, claim=True)  # bob claims it from the queue, as claim-next would offer it
     client.force_login(bob)
 
     response = client.post(
@@ -174,6 +194,7 @@ def test_confirming_through_the_page_resolves_and_moves_on(client, case, review_
 
 def test_the_first_decider_confirming_through_the_page_gets_a_422(agent_client, case, review_setup):
     first_decision(case, review_setup)
+    factories.hold(case, review_setup.agent)  # even holding it again
 
     response = agent_client.post(
         f"/cases/{case.pk}/confirm",

@@ -27,6 +27,8 @@ def case(review_setup):
 
 
 def decide(case, user, review_setup, *, action="remove", policy="harassment"):
+    """`user` decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, user)
     return review.record_decision(
         case_id=case.pk,
         user=user,
@@ -75,6 +77,7 @@ def test_a_policy_without_strike_days_gives_strikes_that_never_expire(case, revi
 
 def test_an_author_without_an_id_gets_no_strike(review_setup):
     anonymous = factories.OpenCaseFactory(queue=review_setup.queue, subject__author_id="")
+    factories.hold(anonymous, review_setup.agent)
 
     review.record_decision(
         case_id=anonymous.pk,
@@ -119,6 +122,7 @@ def test_strikes_from_a_restricted_queue_are_not_shown_to_an_agent_outside_it(
         queue=restricted, policy=review_setup.policies["child-safety"], subject__author_id="repeat-offender"
     )
     admin = factories.UserFactory(username="root", is_superuser=True)
+    factories.hold(hidden, admin)
     review.record_decision(
         case_id=hidden.pk,
         user=admin,

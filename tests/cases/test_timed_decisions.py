@@ -26,7 +26,10 @@ def suspend(review_setup):
 
 @pytest.fixture
 def decided(review_setup, suspend):
-    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    case = factories.hold(
+        factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"]),
+        review_setup.agent,
+    )
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,
@@ -47,7 +50,10 @@ def test_a_timed_action_records_when_it_lapses_and_tells_the_platform(decided):
 
 
 def test_an_untimed_action_never_lapses(review_setup):
-    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    case = factories.hold(
+        factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"]),
+        review_setup.agent,
+    )
     decision = review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

@@ -38,6 +38,8 @@ def notification_vendor(case) -> int:
 
 
 def decide(case, review_setup, action="remove"):
+    """The agent decides `case`, holding it first as the agent working it does."""
+    factories.hold(case, review_setup.agent)
     return review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

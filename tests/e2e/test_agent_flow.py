@@ -119,8 +119,9 @@ def test_a_stale_decision_shows_the_conflict_and_changes_nothing(new_page, live_
     page.goto(f"{live_server.url}/cases/{case.pk}/")
     expect(page.locator("#decision-form")).to_be_visible()
 
-    # Meanwhile a lead decides the same case from elsewhere.
+    # Meanwhile a lead claims and decides the same case from elsewhere (alice only has it open).
     lead = factories.UserFactory(username="lead", is_superuser=True)
+    factories.hold(case, lead, claim=True)
     record_decision(
         case_id=case.pk,
         user=lead,

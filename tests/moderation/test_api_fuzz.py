@@ -253,6 +253,7 @@ def test_reading_back_what_the_vendor_sent_answers_as_documented(auth, review_se
     Case.objects.filter(pk=ids["case_id"]).update(
         queue=review_setup.queue, status=Case.Status.OPEN, routed_at=timezone.now()
     )
+    factories.hold(Case.objects.get(pk=ids["case_id"]), review_setup.agent)
     decision = review.record_decision(
         case_id=ids["case_id"],
         user=review_setup.agent,
@@ -265,6 +266,9 @@ def test_reading_back_what_the_vendor_sent_answers_as_documented(auth, review_se
     assert report.status_code == 200 and report.json()["case"]["decision"] is not None
     decided = _call(auth, "/api/v1/cases/{case_id}", "GET", path_parameters={"case_id": ids["case_id"]})
     assert decided.status_code == 200 and decided.json()["decision"]["action"] == "remove"
+    # What an appeal names, and the content version decided on (the report's, the subject's first).
+    assert decided.json()["decision"]["id"] == decision.pk
+    assert decided.json()["decision"]["subject_version"] == 1
 
     appeal_body = {"external_id": "ap-fz", "decision_id": decision.pk, "statement": "I was quoting them."}
     filed = _call(auth, "/api/v1/appeals", "POST", body=appeal_body)
@@ -279,7 +283,7 @@ def test_reading_back_what_the_vendor_sent_answers_as_documented(auth, review_se
 
     reviewer = factories.UserFactory(username="carol")  # not the agent who decided
     appeals_queue().members.add(reviewer)
-    appeal_case = Case.objects.get(appeal__pk=filed.json()["id"])
+    appeal_case = factories.hold(Case.objects.get(appeal__pk=filed.json()["id"]), reviewer)
     resolve_appeal(
         case_id=appeal_case.pk,
         user=reviewer,

@@ -51,6 +51,7 @@ def world(review_setup, vendor, api):
     report = factories.ReportFactory(case=case, vendor=vendor, reporter_id="r-1")
     remove = review_setup.actions["remove"]
     assert remove.kind == Action.Kind.REMOVE
+    factories.hold(case, insider)
     decision = review.record_decision(
         case_id=case.pk,
         user=insider,

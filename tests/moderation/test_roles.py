@@ -1,6 +1,7 @@
 """Roles are groups with permissions (agent, lead, admin); teams decide which queues a lead or agent sees."""
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -10,7 +11,7 @@ from moderation.audit import Actor
 from moderation.models import AuditEvent
 from moderation.roles import ADMIN, AGENT, LEAD, ROLES, is_privileged, sync_roles
 from moderation.services import assign_role
-from queues.models import QueueClearance
+from queues.models import Queue, QueueClearance
 from queues.selectors import can_view_case, visible_queue_ids
 from tests import factories
 from tests.accounts import fresh, person
@@ -22,6 +23,14 @@ def perms(group_name: str) -> set[str]:
     return {
         f"{p.content_type.app_label}.{p.codename}"
         for p in Group.objects.get(name=group_name).permissions.select_related("content_type")
+    }
+
+
+def standard_queues() -> dict:
+    return {
+        "appeals": Queue.objects.get(slug=settings.APPEALS_QUEUE_SLUG),
+        "appeals-restricted": Queue.objects.get(slug=settings.APPEALS_RESTRICTED_QUEUE_SLUG),
+        "restricted-triage": Queue.objects.get(slug=settings.RESTRICTED_TRIAGE_QUEUE_SLUG),
     }
 
 
@@ -37,7 +46,9 @@ def world():
     spam.member_groups.add(spam_team)
     child.member_groups.add(hate_team)
     return {
-        "queues": {"hate": hate, "spam": spam, "child": child},
+        # With the queues every installation has (a migration), whose member team is the Leads role group:
+        # the open appeals queue, and the restricted ones, which still need a clearance per person.
+        "queues": {"hate": hate, "spam": spam, "child": child, **standard_queues()},
         "cases": {
             "hate": factories.OpenCaseFactory(queue=hate),
             "spam": factories.OpenCaseFactory(queue=spam),
@@ -92,10 +103,11 @@ def test_sync_roles_puts_back_permissions_someone_changed_by_hand():
 # --- what each role sees -------------------------------------------------------------------------------------
 
 
-def test_a_lead_sees_their_teams_queues_not_other_teams(world):
+def test_a_lead_sees_their_teams_queues_and_the_appeals_queue_not_other_teams(world):
     lead = person("lena", "lead", ["Team: spam"])
 
-    assert visible_queue_ids(lead) == {world["queues"]["spam"].pk}
+    # Appeals through the Leads role group; the restricted appeals and triage queues need a clearance.
+    assert visible_queue_ids(lead) == {world["queues"]["spam"].pk, world["queues"]["appeals"].pk}
     assert can_view_case(lead, world["cases"]["spam"])
     assert not can_view_case(fresh(lead), world["cases"]["hate"])
 
@@ -112,7 +124,11 @@ def test_an_agent_sees_their_teams_queues_and_a_restricted_one_only_with_a_clear
 def test_an_admin_sees_every_unrestricted_queue_but_a_restricted_one_needs_membership_and_clearance(world):
     admin = person("ada", "admin")
 
-    assert visible_queue_ids(admin) == {world["queues"]["hate"].pk, world["queues"]["spam"].pk}
+    assert visible_queue_ids(admin) == {
+        world["queues"]["hate"].pk,
+        world["queues"]["spam"].pk,
+        world["queues"]["appeals"].pk,
+    }
     assert not can_view_case(admin, world["cases"]["child"])
 
 
@@ -183,7 +199,7 @@ def test_the_grant_role_command(world, capsys):
 
     sam = User.objects.get(username="sam")
     assert sam.has_perm("cases.bulk_decide")
-    assert visible_queue_ids(sam) == {world["queues"]["spam"].pk}
+    assert visible_queue_ids(sam) == {world["queues"]["spam"].pk, world["queues"]["appeals"].pk}
     assert "sam is now lead" in capsys.readouterr().out
     with pytest.raises(CommandError, match="No user"):
         call_command("grant_role", "nobody", "lead")

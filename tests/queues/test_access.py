@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from queues.models import QueueClearance
+from queues.models import Queue, QueueClearance
 from queues.selectors import (
     can_see_all_queues,
     can_view_case,
@@ -20,12 +20,21 @@ from tests import factories
 
 @pytest.fixture
 def queues(db):
+    """The test's queues, and the three every installation has from the start (a migration): the open
+    `appeals` queue and the restricted `appeals-restricted` and `restricted-triage`."""
     return {
         "general": factories.QueueFactory(slug="general", name="General", is_default=True),
         "harassment": factories.QueueFactory(slug="harassment", name="Harassment"),
         "child-safety": factories.QueueFactory(slug="child-safety", name="Child safety", is_restricted=True),
         "retired": factories.QueueFactory(slug="retired", name="Retired", is_active=False),
+        **{
+            queue.slug: queue
+            for queue in Queue.objects.filter(slug__in=["appeals", "appeals-restricted", "restricted-triage"])
+        },
     }
+
+
+RESTRICTED = ("child-safety", "appeals-restricted", "restricted-triage")
 
 
 @pytest.fixture
@@ -108,7 +117,7 @@ def test_a_non_member_sees_no_queue(queues):
 
 
 def test_a_lead_sees_every_unrestricted_active_queue_but_not_a_restricted_one(queues):
-    assert visible_queue_ids(make_lead()) == ids(queues, "general", "harassment")
+    assert visible_queue_ids(make_lead()) == ids(queues, "general", "harassment", "appeals")
 
 
 def test_a_lead_who_is_a_member_of_a_restricted_queue_sees_it(queues):
@@ -116,7 +125,7 @@ def test_a_lead_who_is_a_member_of_a_restricted_queue_sees_it(queues):
     queues["child-safety"].members.add(lead)
     clear(lead, queues["child-safety"])
 
-    assert visible_queue_ids(fresh(lead)) == ids(queues, "general", "harassment", "child-safety")
+    assert visible_queue_ids(fresh(lead)) == ids(queues, "general", "harassment", "appeals", "child-safety")
 
 
 # --- restricted queues: membership *and* a current clearance --------------------------------------------
@@ -193,11 +202,11 @@ def test_the_lead_permission_also_works_through_a_group(queues):
     user = factories.UserFactory(username="lena")
     user.groups.add(leads)
 
-    assert visible_queue_ids(fresh(user)) == ids(queues, "general", "harassment")
+    assert visible_queue_ids(fresh(user)) == ids(queues, "general", "harassment", "appeals")
 
 
 def test_a_superuser_sees_every_active_queue_including_restricted_ones(queues):
-    assert visible_queue_ids(make_superuser()) == ids(queues, "general", "harassment", "child-safety")
+    assert visible_queue_ids(make_superuser()) == ids(queues, "general", "harassment", "appeals", *RESTRICTED)
 
 
 def test_an_inactive_queue_is_visible_to_nobody(queues):
@@ -238,7 +247,7 @@ def test_visible_queue_ids_is_memoised_on_the_user_object(queues):
 def test_visible_queues_lists_the_visible_queues_by_name(queues):
     lead = make_lead()
 
-    assert [queue.slug for queue in visible_queues(lead)] == ["general", "harassment"]
+    assert [queue.slug for queue in visible_queues(lead)] == ["appeals", "general", "harassment"]
 
 
 # --- can_see_all_queues -----------------------------------------------------------------------------------
@@ -293,12 +302,51 @@ def test_a_non_member_sees_no_case(cases):
     assert not any(can_view_case(outsider, case) for case in cases.values())
 
 
-def test_a_lead_sees_unrestricted_queues_cases_and_unrouted_ones_but_not_restricted_ones(cases):
+def test_a_lead_sees_unrestricted_queues_cases_but_neither_restricted_nor_unrouted_ones(cases):
+    # An unrouted case could be anything ("restricted until proven otherwise"): a lead not cleared for the
+    # restricted queues does not see it.
     lead = make_lead()
 
-    assert visible_case_ids(lead) == case_ids(cases, "general", "harassment", "unrouted")
-    assert can_view_case(lead, cases["unrouted"])
+    assert visible_case_ids(lead) == case_ids(cases, "general", "harassment", "appeals")
+    assert not can_view_case(lead, cases["unrouted"])
     assert not can_view_case(lead, cases["child-safety"])
+
+
+def test_a_lead_cleared_for_only_some_restricted_queues_still_does_not_see_unrouted_cases(cases, queues):
+    lead = make_lead()
+    queues["child-safety"].members.add(lead)
+    clear(lead, queues["child-safety"])
+    lead = fresh(lead)
+
+    assert visible_case_ids(lead) == case_ids(cases, "general", "harassment", "appeals", "child-safety")
+    assert not can_view_case(lead, cases["unrouted"])
+
+
+def test_a_lead_cleared_for_every_active_restricted_queue_also_sees_unrouted_cases(cases, queues):
+    lead = make_lead()
+    for slug in RESTRICTED:
+        queues[slug].members.add(lead)
+        clear(lead, queues[slug])
+    lead = fresh(lead)
+
+    assert visible_case_ids(lead) == case_ids(
+        cases, "general", "harassment", "appeals", *RESTRICTED, "unrouted"
+    )
+    assert can_view_case(lead, cases["unrouted"])
+    assert not can_view_case(lead, cases["retired"])
+
+
+def test_a_member_cleared_for_every_restricted_queue_without_the_lead_permission_does_not_see_unrouted_cases(
+    cases, queues
+):
+    agent = factories.UserFactory(username="gina")
+    for slug in RESTRICTED:
+        queues[slug].members.add(agent)
+        clear(agent, queues[slug])
+    agent = fresh(agent)
+
+    assert visible_case_ids(agent) == case_ids(cases, *RESTRICTED)
+    assert not can_view_case(agent, cases["unrouted"])
 
 
 def test_a_superuser_sees_every_case_including_unrouted_and_restricted_ones(cases):
