@@ -254,7 +254,8 @@ def seed_routing(actions: dict) -> None:
     queues = {queue.slug: queue for queue in Queue.objects.all()}
     policies = {policy.code: policy for policy in Policy.objects.all()}
     rules = [
-        # name, position, policies, target queue, boost, sla, mode, auto policy, auto action, conditions
+        # name, position, policies, target queue, boost, sla, mode, auto policy, auto action,
+        # conditions (source, source name, label, operator, threshold)
         ("Child safety first", 10, ["child-safety"], "child-safety", 200, 1, "off", None, None, []),
         (
             "Violent extremism",
@@ -278,7 +279,9 @@ def seed_routing(actions: dict) -> None:
             "shadow",
             "spam",
             "remove",
-            [("spam", "gte", 0.95)],
+            # Sentinel sends a `spam` score with its reports: a vendor claim, so an automatic decision
+            # (even a shadow one) may count it only by naming the vendor.
+            [(ScoreCondition.Source.VENDOR, "sentinel", "spam", "gte", 0.95)],
         ),
         (
             "Very offensive harassment",
@@ -290,7 +293,8 @@ def seed_routing(actions: dict) -> None:
             "off",
             None,
             None,
-            [("profanity", "gte", 0.9)],
+            # The built-in model's label: a vendor sending its own `profanity` score never matches it.
+            [(ScoreCondition.Source.SCORER, "", "profanity", "gte", 0.9)],
         ),
         (
             "Harassment and hate",
@@ -321,8 +325,15 @@ def seed_routing(actions: dict) -> None:
         )
         rule.policies.set([policies[code] for code in codes])
         rule.score_conditions.all().delete()
-        for label, operator, threshold in conditions:
-            ScoreCondition.objects.create(rule=rule, label=label, operator=operator, threshold=threshold)
+        for source, source_name, label, operator, threshold in conditions:
+            ScoreCondition.objects.create(
+                rule=rule,
+                source=source,
+                source_name=source_name,
+                label=label,
+                operator=operator,
+                threshold=threshold,
+            )
 
 
 def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7) -> int:

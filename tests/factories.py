@@ -125,6 +125,7 @@ class ScoreConditionFactory(factory.django.DjangoModelFactory):
         model = ScoreCondition
 
     rule = factory.SubFactory(RoutingRuleFactory)
+    source = ScoreCondition.Source.SCORER
     label = "toxicity"
     operator = ScoreCondition.Operator.GTE
     threshold = 0.8
