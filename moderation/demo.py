@@ -16,15 +16,22 @@ from moderation.services import assign_role
 DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 
 ACTIONS = [
-    # code, name, kind, enforcement_type, duration_hours
-    ("remove", "Remove content", Action.Kind.REMOVE, "content.remove", None),
-    ("restrict", "Restrict visibility", Action.Kind.RESTRICT, "content.restrict", None),
-    ("label-sensitive", "Label as sensitive", Action.Kind.LABEL, "content.label", None),
-    ("warn", "Warn author", Action.Kind.WARN, "account.warn", None),
-    ("suspend-7d", "Suspend account 7 days", Action.Kind.SUSPEND_TEMPORARY, "account.suspend", 168),
-    ("suspend-permanent", "Suspend account permanently", Action.Kind.SUSPEND_PERMANENT, "account.ban", None),
-    ("escalate", "Escalate to specialist", Action.Kind.ESCALATE, "", None),
-    ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None),
+    # code, name, kind, enforcement_type, duration_hours, shortcut key (the same under every policy)
+    ("remove", "Remove content", Action.Kind.REMOVE, "content.remove", None, "1"),
+    ("restrict", "Restrict visibility", Action.Kind.RESTRICT, "content.restrict", None, "2"),
+    ("label-sensitive", "Label as sensitive", Action.Kind.LABEL, "content.label", None, "3"),
+    ("warn", "Warn author", Action.Kind.WARN, "account.warn", None, "4"),
+    ("suspend-7d", "Suspend account 7 days", Action.Kind.SUSPEND_TEMPORARY, "account.suspend", 168, "5"),
+    (
+        "suspend-permanent",
+        "Suspend account permanently",
+        Action.Kind.SUSPEND_PERMANENT,
+        "account.ban",
+        None,
+        "6",
+    ),
+    ("escalate", "Escalate to specialist", Action.Kind.ESCALATE, "", None, ""),  # the page's own key, e
+    ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None, "0"),
 ]
 
 POLICIES = [
@@ -154,7 +161,11 @@ HOSTILE_TEXTS = [
 @transaction.atomic
 def seed_configuration() -> dict:
     actions = {}
-    for code, name, kind, enforcement_type, duration in ACTIONS:
+    # Keys are unique among active actions: free them first, so a re-run can hand them out again in any order.
+    Action.objects.filter(code__in=[code for code, *_ in ACTIONS]).exclude(
+        kind=Action.Kind.NO_VIOLATION
+    ).update(shortcut_key="")
+    for code, name, kind, enforcement_type, duration, key in ACTIONS:
         actions[code], _ = Action.objects.update_or_create(
             code=code,
             defaults={
@@ -162,6 +173,7 @@ def seed_configuration() -> dict:
                 "kind": kind,
                 "enforcement_type": enforcement_type,
                 "duration_hours": duration,
+                "shortcut_key": key,
             },
         )
     for code, name, severity, sla, second, dsa, allowed in POLICIES:

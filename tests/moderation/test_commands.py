@@ -131,6 +131,17 @@ def test_seed_demo_loads_the_policy_catalogue_with_allowed_actions():
     assert Policy.objects.get(code="child-safety").requires_second_review
 
 
+def test_seed_demo_gives_each_action_its_own_key_and_no_violation_0():
+    run("seed_demo", "--reports", "40")
+
+    keys = dict(Action.objects.values_list("code", "shortcut_key"))
+    assert keys["dismiss"] == "0" and keys["remove"] == "1" and keys["escalate"] == ""
+    given = [key for key in keys.values() if key]
+    assert len(given) == len(set(given)) == 7
+    for action in Action.objects.all():
+        action.full_clean()
+
+
 def test_seed_demo_loads_queues_vendors_and_users():
     run("seed_demo", "--reports", "40")
 
