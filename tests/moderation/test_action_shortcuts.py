@@ -105,11 +105,16 @@ BEFORE = [("moderation", "0010_request_signing")]
 AFTER = [("moderation", "0011_action_shortcut_key")]
 
 
+def migrate_to(targets):
+    """Migrate the test database to `targets`; the models as they are there."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection).loader.project_state(targets).apps
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_existing_actions_stable_keys():
-    executor = MigrationExecutor(connection)
-    executor.migrate(BEFORE)
-    actions = executor.loader.project_state(BEFORE).apps.get_model("moderation", "Action").objects
+    actions = migrate_to(BEFORE).get_model("moderation", "Action").objects
     for code, kind, active in [
         ("remove", "remove", True),
         ("dismiss", "no_violation", True),
@@ -120,12 +125,11 @@ def test_the_migration_gives_existing_actions_stable_keys():
     ]:
         actions.create(code=code, name=code, kind=kind, is_active=active)
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(AFTER)
-    migrated = executor.loader.project_state(AFTER).apps.get_model("moderation", "Action").objects
+    migrated = migrate_to(AFTER).get_model("moderation", "Action").objects
     keys = dict(migrated.values_list("code", "shortcut_key"))
-    executor.migrate(executor.loader.graph.leaf_nodes())  # back to the latest schema for the next tests
+    migrate_to(
+        MigrationExecutor(connection).loader.graph.leaf_nodes()
+    )  # the latest schema for the next tests
 
     assert keys == {
         "remove": "1",
