@@ -24,7 +24,7 @@ from cases.models import (
     Tag,
 )
 from moderation.config_cache import ConfigCache
-from moderation.models import Action, Policy, Vendor
+from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
 
 _policies = ConfigCache(lambda: {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
 forget_cached_policies = _policies.forget
@@ -386,13 +386,19 @@ def _load_review_config() -> ReviewConfig:
     dismissals = list(Action.objects.filter(is_active=True, kind=Action.Kind.NO_VIOLATION).order_by("name"))
     actions = {}
     for policy in policies:
+        # In key order (1, 2, …, then letters, then those without a key): each action's key is its own, the
+        # same under every policy, so the list reads like the keyboard.
         allowed = sorted(
             (
                 action
                 for action in policy.allowed_actions.all()
                 if action.kind not in (Action.Kind.ESCALATE, Action.Kind.NO_VIOLATION)
             ),
-            key=lambda action: action.name,
+            key=lambda action: (
+                not action.shortcut_key,
+                SHORTCUT_KEYS.find(action.shortcut_key),
+                action.name,
+            ),
         )
         actions[policy.pk] = allowed + dismissals
     return ReviewConfig(

@@ -46,7 +46,7 @@ admin.site.login = _admin_login
 
 @admin.register(Action)
 class ActionAdmin(AuditedModelAdmin):
-    list_display = ["name", "code", "kind", "enforcement_type", "duration_hours", "is_active"]
+    list_display = ["name", "code", "shortcut_key", "kind", "enforcement_type", "duration_hours", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "code", "enforcement_type"]
     prepopulated_fields = {"code": ["name"]}

@@ -16,15 +16,22 @@ from moderation.services import assign_role
 DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 
 ACTIONS = [
-    # code, name, kind, enforcement_type, duration_hours
-    ("remove", "Remove content", Action.Kind.REMOVE, "content.remove", None),
-    ("restrict", "Restrict visibility", Action.Kind.RESTRICT, "content.restrict", None),
-    ("label-sensitive", "Label as sensitive", Action.Kind.LABEL, "content.label", None),
-    ("warn", "Warn author", Action.Kind.WARN, "account.warn", None),
-    ("suspend-7d", "Suspend account 7 days", Action.Kind.SUSPEND_TEMPORARY, "account.suspend", 168),
-    ("suspend-permanent", "Suspend account permanently", Action.Kind.SUSPEND_PERMANENT, "account.ban", None),
-    ("escalate", "Escalate to specialist", Action.Kind.ESCALATE, "", None),
-    ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None),
+    # code, name, kind, enforcement_type, duration_hours, shortcut key (the same under every policy)
+    ("remove", "Remove content", Action.Kind.REMOVE, "content.remove", None, "1"),
+    ("restrict", "Restrict visibility", Action.Kind.RESTRICT, "content.restrict", None, "2"),
+    ("label-sensitive", "Label as sensitive", Action.Kind.LABEL, "content.label", None, "3"),
+    ("warn", "Warn author", Action.Kind.WARN, "account.warn", None, "4"),
+    ("suspend-7d", "Suspend account 7 days", Action.Kind.SUSPEND_TEMPORARY, "account.suspend", 168, "5"),
+    (
+        "suspend-permanent",
+        "Suspend account permanently",
+        Action.Kind.SUSPEND_PERMANENT,
+        "account.ban",
+        None,
+        "6",
+    ),
+    ("escalate", "Escalate to specialist", Action.Kind.ESCALATE, "", None, ""),  # the page's own key, e
+    ("dismiss", "No violation", Action.Kind.NO_VIOLATION, "", None, "0"),
 ]
 
 RESTRICTED_POLICIES = {"child-safety"}
@@ -155,7 +162,11 @@ HOSTILE_TEXTS = [
 @transaction.atomic
 def seed_configuration() -> dict:
     actions = {}
-    for code, name, kind, enforcement_type, duration in ACTIONS:
+    # Keys are unique among active actions: free them first, so a re-run can hand them out again in any order.
+    Action.objects.filter(code__in=[code for code, *_ in ACTIONS]).exclude(
+        kind=Action.Kind.NO_VIOLATION
+    ).update(shortcut_key="")
+    for code, name, kind, enforcement_type, duration, key in ACTIONS:
         actions[code], _ = Action.objects.update_or_create(
             code=code,
             defaults={
@@ -163,6 +174,7 @@ def seed_configuration() -> dict:
                 "kind": kind,
                 "enforcement_type": enforcement_type,
                 "duration_hours": duration,
+                "shortcut_key": key,
             },
         )
     for code, name, severity, sla, second, dsa, allowed in POLICIES:
@@ -257,7 +269,8 @@ def seed_routing(actions: dict) -> None:
     queues = {queue.slug: queue for queue in Queue.objects.all()}
     policies = {policy.code: policy for policy in Policy.objects.all()}
     rules = [
-        # name, position, policies, target queue, boost, sla, mode, auto policy, auto action, conditions
+        # name, position, policies, target queue, boost, sla, mode, auto policy, auto action,
+        # conditions (source, source name, label, operator, threshold)
         ("Child safety first", 10, ["child-safety"], "child-safety", 200, 1, "off", None, None, []),
         (
             "Violent extremism",
@@ -281,7 +294,9 @@ def seed_routing(actions: dict) -> None:
             "shadow",
             "spam",
             "remove",
-            [("spam", "gte", 0.95)],
+            # Sentinel sends a `spam` score with its reports: a vendor claim, so an automatic decision
+            # (even a shadow one) may count it only by naming the vendor.
+            [(ScoreCondition.Source.VENDOR, "sentinel", "spam", "gte", 0.95)],
         ),
         (
             "Very offensive harassment",
@@ -293,7 +308,8 @@ def seed_routing(actions: dict) -> None:
             "off",
             None,
             None,
-            [("profanity", "gte", 0.9)],
+            # The built-in model's label: a vendor sending its own `profanity` score never matches it.
+            [(ScoreCondition.Source.SCORER, "", "profanity", "gte", 0.9)],
         ),
         (
             "Harassment and hate",
@@ -324,8 +340,15 @@ def seed_routing(actions: dict) -> None:
         )
         rule.policies.set([policies[code] for code in codes])
         rule.score_conditions.all().delete()
-        for label, operator, threshold in conditions:
-            ScoreCondition.objects.create(rule=rule, label=label, operator=operator, threshold=threshold)
+        for source, source_name, label, operator, threshold in conditions:
+            ScoreCondition.objects.create(
+                rule=rule,
+                source=source,
+                source_name=source_name,
+                label=label,
+                operator=operator,
+                threshold=threshold,
+            )
 
 
 def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7) -> int:

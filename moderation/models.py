@@ -1,7 +1,24 @@
 """Platform configuration (policies, actions, vendors) and the append-only audit log."""
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# Keys the review page keeps for itself (static/js/app.js), so no action may take them.
+RESERVED_SHORTCUT_KEYS = {
+    "n": "Next case",
+    "s": "Skip",
+    "c": "Confirm",
+    "e": "Escalate",
+    "r": "Reveal media",
+    "/": "Write a note",
+    "?": "Help",
+}
+# What an action's key may be: one digit or lower-case letter that is not reserved (no modifier, no symbol).
+SHORTCUT_KEYS = "".join(
+    key for key in "0123456789abcdefghijklmnopqrstuvwxyz" if key not in RESERVED_SHORTCUT_KEYS
+)
+NO_VIOLATION_KEY = "0"
 
 
 class Action(models.Model):
@@ -27,9 +44,36 @@ class Action(models.Model):
         null=True, blank=True, help_text="For temporary suspensions."
     )
     is_active = models.BooleanField(default=True)
+    shortcut_key = models.CharField(
+        max_length=1,
+        blank=True,
+        default="",
+        help_text="Chooses this action on the review page, the same key under every policy. One digit or "
+        f"lower-case letter, not {' '.join(sorted(RESERVED_SHORTCUT_KEYS))} (the page's own keys); "
+        f"{NO_VIOLATION_KEY} is always “No violation”. Empty: no key.",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One key, one action, whatever the policy: "2" can never mean two things.
+            models.UniqueConstraint(
+                fields=["shortcut_key"],
+                condition=models.Q(is_active=True) & ~models.Q(shortcut_key=""),
+                name="action_shortcut_key_unique_among_active",
+                violation_error_message="Another active action already has this shortcut key.",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(shortcut_key="") | models.Q(shortcut_key__in=list(SHORTCUT_KEYS)),
+                name="action_shortcut_key_is_safe",
+            ),
+            # 0 is only ever "No violation"; escalation has the page's own key (e).
+            models.CheckConstraint(
+                condition=(models.Q(kind="no_violation") | ~models.Q(shortcut_key=NO_VIOLATION_KEY))
+                & (~models.Q(kind="escalate") | models.Q(shortcut_key="")),
+                name="action_shortcut_key_fits_kind",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -37,6 +81,30 @@ class Action(models.Model):
     @property
     def resolves_case(self) -> bool:
         return self.kind != self.Kind.ESCALATE
+
+    def clean(self) -> None:
+        error = self._shortcut_key_error()
+        if error:
+            raise ValidationError({"shortcut_key": error})
+
+    def _shortcut_key_error(self) -> str | None:
+        key = self.shortcut_key
+        if key in RESERVED_SHORTCUT_KEYS:
+            return f"{key} is the review page's key for {RESERVED_SHORTCUT_KEYS[key]}; choose another."
+        if key and key not in SHORTCUT_KEYS:
+            return "One digit or lower-case letter (no symbols, capitals or spaces)."
+        if self.kind == self.Kind.ESCALATE:
+            return "Escalation has its own key (e) on the review page; leave this empty." if key else None
+        if self.kind == self.Kind.NO_VIOLATION:
+            if self.is_active and key != NO_VIOLATION_KEY:
+                return f"“No violation” always has the key {NO_VIOLATION_KEY}, under every policy."
+        elif key == NO_VIOLATION_KEY:
+            return f"{NO_VIOLATION_KEY} is reserved for “No violation”."
+        if key and self.is_active:
+            taken = Action.objects.filter(is_active=True, shortcut_key=key).exclude(pk=self.pk).first()
+            if taken is not None:
+                return f"{taken.name} already has the key {key}: a key means one action under every policy."
+        return None
 
 
 class Policy(models.Model):

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from moderation.admin_audit import AuditedModelAdmin
-from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition
+from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
 from queues.selectors import shadow_scores
 
 
@@ -70,8 +70,31 @@ class QueueClearanceAdmin(AuditedModelAdmin):
         super().save_model(request, obj, form, change)
 
 
+class ScoreConditionFormSet(forms.BaseInlineFormSet):
+    """The rule's conditions as posted, checked together: an automated rule needs attributable ones."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return  # each condition's own errors first (a vendor condition without a name among them)
+        rule = self.instance
+        if rule.automation_mode == RoutingRule.AutomationMode.OFF:
+            return
+        kept = [
+            form.instance
+            for form in self.forms
+            if form.has_changed() or form.instance.pk
+            if not (self.can_delete and self._should_delete_form(form))
+        ]
+        problems = automation_condition_errors(kept)
+        if problems:
+            raise forms.ValidationError(problems)
+
+
 class ScoreConditionInline(admin.TabularInline):
     model = ScoreCondition
+    formset = ScoreConditionFormSet
+    fields = ["source", "source_name", "label", "operator", "threshold"]
     extra = 1
 
 
@@ -101,6 +124,7 @@ class RoutingRuleAdmin(AuditedModelAdmin):
     list_display = [
         "position",
         "name",
+        "conditions",
         "target_queue",
         "priority_boost",
         "automation_mode",
@@ -116,6 +140,16 @@ class RoutingRuleAdmin(AuditedModelAdmin):
     list_select_related = ["target_queue", "auto_action"]
     inlines = [ScoreConditionInline]
     readonly_fields = ["shadow_precision"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("score_conditions")
+
+    @admin.display(description="Signal conditions (source: label)")
+    def conditions(self, rule: RoutingRule) -> str:
+        shown = "; ".join(str(condition) for condition in rule.score_conditions.all()) or "—"
+        if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
+            return f"NOT DECIDING (needs attributable conditions): {shown}"
+        return shown
 
     def get_changelist_instance(self, request):
         changelist = super().get_changelist_instance(request)

@@ -92,6 +92,15 @@ class RoutingRule(models.Model):
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
 
+    @property
+    def automation_is_attributable(self) -> bool:
+        """An automated rule's conditions may trigger its decision (`automation_condition_errors`).
+
+        Checked on save (admin) and again by routing, which never lets a rule saved some other way decide on
+        unattributable signals. Uses the prefetched conditions.
+        """
+        return not automation_condition_errors(self.score_conditions.all())
+
     def clean(self) -> None:
         from moderation.validators import validate_language_list, validate_subject_kind_list
 
@@ -130,8 +139,23 @@ class RoutingRule(models.Model):
             raise ValidationError(errors)
 
 
+# Facts the system derives itself (not a signal any scorer, vendor or provider sends).
+SYSTEM_FACTS = ("author.active_strikes",)
+
+
 class ScoreCondition(models.Model):
-    """`label op threshold` on the case's signals, e.g. toxicity ≥ 0.8 or hash_match = 1."""
+    """`source: label op threshold` on the case's signals, e.g. scorer "Built-in text model": profanity ≥ 0.9.
+
+    A condition trusts one kind of source (and optionally one named source): a vendor that sends a score
+    labelled `profanity` with its report never satisfies a condition on the built-in model's `profanity`.
+    """
+
+    class Source(models.TextChoices):
+        # The values of `cases.Signal.Source`, plus facts the system computes itself.
+        SCORER = "scorer", "ML scorer (ours)"
+        VENDOR = "vendor_score", "Vendor-sent score (a claim)"
+        CONTEXT = "context", "Context provider"
+        SYSTEM = "system", "System fact"
 
     class Operator(models.TextChoices):
         GTE = "gte", "≥"
@@ -139,29 +163,105 @@ class ScoreCondition(models.Model):
         EQ = "eq", "="
 
     rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="score_conditions")
+    source = models.CharField(
+        max_length=16, choices=Source.choices, help_text="Whose signal this condition trusts."
+    )
+    source_name = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Only this scorer (its name), vendor (its slug) or context provider (its name); empty: any "
+        "source of that kind. Automatic decisions on vendor scores must name the vendor.",
+    )
     label = models.CharField(max_length=100)
     operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GTE)
     threshold = models.FloatField()
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(source__in=["scorer", "vendor_score", "context", "system"]),
+                name="score_condition_names_its_source",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.label} {self.get_operator_display()} {self.threshold:g}"
+        source = f"{self.source}:{self.source_name}" if self.source_name else self.source
+        return f"[{source}] {self.label} {self.get_operator_display()} {self.threshold:g}"
 
     def clean(self) -> None:
         import math
         import re
 
-        errors = {}
+        errors: dict[str, str] = {}
         if not re.fullmatch(r"[A-Za-z0-9_.:\-]{1,100}", self.label or ""):
             errors["label"] = (
                 "Letters, digits and _ . : - only (a signal label such as toxicity or account_age_days)."
             )
         if self.threshold is not None and not math.isfinite(self.threshold):
             errors["threshold"] = "Must be a finite number."
+        if self.source == self.Source.SYSTEM:
+            if self.label not in SYSTEM_FACTS:
+                errors["label"] = f"The system knows only {', '.join(SYSTEM_FACTS)}."
+            if self.source_name:
+                errors["source_name"] = "System facts have no source name; leave it empty."
+        elif self.label in SYSTEM_FACTS and self.source:
+            errors["source"] = f"{self.label} is a system fact: choose the source “System fact”."
+        elif self.source_name and self.source and not self._named_source_exists():
+            kind = {"scorer": "scorer", "vendor_score": "vendor slug", "context": "context provider"}
+            errors["source_name"] = f"No {kind[self.source]} is called {self.source_name!r}."
+        if "source_name" not in errors and not self.may_decide_automatically and self._rule_is_automated():
+            errors["source_name"] = (
+                "This rule decides automatically: a vendor score may only count when the condition names the "
+                "vendor (its slug), so that a new or unknown vendor can never trigger a decision."
+            )
         if errors:
             raise ValidationError(errors)
+
+    @property
+    def may_decide_automatically(self) -> bool:
+        """Attributable enough to trigger an automatic decision.
+
+        Scorers, context providers and system facts are ours (configured by admins), so any of them will do.
+        A vendor score is a claim by whoever holds an API token: only a vendor the admin names (and so vouches
+        for) may count, never "any vendor".
+        """
+        return self.source != self.Source.VENDOR or bool(self.source_name)
+
+    def _rule_is_automated(self) -> bool:
+        rule = self.rule if self.rule_id or "rule" in self._state.fields_cache else None
+        return rule is not None and rule.automation_mode != RoutingRule.AutomationMode.OFF
+
+    def _named_source_exists(self) -> bool:
+        from cases.models import ContextProvider, Scorer
+        from moderation.models import Vendor
+
+        if self.source == self.Source.VENDOR:
+            return Vendor.objects.filter(slug=self.source_name).exists()
+        if self.source == self.Source.SCORER:
+            return Scorer.objects.filter(name=self.source_name).exists()
+        return ContextProvider.objects.filter(name=self.source_name).exists()
+
+
+def automation_condition_errors(conditions) -> list[str]:
+    """Why these conditions may not trigger an automatic (live or shadow) decision; empty when they may.
+
+    Policies, subject kinds, vendors and languages all come from the report, which is the vendor's word: an
+    automated rule needs at least one signal condition, and every condition must be attributable
+    (`ScoreCondition.may_decide_automatically`).
+    """
+    conditions = list(conditions)
+    if not conditions:
+        return [
+            "An automatic decision needs at least one signal condition (from a scorer, a named vendor, a "
+            "context provider or a system fact): the report alone is the vendor's claim."
+        ]
+    return [
+        f"{condition}: a vendor score counts towards an automatic decision only when the condition names "
+        "the vendor."
+        for condition in conditions
+        if not condition.may_decide_automatically
+    ]
 
 
 class CaseSkip(models.Model):

@@ -22,7 +22,16 @@ def rule_matches(rule: RoutingRule, facts: CaseFacts) -> bool:
 
 
 def condition_holds(condition: ScoreCondition, facts: CaseFacts) -> bool:
-    value = facts.signals.get(condition.label)
+    """The strongest value of the condition's label from the source it trusts meets the threshold.
+
+    Only signals of the condition's source count (a vendor's `profanity` is not the scorer's), and of the
+    named source when it names one.
+    """
+    by_name = facts.signals.get((condition.source, condition.label), {})
+    if condition.source_name:
+        value = by_name.get(condition.source_name)
+    else:
+        value = max(by_name.values(), default=None)
     if value is None:
         return False  # no signal yet: the condition cannot be met (re-routed when it arrives)
     if condition.operator == ScoreCondition.Operator.GTE:

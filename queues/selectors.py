@@ -1,5 +1,6 @@
 """Read-side queries for routing."""
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,7 +14,9 @@ from django.utils import timezone
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
 from cases.services.effects import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
-from queues.models import Queue, QueueClearance, RoutingRule
+from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -28,8 +31,9 @@ class CaseFacts:
     distinct_reporters: int
     vendor_reliability: float
     reporter_accuracy: float = 1.0
-    # label → strongest numeric value (ML score, vendor score or numeric context fact; booleans are 0/1)
-    signals: dict[str, float] = field(default_factory=dict)
+    # (source, label) → {source name → strongest numeric value}: ML scores, vendor scores, numeric context
+    # facts (booleans are 0/1) and system facts, kept apart by who said them (`ScoreCondition.source`).
+    signals: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
     # strongest ML or vendor score (context facts excluded), None without any
     max_score: float | None = None
 
@@ -40,20 +44,23 @@ def case_facts(case: Case) -> CaseFacts:
         .values_list("policy_id", "vendor_id", "vendor__reliability")
         .distinct()
     )
-    signals: dict[str, float] = {}
+    signals: dict[tuple[str, str], dict[str, float]] = {}
     max_score: float | None = None
-    for label, score, value, source in Signal.objects.filter(case=case).values_list(
-        "label", "score", "value", "source"
+    for label, score, value, source, source_name in Signal.objects.filter(case=case).values_list(
+        "label", "score", "value", "source", "source_name"
     ):
         number = score if score is not None else _numeric(value)
         if number is None:
             continue
-        signals[label] = max(signals.get(label, number), number)
+        by_name = signals.setdefault((source, label), {})
+        by_name[source_name] = max(by_name.get(source_name, number), number)
         if score is not None and source != Signal.Source.CONTEXT:
             max_score = score if max_score is None else max(max_score, score)
-    # Repeat offenders: routing rules can match on the author's active strikes (a ScoreCondition on
-    # `author.active_strikes`) to raise priority or send them to a specialist queue.
-    signals["author.active_strikes"] = float(active_strike_count(case.subject.author_id))
+    # Repeat offenders: routing rules can match on the author's active strikes (a system-fact ScoreCondition
+    # on `author.active_strikes`) to raise priority or send them to a specialist queue.
+    signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {
+        "": float(active_strike_count(case.subject.author_id))
+    }
     # Muted (bad-faith) reporters do not raise priority; the others count by their track record.
     muted_reporters, accuracy = reporter_weight(case.pk)
     facts = CaseFacts(
@@ -88,6 +95,14 @@ def _load_routing_config() -> tuple[list[RoutingRule], Queue | None]:
         .prefetch_related("policies", "vendors", "score_conditions")
         .order_by("position", "id")
     )
+    for rule in rules:
+        if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
+            logger.warning(
+                "routing rule %s (%s) is skipped: %s",
+                rule.pk,
+                rule.name,
+                " ".join(automation_condition_errors(rule.score_conditions.all())),
+            )
     return rules, Queue.objects.filter(is_default=True, is_active=True).first()
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from cases.models import Case, CaseNote, Decision, MediaFile, Report, Signal, Subject, Tag
 from cases.selectors import media_url_hash
 from moderation.demo import png_bytes
-from moderation.models import Action, Policy, Vendor
+from moderation.models import NO_VIOLATION_KEY, Action, Policy, Vendor
 from queues.models import Queue, RoutingRule, ScoreCondition
 
 
@@ -20,6 +20,10 @@ class ActionFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda o: o.code.replace("-", " ").title())
     kind = Action.Kind.REMOVE
     enforcement_type = "content.remove"
+    # "No violation" always has 0; other actions get a key where a test gives one.
+    shortcut_key = factory.LazyAttribute(
+        lambda o: NO_VIOLATION_KEY if o.kind == Action.Kind.NO_VIOLATION else ""
+    )
 
 
 class PolicyFactory(factory.django.DjangoModelFactory):
@@ -127,6 +131,7 @@ class ScoreConditionFactory(factory.django.DjangoModelFactory):
         model = ScoreCondition
 
     rule = factory.SubFactory(RoutingRuleFactory)
+    source = ScoreCondition.Source.SCORER
     label = "toxicity"
     operator = ScoreCondition.Operator.GTE
     threshold = 0.8

@@ -75,6 +75,10 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     matched: RoutingRule | None = None
     shadow_ids: list[int] = []
     for rule in selectors.active_rules():
+        if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
+            # Refused on save; a rule changed some other way (shell, a condition deleted) never decides on
+            # vendor claims alone. Logged when the rules are loaded.
+            continue
         if not rule_matches(rule, facts):
             continue
         if rule.automation_mode == RoutingRule.AutomationMode.LIVE:
@@ -156,7 +160,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
                 "queue": queue.slug,
                 "rule": matched.pk if matched else None,
                 "priority": priority,
-                "signals": len(facts.signals),
+                "signals": sum(len(by_name) for by_name in facts.signals.values()),
                 "held_by_agent": held,
             },
         )

@@ -16,9 +16,28 @@
     if (help.open) help.close(); else help.showModal();
   }
 
-  function chooseAction(number) {
-    var radio = $('#action-choices input[data-action-key="' + number + '"]');
+  // The decision keys (an action's key, Enter on the decision form, c) act only on a case this agent holds:
+  // on a case they are only browsing, a stray key press must never decide it. The server refuses too.
+  function holding() {
+    var main = $("#case-main");
+    return !!main && main.getAttribute("data-holding") === "1";
+  }
+
+  function decisionForm(element) {
+    var form = element && element.closest && element.closest("form");
+    return form && form.querySelector('[data-shortcut="submit"], [data-shortcut="confirm"]') ? form : null;
+  }
+
+  function notHolding() {
+    showToast("You are only browsing this case: claim it to decide it.", "info");
+    return true;
+  }
+
+  function chooseAction(key) {
+    // Keys are one digit or lower-case letter (validated on the action), safe inside the selector.
+    var radio = $('#action-choices input[data-action-key="' + key + '"]');
     if (!radio) return false;
+    if (!holding()) return notHolding();
     radio.checked = true;
     radio.dispatchEvent(new Event("change", { bubbles: true }));
     // Enter then submits: focus lands on the decision button.
@@ -56,13 +75,17 @@
     switch (event.key) {
       case "n": handled = clickFirst('[data-shortcut="next"]'); break;
       case "s": handled = clickFirst('[data-shortcut="skip"]'); break;
-      case "c": handled = clickFirst('[data-shortcut="confirm"]'); break;
+      case "c": handled = $('[data-shortcut="confirm"]') && !holding() ? notHolding() : clickFirst('[data-shortcut="confirm"]'); break;
+      case "Enter":
+        // Enter on the decision form (its button, a chosen radio) submits it: not on a case being browsed.
+        handled = decisionForm(target) && !holding() ? notHolding() : false;
+        break;
       case "e": handled = escalate(); break;
       case "r": handled = clickFirst('.media-item.blurred [data-shortcut="reveal"]'); break;
       case "/": handled = focusNotes(); break;
       case "?": toggleHelp(); handled = true; break;
       default:
-        if (/^[1-9]$/.test(event.key)) handled = chooseAction(event.key);
+        if (/^[0-9a-z]$/.test(event.key)) handled = chooseAction(event.key);
     }
     if (handled) event.preventDefault();
   });
@@ -73,14 +96,18 @@
   });
 
   // Toasts: the server sends HX-Trigger {"toast": {"message", "level"}}; text is set with textContent.
-  document.body.addEventListener("toast", function (event) {
+  function showToast(message, level) {
     var region = $("#toasts");
-    if (!region || !event.detail) return;
+    if (!region) return;
     var toast = document.createElement("div");
-    toast.className = "toast toast-" + String(event.detail.level || "info").replace(/[^a-z]/g, "");
-    toast.textContent = String(event.detail.message || "");
+    toast.className = "toast toast-" + String(level || "info").replace(/[^a-z]/g, "");
+    toast.textContent = String(message || "");
     region.appendChild(toast);
     setTimeout(function () { toast.remove(); }, 5000);
+  }
+
+  document.body.addEventListener("toast", function (event) {
+    if (event.detail) showToast(event.detail.message, event.detail.level);
   });
 
   // After a case swap, put focus at the top of the new case so screen readers and keys start there.

@@ -241,7 +241,7 @@ def test_scores_arriving_later_reroute_the_case(case, httpserver, default_queue,
 
     target = factories.QueueFactory(slug="urgent")
     rule = factories.RoutingRuleFactory(name="toxic", target_queue=target)
-    ScoreCondition.objects.create(rule=rule, label="toxicity", operator="gte", threshold=0.8)
+    ScoreCondition.objects.create(rule=rule, source="scorer", label="toxicity", operator="gte", threshold=0.8)
     scorer = http_scorer(httpserver.url_for("/score"))
     httpserver.expect_ordered_request("/score").respond_with_data("", status=503)
     httpserver.expect_ordered_request("/score").respond_with_json({"toxicity": 0.95})

@@ -492,6 +492,33 @@ def test_action_choices_follow_the_chosen_policy(agent_client, case, review_setu
     assert "No violation" in html and "Remove" not in html
 
 
+def test_an_action_shows_its_own_key_under_every_policy(agent_client, case, review_setup):
+    from moderation.models import Action
+
+    Action.objects.filter(code="remove").update(shortcut_key="1")
+    Action.objects.filter(code="warn").update(shortcut_key="2")
+    review_setup.policies["spam"].allowed_actions.set([review_setup.actions["warn"]])
+    warn, dismiss = review_setup.actions["warn"].pk, review_setup.actions["no-violation"].pk
+
+    for policy in ("harassment", "spam"):
+        html = agent_client.get(
+            page_url(case, "actions"), {"policy": review_setup.policies[policy].pk}, **HX
+        ).content.decode()
+
+        assert f'value="{warn}" data-action-key="2"' in html, policy
+        assert f'value="{dismiss}" data-action-key="0"' in html, policy
+        assert re.search(r"<kbd>2</kbd>\s*Warn", html), policy
+
+
+def test_only_the_holder_of_a_case_gets_live_decision_keys(agent_client, case, review_setup):
+    browsing = agent_client.get(page_url(case)).content.decode()
+    claim_case(case_id=case.pk, user=review_setup.agent)
+    holding = agent_client.get(page_url(case)).content.decode()
+
+    assert 'data-holding="0"' in browsing and 'id="keys-off"' in browsing
+    assert 'data-holding="1"' in holding and 'id="keys-off"' not in holding
+
+
 def test_action_choices_for_an_unknown_policy_offer_nothing(agent_client, case):
     html = agent_client.get(page_url(case, "actions"), {"policy": "abc"}, **HX).content.decode()
 

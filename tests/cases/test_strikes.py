@@ -147,8 +147,10 @@ def test_an_automated_live_decision_gives_a_strike_too(review_setup):
         auto_action=remove,
     )
     rule.policies.set([review_setup.policies["spam"]])
+    factories.ScoreConditionFactory(rule=rule, label="spam", threshold=0.9)
     case = factories.CaseFactory(policy=review_setup.policies["spam"], subject__author_id="bot-42")
     factories.ReportFactory(case=case, policy=review_setup.policies["spam"])
+    factories.SignalFactory(case=case, label="spam", score=0.97)
 
     route_case(case_id=case.pk)
 
@@ -161,7 +163,11 @@ def test_routing_can_raise_repeat_offenders_by_their_active_strikes(review_setup
         name="repeat offenders", target_queue=repeat_queue, priority_boost=100
     )
     factories.ScoreConditionFactory(
-        rule=rule, label="author.active_strikes", operator=ScoreCondition.Operator.GTE, threshold=2
+        rule=rule,
+        source=ScoreCondition.Source.SYSTEM,
+        label="author.active_strikes",
+        operator=ScoreCondition.Operator.GTE,
+        threshold=2,
     )
     for n in range(2):
         earlier = factories.OpenCaseFactory(queue=review_setup.queue, subject__author_id="serial")

@@ -144,7 +144,9 @@ def routing(db):
     general = factories.QueueFactory(slug="general", is_default=True)
     offensive = factories.QueueFactory(slug="offensive")
     rule = factories.RoutingRuleFactory(name="offensive text", target_queue=offensive)
-    ScoreCondition.objects.create(rule=rule, label="profanity", operator="gte", threshold=0.8)
+    ScoreCondition.objects.create(
+        rule=rule, source="scorer", label="profanity", operator="gte", threshold=0.8
+    )
     return {"general": general, "offensive": offensive}
 
 

@@ -1,13 +1,16 @@
 """An agent's shift in a real browser: log in, open a queue, claim, reveal media, decide with the keyboard."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from cases.models import Case, Decision
 from cases.services.review import record_decision
 from moderation.models import Action, AuditEvent
+from queues.services import claim_case
 from tests import factories
 from tests.e2e.conftest import PASSWORD, log_in, screenshot
 
@@ -18,8 +21,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def shift(live_server):
     """A queue with five open cases (the top one has a stored media copy) and two member agents."""
     policy = factories.PolicyFactory(code="harassment", name="Harassment", severity=3)
-    remove = factories.ActionFactory(code="remove", name="Remove content", kind=Action.Kind.REMOVE)
-    warn = factories.ActionFactory(code="warn", name="Warn author", kind=Action.Kind.WARN)
+    remove = factories.ActionFactory(
+        code="remove", name="Remove content", kind=Action.Kind.REMOVE, shortcut_key="1"
+    )
+    warn = factories.ActionFactory(code="warn", name="Warn author", kind=Action.Kind.WARN, shortcut_key="2")
     policy.allowed_actions.set([remove, warn])
     queue = factories.QueueFactory(slug="general", name="General", is_default=True)
     agents = []
@@ -117,11 +122,13 @@ def test_a_stale_decision_shows_the_conflict_and_changes_nothing(new_page, live_
     log_in(page, live_server, "alice")
     case = shift["cases"][2]
     page.goto(f"{live_server.url}/cases/{case.pk}/")
-    expect(page.locator("#decision-form")).to_be_visible()
+    page.get_by_role("button", name="Claim this case").click()
+    expect(page.locator("#case-main")).to_have_attribute("data-holding", "1")
 
-    # Meanwhile a lead claims and decides the same case from elsewhere (alice only has it open).
+    # Meanwhile alice's lease runs out and a lead takes the case over and decides it from elsewhere.
+    Case.objects.filter(pk=case.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     lead = factories.UserFactory(username="lead", is_superuser=True)
-    factories.hold(case, lead, claim=True)
+    assert claim_case(case_id=case.pk, user=lead) is not None
     record_decision(
         case_id=case.pk,
         user=lead,
@@ -132,7 +139,7 @@ def test_a_stale_decision_shows_the_conflict_and_changes_nothing(new_page, live_
 
     page.keyboard.press("2")
     page.keyboard.press("Enter")
-    banner = page.locator(".banner.conflict")
+    banner = page.locator("#case-main > .banner.conflict")  # not the heartbeat's "no longer hold" banner
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("already decided")
     expect(banner).to_contain_text("lead")

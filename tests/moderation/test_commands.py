@@ -11,7 +11,7 @@ from django.test import Client
 from cases.models import Case, Report
 from moderation.models import Action, AuditEvent, Policy, Vendor, VendorToken
 from moderation.tokens import TOKEN_PREFIX, hash_token
-from queues.models import Queue
+from queues.models import Queue, RoutingRule, ScoreCondition
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +132,17 @@ def test_seed_demo_loads_the_policy_catalogue_with_allowed_actions():
     assert Policy.objects.get(code="child-safety").requires_second_review
 
 
+def test_seed_demo_gives_each_action_its_own_key_and_no_violation_0():
+    run("seed_demo", "--reports", "40")
+
+    keys = dict(Action.objects.values_list("code", "shortcut_key"))
+    assert keys["dismiss"] == "0" and keys["remove"] == "1" and keys["escalate"] == ""
+    given = [key for key in keys.values() if key]
+    assert len(given) == len(set(given)) == 7
+    for action in Action.objects.all():
+        action.full_clean()
+
+
 def test_seed_demo_loads_queues_vendors_and_users():
     run("seed_demo", "--reports", "40")
 
@@ -147,6 +158,22 @@ def test_seed_demo_loads_queues_vendors_and_users():
     assert not users["agent"].is_staff
     assert users["agent"].groups.filter(name="Agents").exists()
     assert users["lead"].groups.filter(name="Leads").exists()
+
+
+def test_seed_demo_rules_name_the_signal_source_each_condition_trusts():
+    run("seed_demo", "--reports", "40")
+
+    conditions = {
+        condition.rule.name: condition for condition in ScoreCondition.objects.select_related("rule")
+    }
+    for condition in conditions.values():
+        condition.full_clean()
+    spam = conditions["Obvious spam: remove (shadow)"]
+    assert (spam.source, spam.source_name, spam.label) == ("vendor_score", "sentinel", "spam")
+    profanity = conditions["Very offensive harassment"]
+    assert (profanity.source, profanity.label) == ("scorer", "profanity")
+    for rule in RoutingRule.objects.exclude(automation_mode="off").prefetch_related("score_conditions"):
+        assert rule.automation_is_attributable, rule.name
 
 
 def test_seed_demo_sends_the_requested_reports_grouped_into_cases_by_subject():

@@ -15,10 +15,15 @@ pytestmark = pytest.mark.django_db
 
 
 def rule(*, policies=(), conditions=(), **fields):
+    """A rule; conditions are (label, operator, threshold) on scorer signals or (source, label, operator,
+    threshold)."""
     created = factories.RoutingRuleFactory(**fields)
     created.policies.set(policies)
-    for label, operator, threshold in conditions:
-        factories.ScoreConditionFactory(rule=created, label=label, operator=operator, threshold=threshold)
+    for condition in conditions:
+        source, label, operator, threshold = condition if len(condition) == 4 else ("scorer", *condition)
+        factories.ScoreConditionFactory(
+            rule=created, source=source, label=label, operator=operator, threshold=threshold
+        )
     return created
 
 
@@ -72,7 +77,11 @@ def test_score_threshold_rule_matches_only_at_or_above_the_threshold(queues, mak
 
 
 def test_context_facts_can_be_conditions(queues, make_case):
-    rule(name="new accounts", target_queue=queues["harassment"], conditions=[("account_age_days", "lte", 7)])
+    rule(
+        name="new accounts",
+        target_queue=queues["harassment"],
+        conditions=[("context", "account_age_days", "lte", 7)],
+    )
     young = make_case(signals={"account_age_days": 3})
     old = make_case(signals={"account_age_days": 400})
     route_case(case_id=young.pk)
@@ -131,7 +140,7 @@ class TestAutomaticDecisions:
             automation_mode="live",
             auto_policy=policies["spam"],
             auto_action=actions["remove"],
-            conditions=[("hash_match", "eq", 1)],
+            conditions=[("context", "hash_match", "eq", 1)],
         )
         case = make_case(reasons=("spam",), signals={"hash_match": True})
 
@@ -259,12 +268,13 @@ class TestAutomationDecidesOnce:
             auto_policy=policies["harassment"],
             auto_action=escalate,
             target_queue=queues["child-safety"],
+            conditions=[("toxicity", "gte", 0.5)],
         )
 
     def test_an_escalating_rule_decides_once_however_often_the_case_is_rerouted(
         self, escalate_rule, make_case
     ):
-        case = make_case()
+        case = make_case(signals={"toxicity": 0.9})
         first = route_case(case_id=case.pk)
         second = route_case(case_id=case.pk)
 
@@ -273,7 +283,7 @@ class TestAutomationDecidesOnce:
         assert Case.objects.get(pk=case.pk).status == Case.Status.ESCALATED
 
     def test_automation_never_takes_a_case_an_agent_holds(self, escalate_rule, make_case, queues):
-        case = make_case()
+        case = make_case(signals={"toxicity": 0.9})
         Case.objects.filter(pk=case.pk).update(assignee=factories.UserFactory(), status=Case.Status.IN_REVIEW)
 
         outcome = route_case(case_id=case.pk)
@@ -302,8 +312,9 @@ class TestShadowPrecision:
             auto_policy=policies["spam"],
             auto_action=actions["remove"],
             target_queue=queues["general"],
+            conditions=[("spam", "gte", 0.9)],
         )
-        agreed, disagreed, pending = (make_case(reasons=("spam",)) for _ in range(3))
+        agreed, disagreed, pending = (make_case(reasons=("spam",), signals={"spam": 0.95}) for _ in range(3))
         for case in (agreed, disagreed, pending):
             route_case(case_id=case.pk)
         agent = factories.UserFactory()
@@ -329,8 +340,9 @@ class TestShadowPrecision:
                 auto_policy=policies["spam"],
                 auto_action=actions["remove"],
                 target_queue=queues["general"],
+                conditions=[("spam", "gte", 0.9)],
             )
-        route_case(case_id=make_case(reasons=("spam",)).pk)
+        route_case(case_id=make_case(reasons=("spam",), signals={"spam": 0.95}).pk)
         with django_assert_max_num_queries(15):
             response = admin_client.get("/admin/queues/routingrule/")
         assert response.status_code == 200
