@@ -17,6 +17,7 @@ from moderation.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -152,6 +153,10 @@ LOGIN_URL = "login"
 # Staff login throttling (per username and per address, in the shared cache).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# A browser that signed in as a user carries a signed device cookie for them (moderation/login_throttle.py):
+# its attempts are counted on their own, so strangers' failures for the username cannot lock it out.
+LOGIN_DEVICE_COOKIE_NAME = "login_device"
+LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 90)
 LOGIN_REDIRECT_URL = "queues:dashboard"
 # Who must pass TOTP two-factor after the password: "privileged" (leads, admins, staff: the default), "all",
 # or "off" (`make run` turns it off for the local demo, whose passwords are printed anyway).
@@ -171,6 +176,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Strict"
+# Reverse proxies (CIDRs) whose X-Forwarded-For is believed: only when the peer is one of them, and only the
+# hops they appended (moderation/client_ip.py). Empty (the default): the peer address is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Production is HTTPS-only: redirect, HSTS (a year, subdomains, preloadable). Off in development on http://.
