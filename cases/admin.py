@@ -16,6 +16,7 @@ from cases.models import (
     Tag,
 )
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
+from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
 from queues.selectors import visible_cases
 
 
@@ -126,7 +127,8 @@ class SubjectAdmin(VisibleCasesAdmin):
 
 
 @admin.register(Scorer)
-class ScorerAdmin(AuditedModelAdmin):
+class ScorerAdmin(WriteOnlySecretsAdmin):
+    form = write_only_secrets_form(Scorer, ("auth_value",))
     list_display = ["name", "kind", "is_enabled", "url", "response_format", "timeout_seconds"]
     list_filter = ["kind", "is_enabled"]
     list_editable = ["is_enabled"]
@@ -154,7 +156,8 @@ class ScorerAdmin(AuditedModelAdmin):
 
 
 @admin.register(ContextProvider)
-class ContextProviderAdmin(AuditedModelAdmin):
+class ContextProviderAdmin(WriteOnlySecretsAdmin):
+    form = write_only_secrets_form(ContextProvider, ("auth_value",))
     list_display = ["name", "is_enabled", "url_template", "timeout_seconds"]
     list_filter = ["is_enabled"]
     list_editable = ["is_enabled"]
