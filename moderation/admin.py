@@ -88,7 +88,14 @@ class VendorTokenInline(admin.TabularInline):
 
 @admin.register(Vendor)
 class VendorAdmin(WriteOnlySecretsAdmin):
-    form = write_only_secrets_form(Vendor, ("signing_secret", "callback_secret"))
+    form = write_only_secrets_form(
+        Vendor,
+        ("signing_secret", "callback_secret"),
+        help_texts={
+            "require_signature": "Refuse requests without a valid X-Signature: v2 HMAC-SHA256 of timestamp, "
+            "method, path, query and body (docs/api.md)."
+        },
+    )
     list_display = [
         "name",
         "slug",

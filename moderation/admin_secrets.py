@@ -47,13 +47,17 @@ class WriteOnlySecretsForm(forms.ModelForm):
 
 
 def write_only_secrets_form(
-    model: type[models.Model], secret_fields: tuple[str, ...], *, fields: list[str] | str = "__all__"
+    model: type[models.Model],
+    secret_fields: tuple[str, ...],
+    *,
+    fields: list[str] | str = "__all__",
+    help_texts: dict[str, str] | None = None,
 ) -> type[WriteOnlySecretsForm]:
     """A ModelForm for `model` whose `secret_fields` are write-only (and, when optional, removable)."""
     attrs: dict = {
         "__module__": __name__,
         "secret_fields": tuple(secret_fields),
-        "Meta": type("Meta", (), {"model": model, "fields": fields}),
+        "Meta": type("Meta", (), {"model": model, "fields": fields, "help_texts": help_texts or {}}),
     }
     for name in secret_fields:
         field = model._meta.get_field(name)
