@@ -78,7 +78,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "moderation.urls"
-WSGI_APPLICATION = "moderation.wsgi.application"
+WSGI_APPLICATION = "moderation.wsgi.application"  # runserver (`make run`) and tests
+ASGI_APPLICATION = "moderation.asgi.application"  # production (moderation/serving.py)
 
 TEMPLATES = [
     {
@@ -118,6 +119,18 @@ else:
     }
 # Persistent connections: a new connection per request makes the API ~5x slower (shared/PERFORMANCE.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+# Served under ASGI (moderation/asgi.py turns this on), each request runs in a thread of its own and would leave
+# a persistent connection behind: no persistent connections there, and PostgreSQL connections come from a
+# pool per process instead (a request waits up to DB_POOL_TIMEOUT for one, then fails).
+DB_POOL = env_bool("DB_POOL", False)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
