@@ -61,11 +61,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "moderation.middleware.no_store",  # first: every answer, whoever makes it (static files keep their caching)
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "moderation.middleware.api_body_limit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "moderation.middleware.no_store",  # after WhiteNoise: static files keep their caching
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -98,10 +98,22 @@ def test_api_answers_are_never_stored(api, report_body):
         assert_not_stored(response)
 
 
-def test_refused_api_calls_are_never_stored(client):
-    response = client.get("/api/v1/reports/1", HTTP_AUTHORIZATION="Bearer nope")
+def test_refused_api_calls_are_never_stored(client, settings):
+    settings.API_MAX_BODY_BYTES = 100
+    unauthenticated = client.get("/api/v1/reports/1", HTTP_AUTHORIZATION="Bearer nope")
+    too_large = client.post("/api/v1/reports", "x" * 200, content_type="application/json")
 
-    assert response.status_code == 401
+    assert (unauthenticated.status_code, too_large.status_code) == (401, 413)
+    assert_not_stored(unauthenticated)
+    assert_not_stored(too_large)
+
+
+def test_the_https_redirect_is_never_stored(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    response = client.get("/queues/")
+
+    assert response.status_code == 301
     assert_not_stored(response)
 
 
