@@ -77,7 +77,7 @@ def production_server(django_db_setup, tmp_path):
             try:
                 if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or the worker still booting
                 pass
             assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
             time.sleep(0.2)
