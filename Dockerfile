@@ -11,4 +11,5 @@ RUN DJANGO_ENV=development python manage.py collectstatic --no-input -v0
 RUN useradd --system --uid 10001 app && chown -R app /app
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "moderation.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# Uvicorn workers under gunicorn (moderation/serving.py): slow clients cannot hold them. nginx goes in front.
+CMD ["gunicorn", "-c", "python:moderation.serving", "moderation.asgi:application", "--bind", "0.0.0.0:8000"]

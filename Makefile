@@ -50,10 +50,12 @@ run: install
 	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} TWO_FACTOR_REQUIRED=$${TWO_FACTOR_REQUIRED:-off} \
 	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
-# Production-style web server (gunicorn); set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, DJANGO_ENV=production.
+# Production web server: gunicorn managing uvicorn (ASGI) workers, which slow clients cannot hold
+# (moderation/serving.py); put nginx in front (deploy/nginx.conf). Set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
+# DJANGO_ENV=production; WEB_CONCURRENCY workers (default 2).
 serve: install
 	$(PY) manage.py migrate --no-input
-	$(VENV)/bin/gunicorn moderation.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-2} --access-logfile -
+	$(VENV)/bin/gunicorn -c python:moderation.serving moderation.asgi:application --bind $(HOST):$(PORT)
 
 worker: install
 	$(VENV)/bin/celery -A moderation worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}

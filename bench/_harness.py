@@ -61,6 +61,8 @@ def free_port() -> int:
 
 
 class Gunicorn:
+    """The production web server (moderation/serving.py: uvicorn workers, ASGI), as `make serve` runs it."""
+
     def __init__(self, env: dict, workers: int = 2):
         self.port = free_port()
         self.proc = subprocess.Popen(
@@ -68,13 +70,17 @@ class Gunicorn:
                 PYTHON,
                 "-m",
                 "gunicorn",
-                "moderation.wsgi",
+                "-c",
+                "python:moderation.serving",
+                "moderation.asgi:application",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
                 str(workers),
                 "--log-level",
                 "warning",
+                "--access-logfile",
+                "/dev/null",
             ],
             cwd=ROOT,
             env=env,

@@ -105,7 +105,7 @@ def main() -> None:
 
     single_rate = args.reports / single_s
     batch_rate = args.batches * 100 / batch_s
-    print(f"machine: {os.cpu_count()} cores; gunicorn sync workers={args.workers}; clients={args.clients}")
+    print(f"machine: {os.cpu_count()} cores; gunicorn uvicorn workers={args.workers}; clients={args.clients}")
     print(f"raw psycopg executemany (100/txn):  {raw:8.0f} rows/s")
     print(
         f"single POST /api/v1/reports:        {single_rate:8.0f} reports/s  ({single_rate / raw:5.1%} of raw)  "

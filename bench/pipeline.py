@@ -2,7 +2,7 @@
 
     python bench/pipeline.py [--rate 50] [--seconds 20] [--burst 2000]
 
-PostgreSQL (fresh database `moderation_pipeline_bench`), gunicorn with 2 sync workers, a real Celery worker
+PostgreSQL (fresh database `moderation_pipeline_bench`), gunicorn with 2 uvicorn workers, a real Celery worker
 (prefork, concurrency 2) on a Redis broker, the built-in text scorer and the demo routing rules. Each report is
 about a new subject, so report = case. Latency = case.routed_at - report.received_at (enrichment runs before the
 first routing, so a routed case is a scored case; checked). Then a burst phase posts `--burst` reports in
@@ -155,7 +155,7 @@ def main() -> None:
         total = int(args.rate * args.seconds)
         achieved = steady(server.port, token, args.rate, args.seconds, "steady")
         rows = wait_routed(database_url, "steady", total, timeout=120)
-        print(f"machine: {os.cpu_count()} cores; gunicorn 2 sync workers; celery prefork concurrency 2")
+        print(f"machine: {os.cpu_count()} cores; gunicorn 2 uvicorn workers; celery prefork concurrency 2")
         print(f"steady: {total} reports at {args.rate:g}/s target ({achieved:.1f}/s achieved)")
         summarize("steady", rows, total)
 

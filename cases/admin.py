@@ -16,6 +16,7 @@ from cases.models import (
     Tag,
 )
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
+from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
 from queues.selectors import visible_cases
 
 
@@ -157,7 +158,8 @@ class RestrictedContentSourceMixin:
 
 
 @admin.register(Scorer)
-class ScorerAdmin(RestrictedContentSourceMixin, AuditedModelAdmin):
+class ScorerAdmin(RestrictedContentSourceMixin, WriteOnlySecretsAdmin):
+    form = write_only_secrets_form(Scorer, ("auth_value",))
     list_display = ["name", "kind", "is_enabled", "url", "response_format", "timeout_seconds"]
     list_filter = ["kind", "is_enabled"]
     list_editable = ["is_enabled"]
@@ -197,7 +199,8 @@ class ScorerAdmin(RestrictedContentSourceMixin, AuditedModelAdmin):
 
 
 @admin.register(ContextProvider)
-class ContextProviderAdmin(RestrictedContentSourceMixin, AuditedModelAdmin):
+class ContextProviderAdmin(RestrictedContentSourceMixin, WriteOnlySecretsAdmin):
+    form = write_only_secrets_form(ContextProvider, ("auth_value",))
     list_display = ["name", "is_enabled", "url_template", "timeout_seconds"]
     list_filter = ["is_enabled"]
     list_editable = ["is_enabled"]

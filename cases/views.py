@@ -354,11 +354,11 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES or _withheld(stored, case, request.user):
         raise Http404("Media not stored")
     # No byte of reported media reaches a browser unrecorded: the (blurred) load is audited here, the
-    # deliberate unblurring by `reveal_media`. The browser caches the copy privately, so a page view costs one.
+    # deliberate unblurring by `reveal_media`. Never cached (moderation.middleware.no_store): a copy of reported
+    # media must not stay on an agent's disk, so every load is fetched, and audited, again.
     review.record_media_served(case_id=case.pk, user=request.user, index=index)
     response = HttpResponse(bytes(stored.content), content_type=stored.content_type)
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=300"
     response["Content-Disposition"] = "inline"
     return response
 

@@ -1,4 +1,3 @@
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
@@ -13,6 +12,7 @@ from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
+from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
 from moderation.audit import Actor
 from moderation.models import (
     Action,
@@ -87,7 +87,15 @@ class VendorTokenInline(admin.TabularInline):
 
 
 @admin.register(Vendor)
-class VendorAdmin(AuditedModelAdmin):
+class VendorAdmin(WriteOnlySecretsAdmin):
+    form = write_only_secrets_form(
+        Vendor,
+        ("signing_secret", "callback_secret"),
+        help_texts={
+            "require_signature": "Refuse requests without a valid X-Signature: v2 HMAC-SHA256 of timestamp, "
+            "method, path, query and body (docs/api.md)."
+        },
+    )
     list_display = [
         "name",
         "slug",
@@ -189,37 +197,18 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
         return visible_audit_events(request.user, super().get_queryset(request))
 
 
-class EnforcementEndpointForm(forms.ModelForm):
-    # Write-only: the secret is never sent back to a browser once saved.
-    secret = forms.CharField(
-        widget=forms.PasswordInput(render_value=False),
-        required=False,
-        help_text="Shared HMAC-SHA256 secret, at least 32 characters. Leave empty to keep the current one.",
-    )
-
-    class Meta:
-        model = EnforcementEndpoint
-        fields = ["name", "url", "secret", "is_active", "timeout_seconds"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # The field starts empty (never the stored secret), so an empty post means "unchanged" and the audit
-        # log records a rotation only when a new secret is typed.
-        self.initial["secret"] = ""
-
-    def clean_secret(self) -> str:
-        secret = self.cleaned_data.get("secret") or ""
-        if not secret and self.instance.pk:
-            return self.instance.secret
-        return secret
+EnforcementEndpointForm = write_only_secrets_form(
+    EnforcementEndpoint, ("secret",), fields=["name", "url", "secret", "is_active", "timeout_seconds"]
+)
 
 
 @admin.register(EnforcementEndpoint)
-class EnforcementEndpointAdmin(AuditedModelAdmin):
+class EnforcementEndpointAdmin(WriteOnlySecretsAdmin):
     """The platform's webhook for enforcements (one active). See docs/webhooks.md for the signature."""
 
     form = EnforcementEndpointForm
     list_display = ("name", "url", "is_active", "timeout_seconds", "created_at")
+    search_fields = ("name", "url")
 
 
 @admin.register(MessageTemplate)

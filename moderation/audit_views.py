@@ -12,13 +12,14 @@ import django_filters
 from django import forms
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, record_event
 from moderation.models import AuditEvent
+from moderation.streaming import streaming_response
 
 PAGE_SIZE = 100
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -159,6 +160,6 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             )
 
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response = streaming_response(request, stream(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path
 from rest_framework import authentication, exceptions, permissions
 
 from moderation.models import Vendor, VendorToken
@@ -61,16 +62,28 @@ class IsVendor(permissions.BasePermission):
 
 SIGNATURE_HEADER = "HTTP_X_SIGNATURE"
 TIMESTAMP_HEADER = "HTTP_X_TIMESTAMP"
+SIGNATURE_SCHEME = "v2="
 
 
 def check_signature(request, vendor: Vendor) -> None:
-    """`X-Timestamp: <unix seconds>` and `X-Signature: v1=<hex HMAC-SHA256 of "<timestamp>." + body>` with the
-    vendor's signing secret. Refused: a missing or wrong signature, a timestamp outside the window, and a
-    signature already seen within the window (a replayed request)."""
+    """`X-Timestamp: <unix seconds>` and `X-Signature: v2=<hex HMAC-SHA256 of the request>` with the vendor's
+    signing secret, where the request is `"<timestamp>\\n<METHOD>\\n<path>\\n<query>\\n" + body` (docs/api.md).
+
+    Method, path and query are signed with the body, so a signature made for one URL is refused on any other,
+    and every separator is a newline, which none of the parts can contain, so no bytes can be moved from one
+    part to another under the same signature. Refused: a missing or wrong signature, the old `v1=` scheme
+    (timestamp and body only), a timestamp outside the window, and a signature already seen within the window:
+    since it covers the whole request, the same signature twice is the same request twice (a replay), while
+    two different requests in the same second have different signatures and are both accepted."""
     timestamp = request.META.get(TIMESTAMP_HEADER, "")
     signature = request.META.get(SIGNATURE_HEADER, "")
     if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12 or not signature:
         raise exceptions.AuthenticationFailed("This vendor must sign requests: X-Timestamp and X-Signature.")
+    if signature.startswith("v1="):
+        raise exceptions.AuthenticationFailed(
+            "v1 signatures (timestamp and body only) are no longer accepted: sign method, path, query and "
+            "body with v2 (docs/api.md)."
+        )
     window = settings.API_SIGNATURE_WINDOW_SECONDS
     if abs(time.time() - int(timestamp)) > window:
         raise exceptions.AuthenticationFailed(f"X-Timestamp is more than {window} s from now.")
@@ -79,16 +92,24 @@ def check_signature(request, vendor: Vendor) -> None:
     except RequestDataTooBig:
         raise PayloadTooLarge() from None
     expected = (
-        "v1="
+        SIGNATURE_SCHEME
         + hmac.new(
-            vendor.signing_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256
+            vendor.signing_secret.encode(), signed_message(request, timestamp, body), hashlib.sha256
         ).hexdigest()
     )
     if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise exceptions.AuthenticationFailed("X-Signature does not match the request.")
-    # A signature is good for one request: the same one again inside the window is a replay.
-    if not cache.add(f"api-signature:{vendor.pk}:{signature}", 1, window * 2):
+    if not cache.add(f"api-signature:{vendor.pk}:{expected}", 1, window * 2):
         raise exceptions.AuthenticationFailed("This signed request was already received (replay).")
+
+
+def signed_message(request, timestamp: str, body: bytes) -> bytes:
+    """What a v2 signature covers. The path percent-encoded as Django sees it (plain ASCII paths, as every
+    API path is, are signed exactly as written); the query string exactly as sent (percent-encoded ASCII),
+    "" when there is none. Anything else cannot match what the vendor signed, and is refused."""
+    path = escape_uri_path(request.path)
+    query = request.META.get("QUERY_STRING", "")
+    return f"{timestamp}\n{request.method}\n{path}\n{query}\n".encode("utf-8", "replace") + body
 
 
 class PayloadTooLarge(exceptions.APIException):

@@ -1,5 +1,6 @@
 """Small typed helpers that read settings from the environment and fail loudly on bad values."""
 
+import ipaddress
 import os
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -60,6 +61,18 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated CIDRs or single addresses (`10.0.0.0/8,192.0.2.7`), each checked: a typo must not quietly
+    trust nobody, or everybody. Host bits set (`10.0.0.1/8`) is refused as the likely typo it is."""
+    values = env_list(name, default)
+    for value in values:
+        try:
+            ipaddress.ip_network(value)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name}: {value!r} is not an IP network ({error})") from None
+    return values
 
 
 def database_from_url(url: str) -> dict:

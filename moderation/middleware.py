@@ -1,8 +1,10 @@
-"""Refuse oversized API bodies before anything reads them; send HTMX requests of expired sessions to login."""
+"""Refuse oversized API bodies before anything reads them; send HTMX requests of expired sessions to login; let
+no answer of the app be stored by a browser or a proxy."""
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
+from whitenoise.middleware import WhiteNoiseFileResponse
 
 
 def api_body_limit(get_response):
@@ -36,6 +38,24 @@ def htmx_login_redirect(get_response):
             redirect = HttpResponse(status=200)
             redirect["HX-Redirect"] = response["Location"]
             return redirect
+        return response
+
+    return middleware
+
+
+def no_store(get_response):
+    """`Cache-Control: no-store` on everything the app answers: cases, queues, the audit log and its export, the
+    API, the login and two-factor pages, stored media, redirects and errors. What agents see is the worst
+    content on a platform and personal data: no copy may stay in a shared workstation's disk cache, a proxy, or
+    the back-button history after logout. Views cannot opt out. First in MIDDLEWARE, so the answers of other
+    middleware (HTTPS redirects, 413s) are covered too; static files served by WhiteNoise keep their caching."""
+
+    def middleware(request):
+        response = get_response(request)
+        if not isinstance(response, WhiteNoiseFileResponse) and "no-store" not in response.get(
+            "Cache-Control", ""
+        ):
+            response["Cache-Control"] = "no-store"
         return response
 
     return middleware

@@ -17,6 +17,7 @@ from moderation.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_str,
 )
 
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "moderation.middleware.no_store",  # first: every answer, whoever makes it (static files keep their caching)
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "moderation.middleware.api_body_limit",
@@ -77,7 +79,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "moderation.urls"
-WSGI_APPLICATION = "moderation.wsgi.application"
+WSGI_APPLICATION = "moderation.wsgi.application"  # runserver (`make run`) and tests
+ASGI_APPLICATION = "moderation.asgi.application"  # production (moderation/serving.py)
 
 TEMPLATES = [
     {
@@ -117,6 +120,18 @@ else:
     }
 # Persistent connections: a new connection per request makes the API ~5x slower (shared/PERFORMANCE.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+# Served under ASGI (moderation/asgi.py turns this on), each request runs in a thread of its own and would leave
+# a persistent connection behind: no persistent connections there, and PostgreSQL connections come from a
+# pool per process instead (a request waits up to DB_POOL_TIMEOUT for one, then fails).
+DB_POOL = env_bool("DB_POOL", False)
+if DB_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 2),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -152,6 +167,10 @@ LOGIN_URL = "login"
 # Staff login throttling (per username and per address, in the shared cache).
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+# A browser that signed in as a user carries a signed device cookie for them (moderation/login_throttle.py):
+# its attempts are counted on their own, so strangers' failures for the username cannot lock it out.
+LOGIN_DEVICE_COOKIE_NAME = "login_device"
+LOGIN_DEVICE_COOKIE_DAYS = env_int("LOGIN_DEVICE_COOKIE_DAYS", 90)
 LOGIN_REDIRECT_URL = "queues:dashboard"
 # Who must pass TOTP two-factor after the password: "privileged" (leads, admins, staff: the default), "all",
 # or "off" (`make run` turns it off for the local demo, whose passwords are printed anyway).
@@ -171,6 +190,9 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Strict"
+# Reverse proxies (CIDRs) whose X-Forwarded-For is believed: only when the peer is one of them, and only the
+# hops they appended (moderation/client_ip.py). Empty (the default): the peer address is the client.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Production is HTTPS-only: redirect, HSTS (a year, subdomains, preloadable). Off in development on http://.

@@ -28,6 +28,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from moderation.audit import Actor, record_event
+from moderation.client_ip import client_ip
 from moderation.roles import is_privileged
 
 BACKUP_CODE_COUNT = 10
@@ -247,7 +248,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             actor=Actor.for_user(user),
             verb="auth.two_factor_failed",
             target=user,
-            data={"step": "verify", "ip": request.META.get("REMOTE_ADDR", "")[:64]},
+            data={"step": "verify", "ip": client_ip(request)},
         )
     return render(
         request,

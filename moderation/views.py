@@ -1,11 +1,9 @@
 """Site-level views: landing page, health check, JSON-aware error pages."""
 
-import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.views import LoginView
-from django.core.cache import cache
 from django.db import connection
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -13,19 +11,29 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, record_event
+from moderation.client_ip import client_ip
+from moderation.login_throttle import (
+    clear_failures,
+    count_failure,
+    is_locked_out,
+    issue_device_cookie,
+    login_attempt,
+)
 
 
 class StaffLoginView(LoginView):
-    """Django's login, throttled: after LOGIN_MAX_FAILURES failed attempts for a username, or from one
-    address, in LOGIN_LOCKOUT_SECONDS, further attempts are refused (429) without checking the password, so
-    guessing cannot continue. Counted in the shared cache; failures and lockouts are audited."""
+    """Django's login, throttled (`moderation.login_throttle`): after LOGIN_MAX_FAILURES failed attempts in
+    LOGIN_LOCKOUT_SECONDS, further attempts are refused (429) without checking the password, so guessing
+    cannot continue. Counted per username and per address, except for a browser presenting a device cookie
+    for the username, which is counted on its own (strangers cannot lock its owner out). Failures are
+    audited. Two-factor, when required, follows the password whatever the cookie."""
 
     template_name = "registration/login.html"
     redirect_authenticated_user = True
 
     def post(self, request, *args, **kwargs):
-        keys = _login_keys(request)
-        if any((cache.get(key) or 0) >= settings.LOGIN_MAX_FAILURES for key in keys):
+        self.attempt = login_attempt(request)
+        if is_locked_out(self.attempt):
             form = self.get_form()
             # Never validated: validating would check the password, which a locked-out guesser must not get.
             form._errors, form.cleaned_data = ErrorDict(), {}
@@ -35,26 +43,24 @@ class StaffLoginView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        for key in _login_keys(self.request):
-            if cache.add(key, 1, settings.LOGIN_LOCKOUT_SECONDS) is False:
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.set(key, 1, settings.LOGIN_LOCKOUT_SECONDS)
+        count_failure(self.attempt)
         record_event(
             actor=Actor.system("login"),
             verb="auth.login_failed",
             target=AuditTarget("auth.user", "-"),
             data={
                 "username": (self.request.POST.get("username") or "")[:150],
-                "ip": _client_ip(self.request),
+                "ip": client_ip(self.request),
+                "trusted_device": self.attempt.device is not None,
             },
         )
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        cache.delete(_login_keys(self.request)[0])  # the address keeps its count: other usernames still count
-        return super().form_valid(form)
+        clear_failures(self.attempt)
+        response = super().form_valid(form)
+        issue_device_cookie(response, request=self.request, attempt=self.attempt)
+        return response
 
 
 @dataclass
@@ -67,16 +73,6 @@ class AuditTarget:
     @property
     def _meta(self):
         return self
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")[:64]
-
-
-def _login_keys(request) -> list[str]:
-    username = (request.POST.get("username") or "").strip().lower()[:150]
-    digest = hashlib.sha256(username.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-    return [f"login-fail:user:{digest}", f"login-fail:ip:{_client_ip(request)}"]
 
 
 @require_GET

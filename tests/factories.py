@@ -4,10 +4,21 @@ import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from cases.models import Case, CaseNote, Decision, MediaFile, Report, Signal, Subject, Tag
+from cases.models import (
+    Case,
+    CaseNote,
+    ContextProvider,
+    Decision,
+    MediaFile,
+    Report,
+    Scorer,
+    Signal,
+    Subject,
+    Tag,
+)
 from cases.selectors import media_url_hash
 from moderation.demo import png_bytes
-from moderation.models import NO_VIOLATION_KEY, Action, Policy, Vendor
+from moderation.models import NO_VIOLATION_KEY, Action, EnforcementEndpoint, Policy, Vendor
 from queues.models import Queue, RoutingRule, ScoreCondition
 
 
@@ -196,3 +207,31 @@ def hold(case, user, *, claim=False, minutes=30):
     )
     case.refresh_from_db(fields=["assignee", "claimed_at", "lease_expires_at"])
     return case
+
+
+class ScorerFactory(factory.django.DjangoModelFactory):
+    """An HTTP moderation API scorer."""
+
+    class Meta:
+        model = Scorer
+
+    name = factory.Sequence(lambda n: f"Scorer {n}")
+    kind = Scorer.Kind.HTTP
+    url = factory.Sequence(lambda n: f"https://scorer{n}.example/v1/moderate")
+
+
+class ContextProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ContextProvider
+
+    name = factory.Sequence(lambda n: f"Context {n}")
+    url_template = factory.Sequence(lambda n: f"https://platform{n}.example/users/{{author_id}}/facts")
+
+
+class EnforcementEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EnforcementEndpoint
+
+    name = factory.Sequence(lambda n: f"Platform {n}")
+    url = "https://platform.example/moderation/enforcements"
+    secret = "whsec-" + "0" * 40

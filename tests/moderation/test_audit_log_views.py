@@ -2,10 +2,12 @@
 
 import csv
 import io
+import warnings
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from moderation.audit import Actor, record_event
 from moderation.models import AuditEvent
@@ -121,6 +123,28 @@ def test_the_csv_export_has_the_filtered_rows_and_is_itself_audited(lead_client)
     exported = AuditEvent.objects.get(verb="audit.exported")
     assert exported.actor_label == "lena"
     assert exported.data["filters"] == {"verb": "decision."}
+
+
+def test_under_asgi_the_csv_export_streams_instead_of_being_built_whole_first(lead_client, settings):
+    """The production server is ASGI, where Django would turn a plain generator into a list before the first
+    byte (a 100,000-row export, whole, in memory)."""
+    settings.AUDIT_EXPORT_MAX_ROWS = 10
+    for n in range(3):
+        event("decision.recorded", case_id=lead_client.cases[0], data={"n": n})
+    client = AsyncClient()
+    client.cookies = lead_client.cookies
+
+    async def export():
+        response = await client.get("/audit/export.csv", {"verb": "decision."})
+        return response, b"".join([part async for part in response.streaming_content])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "StreamingHttpResponse must consume synchronous iterators"
+        response, body = async_to_sync(export)()
+
+    assert response.status_code == 200 and response.is_async
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert [row[5] for row in rows[1:]] == ["decision.recorded"] * 3
 
 
 def test_the_csv_export_neutralises_spreadsheet_formulas(lead_client):
