@@ -78,7 +78,7 @@ def database_from_url(url: str) -> dict:
     if "server_side_binding" in options:
         options["server_side_binding"] = options["server_side_binding"].lower() in {"1", "true", "yes", "on"}
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "moderation.postgresql",  # Django's, plus `flush` (see its docstring)
         "NAME": name,
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),

@@ -10,7 +10,7 @@ def test_postgres_url_becomes_a_database_entry_with_options():
     db = database_from_url(
         "postgres://mod:s%40cret@db.internal:6543/reviews?sslmode=require&server_side_binding=false"
     )
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "moderation.postgresql"
     assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
         "reviews",
         "mod",
