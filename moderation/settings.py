@@ -18,6 +18,7 @@ from moderation.env import (
     env_int,
     env_list,
     env_str,
+    owner_database_from_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -94,6 +95,10 @@ TEMPLATES = [
     },
 ]
 
+# Two logins to one PostgreSQL database. DATABASE_URL is the app's (web, worker, beat): a role that reads and
+# writes the app's tables but may only insert into and read the audit log (`manage.py create_app_role`).
+# MIGRATE_DATABASE_URL, when set, is the tables' owner: `migrate` and `create_app_role` connect with it, nothing
+# else does. Give it only to the process that migrates (see docker-compose.yml), never to web or workers.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
@@ -119,6 +124,10 @@ else:
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
+MIGRATE_DATABASE_URL = env_str("MIGRATE_DATABASE_URL")
+MIGRATE_DATABASE = (
+    owner_database_from_url(MIGRATE_DATABASE_URL, DATABASES["default"]) if MIGRATE_DATABASE_URL else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
