@@ -293,6 +293,11 @@ CASE_LEASE_SECONDS = env_int("CASE_LEASE_SECONDS", 300)
 CASE_HEARTBEAT_SECONDS = env_int("CASE_HEARTBEAT_SECONDS", 30)
 if CASE_HEARTBEAT_SECONDS * 2 > CASE_LEASE_SECONDS:
     raise ImproperlyConfigured("CASE_LEASE_SECONDS must be at least twice CASE_HEARTBEAT_SECONDS")
+# How many unresolved cases an agent may hold at once (claim-next gives a held one back beyond it; a named
+# claim is refused). Second reviews they claimed count; their own decisions awaiting confirmation do not.
+CASE_MAX_HELD = env_int("CASE_MAX_HELD", 1)
+if CASE_MAX_HELD < 1:
+    raise ImproperlyConfigured("CASE_MAX_HELD must be at least 1")
 # A skipped case is not offered to the same agent again for this long (a shift).
 CASE_SKIP_HOURS = env_int("CASE_SKIP_HOURS", 8)
 # Dashboard counts refresh this often (HTMX polling).
