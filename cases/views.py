@@ -21,7 +21,15 @@ from cases.models import Case, Enforcement, MediaFile
 from cases.services import enforcement as enforcement_service
 from cases.services import review
 from queues.selectors import visible_queue_ids
-from queues.services import ClaimRefused, claim_case, claim_next_case, release_case, renew_lease, skip_case
+from queues.services import (
+    ClaimRefused,
+    HoldLimitReached,
+    claim_case,
+    claim_next_case,
+    release_case,
+    renew_lease,
+    skip_case,
+)
 
 # Decisions and escalations from the page must say which version of the case the agent saw.
 MISSING_VERSION = (
@@ -191,7 +199,10 @@ def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 def claim(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
-    claimed = claim_case(case_id=case.pk, user=request.user)
+    try:
+        claimed = claim_case(case_id=case.pk, user=request.user)
+    except HoldLimitReached as exc:
+        return _render_review(request, case, status=409, conflict=str(exc))
     case = selectors.review_case(case.pk)
     if claimed is None:
         return _render_review(

@@ -91,7 +91,7 @@ def database_from_url(url: str) -> dict:
     if "server_side_binding" in options:
         options["server_side_binding"] = options["server_side_binding"].lower() in {"1", "true", "yes", "on"}
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "moderation.postgresql",  # Django's, plus `flush` (see its docstring)
         "NAME": name,
         "USER": unquote(parsed.username or ""),
         "PASSWORD": unquote(parsed.password or ""),
@@ -99,3 +99,22 @@ def database_from_url(url: str) -> dict:
         "PORT": str(parsed.port or ""),
         "OPTIONS": options,
     }
+
+
+def owner_database_from_url(url: str, app_database: dict) -> dict:
+    """MIGRATE_DATABASE_URL: the app's own database, reached as the role that owns its tables.
+
+    Only the login and address are taken (user, password, host, port, options), so `migrate` can never be
+    pointed at another database than the app's, nor the tests' database at production's.
+    """
+    owner = database_from_url(url)
+    if owner["ENGINE"] != app_database["ENGINE"] or not owner["ENGINE"].endswith("postgresql"):
+        raise ImproperlyConfigured(
+            "MIGRATE_DATABASE_URL needs DATABASE_URL, both PostgreSQL (SQLite has no roles)"
+        )
+    if owner["NAME"] != app_database["NAME"]:
+        raise ImproperlyConfigured(
+            f"MIGRATE_DATABASE_URL names database {owner['NAME']!r}, DATABASE_URL {app_database['NAME']!r}: "
+            "they must be the same database (the owner's login and the app's)"
+        )
+    return {key: owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT", "OPTIONS")}

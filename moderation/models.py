@@ -252,7 +252,8 @@ class AuditEvent(models.Model):
     """Append-only: who did what to which object, when.
 
     Deliberately no foreign keys: the log must outlive deleted users, vendors and cases, and deleting a row
-    elsewhere must never cascade into (or update) the log. On PostgreSQL a trigger refuses UPDATE and DELETE.
+    elsewhere must never cascade into (or update) the log. On PostgreSQL triggers refuse UPDATE, DELETE and
+    TRUNCATE, and the app's database role may only insert and read (`manage.py create_app_role`).
     """
 
     class ActorType(models.TextChoices):

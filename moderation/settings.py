@@ -19,6 +19,7 @@ from moderation.env import (
     env_list,
     env_networks,
     env_str,
+    owner_database_from_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -97,6 +98,10 @@ TEMPLATES = [
     },
 ]
 
+# Two logins to one PostgreSQL database. DATABASE_URL is the app's (web, worker, beat): a role that reads and
+# writes the app's tables but may only insert into and read the audit log (`manage.py create_app_role`).
+# MIGRATE_DATABASE_URL, when set, is the tables' owner: `migrate` and `create_app_role` connect with it, nothing
+# else does. Give it only to the process that migrates (see docker-compose.yml), never to web or workers.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": database_from_url(DATABASE_URL)}
@@ -134,6 +139,10 @@ if DB_POOL:
         }
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
+MIGRATE_DATABASE_URL = env_str("MIGRATE_DATABASE_URL")
+MIGRATE_DATABASE = (
+    owner_database_from_url(MIGRATE_DATABASE_URL, DATABASES["default"]) if MIGRATE_DATABASE_URL else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
@@ -306,6 +315,11 @@ CASE_LEASE_SECONDS = env_int("CASE_LEASE_SECONDS", 300)
 CASE_HEARTBEAT_SECONDS = env_int("CASE_HEARTBEAT_SECONDS", 30)
 if CASE_HEARTBEAT_SECONDS * 2 > CASE_LEASE_SECONDS:
     raise ImproperlyConfigured("CASE_LEASE_SECONDS must be at least twice CASE_HEARTBEAT_SECONDS")
+# How many unresolved cases an agent may hold at once (claim-next gives a held one back beyond it; a named
+# claim is refused). Second reviews they claimed count; their own decisions awaiting confirmation do not.
+CASE_MAX_HELD = env_int("CASE_MAX_HELD", 1)
+if CASE_MAX_HELD < 1:
+    raise ImproperlyConfigured("CASE_MAX_HELD must be at least 1")
 # A skipped case is not offered to the same agent again for this long (a shift).
 CASE_SKIP_HOURS = env_int("CASE_SKIP_HOURS", 8)
 # Dashboard counts refresh this often (HTMX polling).

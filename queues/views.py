@@ -1,6 +1,7 @@
 """The agent's queues: dashboard, queue page, and claim-next. Thin: parse, authorize, call, render."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -76,6 +77,9 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "queues/claim_confirm.html", {"queue": queue, "error": str(exc)}, status=403)
     if case is None:
         return render(request, "queues/empty.html", {"queue": queue})
+    if case.queue_id != queue.pk:
+        # At CASE_MAX_HELD: the case the agent already holds elsewhere, not another one.
+        messages.info(request, f"You are still reviewing case {case.pk}: decide, skip or release it first.")
     return redirect("cases:review", case_id=case.pk)
 
 
@@ -83,8 +87,6 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
     """Leads: one policy and action for the selected cases of this queue, each decided and audited on its own."""
-    from django.contrib import messages
-
     from cases.services import review
 
     queue = selectors.queue_for_user(request.user, slug)

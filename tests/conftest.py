@@ -1,8 +1,10 @@
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from moderation.audit import Actor
 from moderation.services import issue_vendor_token
+from queues.services import claims
 from tests import factories
 
 
@@ -181,3 +183,24 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+class _PortableConnection:
+    """The database connection as claim-next sees it, but not saying "postgresql": the portable path."""
+
+    vendor = "portable"
+
+    def __getattr__(self, name):
+        return getattr(connection, name)
+
+
+@pytest.fixture(params=["one-statement", "portable"])
+def claim_path(request, monkeypatch):
+    """Run the test through each claim-next implementation: PostgreSQL's one statement, and the portable
+    compare-and-set path SQLite uses (on PostgreSQL too, so both meet real row locks)."""
+    if request.param == "one-statement":
+        if connection.vendor != "postgresql":
+            pytest.skip("the one-statement claim runs on PostgreSQL only")
+    else:
+        monkeypatch.setattr(claims, "connection", _PortableConnection())
+    return request.param

@@ -1,7 +1,7 @@
 """The audit log is append-only in the database, not only in the application (PostgreSQL).
 
-UPDATE and DELETE raise; TRUNCATE (an operator's deliberate, table-wide act, also used by test teardown)
-is not a row operation and stays possible. SQLite, the embedded development default, gets no trigger.
+UPDATE and DELETE raise; TRUNCATE is not a row operation: 0011 refuses it with a statement trigger (Django's
+flush excepted). SQLite, the embedded development default, gets no trigger.
 """
 
 from django.db import migrations

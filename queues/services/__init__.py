@@ -2,6 +2,7 @@
 
 from queues.services.claims import (
     ClaimRefused,
+    HoldLimitReached,
     claim_case,
     claim_next_case,
     release_case,
@@ -18,6 +19,7 @@ from queues.services.routing import (
 
 __all__ = [
     "ClaimRefused",
+    "HoldLimitReached",
     "RoutingOutcome",
     "claim_case",
     "claim_next_case",

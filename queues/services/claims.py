@@ -4,14 +4,25 @@ Concurrency. Claim-next picks its candidate with `SELECT ... FOR UPDATE SKIP LOC
 concurrent claimers step over each other's candidates instead of queueing behind them. The write itself is a
 compare-and-set (`UPDATE ... WHERE assignee IS NULL AND status = <seen>`) and only a row count of 1 counts as
 a claim, so the same code is correct on SQLite (no row locks; the database serialises writers): a claimer
-that loses the race moves on to the next candidate. Each step is its own short transaction; nothing here does
-network I/O.
+that loses the race moves on to the next candidate. Nothing here does network I/O.
+
+How many cases an agent holds. An agent is the assignee of at most `CASE_MAX_HELD` unresolved cases (in
+review, escalated, or awaiting confirmation as its second reviewer); a decision of theirs awaiting someone
+else's confirmation is not held by them (deciding releases the case), nor is a case whose lease ran out: every
+claim first returns the agent's own run-out leases. Counting and claiming are one transaction that starts by
+locking the agent's user row (`FOR NO KEY UPDATE`: foreign keys to the user still insert), so two claims by
+one agent (two tabs, two queues) run one after the other and the second counts the first's case. On
+PostgreSQL the count is a later statement than the lock, so its snapshot includes whatever the claim it waited
+for committed (one statement would not: all of it sees the snapshot taken before the wait). On SQLite the
+transaction (IMMEDIATE) already holds the database's write lock. Lock order: the agent, then cases; decisions
+lock only cases, so no cycle.
 """
 
 import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Case as When_
 from django.db.models import Exists, F, OuterRef, Q, Value, When
@@ -29,6 +40,17 @@ class ClaimRefused(Exception):
     """The user may not work this queue (or it is inactive)."""
 
 
+class HoldLimitReached(Exception):
+    """A named claim beyond `CASE_MAX_HELD`: the agent must finish or release `held_case_id` first."""
+
+    def __init__(self, held_case_id: int):
+        self.held_case_id = held_case_id
+        super().__init__(
+            f"You are already reviewing case {held_case_id} (at most {settings.CASE_MAX_HELD} at a time): "
+            "decide, skip or release it first."
+        )
+
+
 def lease_length() -> timedelta:
     return timedelta(seconds=settings.CASE_LEASE_SECONDS)
 
@@ -41,9 +63,11 @@ def _back_to_queue_status():
 def claim_next_case(*, user, queue: Queue) -> Case | None:
     """Lease the queue's highest-priority, then oldest, claimable case to `user`; None when there is none.
 
-    - An agent who already holds a live lease on a case of this queue gets that case back (and the lease
-      renewed): pressing "Next" again never hoards a second case.
-    - Abandoned cases (lease run out) in the queue go back to it first.
+    - An agent who already holds a case of this queue gets that case back (and the lease renewed): pressing
+      "Next" again never hoards a second case.
+    - An agent who holds `CASE_MAX_HELD` cases gets one of them back (this queue's first, then by priority),
+      wherever it waits, rather than another case.
+    - Abandoned cases (lease run out) in the queue, and the agent's own anywhere, go back first.
     - Cases the agent skipped in the last `CASE_SKIP_HOURS` are not offered to them again, nor decisions of
       theirs awaiting a second reviewer, nor appeals of decisions they made or confirmed.
     - Claimable: open cases, and escalated ones waiting in this queue. A claim bumps the case version, so a
@@ -55,79 +79,102 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
     now = timezone.now()
     if connection.vendor == "postgresql":
         return _claim_next_in_one_statement(user=user, queue=queue, now=now)
-    held = (
-        Case.objects.filter(queue=queue, assignee=user, lease_expires_at__gt=now)
-        .exclude(status=Case.Status.RESOLVED)
-        .order_by("-priority", "opened_at")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if held is not None:
-        renew_lease(case_id=held, user=user)
-        return Case.objects.get(pk=held)
-    release_expired_leases(queue_id=queue.pk, now=now)
+    with transaction.atomic():
+        _lock_agent(user)
+        _release_expired(Q(queue_id=queue.pk) | Q(assignee_id=user.pk), now=now)
+        held = _held_case_to_resume(user=user, queue=queue)
+        if held is not None:
+            renew_lease(case_id=held, user=user)
+            return Case.objects.get(pk=held)
 
-    skipped_recently = CaseSkip.objects.filter(
-        case=OuterRef("pk"), user=user, created_at__gte=now - timedelta(hours=settings.CASE_SKIP_HOURS)
-    )
-    # Four eyes: a decision awaiting confirmation is never offered to the agent who made it.
-    own_pending = Decision.objects.filter(
-        case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
-    )
-    # An appeal is never offered to the agent who made or confirmed the decision under appeal.
-    own_appeal = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
-        Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
-    )
-    candidates = (
-        Case.objects.filter(queue=queue, status__in=CLAIMABLE_STATUSES, assignee__isnull=True)
-        .filter(~Exists(skipped_recently))
-        .filter(~Exists(own_pending))
-        .filter(~Exists(own_appeal))
-        .order_by("-priority", "opened_at")
-    )
-    if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-    for _attempt in range(20):
-        with transaction.atomic():
-            row = candidates.values_list("pk", "status").first()
-            if row is None:
-                return None
-            case_id, status = row
-            won = Case.objects.filter(pk=case_id, status=status, assignee__isnull=True).update(
-                assignee=user,
-                status=Case.Status.IN_REVIEW if status == Case.Status.OPEN else status,
-                claimed_at=now,
-                lease_expires_at=now + lease_length(),
-                version=F("version") + 1,
-                updated_at=now,
-            )
-            if won:
-                record_event(
-                    actor=Actor.for_user(user),
-                    verb="case.claimed",
-                    target=Case(pk=case_id),
-                    case_id=case_id,
-                    data={"queue": queue.slug},
+        skipped_recently = CaseSkip.objects.filter(
+            case=OuterRef("pk"), user=user, created_at__gte=now - timedelta(hours=settings.CASE_SKIP_HOURS)
+        )
+        # Four eyes: a decision awaiting confirmation is never offered to the agent who made it.
+        own_pending = Decision.objects.filter(
+            case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
+        )
+        # An appeal is never offered to the agent who made or confirmed the decision under appeal.
+        own_appeal = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
+            Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
+        )
+        candidates = Case.objects.filter(queue=queue, status__in=CLAIMABLE_STATUSES, assignee__isnull=True)
+        if not queue.is_restricted:  # an open queue never hands out a restricted case, even one left in it
+            candidates = candidates.filter(is_restricted=False)
+        candidates = (
+            candidates.filter(~Exists(skipped_recently))
+            .filter(~Exists(own_pending))
+            .filter(~Exists(own_appeal))
+            .order_by("-priority", "opened_at")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        for _attempt in range(20):
+            with transaction.atomic():
+                row = candidates.values_list("pk", "status").first()
+                if row is None:
+                    return None
+                case_id, status = row
+                won = Case.objects.filter(pk=case_id, status=status, assignee__isnull=True).update(
+                    assignee=user,
+                    status=Case.Status.IN_REVIEW if status == Case.Status.OPEN else status,
+                    claimed_at=now,
+                    lease_expires_at=now + lease_length(),
+                    version=F("version") + 1,
+                    updated_at=now,
                 )
-                return Case.objects.get(pk=case_id)
-        # Lost a compare-and-set race (SQLite): another claimer took it between our read and write.
+                if won:
+                    record_event(
+                        actor=Actor.for_user(user),
+                        verb="case.claimed",
+                        target=Case(pk=case_id),
+                        case_id=case_id,
+                        data={"queue": queue.slug},
+                    )
+                    return Case.objects.get(pk=case_id)
+            # Lost a compare-and-set race (another claimer took it between our read and write): next one.
     return None
 
 
-# PostgreSQL: claim-next is two statements, each one round trip and its own commit. The first returns the
-# queue's abandoned cases (a separate statement, because every part of one statement sees the same snapshot:
-# a case released there could not be claimed in it). The second resumes a held case or locks and claims the
-# next one with SKIP LOCKED, audited in the same statement. Same behaviour as the portable path further down,
-# which SQLite uses; the tests run both.
+def _lock_agent(user) -> None:
+    """Take the agent's claim lock for the rest of the transaction (see the module docstring)."""
+    User = get_user_model()
+    list(User.objects.select_for_update(no_key=True).filter(pk=user.pk).values_list("pk", flat=True))
+
+
+def _held_cases(user) -> list[tuple[int, int | None, float, datetime]]:
+    return list(
+        Case.objects.filter(assignee=user)
+        .exclude(status=Case.Status.RESOLVED)
+        .values_list("pk", "queue_id", "priority", "opened_at")
+    )
+
+
+def _held_case_to_resume(*, user, queue: Queue) -> int | None:
+    """The held case claim-next gives back: this queue's, or (at the limit) any, this queue's first."""
+    held = sorted(_held_cases(user), key=lambda row: (row[1] != queue.pk, -row[2], row[3]))
+    if held and (held[0][1] == queue.pk or len(held) >= settings.CASE_MAX_HELD):
+        return held[0][0]
+    return None
+
+
+# PostgreSQL: claim-next is two statements in one short transaction. The first locks the agent (see the
+# module docstring) and returns the queue's abandoned cases and the agent's own (a separate statement, because
+# every part of one statement sees the same snapshot: a case released there could not be claimed in it, and a
+# claim the lock waited for would not be counted). The second resumes a held case or locks and claims the
+# next one with SKIP LOCKED, audited in the same statement. Same behaviour as the portable path above, which
+# SQLite uses; the tests run both.
 _RELEASE_EXPIRED_SQL = """
-WITH expired AS (
+WITH agent AS (
+    SELECT {user_pk} FROM {user} WHERE {user_pk} = %(user)s FOR NO KEY UPDATE
+), expired AS (
     UPDATE {case} AS c
     SET assignee_id = NULL, lease_expires_at = NULL, claimed_at = NULL, updated_at = %(now)s,
         status = CASE WHEN c.status = 'in_review' THEN 'open' ELSE c.status END
     FROM (
         SELECT id, assignee_id FROM {case}
-        WHERE queue_id = %(queue)s AND assignee_id IS NOT NULL AND lease_expires_at < %(now)s
-          AND NOT status = 'resolved'
+        WHERE (queue_id = %(queue)s OR assignee_id = %(user)s) AND assignee_id IS NOT NULL
+          AND lease_expires_at < %(now)s AND NOT status = 'resolved'
         ORDER BY lease_expires_at LIMIT 100
         FOR UPDATE SKIP LOCKED
     ) AS gone
@@ -139,23 +186,27 @@ WITH expired AS (
            jsonb_build_object('assignee', assignee_id)
     FROM expired
 )
-SELECT count(*) FROM expired
+SELECT (SELECT count(*) FROM agent), (SELECT count(*) FROM expired)
 """
 
 _CLAIM_NEXT_SQL = """
-WITH held AS (
+WITH mine AS (
+    SELECT count(*) AS held FROM {case} WHERE assignee_id = %(user)s AND NOT status = 'resolved'
+), held AS (
     UPDATE {case} SET lease_expires_at = %(lease)s
     -- Re-checked after any wait on the row lock: a case decided meanwhile is not handed back.
     WHERE assignee_id = %(user)s AND NOT status = 'resolved' AND id = (
+        -- This queue's held case; at the limit, any held case (this queue's first).
         SELECT id FROM {case}
-        WHERE queue_id = %(queue)s AND assignee_id = %(user)s AND lease_expires_at > %(now)s
-          AND NOT status = 'resolved'
-        ORDER BY priority DESC, opened_at LIMIT 1
+        WHERE assignee_id = %(user)s AND NOT status = 'resolved'
+          AND (queue_id = %(queue)s OR (SELECT held FROM mine) >= %(max_held)s)
+        ORDER BY CASE WHEN queue_id = %(queue)s THEN 0 ELSE 1 END, priority DESC, opened_at LIMIT 1
     )
     RETURNING {case}.*
 ), candidate AS (
     SELECT id FROM {case}
     WHERE queue_id = %(queue)s AND assignee_id IS NULL AND status IN {claimable}
+      AND (%(restricted_queue)s OR NOT is_restricted)
       AND NOT EXISTS (
           SELECT 1 FROM {skip} AS s
           WHERE s.case_id = {case}.id AND s.user_id = %(user)s AND s.created_at >= %(skipped_since)s
@@ -170,6 +221,7 @@ WITH held AS (
             AND (ad.decided_by_id = %(user)s OR ad.reviewed_by_id = %(user)s)
       )
       AND NOT EXISTS (SELECT 1 FROM held)
+      AND (SELECT held FROM mine) < %(max_held)s
     ORDER BY priority DESC, opened_at
     LIMIT 1
     FOR UPDATE SKIP LOCKED
@@ -192,7 +244,10 @@ SELECT * FROM held UNION ALL SELECT * FROM claimed
 def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case | None:
     from moderation.models import AuditEvent
 
+    User = get_user_model()
     tables = {
+        "user": User._meta.db_table,
+        "user_pk": User._meta.pk.column,
         "case": Case._meta.db_table,
         "audit": AuditEvent._meta.db_table,
         "skip": CaseSkip._meta.db_table,
@@ -208,6 +263,9 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case |
         "queue": queue.pk,
         "user": user.pk,
         "skipped_since": now - timedelta(hours=settings.CASE_SKIP_HOURS),
+        "max_held": settings.CASE_MAX_HELD,
+        # An open queue never hands out a restricted case, even one left in it.
+        "restricted_queue": queue.is_restricted,
         "system": SWEEPER.type,
         "sweeper": SWEEPER.label,
         "actor_type": actor.type,
@@ -215,7 +273,7 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case |
         "actor_label": actor.label,
         "data": json.dumps({"queue": queue.slug}),
     }
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RELEASE_EXPIRED_SQL.format(**tables), params)
         cursor.execute(_CLAIM_NEXT_SQL.format(**tables), params)
         row = cursor.fetchone()
@@ -282,13 +340,16 @@ def release_expired_leases(
     Each case is released by compare-and-set on the expired lease, so a heartbeat that renews at the same
     moment wins or loses cleanly.
     """
+    return _release_expired(Q(queue_id=queue_id) if queue_id is not None else Q(), now=now, limit=limit)
+
+
+def _release_expired(where: Q, *, now: datetime | None = None, limit: int = 500) -> int:
     now = now or timezone.now()
-    expired = Case.objects.filter(assignee__isnull=False, lease_expires_at__lt=now).exclude(
-        status=Case.Status.RESOLVED
+    expired = (
+        Case.objects.filter(where, assignee__isnull=False, lease_expires_at__lt=now)
+        .exclude(status=Case.Status.RESOLVED)
+        .order_by("lease_expires_at")
     )
-    if queue_id is not None:
-        expired = expired.filter(queue_id=queue_id)
-    expired = expired.order_by("lease_expires_at")
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             expired = expired.select_for_update(skip_locked=True, of=("self",))
@@ -321,8 +382,9 @@ def release_expired_leases(
 def claim_case(*, case_id: int, user) -> Case | None:
     """Claim one named case (picked from the queue list); None if someone else holds a live lease on it.
 
-    An expired lease can be taken over. Same compare-and-set as claim-next; the caller checks the user may
-    see the case. Audited (`case.claimed`).
+    An expired lease can be taken over. Same compare-and-set as claim-next, and the same limit: an agent who
+    already holds `CASE_MAX_HELD` cases gets HoldLimitReached (naming one of them) and nothing changes. The
+    caller checks the user may see the case. Audited (`case.claimed`).
     """
     now = timezone.now()
     row = (
@@ -340,6 +402,11 @@ def claim_case(*, case_id: int, user) -> Case | None:
     if assignee_id is not None and lease is not None and lease > now:
         return None
     with transaction.atomic():
+        _lock_agent(user)
+        _release_expired(Q(assignee_id=user.pk), now=now)
+        held = _held_cases(user)
+        if len(held) >= settings.CASE_MAX_HELD:
+            raise HoldLimitReached(min(held, key=lambda row: (-row[2], row[3]))[0])
         won = Case.objects.filter(
             pk=case_id, status=status, assignee_id=assignee_id, lease_expires_at=lease
         ).update(

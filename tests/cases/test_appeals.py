@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import User
-from django.db import connection
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +26,6 @@ from cases.services.appeals import AppealRefused, appeals_queue, file_appeal, re
 from moderation.models import AuditEvent, EnforcementEndpoint
 from queues.models import Queue
 from queues.services import claim_next_case
-from queues.services import claims as claims_module
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -791,25 +789,7 @@ def test_resolve_appeal_refuses_a_report_case(carol, review_setup, vendor):
 
 
 # --- claim-next on the appeals queue (both the one-statement PostgreSQL path and the portable one) -------
-
-
-class _PortableConnection:
-    """The database connection as claim-next sees it, but not saying "postgresql": the portable path."""
-
-    vendor = "portable"
-
-    def __getattr__(self, name):
-        return getattr(connection, name)
-
-
-@pytest.fixture(params=["one-statement", "portable"])
-def claim_path(request, monkeypatch):
-    if request.param == "one-statement":
-        if connection.vendor != "postgresql":
-            pytest.skip("the one-statement claim runs on PostgreSQL only")
-    else:
-        monkeypatch.setattr(claims_module, "connection", _PortableConnection())
-    return request.param
+# (`claim_path`: tests/conftest.py)
 
 
 def test_claim_next_never_offers_an_appeal_to_the_agent_who_made_the_decision(

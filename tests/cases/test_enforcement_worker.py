@@ -55,6 +55,7 @@ def platform(httpserver):
 
 def decide_remove(review_setup) -> Enforcement:
     case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    factories.hold(case, review_setup.agent)
     decision = review.record_decision(
         case_id=case.pk,
         user=review_setup.agent,

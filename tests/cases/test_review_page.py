@@ -688,6 +688,18 @@ def test_claiming_a_case_someone_else_holds_is_a_409(agent_client, case, bob):
     assert Case.objects.get(pk=case.pk).assignee == bob
 
 
+def test_claiming_a_second_case_at_the_limit_is_a_409_naming_the_one_held(
+    agent_client, case, waiting, review_setup
+):
+    claim_case(case_id=waiting.pk, user=review_setup.agent)
+
+    response = agent_client.post(page_url(case, "claim"), **HX_MAIN)
+
+    assert response.status_code == 409
+    assert f"You are already reviewing case {waiting.pk}" in response.content.decode()
+    assert Case.objects.get(pk=case.pk).assignee is None
+
+
 def test_skipping_hands_the_case_back_and_offers_the_next(agent_client, mine, waiting, review_setup):
     response = agent_client.post(page_url(mine, "skip"), **HX_MAIN)
 

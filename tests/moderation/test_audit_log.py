@@ -1,6 +1,7 @@
 """The audit log: append-only in the database (PostgreSQL), and written by report intake."""
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from cases.models import Case, Report
@@ -108,6 +109,39 @@ def test_the_database_stays_usable_after_a_refused_update(event):
 
     record_event(actor=Actor.system(), verb="test.after", target=factories.VendorFactory())
     assert AuditEvent.objects.filter(verb="test.after").exists()
+
+
+@postgres_only
+def test_truncating_the_audit_log_is_refused_by_the_database_even_for_its_owner(event):
+    with (
+        pytest.raises(DatabaseError, match=r"append-only \(TRUNCATE refused\)"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE moderation_auditevent")
+
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@postgres_only
+def test_truncating_it_together_with_other_tables_is_refused_too(event):
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("TRUNCATE moderation_vendor, moderation_auditevent CASCADE")
+
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+@postgres_only
+def test_djangos_flush_still_empties_every_table_the_audit_log_included(event):
+    """`manage.py flush` (which asks first) and the test runner's teardown empty the database on purpose."""
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert not AuditEvent.objects.exists()
+    assert not Vendor.objects.exists()
 
 
 def test_deleting_the_audited_object_leaves_its_events_in_place(event):

@@ -637,6 +637,21 @@ def test_claiming_again_returns_the_case_already_held(agent_client, two_waiting)
     assert Case.objects.filter(assignee__isnull=False).count() == 1
 
 
+def test_claim_next_in_another_queue_opens_the_case_already_held_and_says_so(
+    agent_client, two_waiting, alice
+):
+    harassment = factories.QueueFactory(slug="harassment", name="Harassment")
+    harassment.members.add(alice)
+    open_case(harassment, priority=99)
+    held = agent_client.post("/queues/general/next")["Location"]
+
+    response = agent_client.post("/queues/harassment/next", follow=True)
+
+    assert response.redirect_chain[0][0] == held == f"/cases/{two_waiting[0].pk}/"
+    assert f"You are still reviewing case {two_waiting[0].pk}" in response.content.decode()
+    assert Case.objects.filter(assignee=alice).count() == 1
+
+
 def test_claim_next_skips_cases_someone_else_holds(agent_client, two_waiting):
     claim_case(case_id=two_waiting[0].pk, user=factories.UserFactory(username="bob"))
 

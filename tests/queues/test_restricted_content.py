@@ -297,3 +297,14 @@ def test_a_picture_that_is_also_restricted_evidence_is_withheld_from_the_unclear
 
     assert "Withheld: this picture is also evidence in a restricted case" in page
     assert client.get(f"/cases/{open_case.pk}/media/0").status_code == 404
+
+
+def test_claim_next_in_an_open_queue_never_hands_out_a_restricted_case_left_in_it(world, api, report_body):
+    from queues.services import claim_next_case
+
+    case = send(api, report_body, "r-1", "harassment")
+    route_case(case_id=case.pk)
+    Case.objects.filter(pk=case.pk).update(is_restricted=True)  # however it got there
+
+    assert claim_next_case(user=fresh(world.alice), queue=world.general) is None
+    assert Case.objects.get(pk=case.pk).assignee is None
