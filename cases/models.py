@@ -461,7 +461,7 @@ class ContextProvider(models.Model):
     def clean(self) -> None:
         import re
 
-        from cases.enrichment import URL_PLACEHOLDERS
+        from cases.detection.sources import URL_PLACEHOLDERS
         from moderation.validators import signal_source_errors
 
         errors = signal_source_errors(self, url_field="url_template", required=True)

@@ -12,9 +12,9 @@ from cases.services.effects import decision_takes_effect
 from cases.services.messages import compose_user_message
 from moderation.audit import Actor, record_event
 from queues import selectors
+from queues.matching import rule_matches
 from queues.models import RoutingRule
 from queues.priority import priority_score
-from queues.routing import rule_matches
 
 logger = logging.getLogger(__name__)
 ROUTER = Actor.system("router")

@@ -9,8 +9,8 @@ import pytest
 from werkzeug import Response
 
 from cases.models import Case, ContextProvider, Scorer, Signal
-from cases.services.enrichment import enrich_case
 from cases.tasks import enrich_and_route, sweep_unrouted_cases
+from cases.tasks import enrich_then_route as enrich_case
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -107,8 +107,8 @@ def test_rerunning_enrichment_adds_no_duplicate_signal_and_calls_nothing_again(
 def test_a_signal_stored_twice_is_kept_once(case):
     from django.db import transaction
 
-    from cases.enrichment import SignalDraft
-    from cases.services.enrichment import EnrichmentOutcome, _apply
+    from cases.detection.enrichment import EnrichmentOutcome, _apply
+    from cases.detection.sources import SignalDraft
     from queues.services import lock_case_for_routing
 
     draft = SignalDraft(

@@ -14,9 +14,9 @@ import pytest
 from werkzeug import Response as WerkzeugResponse
 
 from cases.demo import png_bytes
+from cases.detection.media import fetch_case_media, fetch_media_copy, sniff_raster
 from cases.models import MediaFile
 from cases.selectors import media_url_hash
-from cases.services.media import fetch_case_media, fetch_media_copy, sniff_raster
 from moderation.audit import Actor
 from moderation.services import issue_vendor_token
 from tests import factories

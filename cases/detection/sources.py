@@ -11,8 +11,8 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import quote
 
+from cases.detection.textmodel import text_model
 from cases.models import ContextProvider, Scorer, Signal, Subject
-from cases.textmodel import text_model
 from moderation import outbound
 
 MAX_LABELS = 50
