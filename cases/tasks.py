@@ -12,33 +12,12 @@ from cases.detection import media
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case, Enforcement
 from cases.services import enforcement
+from cases.services.background import enqueue_case_enrichment
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
 
 logger = logging.getLogger(__name__)
-CHUNK = 10  # cases per task: one enqueue per 10 cases keeps intake cheap, and tasks short
-
-
-def enqueue_case_enrichment(case_ids: list[int]) -> None:
-    """Called on commit of intake. A broker outage must not fail intake: the sweeper routes those cases."""
-    _enqueue_in_chunks(enrich_cases, case_ids)
-
-
-def enqueue_media_fetch(case_ids: list[int]) -> None:
-    """Called on commit of intake for reports naming media. Losing this only leaves a placeholder."""
-    if settings.MEDIA_FETCH:
-        _enqueue_in_chunks(fetch_case_media, case_ids)
-
-
-def _enqueue_in_chunks(task, case_ids: list[int]) -> None:
-    """One message per CHUNK cases; a message the broker refuses is logged, never raised into intake."""
-    for start in range(0, len(case_ids), CHUNK):
-        chunk = case_ids[start : start + CHUNK]
-        try:
-            task.delay(chunk)
-        except Exception:
-            logger.exception("could not enqueue %s for cases %s", task.name, chunk)
 
 
 def enrich_then_route(case_id: int, *, give_up: bool = False) -> EnrichmentOutcome | None:

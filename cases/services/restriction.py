@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cases.models import Case, MediaFile, Subject, SubjectVersion
 from cases.selectors import media_url_hash
+from cases.services.background import enqueue_case_enrichment
 from moderation.audit import Actor, record_event
 
 
@@ -82,7 +83,5 @@ def restrict_policy(policy) -> int:
             data={"subjects": len(subjects), "withdrawn_cases": sorted(withdrawn)[:1000]},
         )
     if withdrawn:
-        from cases.tasks import enqueue_case_enrichment  # (imports services: import late)
-
         transaction.on_commit(lambda: enqueue_case_enrichment(sorted(withdrawn)), robust=True)
     return len(withdrawn)
