@@ -23,6 +23,7 @@ from cases.models import (
     Strike,
     Tag,
 )
+from cases.track_record import reporters_for
 from moderation.config_cache import ConfigCache
 from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
 
@@ -423,8 +424,6 @@ def bulk_choices() -> dict:
 
 
 def _reporter_records(reports: list[Report]) -> dict:
-    from cases.services.effects import reporters_for
-
     records = reporters_for(
         (report.vendor_id, report.reporter_id) for report in reports if report.reporter_id
     )

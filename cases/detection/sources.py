@@ -211,7 +211,6 @@ def run_context_provider(provider: ContextProvider, subject: Subject) -> list[Si
     return drafts
 
 
-URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
 
 
 def fill_url_template(template: str, subject: Subject) -> str:
