@@ -26,7 +26,7 @@ from cases.services.review import (
     _refuse_if_protected,
     move_case_on,
 )
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import Vendor
 from queues.models import Queue
 
@@ -154,7 +154,7 @@ def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest)
     )
     record_event(
         actor=Actor.for_vendor(vendor),
-        verb="appeal.filed",
+        verb=Verb.APPEAL_FILED,
         target=appeal,
         case_id=case.pk,
         data={"decision": decision.pk, "original_case": decision.case_id},
@@ -198,7 +198,7 @@ def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_ve
     move_case_on(case, status=Case.Status.RESOLVED, now=now)
     record_event(
         actor=Actor.for_user(user),
-        verb=f"appeal.{outcome}",
+        verb=Verb.APPEAL_UPHELD if outcome == Appeal.State.UPHELD else Verb.APPEAL_OVERTURNED,
         target=appeal,
         case_id=case.pk,
         data={"decision": decision.pk, "original_case": decision.case_id},

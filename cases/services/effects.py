@@ -67,7 +67,7 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     from django.db import transaction
 
     from cases.models import Enforcement
-    from moderation.audit import Actor, record_event
+    from moderation.audit import Actor, Verb, record_event
 
     now = now or timezone.now()
     due = list(
@@ -84,7 +84,7 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
                 lifted += 1
                 record_event(
                     actor=Actor.system("scheduler"),
-                    verb="decision.expired",
+                    verb=Verb.DECISION_EXPIRED,
                     target=decision,
                     case_id=decision.case_id,
                     data={

@@ -17,7 +17,7 @@ from cases.models import Case, CaseNote, CaseViewer, Decision, Subject, SubjectT
 from cases.services.effects import decision_takes_effect
 from cases.services.enforcement import NOT_ENFORCED
 from cases.services.messages import compose_user_message
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import Action, Policy
 from queues.models import Queue
 from queues.selectors import can_view_case, visible_cases
@@ -207,7 +207,7 @@ def record_decision(
         _close_review(overturned, user, Decision.ReviewState.OVERTURNED, now)
         record_event(
             actor=actor,
-            verb="decision.overturned",
+            verb=Verb.DECISION_OVERTURNED,
             target=overturned,
             case_id=case.pk,
             data={"by_decision": decision.pk, "first_decider": overturned.decided_by_id},
@@ -215,12 +215,12 @@ def record_decision(
     if needs_second_review:
         move_case_on(case, status=Case.Status.PENDING_CONFIRMATION, now=now)
         record_event(
-            actor=actor, verb="decision.awaiting_confirmation", target=decision, case_id=case.pk, data=data
+            actor=actor, verb=Verb.DECISION_AWAITING_CONFIRMATION, target=decision, case_id=case.pk, data=data
         )
         return decision
     move_case_on(case, status=Case.Status.RESOLVED, now=now)
     decision_takes_effect(decision)  # enforcement (delivered on commit) and the author's strike
-    record_event(actor=actor, verb="decision.recorded", target=decision, case_id=case.pk, data=data)
+    record_event(actor=actor, verb=Verb.DECISION_RECORDED, target=decision, case_id=case.pk, data=data)
     return decision
 
 
@@ -246,7 +246,7 @@ def confirm_decision(*, case_id: int, user, expected_version: int | None) -> Dec
     decision_takes_effect(pending)
     record_event(
         actor=Actor.for_user(user),
-        verb="decision.confirmed",
+        verb=Verb.DECISION_CONFIRMED,
         target=pending,
         case_id=case.pk,
         data={"first_decider": pending.decided_by_id, "action": pending.action.code},
@@ -360,9 +360,7 @@ def escalate_case(
     if target is None:
         raise ReviewError("Choose the queue to escalate to.", field="queue")
     if case.is_restricted and not target.is_restricted:
-        raise ReviewError(
-            "This case is restricted: escalate it to a restricted queue only.", field="queue"
-        )
+        raise ReviewError("This case is restricted: escalate it to a restricted queue only.", field="queue")
     note = _clean_text(note, field="note", required=True)
     previous_queue = case.queue.slug if case.queue_id else None
     case.queue = target
@@ -370,7 +368,7 @@ def escalate_case(
     CaseNote.objects.create(case=case, author=user, kind=CaseNote.Kind.ESCALATION, body=note)
     record_event(
         actor=Actor.for_user(user),
-        verb="case.escalated",
+        verb=Verb.CASE_ESCALATED,
         target=case,
         case_id=case.pk,
         data={"from_queue": previous_queue, "to_queue": target.slug},
@@ -384,7 +382,7 @@ def add_case_note(*, case_id: int, user, body: str) -> CaseNote:
     case = _lock_visible_case(case_id, user)
     body = _clean_text(body, field="body", required=True)
     note = CaseNote.objects.create(case=case, author=user, body=body)
-    record_event(actor=Actor.for_user(user), verb="case.note_added", target=note, case_id=case.pk)
+    record_event(actor=Actor.for_user(user), verb=Verb.CASE_NOTE_ADDED, target=note, case_id=case.pk)
     return note
 
 
@@ -416,7 +414,7 @@ def tag_subject(*, case_id: int, user, tag: str) -> Tag:
         return tag_obj  # already tagged: nothing to do
     record_event(
         actor=Actor.for_user(user),
-        verb="subject.tagged",
+        verb=Verb.SUBJECT_TAGGED,
         target=Subject(pk=case.subject_id),
         case_id=case.pk,
         data={"tag": slug},
@@ -433,7 +431,7 @@ def untag_subject(*, case_id: int, user, tag: str) -> bool:
     if deleted:
         record_event(
             actor=Actor.for_user(user),
-            verb="subject.untagged",
+            verb=Verb.SUBJECT_UNTAGGED,
             target=Subject(pk=case.subject_id),
             case_id=case.pk,
             data={"tag": tag},
@@ -454,7 +452,7 @@ def reveal_media(*, case_id: int, user, index: int) -> str:
         raise ReviewError("No such media item.", field="index")
     record_event(
         actor=Actor.for_user(user),
-        verb="media.revealed",
+        verb=Verb.MEDIA_REVEALED,
         target=case,
         case_id=case.pk,
         data={"index": index, "url": str(media[index])[:2048]},
@@ -466,7 +464,7 @@ def record_media_served(*, case_id: int, user, index: int) -> None:
     """A copy of a media item was sent to this user's browser (shown blurred until they reveal it)."""
     record_event(
         actor=Actor.for_user(user),
-        verb="media.served",
+        verb=Verb.MEDIA_SERVED,
         target=Case(pk=case_id),
         case_id=case_id,
         data={"index": index},
@@ -541,7 +539,7 @@ def bulk_decide(
         # Written whatever happened: the decisions already committed must be traceable to this batch.
         record_event(
             actor=Actor.for_user(user),
-            verb="bulk.decided",
+            verb=Verb.BULK_DECIDED,
             target=user,
             data={
                 "policy": policy.pk,
@@ -572,7 +570,7 @@ def set_reporter_muted(*, case_id: int, user, report_id: int, muted: bool, reaso
     reporter.save(update_fields=["muted_at", "muted_by", "mute_reason"])
     record_event(
         actor=Actor.for_user(user),
-        verb="reporter.muted" if muted else "reporter.unmuted",
+        verb=Verb.REPORTER_MUTED if muted else Verb.REPORTER_UNMUTED,
         target=reporter,
         case_id=case.pk,
         data={"vendor": report.vendor_id, "reporter": report.reporter_id},

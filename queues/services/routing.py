@@ -10,7 +10,7 @@ from django.utils import timezone
 from cases.models import Case, Decision
 from cases.services.effects import decision_takes_effect
 from cases.services.messages import compose_user_message
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from queues import selectors
 from queues.models import RoutingRule
 from queues.priority import priority_score
@@ -153,7 +153,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     if first_routing or previous != (case.queue_id, case.routed_by_rule_id, case.priority):
         record_event(
             actor=ROUTER,
-            verb="case.routed" if first_routing else "case.rerouted",
+            verb=Verb.CASE_ROUTED if first_routing else Verb.CASE_REROUTED,
             target=case,
             case_id=case.pk,
             data={
@@ -186,7 +186,7 @@ def _record_shadow_decision(case: Case, rule: RoutingRule) -> None:
     if created:
         record_event(
             actor=ROUTER,
-            verb="decision.shadow_recorded",
+            verb=Verb.DECISION_SHADOW_RECORDED,
             target=case,
             case_id=case.pk,
             data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
@@ -231,7 +231,7 @@ def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
     decision_takes_effect(decision)
     record_event(
         actor=ROUTER,
-        verb="decision.automated",
+        verb=Verb.DECISION_AUTOMATED,
         target=decision,
         case_id=case.pk,
         data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
