@@ -30,24 +30,26 @@ from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Appeal, Case, Decision
 from moderation.audit import Actor, Verb, audit_event, record_event, record_events
+from moderation.errors import Conflict, Forbidden
 from queues.models import CaseSkip, Queue
 from queues.selectors import visible_queue_ids
 
 SWEEPER = Actor.system("lease-sweeper")
 
 
-class ClaimRefused(Exception):
+class ClaimRefused(Forbidden):
     """The user may not work this queue (or it is inactive)."""
 
 
-class HoldLimitReached(Exception):
+class HoldLimitReached(Conflict):
     """A named claim beyond `CASE_MAX_HELD`: the agent must finish or release `held_case_id` first."""
 
     def __init__(self, held_case_id: int):
         self.held_case_id = held_case_id
         super().__init__(
             f"You are already reviewing case {held_case_id} (at most {settings.CASE_MAX_HELD} at a time): "
-            "decide, skip or release it first."
+            "decide, skip or release it first.",
+            existing=held_case_id,
         )
 
 

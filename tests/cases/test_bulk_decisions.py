@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cases.models import Case, Decision, SubjectTag
 from cases.services import review
+from moderation.errors import Forbidden
 from moderation.models import AuditEvent
 from tests import factories
 
@@ -79,7 +80,7 @@ def test_an_action_not_allowed_refuses_the_whole_batch(lead, spam_cases, review_
 
 
 def test_agents_cannot_decide_in_bulk(spam_cases, review_setup):
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(Forbidden):
         bulk(review_setup.agent, spam_cases, review_setup)
 
     assert not Decision.objects.exists()
