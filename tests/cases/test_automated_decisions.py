@@ -72,3 +72,45 @@ def test_the_callers_other_changes_to_the_case_are_saved_with_the_decision(repor
         decide_automatically(case=locked, rule=live_rule, also=("max_score",))
 
     assert Case.objects.get(pk=reported.pk).max_score == 0.99
+
+
+def test_the_user_is_told_the_policy_text_when_the_template_needs_an_agents_words(
+    reported, live_rule, review_setup
+):
+    from moderation.models import MessageTemplate
+
+    spam = review_setup.policies["spam"]
+    spam.user_facing_text = "Spam is not allowed here."
+    spam.save()
+    MessageTemplate.objects.create(action=review_setup.actions["remove"], body="Removed because {reason}.")
+
+    decision = decide(reported, live_rule)
+
+    assert Decision.objects.get(pk=decision.pk).user_message == "Spam is not allowed here."
+
+
+def test_a_template_automation_can_fill_is_what_the_user_is_told(reported, live_rule, review_setup):
+    from moderation.models import MessageTemplate
+
+    MessageTemplate.objects.create(action=review_setup.actions["remove"], body="Removed under {policy}.")
+
+    decision = decide(reported, live_rule)
+
+    assert Decision.objects.get(pk=decision.pk).user_message == "Removed under Spam."
+
+
+def test_a_shadow_rule_records_and_audits_once_per_case_and_rule(reported, review_setup):
+    from cases.services.review.decisions import record_shadow_decision
+
+    shadow = factories.RoutingRuleFactory(
+        automation_mode="shadow",
+        auto_policy=review_setup.policies["spam"],
+        auto_action=review_setup.actions["remove"],
+    )
+
+    assert record_shadow_decision(case=reported, rule=shadow) is True
+    assert record_shadow_decision(case=reported, rule=shadow) is False
+
+    assert Decision.objects.filter(case=reported, mode="shadow").count() == 1
+    assert AuditEvent.objects.filter(verb="decision.shadow_recorded", case_id=reported.pk).count() == 1
+    assert Case.objects.get(pk=reported.pk).status == Case.Status.OPEN

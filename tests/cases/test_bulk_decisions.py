@@ -182,3 +182,14 @@ def test_an_absurd_case_id_is_ignored_not_a_server_error(lead, spam_cases, revie
 
     assert response.status_code == 200
     assert Case.objects.get(pk=spam_cases[0].pk).status == Case.Status.RESOLVED
+
+
+def test_a_batch_decides_up_to_the_limit_and_no_further(lead, spam_cases, review_setup, monkeypatch):
+    from cases.services.review import bulk as bulk_module
+
+    monkeypatch.setattr(bulk_module, "BULK_LIMIT", 2)
+
+    outcome = bulk(lead, spam_cases, review_setup)
+
+    assert outcome.decided == [spam_cases[0].pk, spam_cases[1].pk]
+    assert not Decision.objects.filter(case=spam_cases[2]).exists()

@@ -209,3 +209,24 @@ def test_the_first_decider_confirming_through_the_page_is_forbidden_and_told_why
     assert response.status_code == 403
     assert "different agent" in response["HX-Trigger"]  # htmx does not swap a 403: the toast says why
     assert fresh(case).status == Case.Status.PENDING_CONFIRMATION
+
+
+def test_a_report_under_a_four_eyes_policy_needs_a_second_review_whatever_the_decision_says(
+    review_setup, four_eyes
+):
+    """The case and the decision are under spam; one of its reports was filed under child safety."""
+    spam = review_setup.policies["spam"]
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=spam)
+    factories.ReportFactory(case=case, policy=four_eyes)
+    factories.hold(case, review_setup.agent)
+
+    review.record_decision(
+        case_id=case.pk,
+        user=review_setup.agent,
+        policy_id=spam.pk,
+        action_id=review_setup.actions["remove"].pk,
+        expected_version=case.version,
+    )
+
+    assert fresh(case).status == Case.Status.PENDING_CONFIRMATION
+    assert not Enforcement.objects.exists()
