@@ -45,7 +45,9 @@ def test_an_automated_decision_takes_effect_as_an_agents_does(reported, live_rul
     assert Enforcement.objects.filter(decision=decision).exists()
     assert Strike.objects.filter(decision=decision, author_id=case.subject.author_id).exists()
     assert Reporter.objects.get(vendor=vendor, reporter_id="reporter-1").upheld_count == 1
-    assert AuditEvent.objects.filter(verb="decision.automated", case_id=case.pk, actor_label="router").exists()
+    assert AuditEvent.objects.filter(
+        verb="decision.automated", case_id=case.pk, actor_label="router"
+    ).exists()
 
 
 def test_automation_declines_a_case_an_agent_holds_and_writes_nothing(reported, live_rule, review_setup):

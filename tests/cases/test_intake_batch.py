@@ -118,7 +118,10 @@ def test_unencodable_external_id_of_a_bad_item_is_echoed_safely(api, report_body
 
 
 def test_a_case_opened_by_a_batch_takes_the_most_severe_reported_policy(api, report_body):
-    items = [report_body(external_id="s-1", reason="spam"), report_body(external_id="s-2", reason="child-safety")]
+    items = [
+        report_body(external_id="s-1", reason="spam"),
+        report_body(external_id="s-2", reason="child-safety"),
+    ]
     items.append(report_body(external_id="s-3", reason="harassment"))
 
     results = post_batch(api, items).json()["results"]

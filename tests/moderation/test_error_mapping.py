@@ -45,12 +45,15 @@ def test_each_kind_answers_the_api_with_its_status_and_the_error_body(client, ki
 
     assert response.status_code == API_STATUS[kind]
     body = response.json()
-    assert body["error"] == {
-        "not-found": "not_found",
-        "forbidden": "permission_denied",
-        "conflict": "conflict",
-        "invalid": "validation_error",
-    }[kind]
+    assert (
+        body["error"]
+        == {
+            "not-found": "not_found",
+            "forbidden": "permission_denied",
+            "conflict": "conflict",
+            "invalid": "validation_error",
+        }[kind]
+    )
     if kind in ("conflict", "invalid"):
         assert body["fields"] == {"thing": [f"Refused ({kind})."]}
     else:
