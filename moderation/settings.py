@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "moderation.middleware.htmx_login_redirect",
     "moderation.two_factor.require_two_factor",
+    "moderation.page_errors.DomainErrorMiddleware",  # last: a service's refusal a page view did not handle
 ]
 
 ROOT_URLCONF = "moderation.urls"

@@ -492,12 +492,11 @@ def test_a_refused_connection_is_recorded_as_refused_not_as_a_timeout(
     TimeoutError to OutboundTimeout, so an instantly refused connection reads "no complete answer within 5s"."""
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    started = time.monotonic()
     outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
 
-    assert time.monotonic() - started < 2  # refused at once: nothing timed out
     assert outcome.retry
     assert "refused" in refreshed(enforcement).last_error.lower()
+    assert "within" not in refreshed(enforcement).last_error  # not the timeout's "no complete answer within"
     assert "no complete answer" not in refreshed(enforcement).last_error
 
 
