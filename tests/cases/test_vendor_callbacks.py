@@ -1,27 +1,52 @@
-"""Vendors with a callback URL are told the outcome of the cases they reported, signed like enforcements."""
+"""Vendor callbacks: the vendors that are parties to a case (a report of theirs brought content) and have a
+callback URL are told its outcome, signed like enforcements. Delivery itself (retries, the sweeper, claims)
+is the outbox's: test_outbox.py.
 
-import hashlib
-import hmac
-import json
+Each vendor's callback URL is a real receiver on loopback (`tests.webhooks.Receiver`); nothing is mocked.
+"""
+
 
 import pytest
 from django.core.exceptions import ValidationError
-from werkzeug import Response
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from cases.models import VendorNotification
+from cases.models import Decision, Report, VendorCallback
 from cases.services import review
+from cases.services.vendor_callbacks import notify_reporting_vendors
+from moderation.models import AuditEvent
 from tests import factories
+from tests.webhooks import LoopbackServers, Receiver
 
 pytestmark = pytest.mark.django_db
 
 SECRET = "vendor-callback-secret-0123456789abcdef"
+PATH = "/outcomes"
+HX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def callback_vendor(httpserver, settings):
+def servers(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    built = LoopbackServers()
+    yield built
+    built.stop()
+
+
+@pytest.fixture
+def receiver(httpserver, settings) -> Receiver:
+    """The trusted vendor's callback URL."""
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    receiver = Receiver(SECRET)
+    httpserver.expect_request(PATH, method="POST").respond_with_handler(receiver.handle)
+    receiver.url = httpserver.url_for(PATH)
+    return receiver
+
+
+@pytest.fixture
+def callback_vendor(receiver):
     return factories.VendorFactory(
-        slug="trusted", callback_url=httpserver.url_for("/outcomes"), callback_secret=SECRET
+        slug="trusted", name="Trusted flagger", callback_url=receiver.url, callback_secret=SECRET
     )
 
 
@@ -31,10 +56,6 @@ def case(review_setup, callback_vendor):
     factories.ReportFactory(case=case, vendor=callback_vendor, external_id="their-report-1")
     factories.ReportFactory(case=case)  # another vendor, without a callback
     return case
-
-
-def notification_vendor(case) -> int:
-    return case.reports.get(external_id="their-report-1").vendor_id
 
 
 def decide(case, review_setup, action="remove"):
@@ -49,65 +70,119 @@ def decide(case, review_setup, action="remove"):
     )
 
 
+def audit(verb: str, **filters) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(verb=verb, **filters).order_by("id"))
+
+
+# --- who is told, and what ----------------------------------------------------------------------------------
+
+
 def test_the_reporting_vendor_gets_one_signed_outcome(
-    httpserver, case, review_setup, django_capture_on_commit_callbacks
+    receiver, case, callback_vendor, review_setup, django_capture_on_commit_callbacks
 ):
-    received = []
-
-    def handler(request):
-        received.append(request)
-        return Response("ok", status=200)
-
-    httpserver.expect_request("/outcomes", method="POST").respond_with_handler(handler)
-
     with django_capture_on_commit_callbacks(execute=True):
         decision = decide(case, review_setup)
 
-    assert len(received) == 1
-    request = received[0]
-    timestamp = request.headers["X-Moderation-Timestamp"]
-    expected = (
-        "v1=" + hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request.data, hashlib.sha256).hexdigest()
-    )
-    assert hmac.compare_digest(request.headers["X-Moderation-Signature"], expected)
-    body = json.loads(request.data)
+    (received,) = receiver.received
+    assert received.verified and received.headers["X-Moderation-Event"] == "case.decided"
+    body = received.json()
     assert body["type"] == "case.decided" and body["outcome"] == "upheld"
     assert body["case_id"] == case.pk and body["reports"] == ["their-report-1"]
     assert body["decision"]["action"] == "remove"
-    assert (
-        request.headers["Idempotency-Key"] == body["id"] == f"out_{decision.pk}_{notification_vendor(case)}"
-    )
-    notification = VendorNotification.objects.get()
-    assert notification.state == "delivered" and notification.attempts == 1
+    assert received.key == body["id"] == f"out_{decision.pk}_{callback_vendor.pk}"
+    callback = VendorCallback.objects.get()
+    assert (callback.state, callback.attempts, callback.last_status) == ("delivered", 1, 200)
+    (delivered,) = audit("vendor_callback.delivered", case_id=case.pk)
+    assert (delivered.actor_label, delivered.target_type) == ("vendor_callback", "cases.vendorcallback")
+    assert delivered.data == {
+        "vendor": "trusted",
+        "key": callback.idempotency_key,
+        "status": 200,
+        "error": "",
+    }
 
 
 def test_no_violation_is_reported_as_rejected(
-    httpserver, case, review_setup, django_capture_on_commit_callbacks
+    receiver, case, review_setup, django_capture_on_commit_callbacks
 ):
-    httpserver.expect_request("/outcomes", method="POST").respond_with_data("ok")
-
     with django_capture_on_commit_callbacks(execute=True):
         decide(case, review_setup, action="no-violation")
 
-    assert json.loads(httpserver.log[0][0].data)["outcome"] == "rejected"
+    assert receiver.received[0].json()["outcome"] == "rejected"
 
 
 def test_vendors_without_a_callback_are_not_notified(case, review_setup):
     decide(case, review_setup)
 
-    assert VendorNotification.objects.count() == 1  # only the vendor with a callback
+    assert VendorCallback.objects.count() == 1  # only the vendor with a callback
 
 
-def test_a_vendor_that_refuses_the_callback_leaves_it_failed(
-    httpserver, case, review_setup, django_capture_on_commit_callbacks
+def test_a_vendor_whose_report_only_named_the_subject_is_not_told_the_outcome(
+    receiver, servers, review_setup, callback_vendor, django_capture_on_commit_callbacks
 ):
-    httpserver.expect_request("/outcomes", method="POST").respond_with_data("no", status=400)
+    """Naming a subject id is not enough to learn how someone else's report was judged: only vendors whose
+    reports brought content are parties to the case (`Report.carried_content`), as for the outcome API."""
+    bystander_url = servers.build(secret=SECRET, path=PATH)
+    bystander = factories.VendorFactory(
+        slug="bystander", callback_url=bystander_url.url, callback_secret=SECRET
+    )
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    factories.ReportFactory(case=case, vendor=callback_vendor, external_id="content-1")
+    factories.ReportFactory(case=case, vendor=callback_vendor, external_id="id-only-1", carried_content=False)
+    factories.ReportFactory(case=case, vendor=bystander, external_id="id-only-2", carried_content=False)
 
     with django_capture_on_commit_callbacks(execute=True):
         decide(case, review_setup)
 
-    notification = VendorNotification.objects.get()
-    assert (notification.state, notification.last_status) == ("failed", 400)
+    assert bystander_url.received == []
+    assert list(VendorCallback.objects.values_list("vendor__slug", flat=True)) == ["trusted"]
+    # The party's body names its reports that brought content, the ones that made it a party.
+    assert receiver.received[0].json()["reports"] == ["content-1"]
+
+
+def test_callbacks_for_many_party_vendors_take_the_same_queries_as_for_one(review_setup):
+    def case_reported_by(vendor_count: int) -> Decision:
+        case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["spam"])
+        for n in range(vendor_count):
+            vendor = factories.VendorFactory(
+                callback_url="https://vendor.example/hook", callback_secret=SECRET
+            )
+            factories.ReportFactory.create_batch(2, case=case, vendor=vendor)
+        return factories.DecisionFactory(
+            case=case, policy=case.policy, action=review_setup.actions["remove"], mode=Decision.Mode.LIVE
+        )
+
+    counts = {}
+    for vendors in (1, 6):
+        decision = case_reported_by(vendors)
+        with CaptureQueriesContext(connection) as queries:
+            callbacks = notify_reporting_vendors(decision, outcome=Report.Outcome.UPHELD)
+        assert len(callbacks) == VendorCallback.objects.filter(decision=decision).count() == vendors
+        assert all(len(callback.payload["reports"]) == 2 for callback in callbacks)
+        counts[vendors] = len(queries)
+
+    assert counts[6] == counts[1] <= 2  # the vendors' reports, then one insert
+
+
+def test_notifying_again_for_the_same_decision_adds_nothing(case, review_setup):
+    decision = decide(case, review_setup)
+
+    assert notify_reporting_vendors(decision, outcome=Report.Outcome.UPHELD) == []
+    assert VendorCallback.objects.count() == 1
+
+
+def test_a_vendor_that_refuses_the_callback_leaves_it_failed(
+    receiver, case, review_setup, django_capture_on_commit_callbacks
+):
+    receiver.answer(400)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(case, review_setup)
+
+    callback = VendorCallback.objects.get()
+    assert (callback.state, callback.last_status) == ("failed", 400)
+    (failed,) = audit("vendor_callback.failed", case_id=case.pk)
+    assert failed.data["status"] == 400
 
 
 def test_a_callback_needs_a_long_secret(review_setup):
