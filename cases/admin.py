@@ -15,6 +15,7 @@ from cases.models import (
     Subject,
     SubjectVersion,
     Tag,
+    VendorCallback,
 )
 from cases.services import outbox
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
@@ -291,6 +292,25 @@ class EnforcementAdmin(OutboxAdmin):
         "created_at",
     )
     list_filter = ("state", "kind")
+
+
+@admin.register(VendorCallback)
+class VendorCallbackAdmin(OutboxAdmin):
+    """Outcomes sent to the vendors that are parties to a case."""
+
+    kind = outbox.VENDOR_CALLBACK
+    list_display = (
+        "idempotency_key",
+        "case_id",
+        "vendor",
+        "state",
+        "attempts",
+        "last_status",
+        "last_error",
+        "created_at",
+    )
+    list_filter = ("state", "vendor")
+    list_select_related = ["vendor"]
 
 
 @admin.register(Strike)

@@ -22,6 +22,7 @@ from cases.models import (
     Signal,
     Strike,
     Tag,
+    VendorCallback,
 )
 from moderation.config_cache import ConfigCache
 from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
@@ -130,6 +131,7 @@ class CaseReview:
     signals: list[Signal]
     decisions: list[Decision]
     enforcements: list[Enforcement]
+    vendor_callbacks: list[VendorCallback]
     notes: list[CaseNote]
     tags: list[Tag]
     curated_tags: list[Tag]
@@ -209,6 +211,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
     )
     deliveries = list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20])
+    vendor_callbacks = list(
+        VendorCallback.objects.filter(case=case).select_related("vendor").order_by("-created_at", "-id")[:20]
+    )
     notes = list(
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
     )
@@ -299,6 +304,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         signals=signals,
         decisions=decisions,
         enforcements=deliveries,
+        vendor_callbacks=vendor_callbacks,
         notes=notes,
         tags=tags,
         curated_tags=config.curated_tags,

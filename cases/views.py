@@ -380,6 +380,13 @@ def retry_enforcement(request: HttpRequest, case_id: int, enforcement_id: int) -
     return _retry_delivery(request, case_id, outbox.ENFORCEMENT, enforcement_id, "enforcements")
 
 
+@login_required
+@require_POST
+def retry_vendor_callback(request: HttpRequest, case_id: int, callback_id: int) -> HttpResponse:
+    """A lead re-sends a failed vendor callback (same body, same idempotency key)."""
+    return _retry_delivery(request, case_id, outbox.VENDOR_CALLBACK, callback_id, "vendor_callbacks")
+
+
 def _retry_delivery(
     request: HttpRequest, case_id: int, kind: outbox.Kind, message_id: int, partial: str
 ) -> HttpResponse:

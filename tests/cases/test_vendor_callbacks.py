@@ -1,15 +1,18 @@
 """Vendor callbacks: the vendors that are parties to a case (a report of theirs brought content) and have a
-callback URL are told its outcome, signed like enforcements. Delivery itself (retries, the sweeper, claims)
-is the outbox's: test_outbox.py.
+callback URL are told its outcome, signed like enforcements; leads see and retry them on the case page and
+in the admin. Delivery itself (retries, the sweeper, claims) is the outbox's: test_outbox.py.
 
 Each vendor's callback URL is a real receiver on loopback (`tests.webhooks.Receiver`); nothing is mocked.
 """
 
+import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from cases.models import Decision, Report, VendorCallback
 from cases.services import review
@@ -192,3 +195,128 @@ def test_a_callback_needs_a_long_secret(review_setup):
         vendor.full_clean()
 
     assert "callback_secret" in refused.value.message_dict
+
+
+# --- the case page: leads see and retry them ---------------------------------------------------------------
+
+
+@pytest.fixture
+def lead(review_setup):
+    user = factories.UserFactory(username="lena")
+    review_setup.queue.members.add(user)
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="cases", codename="retry_enforcement")
+    )
+    return user
+
+
+@pytest.fixture
+def failed_callback(receiver, case, review_setup, django_capture_on_commit_callbacks) -> VendorCallback:
+    """The case decided while the vendor answered 500: failed after the one eager attempt."""
+    receiver.answer(500)
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(case, review_setup)
+    callback = VendorCallback.objects.get()
+    assert callback.state == VendorCallback.State.FAILED
+    return callback
+
+
+def retry_url(case, callback) -> str:
+    return reverse("cases:retry-vendor-callback", args=[case.pk, callback.pk])
+
+
+def test_the_case_page_shows_vendor_callbacks_and_a_retry_button_only_to_leads(
+    failed_callback, case, lead, review_setup, client
+):
+    button = f'action="{retry_url(case, failed_callback)}"'
+
+    client.force_login(review_setup.agent)
+    agent_page = client.get(f"/cases/{case.pk}/").content.decode()
+    client.force_login(lead)
+    lead_page = client.get(f"/cases/{case.pk}/").content.decode()
+
+    for html in (agent_page, lead_page):
+        assert 'id="vendor-callbacks"' in html and "Trusted flagger" in html
+        assert failed_callback.idempotency_key in html and "HTTP 500" in html
+    assert button not in agent_page
+    assert button in lead_page
+
+
+def test_a_leads_htmx_retry_of_a_failed_callback_delivers_it_and_swaps_the_table(
+    failed_callback, receiver, case, lead, client, django_capture_on_commit_callbacks
+):
+    client.force_login(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(retry_url(case, failed_callback), **HX)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section class="card" id="vendor-callbacks"')
+    assert json.loads(response["HX-Trigger"])["toast"]["message"] == "Delivery queued again."
+    failed_callback.refresh_from_db()
+    assert (failed_callback.state, failed_callback.attempts) == ("delivered", 2)
+    assert [r.status for r in receiver.received] == [500, 200]
+    assert {r.key for r in receiver.received} == {failed_callback.idempotency_key}
+    (retried,) = audit("vendor_callback.retried", case_id=case.pk)
+    assert (retried.actor_label, retried.data["attempts_so_far"]) == ("lena", 1)
+
+
+def test_an_agent_cannot_retry_a_vendor_callback_nor_a_lead_one_of_another_case(
+    failed_callback, case, lead, review_setup, client
+):
+    client.force_login(review_setup.agent)
+    assert client.post(retry_url(case, failed_callback), **HX).status_code == 403
+    other_case = factories.OpenCaseFactory(queue=review_setup.queue, policy=case.policy)
+    client.force_login(lead)
+    assert client.post(retry_url(other_case, failed_callback)).status_code == 404
+
+    failed_callback.refresh_from_db()
+    assert failed_callback.state == VendorCallback.State.FAILED
+    assert audit("vendor_callback.retried") == []
+
+
+# --- the admin ----------------------------------------------------------------------------------------------
+
+CHANGELIST = "/admin/cases/vendorcallback/"
+
+
+def staff_lead(review_setup, *, member: bool = True):
+    user = factories.UserFactory(username="staff-lead", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="cases", codename__in=["view_vendorcallback", "retry_enforcement"]
+        )
+    )
+    if member:
+        review_setup.queue.members.add(user)
+    return user
+
+
+def test_the_admin_lists_vendor_callbacks_of_visible_cases_and_retries_failed_ones(
+    failed_callback, receiver, review_setup, client, django_capture_on_commit_callbacks
+):
+    client.force_login(staff_lead(review_setup))
+    changelist = client.get(CHANGELIST).content.decode()
+    assert failed_callback.idempotency_key in changelist and "retry_failed" in changelist
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            CHANGELIST,
+            {"action": "retry_failed", "_selected_action": [str(failed_callback.pk)], "index": "0"},
+            follow=True,
+        )
+
+    assert "1 delivery queued again." in [str(m) for m in response.context["messages"]]
+    failed_callback.refresh_from_db()
+    assert failed_callback.state == VendorCallback.State.DELIVERED
+    assert len(audit("vendor_callback.retried")) == 1
+
+
+def test_the_admin_hides_vendor_callbacks_of_cases_the_user_cannot_see(failed_callback, review_setup, client):
+    client.force_login(staff_lead(review_setup, member=False))
+
+    changelist = client.get(CHANGELIST)
+
+    assert changelist.status_code == 200
+    assert failed_callback.idempotency_key not in changelist.content.decode()
+    assert client.get(f"{CHANGELIST}{failed_callback.pk}/change/").status_code in (302, 404)
