@@ -54,6 +54,7 @@ NO_CALLBACK = "The vendor has no callback URL and secret any more (admin → Ven
 
 # A claim outlives the HTTP call it covers by this much (loading and recording the row, a slow database).
 CLAIM_MARGIN_SECONDS = 30
+LONGEST_CALL_SECONDS = 60.0  # `outbound.request` ends every exchange by then, whatever timeout it is given
 # A countdown task may run a little before the `next_attempt_at` another machine's clock wrote.
 CLOCK_SKEW_SECONDS = 2
 BACKOFF_CAP_SECONDS = 3600
@@ -77,7 +78,7 @@ class Kind:
 
     name: str  # audit verbs `<name>.delivered|failed|retried`, the delivering system actor's label
     model: type[OutboxMessage]
-    task_name: str
+    task: str  # its delivery task in cases.tasks (one attempt at one row)
     max_attempts: Callable[[], int]
     destination: Callable[[OutboxMessage], Destination | str]  # or why there is nowhere to send it
     audit_data: Callable[[OutboxMessage], dict]
@@ -127,7 +128,7 @@ def _vendor_callback_destination(callback: VendorCallback) -> Destination | str:
 ENFORCEMENT = Kind(
     name="enforcement",
     model=Enforcement,
-    task_name="cases.deliver_enforcement",
+    task="deliver_enforcement",
     max_attempts=lambda: settings.ENFORCEMENT_MAX_ATTEMPTS,
     destination=_enforcement_destination,
     audit_data=lambda enforcement: {"kind": enforcement.kind},
@@ -136,7 +137,7 @@ ENFORCEMENT = Kind(
 VENDOR_CALLBACK = Kind(
     name="vendor_callback",
     model=VendorCallback,
-    task_name="cases.deliver_vendor_callback",
+    task="deliver_vendor_callback",
     max_attempts=lambda: settings.VENDOR_CALLBACK_MAX_ATTEMPTS,
     destination=_vendor_callback_destination,
     audit_data=lambda callback: {"vendor": callback.vendor.slug},
@@ -188,11 +189,12 @@ def enqueue_on_commit(kind: Kind, message_ids: list[int]) -> None:
 
 
 def enqueue(kind: Kind, message_ids: list[int], *, countdown: float | None = None) -> int:
-    """Send one delivery task per row. A message the broker refuses is logged, never raised, and its row is
-    marked as held by no task, so the next sweep takes it. Returns how many were sent."""
+    """Send one delivery task per row. A message the broker refuses is logged, never raised (the change that
+    made the row has committed), and its row is marked as held by no task, so the next sweep takes it.
+    Returns how many were sent."""
     from cases import tasks  # tasks import the services: import late
 
-    task = getattr(tasks, kind.task_name.removeprefix("cases."))
+    task = getattr(tasks, kind.task)
     refused = []
     for message_id in message_ids:
         try:
@@ -239,8 +241,9 @@ def claim(kind: Kind, message: OutboxMessage, *, lease_seconds: float, now: date
 
 
 def deliver(*, kind: Kind, message_id: int, eager: bool = False) -> DeliveryOutcome:
-    """One attempt at delivering a row, if it is due and this worker wins its claim. Without a broker
-    (`eager`, development) there is no later: the attempt is final, and a failure shows to leads at once."""
+    """One attempt at delivering a row, if it is due and this worker wins its claim. Called by the delivery
+    tasks, outside any transaction: the HTTP call holds no database lock. Without a broker (`eager`,
+    development) there is no later: the attempt is final, and a failure shows to leads at once."""
     message = kind.rows().filter(pk=message_id).first()
     if message is None:
         return DeliveryOutcome("gone", claimed=False)
@@ -251,7 +254,7 @@ def deliver(*, kind: Kind, message_id: int, eager: bool = False) -> DeliveryOutc
     destination = kind.destination(message) if not refusal else None
     if isinstance(destination, str):
         refusal, destination = destination, None
-    timeout = min(destination.timeout, 60.0) if destination else 0.0
+    timeout = min(destination.timeout, LONGEST_CALL_SECONDS) if destination else 0.0
     claimed_until = claim(kind, message, lease_seconds=timeout + CLAIM_MARGIN_SECONDS, now=timezone.now())
     if claimed_until is None:
         return DeliveryOutcome(PENDING, claimed=False)
