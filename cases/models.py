@@ -619,8 +619,9 @@ class OutboxMessage(models.Model):
     idempotency_key = models.CharField(max_length=80, unique=True)
     payload = models.JSONField(help_text="The webhook body, fixed at creation.")
     attempts = models.PositiveIntegerField(default=0)
-    # Attempts made before the last lead retry: a retry gets the kind's full number of attempts again.
-    attempts_before_retry = models.PositiveIntegerField(default=0)
+    # Attempts made before the last lead retry: a retry gets the kind's full number of attempts again. A
+    # database default too, so processes still running the code before this column can insert rows.
+    attempts_before_retry = models.PositiveIntegerField(default=0, db_default=0)
     last_error = models.CharField(max_length=500, blank=True)
     last_status = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

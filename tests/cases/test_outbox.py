@@ -332,7 +332,7 @@ def test_a_sweeper_and_a_countdown_task_racing_for_one_row_send_it_once(decided,
             start.wait(5)
             # The task with a request context of its own on this thread (`apply` makes it a final attempt,
             # which changes nothing here: the first attempt succeeds).
-            results.append(held.task.apply(args=message).get())
+            results.append(held.task.apply(args=message).result)  # raises here if the task did
         except Exception as exc:  # reported below: a thread's failure must fail the test
             errors.append(exc)
         finally:
