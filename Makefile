@@ -53,9 +53,13 @@ run: install
 # Production web server: gunicorn managing uvicorn (ASGI) workers, which slow clients cannot hold
 # (moderation/serving.py); put nginx in front (deploy/nginx.conf). Set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
 # DJANGO_ENV=production; WEB_CONCURRENCY workers (default 2).
+# With MIGRATE_DATABASE_URL (the tables' owner) and APP_DB_ROLE set, migrations run as the owner, the app's role
+# is (re)asserted, and the server starts without the owner's login (see README, Security model).
 serve: install
 	$(PY) manage.py migrate --no-input
-	$(VENV)/bin/gunicorn -c python:moderation.serving moderation.asgi:application --bind $(HOST):$(PORT)
+	@if [ -n "$${MIGRATE_DATABASE_URL:-}" ] && [ -n "$${APP_DB_ROLE:-}" ]; then \
+	  $(PY) manage.py create_app_role "$$APP_DB_ROLE" --password-env APP_DB_PASSWORD; fi
+	env -u MIGRATE_DATABASE_URL $(VENV)/bin/gunicorn -c python:moderation.serving moderation.asgi:application --bind $(HOST):$(PORT)
 
 worker: install
 	$(VENV)/bin/celery -A moderation worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}

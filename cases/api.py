@@ -22,8 +22,8 @@ from cases.serializers import (
 )
 from cases.services.intake import accept_reports
 from cases.validation import parse_report
-from moderation.api_errors import Conflict
 from moderation.content import find_unstorable_text, printable
+from moderation.errors import Conflict
 
 ERROR_BODY = inline_serializer(
     "Error",
@@ -128,10 +128,7 @@ class ReportCreateView(APIView):
             raise ValidationError(errors)
         (outcome,) = accept_reports(vendor=request.user, reports=[item])
         if outcome.status == "conflict":
-            raise Conflict(
-                outcome.detail,
-                extra={"fields": {"external_id": [outcome.detail]}, "existing": {"id": outcome.report_id}},
-            )
+            raise Conflict(outcome.detail, field="external_id", existing=outcome.report_id)
         body = {"id": outcome.report_id, "case_id": outcome.case_id, "status": outcome.status}
         return Response(
             body, status=status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
@@ -342,29 +339,18 @@ class AppealCreateView(APIView):
         responses={201: APPEAL_OUT, 200: APPEAL_OUT, 404: ERROR_BODY, 409: CONFLICT_BODY, **COMMON_ERRORS},
     )
     def post(self, request):
-        from cases.services.appeals import AppealRefused, file_appeal
+        from cases.services.appeals import file_appeal
 
         parsed, errors = _parse_appeal(request.data)
         if errors:
             raise ValidationError(errors)
-        try:
-            filed = file_appeal(
-                vendor=request.user,
-                external_id=parsed["external_id"],
-                decision_id=parsed["decision_id"],
-                statement=parsed["statement"],
-                appellant_id=parsed.get("appellant_id", ""),
-            )
-        except AppealRefused as refused:
-            if refused.status == 404:
-                raise NotFound(refused.message) from None
-            raise Conflict(
-                refused.message,
-                extra={
-                    "fields": {refused.field: [refused.message]},
-                    **({"existing": {"id": refused.existing}} if refused.existing else {}),
-                },
-            ) from None
+        filed = file_appeal(  # NotFound / Conflict answer 404 / 409 (moderation.api_errors)
+            vendor=request.user,
+            external_id=parsed["external_id"],
+            decision_id=parsed["decision_id"],
+            statement=parsed["statement"],
+            appellant_id=parsed.get("appellant_id", ""),
+        )
         return Response(
             _appeal_body(filed.appeal),
             status=status.HTTP_201_CREATED if filed.created else status.HTTP_200_OK,

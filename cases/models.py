@@ -430,6 +430,10 @@ class Scorer(models.Model):
             raise ValidationError(errors)
 
 
+# What a context provider's URL template may contain (filled in, URL-encoded, by `cases.detection.sources`).
+URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
+
+
 class ContextProvider(models.Model):
     """An HTTP endpoint returning facts about a subject or its author (account age, prior strikes, hash hits)."""
 
@@ -461,7 +465,6 @@ class ContextProvider(models.Model):
     def clean(self) -> None:
         import re
 
-        from cases.enrichment import URL_PLACEHOLDERS
         from moderation.validators import signal_source_errors
 
         errors = signal_source_errors(self, url_field="url_template", required=True)

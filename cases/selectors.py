@@ -24,6 +24,7 @@ from cases.models import (
     Tag,
     VendorCallback,
 )
+from cases.track_record import reporters_for
 from moderation.config_cache import ConfigCache
 from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
 
@@ -429,8 +430,6 @@ def bulk_choices() -> dict:
 
 
 def _reporter_records(reports: list[Report]) -> dict:
-    from cases.services.effects import reporters_for
-
     records = reporters_for(
         (report.vendor_id, report.reporter_id) for report in reports if report.reporter_id
     )

@@ -4,43 +4,36 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError
 from django.utils import timezone
 
+from cases.detection import media
+from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
-from cases.services import media, outbox
-from cases.services.enrichment import enrich_case
+from cases.services import outbox
+from cases.services.background import enqueue_case_enrichment
 from moderation.taskdefs import backoff_seconds, task
-from queues.services import route_case
+from queues.selectors import forget_routing_config
+from queues.services import route_case, route_locked_case
 
 logger = logging.getLogger(__name__)
-CHUNK = 10  # cases per task: one enqueue per 10 cases keeps intake cheap, and tasks short
 
 
-def enqueue_case_enrichment(case_ids: list[int]) -> None:
-    """Called on commit of intake. A broker outage must not fail intake: the sweeper routes those cases."""
-    _enqueue_in_chunks(enrich_cases, case_ids)
-
-
-def enqueue_media_fetch(case_ids: list[int]) -> None:
-    """Called on commit of intake for reports naming media. Losing this only leaves a placeholder."""
-    if settings.MEDIA_FETCH:
-        _enqueue_in_chunks(fetch_case_media, case_ids)
-
-
-def _enqueue_in_chunks(task, case_ids: list[int]) -> None:
-    """One message per CHUNK cases; a message the broker refuses is logged, never raised into intake."""
-    for start in range(0, len(case_ids), CHUNK):
-        chunk = case_ids[start : start + CHUNK]
-        try:
-            task.delay(chunk)
-        except Exception:
-            logger.exception("could not enqueue %s for cases %s", task.name, chunk)
+def enrich_then_route(case_id: int, *, give_up: bool = False) -> EnrichmentOutcome | None:
+    """Detection stores the case's new signals and routing places it on them, under one lock, in one
+    transaction (detection never imports routing: it is handed in here)."""
+    try:
+        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case)
+    except IntegrityError:
+        # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
+        forget_routing_config()
+        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case)
 
 
 def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:
     """Enrich what is missing, route on what is known, and schedule another try for sources that may recover."""
     last_attempt = attempt >= settings.ENRICHMENT_MAX_ATTEMPTS
-    outcome = enrich_case(case_id=case_id, give_up=last_attempt)  # stores signals and routes
+    outcome = enrich_then_route(case_id, give_up=last_attempt)
     if outcome is None:
         return  # gone or already resolved
     if outcome.retryable:

@@ -18,11 +18,13 @@ from django_htmx.http import HttpResponseClientRedirect
 from cases import selectors
 from cases.evidence import shown_content
 from cases.models import Case, MediaFile
-from cases.services import outbox, review
+from cases.services import outbox
+from cases.services.review import case_work, decisions
+from moderation.errors import Conflict, Forbidden, Invalid
+from moderation.page_errors import page_status, with_error_toast
 from queues.selectors import visible_queue_ids
 from queues.services import (
     ClaimRefused,
-    HoldLimitReached,
     claim_case,
     claim_next_case,
     release_case,
@@ -118,17 +120,20 @@ def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
 
 def _change_case(request: HttpRequest, case: Case, act, *, on_refused, on_done) -> HttpResponse:
     """What every form that changes a case shares (decide, escalate, confirm, appeal outcome): the version
-    the agent saw is required; refused input re-renders the case with the form's errors (422); a conflict
-    re-renders the case as it is now (409) and nothing is written; success goes on with `on_done`."""
+    the agent saw is required; refused input (Invalid, 422) or a refused permission (Forbidden, 403)
+    re-renders the case with the form's error; a conflict re-renders the case as it is now (409) and nothing
+    is written; success goes on with `on_done`. (NotFound is the middleware's 404.)"""
     version = _int(request.POST.get("version"))
     if version is None:
         return _render_review(request, case, status=409, conflict=MISSING_VERSION)
     try:
         result = act(version)
-    except review.ReviewError as exc:
-        return _render_review(request, case, status=422, **on_refused(exc))
-    except review.CaseConflict as exc:
-        return _render_review(request, selectors.review_case(case.pk), status=409, conflict=exc.message)
+    except Conflict as exc:
+        fresh = selectors.review_case(case.pk)
+        return _render_review(request, fresh, status=page_status(exc), conflict=exc.message)
+    except (Invalid, Forbidden) as exc:
+        response = _render_review(request, case, status=page_status(exc), **on_refused(exc))
+        return with_error_toast(request, response, exc)
     return on_done(result)
 
 
@@ -153,7 +158,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
     return _change_case(
         request,
         case,
-        lambda version: review.record_decision(
+        lambda version: decisions.record_decision(
             case_id=case.pk,
             user=request.user,
             policy_id=form["policy"],
@@ -180,7 +185,7 @@ def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
     return _change_case(
         request,
         case,
-        lambda version: review.escalate_case(
+        lambda version: case_work.escalate_case(
             case_id=case.pk,
             user=request.user,
             queue_id=_int(request.POST.get("queue")),
@@ -200,8 +205,8 @@ def claim(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
     try:
         claimed = claim_case(case_id=case.pk, user=request.user)
-    except HoldLimitReached as exc:
-        return _render_review(request, case, status=409, conflict=str(exc))
+    except Conflict as exc:  # HoldLimitReached: the agent already holds as many cases as they may
+        return _render_review(request, case, status=page_status(exc), conflict=exc.message)
     case = selectors.review_case(case.pk)
     if claimed is None:
         return _render_review(
@@ -237,7 +242,7 @@ def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
     now = timezone.now()
     reports_seen = _int(request.POST.get("reports_seen")) if request.POST.get("reports_seen") != "0" else 0
-    review.touch_presence(case_id=case.pk, user=request.user)
+    case_work.touch_presence(case_id=case.pk, user=request.user)
     # The page says whether it was holding the case when rendered; if it was and no longer is (lease ran
     # out and someone else claimed it, or the case was decided), the agent is told at once.
     lease_lost = False
@@ -277,14 +282,17 @@ def add_note(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
     error = None
     try:
-        review.add_case_note(case_id=case.pk, user=request.user, body=request.POST.get("body", ""))
-    except review.ReviewError as exc:
+        case_work.add_case_note(case_id=case.pk, user=request.user, body=request.POST.get("body", ""))
+    except (Invalid, Forbidden) as exc:
         error = exc
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
     data = selectors.case_review(case=case, user=request.user, now=timezone.now())
     context = {"case": case, "review": data, "note_error": error, "note_body": request.POST.get("body", "")}
-    return render(request, "cases/review.html#notes", context, status=422 if error else 200)
+    response = render(
+        request, "cases/review.html#notes", context, status=page_status(error) if error else 200
+    )
+    return with_error_toast(request, response, error) if error else response
 
 
 @login_required
@@ -294,16 +302,17 @@ def change_tags(request: HttpRequest, case_id: int) -> HttpResponse:
     error = None
     try:
         if request.POST.get("remove"):
-            review.untag_subject(case_id=case.pk, user=request.user, tag=request.POST["remove"])
+            case_work.untag_subject(case_id=case.pk, user=request.user, tag=request.POST["remove"])
         else:
-            review.tag_subject(case_id=case.pk, user=request.user, tag=request.POST.get("tag", ""))
-    except review.ReviewError as exc:
+            case_work.tag_subject(case_id=case.pk, user=request.user, tag=request.POST.get("tag", ""))
+    except (Invalid, Forbidden) as exc:
         error = exc
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
     data = selectors.case_review(case=case, user=request.user, now=timezone.now())
     context = {"case": case, "review": data, "tag_error": error}
-    return render(request, "cases/review.html#tags", context, status=422 if error else 200)
+    response = render(request, "cases/review.html#tags", context, status=page_status(error) if error else 200)
+    return with_error_toast(request, response, error) if error else response
 
 
 def _shown_media(case: Case) -> list[str]:
@@ -329,7 +338,7 @@ def reveal_media(request: HttpRequest, case_id: int, index: int) -> HttpResponse
     """Unblur one media item for this agent: recorded in the audit log before anything is shown."""
     case = _visible_case(request, case_id)
     item = _media_item(case, index, request.user)
-    review.reveal_media(case_id=case.pk, user=request.user, index=index)
+    case_work.reveal_media(case_id=case.pk, user=request.user, index=index)
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
     return render(request, "cases/review.html#media-item", {"case": case, "item": item, "revealed": True})
@@ -361,12 +370,16 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
     stored = MediaFile.objects.filter(
         url_hash=selectors.media_url_hash(urls[index]), state=MediaFile.State.STORED
     ).first()
-    if stored is None or stored.content_type not in SERVABLE_MEDIA_TYPES or _withheld(stored, case, request.user):
+    if (
+        stored is None
+        or stored.content_type not in SERVABLE_MEDIA_TYPES
+        or _withheld(stored, case, request.user)
+    ):
         raise Http404("Media not stored")
     # No byte of reported media reaches a browser unrecorded: the (blurred) load is audited here, the
     # deliberate unblurring by `reveal_media`. Never cached (moderation.middleware.no_store): a copy of reported
     # media must not stay on an agent's disk, so every load is fetched, and audited, again.
-    review.record_media_served(case_id=case.pk, user=request.user, index=index)
+    case_work.record_media_served(case_id=case.pk, user=request.user, index=index)
     response = HttpResponse(bytes(stored.content), content_type=stored.content_type)
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Content-Disposition"] = "inline"
@@ -415,7 +428,9 @@ def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
     return _change_case(
         request,
         case,
-        lambda version: review.confirm_decision(case_id=case.pk, user=request.user, expected_version=version),
+        lambda version: decisions.confirm_decision(
+            case_id=case.pk, user=request.user, expected_version=version
+        ),
         on_refused=lambda exc: {"decision_error": exc},
         on_done=lambda decision: _next_case(
             request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}."
@@ -451,17 +466,15 @@ def mute_reporter(request: HttpRequest, case_id: int, report_id: int) -> HttpRes
     """Leads: mute (or unmute) the reporter of one of this case's reports."""
     case = _visible_case(request, case_id)
     muted = request.POST.get("muted", "1") == "1"
-    try:
-        review.set_reporter_muted(
-            case_id=case.pk,
-            user=request.user,
-            report_id=report_id,
-            muted=muted,
-            reason=request.POST.get("reason", ""),
-        )
-    except review.ReviewError as exc:
-        status = 403 if "leads" in exc.message else 422
-        return HttpResponse(exc.message, status=status, content_type="text/plain")
+    # Refusals (Forbidden for non-leads, Invalid for a report without a reporter) are answered by
+    # moderation.page_errors.
+    case_work.set_reporter_muted(
+        case_id=case.pk,
+        user=request.user,
+        report_id=report_id,
+        muted=muted,
+        reason=request.POST.get("reason", ""),
+    )
     response = _render_review(request, case) if request.htmx else redirect("cases:review", case_id=case.pk)
     return _toast(response, "Reporter muted." if muted else "Reporter unmuted.", request=request)
 

@@ -2,20 +2,23 @@
 
 from django.contrib import admin
 
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
     def log_addition(self, request, obj, message):
         record_event(
-            actor=Actor.for_user(request.user), verb="admin.added", target=obj, data={"change": str(message)}
+            actor=Actor.for_user(request.user),
+            verb=Verb.ADMIN_ADDED,
+            target=obj,
+            data={"change": str(message)},
         )
         return super().log_addition(request, obj, message)
 
     def log_change(self, request, obj, message):
         record_event(
             actor=Actor.for_user(request.user),
-            verb="admin.changed",
+            verb=Verb.ADMIN_CHANGED,
             target=obj,
             data={"change": str(message)},
         )
@@ -24,7 +27,10 @@ class AuditedModelAdmin(admin.ModelAdmin):
     def log_deletions(self, request, queryset):
         for obj in queryset:
             record_event(
-                actor=Actor.for_user(request.user), verb="admin.deleted", target=obj, data={"repr": str(obj)}
+                actor=Actor.for_user(request.user),
+                verb=Verb.ADMIN_DELETED,
+                target=obj,
+                data={"repr": str(obj)},
             )
         return super().log_deletions(request, queryset)
 

@@ -14,7 +14,7 @@ from django.db import models
 from django.utils.text import capfirst
 
 from moderation.admin_audit import AuditedModelAdmin
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 
 
 class WriteOnlySecretsForm(forms.ModelForm):
@@ -129,8 +129,8 @@ class WriteOnlySecretsAdmin(AuditedModelAdmin):
         if not change:
             return  # the addition itself is audited (admin.added)
         for verb, names in (
-            ("admin.secret_rotated", form.rotated_secrets),
-            ("admin.secret_removed", form.removed_secrets),
+            (Verb.ADMIN_SECRET_ROTATED, form.rotated_secrets),
+            (Verb.ADMIN_SECRET_REMOVED, form.removed_secrets),
         ):
             for name in names:
                 record_event(actor=Actor.for_user(request.user), verb=verb, target=obj, data={"field": name})

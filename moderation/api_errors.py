@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from moderation.content import find_unstorable_text
+from moderation.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +26,6 @@ logger = logging.getLogger(__name__)
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
-
-
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None):
-        super().__init__(detail)
-        self.extra = extra or {}
 
 
 class BadContent(exceptions.ParseError):
@@ -102,9 +94,35 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+# A service's refusal (`moderation.errors`) as an API answer: the one place the API maps the kinds.
+API_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    NotFound: (status.HTTP_404_NOT_FOUND, "not_found"),
+    Forbidden: (status.HTTP_403_FORBIDDEN, "permission_denied"),
+    Conflict: (status.HTTP_409_CONFLICT, "conflict"),
+    Invalid: (status.HTTP_400_BAD_REQUEST, "validation_error"),
+}
+
+
+def domain_error_response(exc: DomainError) -> Response:
+    """NotFound and Forbidden say only what went wrong; Conflict and Invalid also name the field, and a
+    Conflict the object already there (`existing`)."""
+    code, name = next(value for kind, value in API_STATUS.items() if isinstance(exc, kind))
+    body: dict[str, Any] = {"error": name, "detail": exc.message}
+    if isinstance(exc, (Conflict, Invalid)):
+        field = "body" if exc.field == "__all__" else exc.field
+        body["fields"] = {field: [exc.message]}
+        if isinstance(exc, Invalid):
+            body["detail"] = _summary(body["fields"])
+    if isinstance(exc, Conflict) and exc.existing is not None:
+        body["existing"] = {"id": exc.existing}
+    return Response(body, status=code)
+
+
 def api_exception_handler(exc, context):
     from rest_framework.views import exception_handler  # DRF views import our parser via settings
 
+    if isinstance(exc, DomainError):
+        return domain_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     response = exception_handler(exc, context)
@@ -131,8 +149,6 @@ def api_exception_handler(exc, context):
     else:
         code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
         body = {"error": code if isinstance(code, str) else "error", "detail": _detail_text(exc)}
-        if isinstance(exc, Conflict):
-            body.update(exc.extra)
     response.data = body
     return response
 

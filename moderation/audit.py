@@ -5,7 +5,10 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from moderation.audit_verbs import Verb, known_verb
 from moderation.models import AuditEvent, Vendor
+
+__all__ = ["Actor", "Verb", "audit_event", "record_event", "record_events"]
 
 
 @dataclass(frozen=True)
@@ -28,14 +31,18 @@ class Actor:
 
 
 def audit_event(
-    *, actor: Actor, verb: str, target: Any, case_id: int | None = None, data: dict | None = None
+    *, actor: Actor, verb: Verb, target: Any, case_id: int | None = None, data: dict | None = None
 ) -> AuditEvent:
-    """Build (unsaved) an audit event for `target` (a model instance)."""
+    """Build (unsaved) an audit event for `target` (a model instance).
+
+    `verb` is a `Verb`; a verb the enumeration does not list is refused (ValueError) before anything is
+    written. (A plain string equal to a member's value passes, for callers not yet moved to `Verb.X`.)
+    """
     return AuditEvent(
         actor_type=actor.type,
         actor_id=actor.id,
         actor_label=actor.label,
-        verb=verb,
+        verb=known_verb(verb).value,
         target_type=target._meta.label_lower,
         target_id=str(target.pk),
         case_id=case_id,
@@ -44,7 +51,7 @@ def audit_event(
 
 
 def record_event(
-    *, actor: Actor, verb: str, target: Any, case_id: int | None = None, data: dict | None = None
+    *, actor: Actor, verb: Verb, target: Any, case_id: int | None = None, data: dict | None = None
 ) -> AuditEvent:
     event = audit_event(actor=actor, verb=verb, target=target, case_id=case_id, data=data)
     event.save()
@@ -52,4 +59,5 @@ def record_event(
 
 
 def record_events(events: list[AuditEvent]) -> None:
+    """Save events built with `audit_event` (their verbs already checked) in one INSERT."""
     AuditEvent.objects.bulk_create(events)

@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import AuditEvent
 from moderation.streaming import streaming_response
 
@@ -121,7 +121,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     filters = {key: value for key, value in request.GET.items() if key != "before"}
     record_event(
         actor=Actor.for_user(request.user),
-        verb="audit.exported",
+        verb=Verb.AUDIT_EXPORTED,
         target=request.user,
         data={"filters": filters, "limit": limit},
     )

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import Vendor, VendorToken
 from moderation.tokens import generate_token, hash_token
 
@@ -16,7 +16,7 @@ def issue_vendor_token(*, vendor: Vendor, label: str = "", actor: Actor) -> tupl
         vendor=vendor, label=label, prefix=plaintext[:12], key_hash=hash_token(plaintext)
     )
     record_event(
-        actor=actor, verb="vendor_token.issued", target=token, data={"vendor": vendor.slug, "label": label}
+        actor=actor, verb=Verb.VENDOR_TOKEN_ISSUED, target=token, data={"vendor": vendor.slug, "label": label}
     )
     return token, plaintext
 
@@ -29,7 +29,7 @@ def revoke_vendor_tokens(*, token_ids: list[int], actor: Actor) -> int:
     for token in tokens:
         VendorToken.objects.filter(pk=token.pk).update(revoked_at=now)
         record_event(
-            actor=actor, verb="vendor_token.revoked", target=token, data={"vendor_id": token.vendor_id}
+            actor=actor, verb=Verb.VENDOR_TOKEN_REVOKED, target=token, data={"vendor_id": token.vendor_id}
         )
     return len(tokens)
 
@@ -52,7 +52,7 @@ def rotate_vendor_token(
     token, plaintext = issue_vendor_token(vendor=vendor, label=label, actor=actor)
     record_event(
         actor=actor,
-        verb="vendor_token.rotated",
+        verb=Verb.VENDOR_TOKEN_ROTATED,
         target=token,
         data={"vendor": vendor.slug, "old_tokens": old_ids, "old_expire_at": expires.isoformat()},
     )
@@ -84,7 +84,7 @@ def assign_role(*, user, role: str, actor: Actor, teams: list[str] = ()) -> None
     user.save(update_fields=["is_staff"])
     record_event(
         actor=actor,
-        verb="user.role_assigned",
+        verb=Verb.USER_ROLE_ASSIGNED,
         target=user,
         data={"role": role, "teams": sorted(group.name for group in team_groups)},
     )

@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "moderation.middleware.htmx_login_redirect",
     "moderation.two_factor.require_two_factor",
+    "moderation.page_errors.DomainErrorMiddleware",  # last: a service's refusal a page view did not handle
 ]
 
 ROOT_URLCONF = "moderation.urls"
@@ -364,7 +365,7 @@ if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env_bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", False)
 OUTBOUND_MAX_RESPONSE_BYTES = env_int("OUTBOUND_MAX_RESPONSE_BYTES", 1024 * 1024)
 OUTBOUND_DEFAULT_TIMEOUT = env_float("OUTBOUND_DEFAULT_TIMEOUT", 5.0)
-# Reported media: copied by a worker through the guarded client, served to agents from here (cases.services.media).
+# Reported media: copied by a worker through the guarded client, served to agents from here (cases.detection.media).
 MEDIA_FETCH = env_bool("MEDIA_FETCH", True)
 MEDIA_FETCH_TIMEOUT = env_float("MEDIA_FETCH_TIMEOUT", 10.0)
 MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 8 * 1024 * 1024)

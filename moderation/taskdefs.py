@@ -32,3 +32,15 @@ def backoff_seconds(attempt: int, *, base: float, cap: float = 600.0) -> float:
     """Exponential backoff with full jitter: uniform in [base·2^(attempt-1) / 2, base·2^(attempt-1)], capped."""
     ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
     return random.uniform(ceiling / 2, ceiling)
+
+
+def enqueue(name: str, *args, **options):
+    """Send the task registered as `name` (`delay`, or `apply_async` with `options`): how services ask for
+    background work without importing the task modules, which import them (models <- selectors <- services
+    <- tasks). Tasks register under their names at app load (`app.autodiscover_tasks`); eager mode applies as
+    for `delay`. Raises what the broker raises: callers decide whether an outage may fail them."""
+    if name not in app.tasks:
+        # A web process has not imported the task modules yet: the same import a worker does at start.
+        app.loader.import_default_modules()
+    task_ = app.tasks[name]
+    return task_.apply_async(args, **options) if options else task_.delay(*args)

@@ -27,7 +27,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.client_ip import client_ip
 from moderation.roles import is_privileged
 
@@ -156,7 +156,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
             return redirect(_step_url(VERIFY_URL_NAME, _next_url(request)))  # another session enrolled
         error = "That code did not match. Check the time on your phone and try the current code."
         record_event(
-            actor=Actor.for_user(user), verb="auth.two_factor_failed", target=user, data={"step": "setup"}
+            actor=Actor.for_user(user), verb=Verb.AUTH_TWO_FACTOR_FAILED, target=user, data={"step": "setup"}
         )
     return render(
         request,
@@ -206,7 +206,7 @@ def _confirm_enrolment(request: HttpRequest, key: str, match: TOTP) -> list[str]
     request.session.pop(SETUP_KEY_SESSION, None)
     request.session.cycle_key()
     otp_login(request, device)
-    record_event(actor=Actor.for_user(user), verb="auth.two_factor_enrolled", target=device)
+    record_event(actor=Actor.for_user(user), verb=Verb.AUTH_TWO_FACTOR_ENROLLED, target=device)
     return codes
 
 
@@ -216,7 +216,7 @@ def reset_two_factor(*, user, actor: Actor) -> int:
     login. For a lost phone; audited. Returns how many devices were removed."""
     removed = TOTPDevice.objects.filter(user=user).delete()[1].get("otp_totp.TOTPDevice", 0)
     removed += StaticDevice.objects.filter(user=user).delete()[1].get("otp_static.StaticDevice", 0)
-    record_event(actor=actor, verb="auth.two_factor_reset", target=user, data={"devices": removed})
+    record_event(actor=actor, verb=Verb.AUTH_TWO_FACTOR_RESET, target=user, data={"devices": removed})
     return removed
 
 
@@ -237,7 +237,11 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         if device is not None:
             request.session.cycle_key()
             otp_login(request, device)
-            verb = "auth.backup_code_used" if isinstance(device, StaticDevice) else "auth.two_factor_verified"
+            verb = (
+                Verb.AUTH_BACKUP_CODE_USED
+                if isinstance(device, StaticDevice)
+                else Verb.AUTH_TWO_FACTOR_VERIFIED
+            )
             record_event(actor=Actor.for_user(user), verb=verb, target=device)
             return redirect(_next_url(request))
         error, status = (
@@ -246,7 +250,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         )
         record_event(
             actor=Actor.for_user(user),
-            verb="auth.two_factor_failed",
+            verb=Verb.AUTH_TWO_FACTOR_FAILED,
             target=user,
             data={"step": "verify", "ip": client_ip(request)},
         )

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.client_ip import client_ip
 from moderation.login_throttle import (
     clear_failures,
@@ -46,7 +46,7 @@ class StaffLoginView(LoginView):
         count_failure(self.attempt)
         record_event(
             actor=Actor.system("login"),
-            verb="auth.login_failed",
+            verb=Verb.AUTH_LOGIN_FAILED,
             target=AuditTarget("auth.user", "-"),
             data={
                 "username": (self.request.POST.get("username") or "")[:150],

@@ -12,7 +12,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
-from cases.services.effects import active_strike_count, reporter_weight
+from cases.track_record import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
 

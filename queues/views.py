@@ -8,6 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cases.services.review.bulk import bulk_decide as decide_in_bulk
+from moderation.errors import Invalid
+from moderation.page_errors import page_status
 from queues import selectors
 from queues.filters import CaseQueueFilter
 from queues.services import ClaimRefused, claim_next_case
@@ -74,7 +77,8 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         case = claim_next_case(user=request.user, queue=queue)
     except ClaimRefused as exc:
-        return render(request, "queues/claim_confirm.html", {"queue": queue, "error": str(exc)}, status=403)
+        context = {"queue": queue, "error": exc.message}
+        return render(request, "queues/claim_confirm.html", context, status=page_status(exc))
     if case is None:
         return render(request, "queues/empty.html", {"queue": queue})
     if case.queue_id != queue.pk:
@@ -87,8 +91,6 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
     """Leads: one policy and action for the selected cases of this queue, each decided and audited on its own."""
-    from cases.services import review
-
     queue = selectors.queue_for_user(request.user, slug)
     if queue is None:
         raise Http404("No such queue")
@@ -96,14 +98,14 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
     # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
     in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
     try:
-        outcome = review.bulk_decide(
+        outcome = decide_in_bulk(
             user=request.user,
             case_ids=[case_id for case_id in ids if case_id in in_queue],
             policy_id=_positive_int(request.POST.get("policy")),
             action_id=_positive_int(request.POST.get("action")),
             reason=request.POST.get("reason", ""),
         )
-    except review.ReviewError as exc:
+    except Invalid as exc:  # Forbidden (not a lead) is moderation.page_errors' 403
         messages.error(request, exc.message)
     else:
         skipped = len(outcome.skipped) + len(set(ids) - in_queue)

@@ -4,6 +4,7 @@ import factory
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from cases.demo import png_bytes
 from cases.models import (
     Case,
     CaseNote,
@@ -17,7 +18,6 @@ from cases.models import (
     Tag,
 )
 from cases.selectors import media_url_hash
-from moderation.demo import png_bytes
 from moderation.models import NO_VIOLATION_KEY, Action, EnforcementEndpoint, Policy, Vendor
 from queues.models import Queue, RoutingRule, ScoreCondition
 

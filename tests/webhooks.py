@@ -19,6 +19,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 from werkzeug.datastructures import Headers
 
+from moderation.celery import app
+
 
 def verify(secret: str, headers, raw_body: bytes, tolerance: int = 300) -> bool:
     """The receiver's check, as docs/webhooks.md gives it."""
@@ -125,7 +127,8 @@ def backoff_passes(message) -> None:
 
 class HeldTasks:
     """Stands in for the broker: a delivery task's messages are held as (args, countdown) instead of run
-    eagerly; `run_next()` runs the oldest as a worker would once its countdown is over (not eager)."""
+    eagerly; `run_next()` runs the oldest as a worker would once its countdown is over (not eager).
+    Build it with `hold_task`."""
 
     def __init__(self, task, model):
         self.task = task
@@ -146,3 +149,12 @@ class HeldTasks:
         if countdown:
             backoff_passes(self.model(pk=args[0]))
         return self.run(*args)
+
+
+def hold_task(monkeypatch, name: str, model) -> HeldTasks:
+    """Messages sent to the task registered as `name` (services send by name) are held, not run."""
+    task = app.tasks[name]
+    held = HeldTasks(task, model)
+    monkeypatch.setattr(task, "delay", held.delay)
+    monkeypatch.setattr(task, "apply_async", held.apply_async)
+    return held

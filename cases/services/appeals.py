@@ -17,26 +17,19 @@ from django.utils import timezone
 
 from cases.models import Appeal, Case, Decision, Report, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
-from cases.services.review import (
+from cases.services.review.common import (
     CaseConflict,
     ReviewError,
-    _check_can_act,
-    _clean_text,
-    _lock_visible_case,
-    _refuse_if_protected,
+    check_can_act,
+    clean_text,
+    lock_visible_case,
     move_case_on,
+    refuse_if_protected,
 )
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
+from moderation.errors import Conflict, Forbidden, NotFound
 from moderation.models import Vendor
 from queues.models import Queue
-
-
-class AppealRefused(Exception):
-    """The appeal cannot be filed: `status` (404/409/400), `field` and `message` for the API answer."""
-
-    def __init__(self, message: str, *, status: int, field: str = "decision_id", existing: int | None = None):
-        super().__init__(message)
-        self.message, self.status, self.field, self.existing = message, status, field, existing
 
 
 @dataclass(frozen=True)
@@ -54,7 +47,9 @@ def appeals_queue(*, restricted: bool = False) -> Queue:
             defaults={"name": "Appeals (restricted)", "sla_hours": 72, "is_restricted": True},
         )
         if not queue.is_restricted:  # an admin un-restricted it: restricted content still never goes there
-            raise AppealRefused("The restricted appeals queue is not restricted; ask an admin.", status=503)
+            raise Conflict(
+                "The restricted appeals queue is not restricted; ask an admin.", field="decision_id"
+            )
         return queue
     queue, _ = Queue.objects.get_or_create(
         slug=settings.APPEALS_QUEUE_SLUG,
@@ -73,17 +68,15 @@ def file_appeal(
 ) -> FiledAppeal:
     """Open an appeal case for a decision the vendor reported on. Idempotent per (vendor, external_id):
     a replay returns the same appeal; a different body under the same key, or a second appeal of the same
-    decision, is refused (409). Decisions the vendor did not report on answer 404 (not confirmed to exist).
+    decision, is refused (Conflict, naming the appeal already there). A decision the vendor did not report on
+    is NotFound, exactly as a missing one (not confirmed to exist).
     """
     digest = _payload_hash(decision_id, statement, appellant_id)
     existing = Appeal.objects.filter(vendor=vendor, external_id=external_id).first()
     if existing is not None:
         if existing.payload_hash != digest:
-            raise AppealRefused(
-                "This external_id was used for a different appeal.",
-                status=409,
-                field="external_id",
-                existing=existing.pk,
+            raise Conflict(
+                "This external_id was used for a different appeal.", field="external_id", existing=existing.pk
             )
         return FiledAppeal(existing, created=False)
     # One look-up: a decision this vendor has no part in answers exactly as a missing one.
@@ -94,9 +87,11 @@ def file_appeal(
         .first()
     )
     if decision is None:
-        raise AppealRefused("No such decision.", status=404)
+        raise NotFound("No such decision.", field="decision_id")
     if decision.review_state not in Decision.IN_FORCE or decision.action.kind in NOT_ENFORCED:
-        raise AppealRefused("Only a decision in force that acted on the subject can be appealed.", status=409)
+        raise Conflict(
+            "Only a decision in force that acted on the subject can be appealed.", field="decision_id"
+        )
     try:
         with transaction.atomic():
             appeal = _open_appeal(vendor, external_id, decision, statement, appellant_id, digest)
@@ -107,8 +102,8 @@ def file_appeal(
             return FiledAppeal(again, created=False)
         # Another vendor's appeal is not named: its id is that vendor's business.
         own = Appeal.objects.filter(decision=decision, vendor=vendor).first()
-        raise AppealRefused(
-            "This decision has already been appealed.", status=409, existing=own.pk if own else None
+        raise Conflict(
+            "This decision has already been appealed.", field="decision_id", existing=own.pk if own else None
         ) from None
     return FiledAppeal(appeal, created=True)
 
@@ -154,7 +149,7 @@ def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest)
     )
     record_event(
         actor=Actor.for_vendor(vendor),
-        verb="appeal.filed",
+        verb=Verb.APPEAL_FILED,
         target=appeal,
         case_id=case.pk,
         data={"decision": decision.pk, "original_case": decision.case_id},
@@ -164,25 +159,25 @@ def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest)
 
 @transaction.atomic
 def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_version: int | None) -> Appeal:
-    """Uphold or overturn. Never by the agent who made or confirmed the decision (ReviewError).
+    """Uphold or overturn. Never by the agent who made or confirmed the decision (Forbidden).
 
     Overturn: a reversing enforcement for the original decision and the author's strike removed.
     """
     now = timezone.now()
-    case = _lock_visible_case(case_id, user)
+    case = lock_visible_case(case_id, user)
     if case.kind != Case.Kind.APPEAL:
         raise ReviewError("This is not an appeal case.", field="outcome")
-    _check_can_act(case, user, expected_version, now, must_hold=True)
-    _refuse_if_protected(case, user)
+    check_can_act(case, user, expected_version, now, must_hold=True)
+    refuse_if_protected(case, user)
     if outcome not in (Appeal.State.UPHELD, Appeal.State.OVERTURNED):
         raise ReviewError("Choose uphold or overturn.", field="outcome")
-    reason = _clean_text(reason, field="reason")
+    reason = clean_text(reason, field="reason")
     appeal = Appeal.objects.select_related("decision__action", "decision__policy").get(appeal_case=case)
     if appeal.state != Appeal.State.OPEN:
         raise CaseConflict("This appeal was already decided.", case)
     decision = appeal.decision
     if user.pk in (decision.decided_by_id, decision.reviewed_by_id):
-        raise ReviewError(
+        raise Forbidden(
             "You made or confirmed the decision under appeal; another agent must review it.", field="outcome"
         )
     appeal.state = outcome
@@ -198,7 +193,7 @@ def resolve_appeal(*, case_id: int, user, outcome: str, reason: str, expected_ve
     move_case_on(case, status=Case.Status.RESOLVED, now=now)
     record_event(
         actor=Actor.for_user(user),
-        verb=f"appeal.{outcome}",
+        verb=Verb.APPEAL_UPHELD if outcome == Appeal.State.UPHELD else Verb.APPEAL_OVERTURNED,
         target=appeal,
         case_id=case.pk,
         data={"decision": decision.pk, "original_case": decision.case_id},

@@ -3,10 +3,13 @@ author's strike. Called inside the decision's transaction."""
 
 from datetime import timedelta
 
+from django.db.models import Case as CaseExpression
+from django.db.models import Count, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
 from cases.models import Decision, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
+from moderation.models import Vendor
 
 
 def decision_takes_effect(decision: Decision) -> None:
@@ -45,19 +48,6 @@ def decided_author(decision: Decision) -> str:
     return decision.case.subject.author_id
 
 
-def active_strike_count(author_id: str) -> int:
-    if not author_id:
-        return 0
-    from django.db.models import Q
-
-    now = timezone.now()
-    return (
-        Strike.objects.filter(author_id=author_id, removed_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .count()
-    )
-
-
 def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     """Timed actions whose time is up get their reversing enforcement (once: one per decision and kind).
 
@@ -67,7 +57,7 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     from django.db import transaction
 
     from cases.models import Enforcement
-    from moderation.audit import Actor, record_event
+    from moderation.audit import Actor, Verb, record_event
 
     now = now or timezone.now()
     due = list(
@@ -84,7 +74,7 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
                 lifted += 1
                 record_event(
                     actor=Actor.system("scheduler"),
-                    verb="decision.expired",
+                    verb=Verb.DECISION_EXPIRED,
                     target=decision,
                     case_id=decision.case_id,
                     data={
@@ -97,11 +87,13 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
 
 def record_report_outcomes(decision: Decision) -> None:
     """Mark the case's undecided reports upheld (an enforcing action) or rejected (no violation), and count
-    them into each reporter's and vendor's track record. Escalations judge nothing."""
-    from django.db.models import Count, F
+    them into each reporter's and vendor's track record. Escalations judge nothing.
 
-    from cases.models import Report, Reporter
-    from moderation.models import Action, Vendor
+    A fixed number of statements however many reporters and vendors the case has: one read of the pending
+    reports per (vendor, reporter), one UPDATE of the reports, one INSERT of the reporters not yet known, and
+    one UPDATE each for the reporters' and the vendors' counters (a CASE per row, portable to SQLite)."""
+    from cases.models import Report
+    from moderation.models import Action
 
     if decision.action.kind == Action.Kind.ESCALATE:
         return
@@ -109,66 +101,57 @@ def record_report_outcomes(decision: Decision) -> None:
         Report.Outcome.REJECTED if decision.action.kind == Action.Kind.NO_VIOLATION else Report.Outcome.UPHELD
     )
     pending = Report.objects.filter(case_id=decision.case_id, outcome=Report.Outcome.PENDING)
-    per_reporter = list(
-        pending.exclude(reporter_id="").values("vendor_id", "reporter_id").annotate(n=Count("id"))
-    )
-    per_vendor = list(pending.values("vendor_id").annotate(n=Count("id")))
-    if not per_vendor:
+    rows = list(pending.values_list("vendor_id", "reporter_id").annotate(n=Count("id")).order_by())
+    if not rows:
         return
     pending.update(outcome=outcome)
     from cases.services.vendor_callbacks import notify_reporting_vendors
 
     notify_reporting_vendors(decision, outcome=outcome)
     counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
-    for row in per_reporter:
-        reporter, _ = Reporter.objects.get_or_create(
-            vendor_id=row["vendor_id"], reporter_id=row["reporter_id"]
-        )
-        Reporter.objects.filter(pk=reporter.pk).update(**{counter: F(counter) + row["n"]})
-    for row in per_vendor:
-        Vendor.objects.filter(pk=row["vendor_id"]).update(**{counter: F(counter) + row["n"]})
-
-
-# A reporter's track record counts once they have this many judged reports.
-MIN_JUDGED_FOR_ACCURACY = 5
-
-
-def reporter_weight(case_id: int) -> tuple[int, float]:
-    """(muted reporters on the case, track-record factor 0..1 for the others) for the priority score.
-
-    The factor is the mean smoothed accuracy ((upheld + 1) / (judged + 2)) of the case's unmuted reporters
-    with enough judged reports; 1.0 when none has a record yet, so new reporters are not penalised.
-    """
-    from cases.models import Report
-
-    pairs = list(
-        Report.objects.filter(case_id=case_id)
-        .exclude(reporter_id="")
-        .values_list("vendor_id", "reporter_id")
-        .distinct()[:200]
+    per_vendor: dict[int, int] = {}
+    per_reporter: dict[tuple[int, str], int] = {}
+    for vendor_id, reporter_id, n in rows:
+        per_vendor[vendor_id] = per_vendor.get(vendor_id, 0) + n
+        if reporter_id:  # a report naming no reporter counts for its vendor only
+            per_reporter[(vendor_id, reporter_id)] = n
+    _count_into_reporters(per_reporter, counter)
+    _count_into(
+        Vendor.objects.all(), {vendor_id: Q(pk=vendor_id) for vendor_id in per_vendor}, per_vendor, counter
     )
-    if not pairs:
-        return 0, 1.0
-    muted = 0
-    accuracies = []
-    for reporter in reporters_for(pairs).values():
-        if reporter.muted_at is not None:
-            muted += 1
-        elif reporter.judged >= MIN_JUDGED_FOR_ACCURACY:
-            accuracies.append((reporter.upheld_count + 1) / (reporter.judged + 2))
-    return muted, (sum(accuracies) / len(accuracies)) if accuracies else 1.0
 
 
-def reporters_for(pairs) -> dict:
-    """(vendor id, reporter id) → Reporter for the given pairs that have a record. Two IN lists and a filter
-    in Python: cheaper to build than an OR of one clause per pair."""
+# Pairs per statement: keeps each UPDATE well inside every backend's limit on parameters.
+_TRACK_RECORD_BATCH = 500
+
+
+def _count_into_reporters(per_reporter: dict[tuple[int, str], int], counter: str) -> None:
     from cases.models import Reporter
 
-    pairs = set(pairs)
-    if not pairs:
-        return {}
-    candidates = Reporter.objects.filter(
-        vendor_id__in={vendor_id for vendor_id, _ in pairs},
-        reporter_id__in={reporter_id for _, reporter_id in pairs},
+    pairs = list(per_reporter)
+    for start in range(0, len(pairs), _TRACK_RECORD_BATCH):
+        batch = pairs[start : start + _TRACK_RECORD_BATCH]
+        # Reporters seen for the first time get their (zeroed) row; existing rows are left alone, also when
+        # a concurrent decision creates the same one first.
+        Reporter.objects.bulk_create(
+            [Reporter(vendor_id=vendor_id, reporter_id=reporter_id) for vendor_id, reporter_id in batch],
+            ignore_conflicts=True,
+        )
+        where = {pair: Q(vendor_id=pair[0], reporter_id=pair[1]) for pair in batch}
+        _count_into(Reporter.objects.all(), where, per_reporter, counter)
+
+
+def _count_into(rows, where: dict, counts: dict, counter: str) -> None:
+    """One UPDATE adding `counts[key]` to `counter` of the row `where[key]` picks, for every key: counters
+    move in the database (`counter + n`), so concurrent decisions never lose a count."""
+    if not where:
+        return
+    matches = Q()
+    for condition in where.values():
+        matches |= condition
+    added = CaseExpression(
+        *(When(condition, then=F(counter) + counts[key]) for key, condition in where.items()),
+        default=F(counter),
+        output_field=PositiveIntegerField(),
     )
-    return {(r.vendor_id, r.reporter_id): r for r in candidates if (r.vendor_id, r.reporter_id) in pairs}
+    rows.filter(matches).update(**{counter: added})

@@ -25,8 +25,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from cases.models import Case, Report, Signal, Subject, SubjectVersion
+from cases.services.background import enqueue_case_enrichment, enqueue_media_fetch
 from cases.services.restriction import restrict_subjects, withdraw_from_open_queues
-from moderation.audit import Actor, audit_event, record_events
+from moderation.audit import Actor, Verb, audit_event, record_events
 from moderation.models import Policy, Vendor
 
 logger = logging.getLogger(__name__)
@@ -273,7 +274,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     events = [
         audit_event(
             actor=actor,
-            verb="case.opened",
+            verb=Verb.CASE_OPENED,
             target=case,
             case_id=case.pk,
             data={"subject": str(case.subject_id)},
@@ -283,7 +284,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     events += [
         audit_event(
             actor=actor,
-            verb="report.received",
+            verb=Verb.REPORT_RECEIVED,
             target=report,
             case_id=report.case_id,
             data={
@@ -295,8 +296,6 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
         for report in reports
     ]
     record_events(events)
-
-    from cases.tasks import enqueue_case_enrichment, enqueue_media_fetch  # (imports services: import late)
 
     transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
     if media_case_ids:

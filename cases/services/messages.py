@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import Q
 
 from moderation.models import Action, MessageTemplate, Policy
 
@@ -27,10 +28,8 @@ def choose_template(*, policy: Policy, action: Action, language: str) -> Message
     language = (language or "").split("-")[0].lower()
     candidates = list(
         MessageTemplate.objects.filter(action=action, is_active=True)
-        .filter(policy__in=[policy])
+        .filter(Q(policy=policy) | Q(policy__isnull=True))
         .order_by("-id")
-    ) + list(
-        MessageTemplate.objects.filter(action=action, is_active=True, policy__isnull=True).order_by("-id")
     )
     for wanted_policy in (policy.pk, None):
         for wanted_language in (language, ""):
@@ -47,6 +46,22 @@ def compose_user_message(
     *, subject, policy: Policy, action: Action, reason: str, decision_id: int | None
 ) -> UserMessage:
     template = choose_template(policy=policy, action=action, language=subject.language)
+    return fill_user_message(
+        template, subject=subject, policy=policy, action=action, reason=reason, decision_id=decision_id
+    )
+
+
+def fill_user_message(
+    template: MessageTemplate | None,
+    *,
+    subject,
+    policy: Policy,
+    action: Action,
+    reason: str,
+    decision_id: int | None,
+) -> UserMessage:
+    """The message from a template already chosen (no query): a decision fills it before and after it has an
+    id (the appeal link names the decision) without looking the template up twice."""
     if template is None:
         return UserMessage(text=reason or policy.user_facing_text)
     appeal_link = None

@@ -36,10 +36,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.models import Enforcement, OutboxMessage, VendorCallback
-from moderation import outbound
-from moderation.audit import Actor, record_event
+from moderation import outbound, taskdefs
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import EnforcementEndpoint
-from moderation.taskdefs import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +77,7 @@ class Kind:
 
     name: str  # audit verbs `<name>.delivered|failed|retried`, the delivering system actor's label
     model: type[OutboxMessage]
-    task: str  # its delivery task in cases.tasks (one attempt at one row)
+    task: str  # the name of its delivery task (one attempt at one row), sent by name
     max_attempts: Callable[[], int]
     destination: Callable[[OutboxMessage], Destination | str]  # or why there is nowhere to send it
     audit_data: Callable[[OutboxMessage], dict]
@@ -93,8 +92,9 @@ class Kind:
     def actor(self) -> Actor:
         return Actor.system(self.name)
 
-    def verb(self, outcome: str) -> str:
-        return f"{self.name}.{outcome}"
+    def verb(self, outcome: str) -> Verb:
+        """`enforcement.delivered`, `vendor_callback.retried`...: members of the audit verb enumeration."""
+        return Verb(f"{self.name}.{outcome}")
 
 
 def _enforcement_destination(enforcement: Enforcement) -> Destination | str:
@@ -128,7 +128,7 @@ def _vendor_callback_destination(callback: VendorCallback) -> Destination | str:
 ENFORCEMENT = Kind(
     name="enforcement",
     model=Enforcement,
-    task="deliver_enforcement",
+    task="cases.deliver_enforcement",
     max_attempts=lambda: settings.ENFORCEMENT_MAX_ATTEMPTS,
     destination=_enforcement_destination,
     audit_data=lambda enforcement: {"kind": enforcement.kind},
@@ -137,7 +137,7 @@ ENFORCEMENT = Kind(
 VENDOR_CALLBACK = Kind(
     name="vendor_callback",
     model=VendorCallback,
-    task="deliver_vendor_callback",
+    task="cases.deliver_vendor_callback",
     max_attempts=lambda: settings.VENDOR_CALLBACK_MAX_ATTEMPTS,
     destination=_vendor_callback_destination,
     audit_data=lambda callback: {"vendor": callback.vendor.slug},
@@ -192,16 +192,13 @@ def enqueue(kind: Kind, message_ids: list[int], *, countdown: float | None = Non
     """Send one delivery task per row. A message the broker refuses is logged, never raised (the change that
     made the row has committed), and its row is marked as held by no task, so the next sweep takes it.
     Returns how many were sent."""
-    from cases import tasks  # tasks import the services: import late
-
-    task = getattr(tasks, kind.task)
     refused = []
     for message_id in message_ids:
         try:
             if countdown is None:
-                task.delay(message_id)
+                taskdefs.enqueue(kind.task, message_id)
             else:
-                task.apply_async((message_id,), countdown=countdown)
+                taskdefs.enqueue(kind.task, message_id, countdown=countdown)
         except Exception:
             logger.exception("could not enqueue %s %s", kind.name, message_id)
             refused.append(message_id)
@@ -274,7 +271,9 @@ def deliver(*, kind: Kind, message_id: int, eager: bool = False) -> DeliveryOutc
     final = eager or attempt >= kind.max_attempts()
     state = DELIVERED if not error else PENDING if retryable and not final else FAILED
     countdown = (
-        backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS)
+        taskdefs.backoff_seconds(
+            attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS
+        )
         if state == PENDING
         else None
     )

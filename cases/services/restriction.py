@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from cases.models import Case, MediaFile, Subject, SubjectVersion
 from cases.selectors import media_url_hash
-from moderation.audit import Actor, record_event
+from cases.services.background import enqueue_case_enrichment
+from moderation.audit import Actor, Verb, record_event
 
 
 def restrict_subjects(subjects) -> None:
@@ -29,7 +30,9 @@ def restrict_subjects(subjects) -> None:
     # Their pictures too, under whatever URL or case they turn up again (`cases.selectors.withheld_media`).
     hashes = {
         media_url_hash(str(url))
-        for media_urls in SubjectVersion.objects.filter(subject_id__in=ids).values_list("media_urls", flat=True)
+        for media_urls in SubjectVersion.objects.filter(subject_id__in=ids).values_list(
+            "media_urls", flat=True
+        )
         for url in (media_urls or [])
     }
     if hashes:
@@ -77,12 +80,10 @@ def restrict_policy(policy) -> int:
     if subjects:
         record_event(
             actor=Actor.system("restriction"),
-            verb="policy.restricted_cases",
+            verb=Verb.POLICY_RESTRICTED_CASES,
             target=policy,
             data={"subjects": len(subjects), "withdrawn_cases": sorted(withdrawn)[:1000]},
         )
     if withdrawn:
-        from cases.tasks import enqueue_case_enrichment  # (imports services: import late)
-
         transaction.on_commit(lambda: enqueue_case_enrichment(sorted(withdrawn)), robust=True)
     return len(withdrawn)

@@ -29,25 +29,27 @@ from django.db.models import Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Appeal, Case, Decision
-from moderation.audit import Actor, audit_event, record_event, record_events
+from moderation.audit import Actor, Verb, audit_event, record_event, record_events
+from moderation.errors import Conflict, Forbidden
 from queues.models import CaseSkip, Queue
 from queues.selectors import visible_queue_ids
 
 SWEEPER = Actor.system("lease-sweeper")
 
 
-class ClaimRefused(Exception):
+class ClaimRefused(Forbidden):
     """The user may not work this queue (or it is inactive)."""
 
 
-class HoldLimitReached(Exception):
+class HoldLimitReached(Conflict):
     """A named claim beyond `CASE_MAX_HELD`: the agent must finish or release `held_case_id` first."""
 
     def __init__(self, held_case_id: int):
         self.held_case_id = held_case_id
         super().__init__(
             f"You are already reviewing case {held_case_id} (at most {settings.CASE_MAX_HELD} at a time): "
-            "decide, skip or release it first."
+            "decide, skip or release it first.",
+            existing=held_case_id,
         )
 
 
@@ -126,7 +128,7 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
                 if won:
                     record_event(
                         actor=Actor.for_user(user),
-                        verb="case.claimed",
+                        verb=Verb.CASE_CLAIMED,
                         target=Case(pk=case_id),
                         case_id=case_id,
                         data={"queue": queue.slug},
@@ -182,7 +184,7 @@ WITH agent AS (
     RETURNING c.id, gone.assignee_id
 ), expired_audit AS (
     INSERT INTO {audit} (at, actor_type, actor_id, actor_label, verb, target_type, target_id, case_id, data)
-    SELECT %(now)s, %(system)s, '', %(sweeper)s, 'case.lease_expired', 'cases.case', id::text, id,
+    SELECT %(now)s, %(system)s, '', %(sweeper)s, %(lease_expired)s, 'cases.case', id::text, id,
            jsonb_build_object('assignee', assignee_id)
     FROM expired
 )
@@ -233,7 +235,7 @@ WITH mine AS (
     RETURNING c.*
 ), claim_audit AS (
     INSERT INTO {audit} (at, actor_type, actor_id, actor_label, verb, target_type, target_id, case_id, data)
-    SELECT %(now)s, %(actor_type)s, %(actor_id)s, %(actor_label)s, 'case.claimed', 'cases.case', id::text, id,
+    SELECT %(now)s, %(actor_type)s, %(actor_id)s, %(actor_label)s, %(claimed)s, 'cases.case', id::text, id,
            %(data)s::jsonb
     FROM claimed
 )
@@ -272,6 +274,8 @@ def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case |
         "actor_id": actor.id,
         "actor_label": actor.label,
         "data": json.dumps({"queue": queue.slug}),
+        "lease_expired": Verb.CASE_LEASE_EXPIRED.value,
+        "claimed": Verb.CASE_CLAIMED.value,
     }
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(_RELEASE_EXPIRED_SQL.format(**tables), params)
@@ -304,7 +308,7 @@ def renew_lease(*, case_id: int, user) -> datetime | None:
 
 
 @transaction.atomic
-def release_case(*, case_id: int, user, verb: str = "case.released") -> bool:
+def release_case(*, case_id: int, user, verb: Verb = Verb.CASE_RELEASED) -> bool:
     """Hand the case back to its queue, if the user holds it. Audited. False if they did not hold it."""
     released = (
         Case.objects.filter(pk=case_id, assignee=user)
@@ -325,7 +329,7 @@ def release_case(*, case_id: int, user, verb: str = "case.released") -> bool:
 @transaction.atomic
 def skip_case(*, case_id: int, user) -> bool:
     """Release the case and stop offering it to this agent for `CASE_SKIP_HOURS`. Audited (`case.skipped`)."""
-    if not release_case(case_id=case_id, user=user, verb="case.skipped"):
+    if not release_case(case_id=case_id, user=user, verb=Verb.CASE_SKIPPED):
         return False
     CaseSkip.objects.update_or_create(case_id=case_id, user=user, defaults={"created_at": timezone.now()})
     return True
@@ -369,7 +373,7 @@ def _release_expired(where: Q, *, now: datetime | None = None, limit: int = 500)
                 events.append(
                     audit_event(
                         actor=SWEEPER,
-                        verb="case.lease_expired",
+                        verb=Verb.CASE_LEASE_EXPIRED,
                         target=Case(pk=case_id),
                         case_id=case_id,
                         data={"assignee": assignee_id},
@@ -421,7 +425,7 @@ def claim_case(*, case_id: int, user) -> Case | None:
             return None
         record_event(
             actor=Actor.for_user(user),
-            verb="case.claimed",
+            verb=Verb.CASE_CLAIMED,
             target=Case(pk=case_id),
             case_id=case_id,
             data={"taken_over_from": assignee_id} if assignee_id else {},

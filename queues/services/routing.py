@@ -7,14 +7,13 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import Case, Decision
-from cases.services.effects import decision_takes_effect
-from cases.services.messages import compose_user_message
-from moderation.audit import Actor, record_event
+from cases.models import Case
+from cases.services.review.decisions import decide_automatically, record_shadow_decision
+from moderation.audit import Actor, Verb, record_event
 from queues import selectors
+from queues.matching import rule_matches
 from queues.models import RoutingRule
 from queues.priority import priority_score
-from queues.routing import rule_matches
 
 logger = logging.getLogger(__name__)
 ROUTER = Actor.system("router")
@@ -68,10 +67,6 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
             case.save(update_fields=[*also_save, "updated_at"])
         return None
     facts = selectors.case_facts(case)
-    # Automation decides only untouched cases, once: never a case an agent holds, one already escalated,
-    # or one an automated rule already decided.
-    untouched = case.status == Case.Status.OPEN and case.assignee_id is None
-    already_automated: bool | None = None  # looked up only if a live automated rule matches
     matched: RoutingRule | None = None
     shadow_ids: list[int] = []
     for rule in selectors.active_rules():
@@ -81,23 +76,18 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
             continue
         if not rule_matches(rule, facts):
             continue
-        if rule.automation_mode == RoutingRule.AutomationMode.LIVE:
-            if already_automated is None:
-                already_automated = Decision.objects.filter(
-                    case=case, mode=Decision.Mode.LIVE, automated=True
-                ).exists()
-            if not untouched or already_automated:
-                continue
         if rule.automation_mode == RoutingRule.AutomationMode.SHADOW:
-            _record_shadow_decision(case, rule)
+            record_shadow_decision(case=case, rule=rule)
             shadow_ids.append(rule.pk)
             continue
+        if rule.automation_mode == RoutingRule.AutomationMode.LIVE:
+            # The decision service says whether automation may decide (never a held, escalated or already
+            # automatically decided case); if not, the rule is passed over and evaluation goes on.
+            if decide_automatically(case=case, rule=rule, also=also_save) is None:
+                continue
+            return RoutingOutcome(case.pk, case.queue_id, rule.pk, case.priority, True, tuple(shadow_ids))
         matched = rule
         break
-
-    if matched is not None and matched.automation_mode == RoutingRule.AutomationMode.LIVE:
-        _decide_automatically(case, matched)
-        return RoutingOutcome(case.pk, case.queue_id, matched.pk, case.priority, True, tuple(shadow_ids))
 
     queue = (
         matched.target_queue if matched is not None and matched.target_queue_id else selectors.default_queue()
@@ -153,7 +143,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     if first_routing or previous != (case.queue_id, case.routed_by_rule_id, case.priority):
         record_event(
             actor=ROUTER,
-            verb="case.routed" if first_routing else "case.rerouted",
+            verb=Verb.CASE_ROUTED if first_routing else Verb.CASE_REROUTED,
             target=case,
             case_id=case.pk,
             data={
@@ -167,73 +157,3 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     return RoutingOutcome(
         case.pk, case.queue_id, matched.pk if matched else None, priority, False, tuple(shadow_ids)
     )
-
-
-def _record_shadow_decision(case: Case, rule: RoutingRule) -> None:
-    _, created = Decision.objects.get_or_create(
-        case=case,
-        rule=rule,
-        mode=Decision.Mode.SHADOW,
-        defaults={
-            "policy": rule.auto_policy,
-            "action": rule.auto_action,
-            "automated": True,
-            "reason": f"Shadow: rule {rule.name!r} would have decided this automatically.",
-            "subject_version": case.subject.content_version,
-            "author_id": case.subject.author_id,
-        },
-    )
-    if created:
-        record_event(
-            actor=ROUTER,
-            verb="decision.shadow_recorded",
-            target=case,
-            case_id=case.pk,
-            data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
-        )
-
-
-def _decide_automatically(case: Case, rule: RoutingRule) -> Decision:
-    now = timezone.now()
-    decision = Decision.objects.create(
-        case=case,
-        policy=rule.auto_policy,
-        action=rule.auto_action,
-        mode=Decision.Mode.LIVE,
-        automated=True,
-        rule=rule,
-        reason=f"Automatic: rule {rule.name!r}.",
-        # Automation judges what the case shows (the content vendor's version) and its author.
-        subject_version=case.subject.content_version,
-        author_id=case.subject.author_id,
-    )
-    case.status = Case.Status.RESOLVED if rule.auto_action.resolves_case else Case.Status.ESCALATED
-    case.resolved_at = now if case.status == Case.Status.RESOLVED else None
-    case.routed_by_rule = rule
-    case.routed_at = case.routed_at or now
-    case.assignee = None
-    case.lease_expires_at = None
-    if case.status == Case.Status.ESCALATED and rule.target_queue_id:
-        case.queue = rule.target_queue
-    case.version += 1
-    case.save()
-    # The user is told what the admin's template says (never the internal rule name); a template that
-    # cannot be filled without an agent's words falls back to the policy's explanation.
-    message = compose_user_message(
-        subject=case.subject,
-        policy=rule.auto_policy,
-        action=rule.auto_action,
-        reason="",
-        decision_id=decision.pk,
-    )
-    decision.user_message = rule.auto_policy.user_facing_text if message.unfilled else message.text
-    Decision.objects.filter(pk=decision.pk).update(user_message=decision.user_message)
-    decision_takes_effect(decision)
-    record_event(
-        actor=ROUTER,
-        verb="decision.automated",
-        target=decision,
-        case_id=case.pk,
-        data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
-    )
-    return decision

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cases.models import Case, Decision, SubjectTag
 from cases.services import review
+from moderation.errors import Forbidden
 from moderation.models import AuditEvent
 from tests import factories
 
@@ -79,7 +80,7 @@ def test_an_action_not_allowed_refuses_the_whole_batch(lead, spam_cases, review_
 
 
 def test_agents_cannot_decide_in_bulk(spam_cases, review_setup):
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(Forbidden):
         bulk(review_setup.agent, spam_cases, review_setup)
 
     assert not Decision.objects.exists()
@@ -181,3 +182,14 @@ def test_an_absurd_case_id_is_ignored_not_a_server_error(lead, spam_cases, revie
 
     assert response.status_code == 200
     assert Case.objects.get(pk=spam_cases[0].pk).status == Case.Status.RESOLVED
+
+
+def test_a_batch_decides_up_to_the_limit_and_no_further(lead, spam_cases, review_setup, monkeypatch):
+    from cases.services.review import bulk as bulk_module
+
+    monkeypatch.setattr(bulk_module, "BULK_LIMIT", 2)
+
+    outcome = bulk(lead, spam_cases, review_setup)
+
+    assert outcome.decided == [spam_cases[0].pk, spam_cases[1].pk]
+    assert not Decision.objects.filter(case=spam_cases[2]).exists()

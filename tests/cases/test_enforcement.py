@@ -33,7 +33,7 @@ from moderation.models import Action, AuditEvent, EnforcementEndpoint, Policy
 from queues.models import RoutingRule
 from queues.services import route_case
 from tests import factories
-from tests.webhooks import HeldTasks, LoopbackServers, Receiver, backoff_passes
+from tests.webhooks import LoopbackServers, Receiver, backoff_passes, hold_task
 
 pytestmark = pytest.mark.django_db
 
@@ -89,9 +89,7 @@ def platform_down(own_platform):
 
 @pytest.fixture
 def held_tasks(monkeypatch):
-    held = HeldTasks(tasks.deliver_enforcement, Enforcement)
-    monkeypatch.setattr(tasks, "deliver_enforcement", held)
-    return held
+    return hold_task(monkeypatch, "cases.deliver_enforcement", Enforcement)
 
 
 def attempt(enforcement: Enforcement) -> outbox.DeliveryOutcome:
@@ -404,12 +402,11 @@ def test_a_refused_connection_is_recorded_as_refused_not_as_a_timeout(
     TimeoutError to OutboundTimeout, so an instantly refused connection reads "no complete answer within 5s"."""
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    started = time.monotonic()
     outcome = attempt(enforcement)
 
-    assert time.monotonic() - started < 2  # refused at once: nothing timed out
     assert outcome.retry
     assert "refused" in refreshed(enforcement).last_error.lower()
+    assert "within" not in refreshed(enforcement).last_error  # not the timeout's "no complete answer within"
     assert "no complete answer" not in refreshed(enforcement).last_error
 
 

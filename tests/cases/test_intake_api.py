@@ -247,3 +247,12 @@ class TestErrors:
 
         revoke_vendor_tokens(token_ids=list(vendor.tokens.values_list("pk", flat=True)), actor=Actor.system())
         assert post_report(api, report_body()).status_code == 401
+
+
+def test_a_late_repeat_seen_at_the_very_moment_of_the_decision_joins_the_resolved_case(api, report_body):
+    first_case = post_report(api, report_body(external_id="a")).json()["case_id"]
+    Case.objects.filter(pk=first_case).update(status=Case.Status.RESOLVED, resolved_at="2026-11-21T00:00:00Z")
+
+    late = post_report(api, report_body(external_id="b", occurred_at="2026-11-21T00:00:00Z")).json()
+
+    assert late["case_id"] == first_case

@@ -115,3 +115,15 @@ def test_unencodable_external_id_of_a_bad_item_is_echoed_safely(api, report_body
     assert response.status_code == 207
     result = response.json()["results"][0]
     assert result["status"] == "error" and result["external_id"] == "bad\\ud800"
+
+
+def test_a_case_opened_by_a_batch_takes_the_most_severe_reported_policy(api, report_body):
+    items = [
+        report_body(external_id="s-1", reason="spam"),
+        report_body(external_id="s-2", reason="child-safety"),
+    ]
+    items.append(report_body(external_id="s-3", reason="harassment"))
+
+    results = post_batch(api, items).json()["results"]
+
+    assert Case.objects.get(pk=results[0]["case_id"]).policy.code == "child-safety"

@@ -23,7 +23,7 @@ from cases.services.outbox import canonical_body
 from moderation.celery import app
 from moderation.models import AuditEvent, EnforcementEndpoint
 from tests import factories
-from tests.webhooks import HeldTasks, LoopbackServers, Receiver, backoff_passes, free_port
+from tests.webhooks import HeldTasks, LoopbackServers, Receiver, backoff_passes, free_port, hold_task
 
 pytestmark = pytest.mark.django_db
 
@@ -33,13 +33,11 @@ PATH = "/hooks/moderation"
 KINDS = {
     "enforcement": {
         "kind": outbox.ENFORCEMENT,
-        "task": "deliver_enforcement",
         "max_attempts": "ENFORCEMENT_MAX_ATTEMPTS",
         "event": "enforcement.apply",
     },
     "vendor_callback": {
         "kind": outbox.VENDOR_CALLBACK,
-        "task": "deliver_vendor_callback",
         "max_attempts": "VENDOR_CALLBACK_MAX_ATTEMPTS",
         "event": "case.decided",
     },
@@ -85,10 +83,7 @@ class Delivery:
         )
 
     def held_tasks(self, monkeypatch) -> HeldTasks:
-        name = KINDS[self.name]["task"]
-        held = HeldTasks(getattr(tasks, name), self.kind.model)
-        monkeypatch.setattr(tasks, name, held)
-        return held
+        return hold_task(monkeypatch, self.kind.task, self.kind.model)
 
 
 @pytest.fixture
@@ -179,11 +174,9 @@ def test_a_broker_down_at_enqueue_leaves_the_row_pending_for_the_sweeper_which_d
 def held_broker(monkeypatch) -> dict[str, HeldTasks]:
     """Both kinds' delivery tasks sent to a stand-in broker that holds them: a decision committed for real
     (transactional tests) leaves its rows pending until the test runs their tasks."""
-    held = {}
-    for name, spec in KINDS.items():
-        held[name] = HeldTasks(getattr(tasks, spec["task"]), spec["kind"].model)
-        monkeypatch.setattr(tasks, spec["task"], held[name])
-    return held
+    return {
+        name: hold_task(monkeypatch, spec["kind"].task, spec["kind"].model) for name, spec in KINDS.items()
+    }
 
 
 # --- answers and timeouts -----------------------------------------------------------------------------------

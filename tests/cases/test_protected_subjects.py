@@ -5,6 +5,7 @@ from django.contrib.auth.models import Permission
 
 from cases.models import Case, Decision, SubjectTag
 from cases.services import review
+from moderation.errors import Forbidden
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +44,7 @@ def decide(case, user, review_setup):
 
 
 def test_an_agent_cannot_act_on_a_protected_subject_and_is_told_why(case, review_setup):
-    with pytest.raises(review.ReviewError) as refused:
+    with pytest.raises(Forbidden) as refused:
         decide(case, review_setup.agent, review_setup)
 
     assert "high-profile" in refused.value.message and "Escalate" in refused.value.message
@@ -73,9 +74,9 @@ def test_an_agent_can_still_escalate_a_protected_subject(case, review_setup):
 def test_an_agent_cannot_remove_or_add_a_protected_tag(case, review_setup, protected_tag):
     other = factories.OpenCaseFactory(queue=review_setup.queue)
 
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(Forbidden):
         review.untag_subject(case_id=case.pk, user=review_setup.agent, tag="high-profile")
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(Forbidden):
         review.tag_subject(case_id=other.pk, user=review_setup.agent, tag="high-profile")
 
     assert SubjectTag.objects.filter(subject=case.subject, tag=protected_tag).exists()

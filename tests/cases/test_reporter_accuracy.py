@@ -7,7 +7,7 @@ from django.test import Client
 
 from cases.models import Report, Reporter
 from cases.services import review
-from cases.services.effects import MIN_JUDGED_FOR_ACCURACY, reporter_weight
+from cases.track_record import MIN_JUDGED_FOR_ACCURACY, reporter_weight
 from moderation.models import AuditEvent, Vendor
 from queues.priority import priority_score
 from queues.services import route_case

@@ -6,6 +6,7 @@ from django.test import Client
 
 from cases.models import Case, Decision, Enforcement, Strike
 from cases.services import review
+from moderation.errors import Forbidden
 from moderation.models import AuditEvent
 from queues.services import claim_next_case
 from tests import factories
@@ -91,7 +92,7 @@ def test_the_first_decider_cannot_confirm_their_own_decision(case, review_setup)
     first_decision(case, review_setup)
     factories.hold(case, review_setup.agent)  # even holding it again
 
-    with pytest.raises(review.ReviewError) as refused:
+    with pytest.raises(Forbidden) as refused:
         review.confirm_decision(
             case_id=case.pk, user=review_setup.agent, expected_version=fresh(case).version
         )
@@ -105,7 +106,7 @@ def test_the_first_decider_cannot_overturn_by_deciding_again(case, review_setup)
     first_decision(case, review_setup)
     factories.hold(case, review_setup.agent)  # even holding it again
 
-    with pytest.raises(review.ReviewError):
+    with pytest.raises(Forbidden):
         review.record_decision(
             case_id=case.pk,
             user=review_setup.agent,
@@ -192,7 +193,9 @@ def test_confirming_through_the_page_resolves_and_moves_on(client, case, review_
     assert fresh(case).status == Case.Status.RESOLVED
 
 
-def test_the_first_decider_confirming_through_the_page_gets_a_422(agent_client, case, review_setup):
+def test_the_first_decider_confirming_through_the_page_is_forbidden_and_told_why(
+    agent_client, case, review_setup
+):
     first_decision(case, review_setup)
     factories.hold(case, review_setup.agent)  # even holding it again
 
@@ -203,5 +206,27 @@ def test_the_first_decider_confirming_through_the_page_gets_a_422(agent_client, 
         HTTP_HX_TARGET="case-main",
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 403
+    assert "different agent" in response["HX-Trigger"]  # htmx does not swap a 403: the toast says why
     assert fresh(case).status == Case.Status.PENDING_CONFIRMATION
+
+
+def test_a_report_under_a_four_eyes_policy_needs_a_second_review_whatever_the_decision_says(
+    review_setup, four_eyes
+):
+    """The case and the decision are under spam; one of its reports was filed under child safety."""
+    spam = review_setup.policies["spam"]
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=spam)
+    factories.ReportFactory(case=case, policy=four_eyes)
+    factories.hold(case, review_setup.agent)
+
+    review.record_decision(
+        case_id=case.pk,
+        user=review_setup.agent,
+        policy_id=spam.pk,
+        action_id=review_setup.actions["remove"].pk,
+        expected_version=case.version,
+    )
+
+    assert fresh(case).status == Case.Status.PENDING_CONFIRMATION
+    assert not Enforcement.objects.exists()

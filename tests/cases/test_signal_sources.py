@@ -1,4 +1,4 @@
-"""cases.enrichment: scorers (built-in text model, HTTP moderation APIs) and context providers.
+"""cases.detection.sources: scorers (built-in text model, HTTP moderation APIs) and context providers.
 
 Every network fake is pytest-httpserver's real HTTP server on 127.0.0.1, reached through moderation.outbound
 with OUTBOUND_ALLOW_PRIVATE_NETWORKS switched on per test.
@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from django.core.exceptions import ValidationError
 
-from cases.enrichment import (
+from cases.detection.sources import (
     BUILTIN_LABEL,
     BUILTIN_MODEL,
     SourceFailed,

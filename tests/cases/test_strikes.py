@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cases.models import Strike
 from cases.services import review
-from cases.services.effects import active_strike_count
+from cases.track_record import active_strike_count
 from moderation.models import Action
 from queues.models import ScoreCondition
 from queues.services import route_case

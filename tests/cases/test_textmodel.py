@@ -3,7 +3,7 @@
 import pytest
 from profanity_check import predict_prob
 
-from cases.textmodel import text_model
+from cases.detection.textmodel import text_model
 
 TEXTS = [
     "you are a fucking idiot",

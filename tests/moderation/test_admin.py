@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cases.models import Case, Report
-from moderation.audit import Actor, record_event
+from moderation.audit import Actor, Verb, record_event
 from moderation.models import Action, AuditEvent, Policy, Vendor, VendorToken
 from moderation.services import issue_vendor_token
 from moderation.tokens import TOKEN_PREFIX, hash_token
@@ -225,7 +225,7 @@ def _subject():
 
 def _audit_event():
     vendor = factories.VendorFactory()
-    return record_event(actor=Actor.system("test"), verb="test.happened", target=vendor, data={"n": 1})
+    return record_event(actor=Actor.system("test"), verb=Verb.ADMIN_CHANGED, target=vendor, data={"n": 1})
 
 
 READ_ONLY = [
@@ -344,7 +344,7 @@ def _reports():
 def _audit_events():
     vendor = factories.VendorFactory()
     for n in range(ROWS):
-        record_event(actor=Actor.for_vendor(vendor), verb=f"test.verb{n % 5}", target=vendor, case_id=n)
+        record_event(actor=Actor.for_vendor(vendor), verb=list(Verb)[n % 5], target=vendor, case_id=n)
 
 
 CHANGELISTS = [

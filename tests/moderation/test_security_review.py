@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from cases.detection.media import fetch_media_copy
 from cases.models import MediaFile
-from cases.services.media import fetch_media_copy
 from moderation.audit import Actor, record_event
 from queues.models import QueueClearance
 from queues.selectors import visible_queue_ids

@@ -127,13 +127,13 @@ def test_slow_clients_do_not_hold_the_server(production_server):
         time.sleep(3)  # every slow connection is accepted and part-way through its request line
         assert slow.sent >= 3
 
-        started = time.monotonic()
-        response = requests.get(f"{production_server}/healthz", timeout=1)
-        elapsed = time.monotonic() - started
+        # Generous: a server whose workers the slow clients held would not answer at all until they finish,
+        # which at a byte a second is hours away.
+        response = requests.get(f"{production_server}/healthz", timeout=15)
 
         assert response.status_code == 200
         assert response.json() == {"status": "ok"}
-        assert elapsed < 1.0
+        assert slow.sent < len(slow.request)  # answered while every slow request was still unfinished
     finally:
         slow.close()
 

@@ -12,7 +12,7 @@ from django.test import Client
 
 from cases.models import Case, Decision, Scorer
 from cases.services import review
-from cases.services.enrichment import enrich_case
+from cases.tasks import enrich_then_route as enrich_case
 from moderation.audit import Actor, record_event
 from moderation.models import AuditEvent, EnforcementEndpoint
 from queues.admin import RoutingRuleForm
@@ -273,7 +273,7 @@ def test_only_a_superuser_configures_a_source_that_receives_restricted_content(w
 
 
 def test_a_picture_that_is_also_restricted_evidence_is_withheld_from_the_uncleared(world, api, report_body):
-    from cases.services.media import fetch_case_media
+    from cases.detection.media import fetch_case_media
 
     png = factories.png_bytes(3, 3, (10, 20, 30)) if hasattr(factories, "png_bytes") else None
     restricted_case = send(

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from cases.demo import DEMO_PASSWORD, seed_configuration, seed_reports
 from moderation.audit import Actor
-from moderation.demo import DEMO_PASSWORD, seed_configuration, seed_reports
 from moderation.services import issue_vendor_token
 
 

@@ -7,19 +7,18 @@ re-delivered or retried task calls only the sources still missing and adds no du
 """
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from cases.enrichment import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
+from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources
 from moderation.content import find_unstorable_text, printable
-from queues.selectors import forget_routing_config
-from queues.services import lock_case_for_routing, route_locked_case
 
 logger = logging.getLogger(__name__)
 
@@ -37,31 +36,43 @@ class EnrichmentOutcome:
         return not self.retryable
 
 
-def enrich_case(*, case_id: int, give_up: bool = False) -> EnrichmentOutcome | None:
+# What happens once signals are stored, under the same lock (the caller passes routing in): `route(case,
+# also_save=fields)` saves the case with those fields. Without it the fields are just saved.
+RouteAfter = Callable[..., object]
+
+
+def enrich_case(
+    *, case_id: int, give_up: bool = False, route: RouteAfter | None = None
+) -> EnrichmentOutcome | None:
     """Run every enabled, applicable source that has not yet run for the case, store what they return and
-    route the case on everything now known, in one transaction.
+    hand the case to `route` on everything now known, in one transaction.
 
     Returns None if the case is gone or resolved. `give_up` (the last attempt) records retryable failures as
     final so the case stops waiting for them.
     """
-    try:
-        return _enrich(case_id=case_id, give_up=give_up)
-    except IntegrityError:
-        # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
-        forget_routing_config()
-        return _enrich(case_id=case_id, give_up=give_up)
+    return _enrich(case_id=case_id, give_up=give_up, route=route)
 
 
-def _enrich(*, case_id: int, give_up: bool) -> EnrichmentOutcome | None:
+def _lock_case(case_id: int) -> Case | None:
+    # The same row lock (and related rows) routing takes: routing then works on this instance.
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("subject", "policy", "queue")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
+def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> EnrichmentOutcome | None:
     if all(is_local(source) for source in enabled_signal_sources()):
         # Nothing to wait for on the network: score, store and route under one lock, in one transaction.
         with transaction.atomic():
-            case = lock_case_for_routing(case_id)
+            case = _lock_case(case_id)
             if case is None or case.status == Case.Status.RESOLVED:
                 return None
             outcome = EnrichmentOutcome(case_id=case_id)
             drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
-            _apply(case, drafts, outcome)
+            _apply(case, drafts, outcome, route=route)
             return outcome
 
     # Network calls happen outside any transaction (no row lock held while a vendor thinks).
@@ -71,9 +82,9 @@ def _enrich(*, case_id: int, give_up: bool) -> EnrichmentOutcome | None:
     outcome = EnrichmentOutcome(case_id=case_id)
     drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
     with transaction.atomic():
-        locked = lock_case_for_routing(case_id)
+        locked = _lock_case(case_id)
         if locked is not None:
-            _apply(locked, drafts, outcome)
+            _apply(locked, drafts, outcome, route=route)
     return outcome
 
 
@@ -140,7 +151,9 @@ def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOut
         outcome.failed[key] = f"{type(exc).__name__}: {exc}"[:300]
 
 
-def _apply(case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:
+def _apply(
+    case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome, *, route: RouteAfter | None = None
+) -> None:
     """Store the drafts, merge the enrichment state and route. The caller holds the case's row lock."""
     case_id = case.pk
     Signal.objects.bulk_create(
@@ -172,5 +185,8 @@ def _apply(case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome) ->
     if outcome.complete:
         case.enriched_at = timezone.now()
         changed += ("enriched_at",)
-    route_locked_case(case, also_save=changed)
+    if route is not None:
+        route(case, also_save=changed)
+    else:
+        case.save(update_fields=[*changed, "updated_at"])
     outcome.signals = len(drafts)

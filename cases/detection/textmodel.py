@@ -20,7 +20,7 @@ class TextModel:
 
         calibrated = reference.model
         if calibrated.method != "sigmoid" or list(calibrated.classes_) != [0, 1]:
-            raise RuntimeError("unexpected alt-profanity-check model; update cases/textmodel.py")
+            raise RuntimeError("unexpected alt-profanity-check model; update cases/detection/textmodel.py")
         folds = calibrated.calibrated_classifiers_
         self.vectorizer = reference.vectorizer
         self.coef = np.vstack([fold.estimator.coef_[0] for fold in folds]).T  # features x folds

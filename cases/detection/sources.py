@@ -11,8 +11,8 @@ from importlib import metadata
 from typing import Any
 from urllib.parse import quote
 
+from cases.detection.textmodel import text_model
 from cases.models import ContextProvider, Scorer, Signal, Subject
-from cases.textmodel import text_model
 from moderation import outbound
 
 MAX_LABELS = 50
@@ -211,7 +211,6 @@ def run_context_provider(provider: ContextProvider, subject: Subject) -> list[Si
     return drafts
 
 
-URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
 
 
 def fill_url_template(template: str, subject: Subject) -> str:

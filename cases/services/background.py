@@ -1,0 +1,39 @@
+"""Background work a service asks for once its transaction commits (enrichment and routing, media copies).
+
+Sent by task name through `moderation.taskdefs.enqueue`, never by importing `cases.tasks` (which imports the
+services). One message per CHUNK cases keeps intake cheap and tasks short; a broker outage is logged, never
+raised into the caller: the sweepers pick those cases up (`sweep_unrouted_cases`), and a media copy only
+stays a placeholder.
+"""
+
+import logging
+
+from django.conf import settings
+
+from moderation.taskdefs import enqueue
+
+logger = logging.getLogger(__name__)
+CHUNK = 10
+
+ENRICH_CASES = "cases.enrich_cases"
+FETCH_CASE_MEDIA = "cases.fetch_case_media"
+
+
+def enqueue_case_enrichment(case_ids: list[int]) -> None:
+    """Called on commit of intake (and when restricted cases leave open queues)."""
+    _enqueue_in_chunks(ENRICH_CASES, case_ids)
+
+
+def enqueue_media_fetch(case_ids: list[int]) -> None:
+    """Called on commit of intake for reports naming media."""
+    if settings.MEDIA_FETCH:
+        _enqueue_in_chunks(FETCH_CASE_MEDIA, case_ids)
+
+
+def _enqueue_in_chunks(name: str, case_ids: list[int]) -> None:
+    for start in range(0, len(case_ids), CHUNK):
+        chunk = case_ids[start : start + CHUNK]
+        try:
+            enqueue(name, chunk)
+        except Exception:
+            logger.exception("could not enqueue %s for cases %s", name, chunk)

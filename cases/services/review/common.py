@@ -1,0 +1,136 @@
+"""What every service that changes a case shares: finding it, checking the agent may act on it now, clean
+text, the protection of high-profile subjects, and moving the case on after a decision.
+
+The refusals are the domain kinds (`moderation.errors`): bad input is a `ReviewError` (Invalid), a case that
+changed meanwhile a `CaseConflict`, a case the user may not see `CaseNotVisible` (NotFound), an action only
+leads may take `Forbidden`.
+"""
+
+from datetime import datetime
+
+from cases.models import Case, Decision, SubjectTag
+from moderation.errors import Conflict, Forbidden, Invalid, NotFound
+from queues.selectors import visible_cases
+
+MAX_TEXT = 5000
+
+
+class ReviewError(Invalid):
+    """Refused input: `field` names the form field, `message` says why (shown inline)."""
+
+
+class CaseNotVisible(NotFound):
+    """No such case for this user (the edge answers 404: existence is not confirmed)."""
+
+    def __init__(self, case_id: int):
+        super().__init__("No such case.", field="case")
+        self.case_id = case_id
+
+
+class CaseConflict(Conflict):
+    """The case changed since the agent loaded it; `message` says what happened, `case` is the case now."""
+
+    def __init__(self, message: str, case: Case):
+        super().__init__(message, existing=case.pk)
+        self.case = case
+
+
+def lock_visible_case(case_id: int, user) -> Case:
+    """The case, row-locked for the transaction, among those the user may see (CaseNotVisible otherwise)."""
+    # One look-up among the cases the user may see: a restricted case answers exactly as a missing id does
+    # (same path, same queries), so its existence is never confirmed.
+    case = (
+        visible_cases(user)
+        .select_for_update(of=("self",))
+        .select_related("assignee", "queue", "subject", "policy")
+        .filter(pk=case_id)
+        .first()
+    )
+    if case is None:
+        raise CaseNotVisible(case_id)
+    return case
+
+
+def check_can_act(
+    case: Case, user, expected_version: int | None, now: datetime, *, must_hold: bool = False
+) -> None:
+    """CaseConflict unless `user` may change the case now: not decided, not held by someone else (live
+    lease), held by them if `must_hold`, and still at the version they saw (None: not checked)."""
+    if case.status == Case.Status.RESOLVED:
+        last = (
+            case.decisions.filter(mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE)
+            .select_related("decided_by", "action")
+            .first()
+        )
+        raise CaseConflict(f"This case was already decided{decider_label(last)}.", case)
+    if case.assignee_id not in (None, user.pk) and case.lease_is_live(now):
+        raise CaseConflict(f"{case.assignee.get_username()} is reviewing this case now.", case)
+    if must_hold and not (case.assignee_id == user.pk and case.lease_is_live(now)):
+        # A case is decided by the agent holding it: keys pressed on a case one only browses decide nothing.
+        raise CaseConflict("Claim this case before deciding it (you are only viewing it).", case)
+    if expected_version is not None and expected_version != case.version:
+        raise CaseConflict(
+            "This case changed while you had it open (claimed, moved or updated). Reload it and check again.",
+            case,
+        )
+
+
+def decider_label(decision: Decision | None) -> str:
+    if decision is None:
+        return ""
+    who = (
+        "automation"
+        if decision.automated
+        else (decision.decided_by.get_username() if decision.decided_by else "")
+    )
+    return f" ({decision.action.name} by {who})" if who else f" ({decision.action.name})"
+
+
+def clean_text(value: str, *, field: str, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ReviewError("This field is required.", field=field)
+    if len(value) > MAX_TEXT:
+        raise ReviewError(f"Keep it under {MAX_TEXT} characters.", field=field)
+    if "\x00" in value:
+        raise ReviewError("Text may not contain NUL characters.", field=field)
+    return value
+
+
+def protected_tags(subject_id: int) -> list[str]:
+    return list(
+        SubjectTag.objects.filter(subject_id=subject_id, tag__is_protected=True)
+        .order_by("tag__slug")
+        .values_list("tag__slug", flat=True)
+    )
+
+
+def can_act_on_protected(user) -> bool:
+    return user.is_superuser or user.has_perm("cases.act_on_protected")
+
+
+def refuse_if_protected(case: Case, user) -> None:
+    """Forbidden when the case's subject is protected and `user` is not a lead."""
+    if can_act_on_protected(user):
+        return
+    tags = protected_tags(case.subject_id)
+    if tags:
+        raise Forbidden(
+            f"This subject is protected ({', '.join(tags)}): only leads can act on it. Escalate it instead."
+        )
+
+
+def move_case_on(case: Case, *, status: str, now, also: tuple[str, ...] = ()) -> None:
+    """Save the case's new status after a decision, confirmation, escalation or appeal outcome: nobody holds
+    it any more, a resolution is timestamped, and the version moves on (open forms become conflicts).
+    `also` names other fields the caller changed, saved in the same UPDATE."""
+    case.status = status
+    fields = ["status", "assignee", "lease_expires_at", "claimed_at", "version", "updated_at", *also]
+    if status == Case.Status.RESOLVED:
+        case.resolved_at = now
+        fields.append("resolved_at")
+    case.assignee = None
+    case.lease_expires_at = None
+    case.claimed_at = None
+    case.version += 1
+    case.save(update_fields=fields)

@@ -1,0 +1,76 @@
+"""Every verb the audit log knows: one enumeration, so a typo is an error, not a new kind of event.
+
+A verb is `<what>.<what happened to it>`. The value is what is stored (`AuditEvent.verb`) and what the audit
+log's filters match on, so a member's value never changes once events carry it; add members, never rename.
+"""
+
+from enum import StrEnum
+
+
+class Verb(StrEnum):
+    # Intake
+    CASE_OPENED = "case.opened"
+    REPORT_RECEIVED = "report.received"
+    # Routing and claiming
+    CASE_ROUTED = "case.routed"
+    CASE_REROUTED = "case.rerouted"
+    CASE_CLAIMED = "case.claimed"
+    CASE_RELEASED = "case.released"
+    CASE_SKIPPED = "case.skipped"
+    CASE_LEASE_EXPIRED = "case.lease_expired"
+    # Working a case
+    CASE_ESCALATED = "case.escalated"
+    CASE_NOTE_ADDED = "case.note_added"
+    SUBJECT_TAGGED = "subject.tagged"
+    SUBJECT_UNTAGGED = "subject.untagged"
+    MEDIA_REVEALED = "media.revealed"
+    MEDIA_SERVED = "media.served"
+    REPORTER_MUTED = "reporter.muted"
+    REPORTER_UNMUTED = "reporter.unmuted"
+    # Decisions
+    DECISION_RECORDED = "decision.recorded"
+    DECISION_AWAITING_CONFIRMATION = "decision.awaiting_confirmation"
+    DECISION_CONFIRMED = "decision.confirmed"
+    DECISION_OVERTURNED = "decision.overturned"
+    DECISION_AUTOMATED = "decision.automated"
+    DECISION_SHADOW_RECORDED = "decision.shadow_recorded"
+    DECISION_EXPIRED = "decision.expired"
+    BULK_DECIDED = "bulk.decided"
+    # Appeals
+    APPEAL_FILED = "appeal.filed"
+    APPEAL_UPHELD = "appeal.upheld"
+    APPEAL_OVERTURNED = "appeal.overturned"
+    # Delivery to vendors: enforcement webhooks and outcome callbacks
+    ENFORCEMENT_DELIVERED = "enforcement.delivered"
+    ENFORCEMENT_FAILED = "enforcement.failed"
+    ENFORCEMENT_RETRIED = "enforcement.retried"
+    VENDOR_CALLBACK_DELIVERED = "vendor_callback.delivered"
+    VENDOR_CALLBACK_FAILED = "vendor_callback.failed"
+    VENDOR_CALLBACK_RETRIED = "vendor_callback.retried"
+    # Configuration
+    POLICY_RESTRICTED_CASES = "policy.restricted_cases"
+    VENDOR_TOKEN_ISSUED = "vendor_token.issued"
+    VENDOR_TOKEN_REVOKED = "vendor_token.revoked"
+    VENDOR_TOKEN_ROTATED = "vendor_token.rotated"
+    USER_ROLE_ASSIGNED = "user.role_assigned"
+    ADMIN_ADDED = "admin.added"
+    ADMIN_CHANGED = "admin.changed"
+    ADMIN_DELETED = "admin.deleted"
+    ADMIN_SECRET_ROTATED = "admin.secret_rotated"
+    ADMIN_SECRET_REMOVED = "admin.secret_removed"
+    AUDIT_EXPORTED = "audit.exported"
+    # Signing in
+    AUTH_LOGIN_FAILED = "auth.login_failed"
+    AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"
+    AUTH_TWO_FACTOR_VERIFIED = "auth.two_factor_verified"
+    AUTH_TWO_FACTOR_FAILED = "auth.two_factor_failed"
+    AUTH_TWO_FACTOR_RESET = "auth.two_factor_reset"
+    AUTH_BACKUP_CODE_USED = "auth.backup_code_used"
+
+
+def known_verb(verb: "Verb | str") -> Verb:
+    """`verb` as a member; anything the enumeration does not list is refused (ValueError)."""
+    try:
+        return Verb(verb)
+    except ValueError:
+        raise ValueError(f"{verb!r} is not an audit verb: add it to moderation.audit_verbs.Verb") from None
