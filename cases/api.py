@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import selectors
+from cases.models import Appeal
 from cases.serializers import (
     MAX_APPEAL_ID,
     MAX_APPEAL_STATEMENT,
@@ -20,6 +21,7 @@ from cases.serializers import (
     ReportInputSerializer,
     ReportOutSerializer,
 )
+from cases.services.appeals import file_appeal
 from cases.services.intake import accept_reports
 from cases.validation import parse_report
 from moderation.content import find_unstorable_text, printable
@@ -339,8 +341,6 @@ class AppealCreateView(APIView):
         responses={201: APPEAL_OUT, 200: APPEAL_OUT, 404: ERROR_BODY, 409: CONFLICT_BODY, **COMMON_ERRORS},
     )
     def post(self, request):
-        from cases.services.appeals import file_appeal
-
         parsed, errors = _parse_appeal(request.data)
         if errors:
             raise ValidationError(errors)
@@ -365,8 +365,6 @@ class AppealDetailView(APIView):
         responses={200: APPEAL_OUT, 404: ERROR_BODY, **AUTH_ERRORS},
     )
     def get(self, request, appeal_id: int):
-        from cases.models import Appeal
-
         appeal = Appeal.objects.filter(pk=appeal_id, vendor=request.user).first()
         if appeal is None:
             raise NotFound("No such appeal.")

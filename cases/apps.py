@@ -1,13 +1,12 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 
 class CasesConfig(AppConfig):
     name = "cases"
 
     def ready(self) -> None:
-        from django.db.models.signals import m2m_changed
-
+        # In ready(): models can be imported only once the app registry is loaded (not when apps.py is).
         from cases.models import ContextProvider, Scorer, Tag
         from cases.selectors import forget_review_config, forget_signal_sources
         from moderation.models import Action, Policy
@@ -35,6 +34,7 @@ def _restrict_policy_cases(sender, instance, raw=False, **kwargs) -> None:
     """A policy marked restricted restricts what was already reported under it (never undone by un-marking:
     restriction is sticky, lifting it is a superuser's deliberate act on the data)."""
     if instance.is_restricted and not raw:
+        # Here, not at the top: apps.py is imported before models are loaded, and the service imports models.
         from cases.services.restriction import restrict_policy
 
         restrict_policy(instance)

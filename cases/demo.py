@@ -9,9 +9,13 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from cases.models import MediaFile, Scorer, Tag
+from cases.selectors import media_url_hash
+from cases.services.intake import ReportInput, SubjectInput, accept_reports
 from moderation.audit import Actor
 from moderation.models import Action, Policy, Vendor
 from moderation.services import assign_role
+from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition
 
 DEMO_PASSWORD = "review-demo-2026"  # noqa: S105 - printed for the demo; never used outside seed_demo
 
@@ -193,8 +197,6 @@ def seed_configuration() -> dict:
         )
         policy.allowed_actions.set([actions[a] for a in allowed])
 
-    from queues.models import Queue, QueueClearance
-
     for slug, name, sla, default, restricted in QUEUES:
         Queue.objects.update_or_create(
             slug=slug,
@@ -245,7 +247,6 @@ def seed_configuration() -> dict:
                 "reason": "Demo: wellness training completed",
             },
         )
-    from cases.models import Tag
 
     for slug, name, protected in [
         ("high-profile", "High-profile account (protected: leads act)", True),
@@ -260,9 +261,6 @@ def seed_configuration() -> dict:
 
 def seed_routing(actions: dict) -> None:
     """The built-in text scorer and a few routing rules that show each kind of outcome."""
-    from cases.models import Scorer
-    from queues.models import Queue, RoutingRule, ScoreCondition
-
     Scorer.objects.update_or_create(
         name="Built-in text model", defaults={"kind": Scorer.Kind.BUILTIN_TEXT, "is_enabled": True}
     )
@@ -353,8 +351,6 @@ def seed_routing(actions: dict) -> None:
 
 def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7) -> int:
     """Send `count` reports through the real intake service, several per subject for some."""
-    from cases.services.intake import ReportInput, SubjectInput, accept_reports
-
     rng = random.Random(seed)
     policies = {policy.code: policy for policy in Policy.objects.all()}
     now = timezone.now()
@@ -418,9 +414,6 @@ def seed_reports(*, vendors: dict[str, Vendor], count: int = 300, seed: int = 7)
 
 def seed_media_copies(rng: random.Random, urls: set[str]) -> None:
     """Stored copies for the demo's media URLs (generated pictures: nothing is fetched from anywhere)."""
-    from cases.models import MediaFile
-    from cases.selectors import media_url_hash
-
     for url in sorted(urls):
         content = png_bytes(
             240, 160, (rng.randint(40, 180), rng.randint(40, 180), rng.randint(40, 180)), stripes=12

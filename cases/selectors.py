@@ -8,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 
+from cases.content_display import url_host
+from cases.evidence import case_evidence
 from cases.models import (
     Appeal,
     Case,
@@ -27,6 +29,8 @@ from cases.models import (
 from cases.track_record import reporters_for
 from moderation.config_cache import ConfigCache
 from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
+from queues.models import Queue
+from queues.selectors import cleared_for_restricted, visible_cases
 
 _policies = ConfigCache(lambda: {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
 forget_cached_policies = _policies.forget
@@ -111,8 +115,6 @@ class MediaItem:
 
     @property
     def host(self) -> str:
-        from cases.content_display import url_host
-
         return url_host(self.url)
 
     # Also evidence in a restricted case, and this user is not cleared for restricted content.
@@ -162,8 +164,6 @@ class CaseReview:
 def review_case(case_id: int, *, user=None) -> Case | None:
     """The case with what the page header needs, or None. With `user`, only among the cases they may see:
     a restricted case then answers exactly as a missing id (one query, same path)."""
-    from queues.selectors import visible_cases
-
     cases = visible_cases(user) if user is not None else Case.objects.all()
     return (
         cases.select_related("subject", "policy", "queue", "assignee", "routed_by_rule")
@@ -173,8 +173,6 @@ def review_case(case_id: int, *, user=None) -> Case | None:
 
 
 def case_review(*, case: Case, user, now: datetime) -> CaseReview:
-    from cases.evidence import case_evidence
-
     subject = case.subject
     appeal = None
     if case.kind == Case.Kind.APPEAL:
@@ -234,8 +232,6 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
 
     # Related cases only from what this user may see: a restricted team's cases (child safety, say) must not
     # leak into an ordinary queue's page through the author's history, a shared content hash or a count.
-    from queues.selectors import visible_cases
-
     visible = visible_cases(user)
     history: list[Case] = []
     strikes: list[Strike] = []
@@ -348,8 +344,6 @@ def case_viewers(*, case_id: int, user, now: datetime) -> list[CaseViewer]:
 def withheld_media(stored: list[MediaFile], *, case: Case, user) -> set[str]:
     """URL hashes of stored copies this user may not see on this (open) case: pictures that are also evidence
     in a restricted case, under this URL or any other with the same bytes. One query, only when needed."""
-    from queues.selectors import cleared_for_restricted
-
     if not stored or case.is_restricted or cleared_for_restricted(user):
         return set()
     digests = {item.sha256 for item in stored if item.sha256}
@@ -382,8 +376,6 @@ class ReviewConfig:
 
 
 def _load_review_config() -> ReviewConfig:
-    from queues.models import Queue
-
     policies = list(
         Policy.objects.filter(is_active=True)
         .prefetch_related(Prefetch("allowed_actions", queryset=Action.objects.filter(is_active=True)))

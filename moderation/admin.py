@@ -26,6 +26,7 @@ from moderation.models import (
 from moderation.roles import ADMIN, ROLE_LABELS
 from moderation.services import issue_vendor_token, revoke_vendor_tokens
 from moderation.two_factor import reset_two_factor
+from queues.selectors import visible_audit_events
 
 admin.site.site_header = "Moderation review — administration"
 admin.site.site_title = "Moderation admin"
@@ -192,8 +193,6 @@ class AuditEventAdmin(ReadOnlyModelAdmin):
     show_full_result_count = False  # counting a large log on every page is slow
 
     def get_queryset(self, request):
-        from queues.selectors import visible_audit_events
-
         return visible_audit_events(request.user, super().get_queryset(request))
 
 

@@ -10,6 +10,7 @@ def sync_roles_after_migrate(sender, using="default", **kwargs) -> None:
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if not with_models or sender is not with_models[-1]:
         return
+    # Here, not at the top: apps.py is imported before models are loaded, and roles imports auth's models.
     from moderation.roles import sync_roles
 
     sync_roles()
@@ -20,8 +21,10 @@ class ModerationConfig(AppConfig):
     verbose_name = "Platform configuration"
 
     def ready(self) -> None:
-        import moderation.checks  # registers the deploy checks
-        import moderation.schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # In ready(): importing registers the deploy checks and the OpenAPI auth extension (Django's advice for
+        # registration side effects), and models can be imported only once the app registry is loaded.
+        import moderation.checks
+        import moderation.schema  # noqa: F401
         from cases.selectors import forget_cached_policies
         from moderation.models import Policy
 

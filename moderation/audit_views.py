@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from moderation.audit import Actor, Verb, record_event
 from moderation.models import AuditEvent
 from moderation.streaming import streaming_response
+from queues.selectors import visible_audit_events
 
 PAGE_SIZE = 100
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -53,8 +54,6 @@ class AuditEventFilter(django_filters.FilterSet):
 
 
 def _filtered(request: HttpRequest) -> AuditEventFilter:
-    from queues.selectors import visible_audit_events
-
     events = visible_audit_events(request.user, AuditEvent.objects.order_by("-id"))
     return AuditEventFilter(request.GET, queryset=events)
 

@@ -1,8 +1,12 @@
 """Platform configuration (policies, actions, vendors) and the append-only audit log."""
 
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from moderation.validators import LANGUAGE_RE, validate_outbound_settings
 
 # Keys the review page keeps for itself (static/js/app.js), so no action may take them.
 RESERVED_SHORTCUT_KEYS = {
@@ -211,10 +215,6 @@ class Vendor(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from moderation.validators import validate_outbound_settings
-
         errors = validate_outbound_settings(self, url_field="callback_url", required=False)
         if self.require_signature and len(self.signing_secret or "") < 32:
             errors["signing_secret"] = ["Signed requests need a secret of at least 32 characters."]
@@ -310,10 +310,6 @@ class EnforcementEndpoint(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from moderation.validators import validate_outbound_settings
-
         errors = validate_outbound_settings(self, url_field="url", required=True)
         if len(self.secret or "") < 32:
             errors["secret"] = ["Use a secret of at least 32 characters (e.g. `openssl rand -hex 32`)."]
@@ -349,12 +345,6 @@ class MessageTemplate(models.Model):
         return f"{self.action} / {self.policy or 'any policy'} / {self.language or 'default'}"
 
     def clean(self) -> None:
-        import re
-
-        from django.core.exceptions import ValidationError
-
-        from moderation.validators import LANGUAGE_RE
-
         errors = {}
         unknown = set(re.findall(r"\{([^{}]*)\}", self.body or "")) - set(MESSAGE_PLACEHOLDERS)
         if unknown:

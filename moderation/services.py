@@ -1,10 +1,12 @@
 """State changes for platform configuration: vendor tokens."""
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from moderation.audit import Actor, Verb, record_event
 from moderation.models import Vendor, VendorToken
+from moderation.roles import ROLE_BY_LABEL, ROLES, STAFF_ROLES, sync_roles
 from moderation.tokens import generate_token, hash_token
 
 
@@ -66,10 +68,6 @@ def assign_role(*, user, role: str, actor: Actor, teams: list[str] = ()) -> None
     Leads and admins get `is_staff` (they use admin pages); agents lose it. Other role groups are removed, so a
     demotion really takes the old permissions away. Teams must exist (they decide which queues someone sees).
     """
-    from django.contrib.auth.models import Group
-
-    from moderation.roles import ROLE_BY_LABEL, ROLES, STAFF_ROLES, sync_roles
-
     if role not in ROLE_BY_LABEL:
         raise ValueError(f"Unknown role {role!r}: choose one of {', '.join(ROLE_BY_LABEL)}.")
     team_groups = list(Group.objects.filter(name__in=teams).exclude(name__in=ROLES))

@@ -6,6 +6,7 @@ class QueuesConfig(AppConfig):
     name = "queues"
 
     def ready(self) -> None:
+        # In ready(): models can be imported only once the app registry is loaded (not when apps.py is).
         from moderation.models import Action, Policy, Vendor
         from queues.models import Queue, RoutingRule, ScoreCondition
         from queues.selectors import forget_routing_config

@@ -5,6 +5,10 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from cases.models import ContextProvider, Scorer
+from moderation.models import Vendor
+from moderation.validators import validate_language_list, validate_subject_kind_list
+
 
 class Queue(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
@@ -102,8 +106,6 @@ class RoutingRule(models.Model):
         return not automation_condition_errors(self.score_conditions.all())
 
     def clean(self) -> None:
-        from moderation.validators import validate_language_list, validate_subject_kind_list
-
         errors: dict[str, list[str]] = {}
         for name, check in (
             ("subject_kinds", validate_subject_kind_list),
@@ -233,9 +235,6 @@ class ScoreCondition(models.Model):
         return rule is not None and rule.automation_mode != RoutingRule.AutomationMode.OFF
 
     def _named_source_exists(self) -> bool:
-        from cases.models import ContextProvider, Scorer
-        from moderation.models import Vendor
-
         if self.source == self.Source.VENDOR:
             return Vendor.objects.filter(slug=self.source_name).exists()
         if self.source == self.Source.SCORER:

@@ -11,7 +11,7 @@ from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from cases.models import CLAIMABLE_STATUSES, Case, Report, Signal, SubjectTag
+from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report, Signal, SubjectTag
 from cases.track_record import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
@@ -139,8 +139,6 @@ def shadow_scores(rule_ids: list[int]) -> dict[int, ShadowScore]:
     The person's verdict is the latest live, non-automated decision on the case. Two queries for any number of
     rules (admin list pages call this once per page).
     """
-    from cases.models import Decision
-
     shadows = list(
         Decision.objects.filter(rule_id__in=rule_ids, mode=Decision.Mode.SHADOW).values_list(
             "rule_id", "case_id", "action_id"

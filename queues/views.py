@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
@@ -57,8 +58,6 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
             case.tag_slugs = tags.get(case.subject_id, [])
     context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
     if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
-        from cases.selectors import bulk_choices
-
         context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
     # 422 (not 400): htmx swaps it in, so the errors replace the list instead of being dropped.

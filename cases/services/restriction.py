@@ -16,6 +16,7 @@ from cases.models import Case, MediaFile, Subject, SubjectVersion
 from cases.selectors import media_url_hash
 from cases.services.background import enqueue_case_enrichment
 from moderation.audit import Actor, Verb, record_event
+from queues.models import Queue
 
 
 def restrict_subjects(subjects) -> None:
@@ -43,8 +44,6 @@ def withdraw_from_open_queues(case_ids: set[int], *, now: datetime) -> set[int]:
     """Restricted, unresolved cases among `case_ids` sitting in an open queue are unrouted at once (and
     whoever held them there loses them), so only the fully cleared see them until routing places them in a
     restricted queue. Returns the withdrawn ids."""
-    from queues.models import Queue  # queues builds on cases: the one place this needs a queue
-
     if not case_ids:
         return set()
     exposed = (

@@ -31,6 +31,7 @@ from django.utils import timezone
 from cases.models import CLAIMABLE_STATUSES, Appeal, Case, Decision
 from moderation.audit import Actor, Verb, audit_event, record_event, record_events
 from moderation.errors import Conflict, Forbidden
+from moderation.models import AuditEvent
 from queues.models import CaseSkip, Queue
 from queues.selectors import visible_queue_ids
 
@@ -244,8 +245,6 @@ SELECT * FROM held UNION ALL SELECT * FROM claimed
 
 
 def _claim_next_in_one_statement(*, user, queue: Queue, now: datetime) -> Case | None:
-    from moderation.models import AuditEvent
-
     User = get_user_model()
     tables = {
         "user": User._meta.db_table,

@@ -8,7 +8,8 @@ import re
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cases.models import Case, CaseNote, CaseViewer, Subject, SubjectTag, Tag
+from cases.evidence import shown_content
+from cases.models import Case, CaseNote, CaseViewer, Report, Reporter, Subject, SubjectTag, Tag
 from cases.services.review.common import (
     CaseNotVisible,
     ReviewError,
@@ -126,7 +127,6 @@ def reveal_media(*, case_id: int, user, index: int) -> str:
     case = Case.objects.select_related("subject").filter(pk=case_id).first()
     if case is None or not can_view_case(user, case):
         raise CaseNotVisible(case_id)
-    from cases.evidence import shown_content
 
     media = shown_content(case).media_urls or []
     if not 0 <= index < len(media):
@@ -162,8 +162,6 @@ def set_reporter_muted(*, case_id: int, user, report_id: int, muted: bool, reaso
     """A lead mutes (or unmutes) the reporter of a report on a case they can see. Muted reporters' later
     reports are stored and shown but do not raise priority. Audited (`reporter.muted` / `reporter.unmuted`).
     Forbidden for anyone but a lead."""
-    from cases.models import Report, Reporter
-
     if not (user.is_superuser or user.has_perm("cases.mute_reporter")):
         raise Forbidden("Only leads can mute reporters.")
     case = lock_visible_case(case_id, user)

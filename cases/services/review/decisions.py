@@ -17,7 +17,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cases.models import Case, Decision
+from cases.evidence import case_evidence
+from cases.models import Case, Decision, Report
 from cases.services.effects import decision_takes_effect
 from cases.services.enforcement import NOT_ENFORCED
 from cases.services.messages import choose_template, fill_user_message
@@ -320,8 +321,6 @@ def _take_effect(
 
 def _evidence_decided_on(case: Case, subject_version: int | None):
     """The content version a decision is taken on: one the case's reports carried (or the one it shows)."""
-    from cases.evidence import case_evidence
-
     evidence = case_evidence(case)
     if subject_version is None:
         return evidence.shown.version
@@ -334,8 +333,6 @@ def _evidence_decided_on(case: Case, subject_version: int | None):
 def _requires_second_review(case: Case, policy: Policy) -> bool:
     """Four eyes when the chosen policy, the case's policy or any policy it was reported under asks for it:
     choosing another policy never skips the second review."""
-    from cases.models import Report
-
     return (
         policy.requires_second_review
         or (case.policy_id is not None and case.policy.requires_second_review)
