@@ -7,6 +7,7 @@ from cases.models import (
     Decision,
     Enforcement,
     MediaFile,
+    OutboxMessage,
     Report,
     Scorer,
     Signal,
@@ -14,7 +15,9 @@ from cases.models import (
     Subject,
     SubjectVersion,
     Tag,
+    VendorCallback,
 )
+from cases.services import outbox
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
 from queues.selectors import visible_cases
@@ -250,12 +253,34 @@ class MediaFileAdmin(ReadOnlyModelAdmin):
     exclude = ("content",)
 
 
+class OutboxAdmin(VisibleCasesAdmin):
+    """Deliveries of one outbox kind (read-only). Failed ones can be retried (same body, same idempotency key)
+    by leads (`cases.retry_enforcement`, for both kinds)."""
+
+    kind: outbox.Kind
+    list_filter = ["state"]
+    search_fields = ["idempotency_key"]
+    actions = ["retry_failed"]
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("cases.retry_enforcement")
+
+    @admin.action(description="Retry selected failed deliveries", permissions=["retry"])
+    def retry_failed(self, request, queryset):
+        retried = sum(
+            1
+            for pk in queryset.filter(state=OutboxMessage.State.FAILED).values_list("pk", flat=True)
+            if outbox.retry(kind=self.kind, message_id=pk, user=request.user)
+        )
+        self.message_user(request, f"{retried} deliver{'y' if retried == 1 else 'ies'} queued again.")
+
+
 @admin.register(Enforcement)
-class EnforcementAdmin(VisibleCasesAdmin):
-    """Deliveries of decisions to the platform. Failed ones can be retried (same body, same idempotency key)."""
+class EnforcementAdmin(OutboxAdmin):
+    """Deliveries of decisions to the platform."""
 
+    kind = outbox.ENFORCEMENT
     case_path = "decision__case"
-
     list_display = (
         "idempotency_key",
         "case_id",
@@ -267,22 +292,25 @@ class EnforcementAdmin(VisibleCasesAdmin):
         "created_at",
     )
     list_filter = ("state", "kind")
-    search_fields = ("idempotency_key",)
-    actions = ["retry_failed"]
 
-    def has_retry_permission(self, request) -> bool:
-        return request.user.has_perm("cases.retry_enforcement")
 
-    @admin.action(description="Retry selected failed deliveries", permissions=["retry"])
-    def retry_failed(self, request, queryset):
-        from cases.services.enforcement import retry_enforcement
+@admin.register(VendorCallback)
+class VendorCallbackAdmin(OutboxAdmin):
+    """Outcomes sent to the vendors that are parties to a case."""
 
-        retried = sum(
-            1
-            for pk in queryset.filter(state=Enforcement.State.FAILED).values_list("pk", flat=True)
-            if retry_enforcement(enforcement_id=pk, user=request.user)
-        )
-        self.message_user(request, f"{retried} deliver{'y' if retried == 1 else 'ies'} queued again.")
+    kind = outbox.VENDOR_CALLBACK
+    list_display = (
+        "idempotency_key",
+        "case_id",
+        "vendor",
+        "state",
+        "attempts",
+        "last_status",
+        "last_error",
+        "created_at",
+    )
+    list_filter = ("state", "vendor")
+    list_select_related = ["vendor"]
 
 
 @admin.register(Strike)

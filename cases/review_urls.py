@@ -28,4 +28,9 @@ urlpatterns = [
         views.retry_enforcement,
         name="retry-enforcement",
     ),
+    path(
+        "<int:case_id>/vendor-callbacks/<int:callback_id>/retry",
+        views.retry_vendor_callback,
+        name="retry-vendor-callback",
+    ),
 ]

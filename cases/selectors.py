@@ -24,6 +24,7 @@ from cases.models import (
     Signal,
     Strike,
     Tag,
+    VendorCallback,
 )
 from cases.track_record import reporters_for
 from moderation.config_cache import ConfigCache
@@ -133,6 +134,7 @@ class CaseReview:
     signals: list[Signal]
     decisions: list[Decision]
     enforcements: list[Enforcement]
+    vendor_callbacks: list[VendorCallback]
     notes: list[CaseNote]
     tags: list[Tag]
     curated_tags: list[Tag]
@@ -208,6 +210,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
     )
     deliveries = list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20])
+    vendor_callbacks = list(
+        VendorCallback.objects.filter(case=case).select_related("vendor").order_by("-created_at", "-id")[:20]
+    )
     notes = list(
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]
     )
@@ -296,6 +301,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         signals=signals,
         decisions=decisions,
         enforcements=deliveries,
+        vendor_callbacks=vendor_callbacks,
         notes=notes,
         tags=tags,
         curated_tags=config.curated_tags,

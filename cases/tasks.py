@@ -5,13 +5,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError
-from django.db.models import Q
 from django.utils import timezone
 
 from cases.detection import media
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
-from cases.models import Case, Enforcement
-from cases.services import enforcement
+from cases.models import Case
+from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
@@ -83,48 +82,29 @@ def sweep_unrouted_cases(self) -> int:
     return len(stuck)
 
 
-@task("cases.deliver_enforcement", soft_time_limit=60, time_limit=90)
-def deliver_enforcement(self, enforcement_id: int, attempt: int = 1) -> str:
-    """Deliver one enforcement; a transient failure schedules the next attempt with backoff and jitter.
-
-    Without a broker (development) there is no later: one attempt, and a failure is shown to leads with a
-    Retry button at once.
-    """
-    final = bool(self.request.is_eager) or attempt >= settings.ENFORCEMENT_MAX_ATTEMPTS
-    outcome = enforcement.deliver_enforcement(enforcement_id=enforcement_id, final_attempt=final)
-    if outcome.retry:
-        countdown = backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=3600)
-        Enforcement.objects.filter(pk=enforcement_id).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=countdown)
-        )
-        deliver_enforcement.apply_async((enforcement_id, attempt + 1), countdown=countdown)
-    return outcome.state
+@task("cases.deliver_enforcement", soft_time_limit=120, time_limit=150)
+def deliver_enforcement(self, enforcement_id: int, attempt: int | None = None) -> str:
+    """One attempt at an enforcement, if it is due and this worker claims it (`cases.services.outbox`); a
+    transient failure schedules the next one. `attempt` is ignored: the row counts its attempts (messages
+    sent before it did still carry one)."""
+    return outbox.deliver(
+        kind=outbox.ENFORCEMENT, message_id=enforcement_id, eager=bool(self.request.is_eager)
+    ).state
 
 
-@task("cases.sweep_pending_enforcements", soft_time_limit=120, time_limit=150)
-def sweep_pending_enforcements(self) -> int:
-    """Beat: enforcements left pending (broker lost the message, worker died mid-attempt) are enqueued again.
+@task("cases.deliver_vendor_callback", soft_time_limit=120, time_limit=150)
+def deliver_vendor_callback(self, callback_id: int) -> str:
+    """One attempt at a vendor callback, as for enforcements."""
+    return outbox.deliver(
+        kind=outbox.VENDOR_CALLBACK, message_id=callback_id, eager=bool(self.request.is_eager)
+    ).state
 
-    Re-sending is safe: same body, same idempotency key.
-    """
-    now = timezone.now()
-    stale = now - timedelta(seconds=settings.ENFORCEMENT_STALE_SECONDS)
-    # Lost: never attempted long after creation, or a scheduled retry long overdue. One merely waiting for
-    # its (possibly hour-long) backoff is left alone.
-    pending = list(
-        Enforcement.objects.filter(state=Enforcement.State.PENDING)
-        .filter(
-            Q(last_attempt_at__isnull=True, created_at__lt=stale)
-            | Q(next_attempt_at__lt=stale)
-            | Q(next_attempt_at__isnull=True, last_attempt_at__lt=stale)
-        )
-        .order_by("created_at")
-        .values_list("pk", "attempts")[:500]
-    )
-    for enforcement_id, attempts in pending:
-        # Continue the count: the sweeper never grants more than ENFORCEMENT_MAX_ATTEMPTS in all.
-        enforcement.enqueue_delivery(enforcement_id, attempt=attempts + 1)
-    return len(pending)
+
+@task("cases.sweep_outbox", soft_time_limit=120, time_limit=150)
+def sweep_outbox(self) -> int:
+    """Beat: enforcements and vendor callbacks left pending with no task holding them (the broker refused
+    them, lost them, or a worker died) are enqueued again; claims keep them from being sent twice."""
+    return sum(outbox.sweep(kind=kind) for kind in outbox.KINDS)
 
 
 @task("cases.lift_expired_decisions", soft_time_limit=120, time_limit=150)
@@ -133,14 +113,3 @@ def lift_expired_decisions(self) -> int:
     from cases.services.effects import lift_expired_decisions as lift
 
     return lift()
-
-
-@task("cases.deliver_vendor_notification", soft_time_limit=60, time_limit=90)
-def deliver_vendor_notification(self, notification_id: int, attempt: int = 1) -> None:
-    """Tell a vendor a case's outcome; transient failures retry with backoff (one attempt without a broker)."""
-    from cases.services.notifications import deliver_vendor_notification as deliver
-
-    final = bool(self.request.is_eager) or attempt >= settings.ENFORCEMENT_MAX_ATTEMPTS
-    if deliver(notification_id=notification_id, final_attempt=final):
-        countdown = backoff_seconds(attempt, base=settings.ENFORCEMENT_RETRY_BASE_SECONDS, cap=3600)
-        deliver_vendor_notification.apply_async((notification_id, attempt + 1), countdown=countdown)

@@ -17,8 +17,8 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from cases import selectors
 from cases.evidence import shown_content
-from cases.models import Case, Enforcement, MediaFile
-from cases.services import enforcement as enforcement_service
+from cases.models import Case, MediaFile
+from cases.services import outbox
 from cases.services.review import case_work, decisions
 from moderation.errors import Conflict, Forbidden, Invalid
 from moderation.page_errors import page_status, with_error_toast
@@ -389,17 +389,30 @@ def media_file(request: HttpRequest, case_id: int, index: int) -> HttpResponse:
 @login_required
 @require_POST
 def retry_enforcement(request: HttpRequest, case_id: int, enforcement_id: int) -> HttpResponse:
-    """A lead re-sends a failed delivery (same body, same idempotency key)."""
+    """A lead re-sends a failed enforcement (same body, same idempotency key)."""
+    return _retry_delivery(request, case_id, outbox.ENFORCEMENT, enforcement_id, "enforcements")
+
+
+@login_required
+@require_POST
+def retry_vendor_callback(request: HttpRequest, case_id: int, callback_id: int) -> HttpResponse:
+    """A lead re-sends a failed vendor callback (same body, same idempotency key)."""
+    return _retry_delivery(request, case_id, outbox.VENDOR_CALLBACK, callback_id, "vendor_callbacks")
+
+
+def _retry_delivery(
+    request: HttpRequest, case_id: int, kind: outbox.Kind, message_id: int, partial: str
+) -> HttpResponse:
     case = _visible_case(request, case_id)
     if not request.user.has_perm("cases.retry_enforcement"):
         return HttpResponse("Only leads can retry deliveries.", status=403, content_type="text/plain")
-    if not Enforcement.objects.filter(pk=enforcement_id, case=case).exists():
-        raise Http404("No such enforcement")
-    retried = enforcement_service.retry_enforcement(enforcement_id=enforcement_id, user=request.user)
+    if not kind.model.objects.filter(pk=message_id, case=case).exists():
+        raise Http404("No such delivery")
+    retried = outbox.retry(kind=kind, message_id=message_id, user=request.user)
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
     data = selectors.case_review(case=case, user=request.user, now=timezone.now())
-    response = render(request, "cases/review.html#enforcements", {"case": case, "review": data})
+    response = render(request, f"cases/review.html#{partial}", {"case": case, "review": data})
     return _toast(
         response,
         "Delivery queued again." if retried else "Nothing to retry.",

@@ -29,6 +29,7 @@ LEAD_PERMISSIONS = [
     ("cases", "view_report"),
     ("cases", "view_decision"),
     ("cases", "view_enforcement"),
+    ("cases", "view_vendorcallback"),
     ("cases", "view_strike"),
     ("cases", "view_subject"),
 ]

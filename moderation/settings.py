@@ -295,7 +295,7 @@ CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BEAT_SCHEDULE = {
     "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
     "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
-    "sweep-pending-enforcements": {"task": "cases.sweep_pending_enforcements", "schedule": 60.0},
+    "sweep-outbox": {"task": "cases.sweep_outbox", "schedule": 60.0},
     "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
 }
 
@@ -344,12 +344,21 @@ RESTRICTED_TRIAGE_QUEUE_SLUG = env_str("RESTRICTED_TRIAGE_QUEUE_SLUG", "restrict
 # Largest audit log CSV export (rows); narrow the filters for more.
 AUDIT_EXPORT_MAX_ROWS = env_int("AUDIT_EXPORT_MAX_ROWS", 100_000)
 
-# --- Enforcement (signed webhooks to the platform) ---------------------------------------------------------
-# Attempts before an enforcement is marked failed (then a lead can retry); backoff doubles from the base.
+# --- Outbox: signed webhooks (enforcements to the platform, vendor callbacks to vendors) ---------------------
+# Attempts before a delivery is marked failed (then a lead can retry); a transient failure is retried after
+# a backoff doubling from the shared base (with jitter, capped at an hour). Each kind has its own limit.
 ENFORCEMENT_MAX_ATTEMPTS = env_int("ENFORCEMENT_MAX_ATTEMPTS", 8)
+VENDOR_CALLBACK_MAX_ATTEMPTS = env_int("VENDOR_CALLBACK_MAX_ATTEMPTS", 8)
 ENFORCEMENT_RETRY_BASE_SECONDS = env_float("ENFORCEMENT_RETRY_BASE_SECONDS", 30.0)
-# A pending enforcement untouched this long is enqueued again by the beat sweeper.
+# Enforcements wait for the active endpoint's own timeout (admin); vendor callbacks for this one.
+VENDOR_CALLBACK_TIMEOUT_SECONDS = env_float("VENDOR_CALLBACK_TIMEOUT_SECONDS", 10.0)
+# A pending delivery whose task should have run this long ago is enqueued again by the beat sweeper (one the
+# broker refused is taken at the next sweep).
 ENFORCEMENT_STALE_SECONDS = env_int("ENFORCEMENT_STALE_SECONDS", 900)
+if min(ENFORCEMENT_MAX_ATTEMPTS, VENDOR_CALLBACK_MAX_ATTEMPTS) < 1:
+    raise ImproperlyConfigured("ENFORCEMENT_MAX_ATTEMPTS and VENDOR_CALLBACK_MAX_ATTEMPTS must be at least 1")
+if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured("VENDOR_CALLBACK_TIMEOUT_SECONDS must be over 0 and at most 60")
 
 # --- Outbound HTTP (scorers, context providers, webhooks) ----------------------------------------------
 # Private, loopback and link-local targets are refused unless this is on (tests and the demo use loopback).

@@ -105,7 +105,7 @@ def record_report_outcomes(decision: Decision) -> None:
     if not rows:
         return
     pending.update(outcome=outcome)
-    from cases.services.notifications import notify_reporting_vendors
+    from cases.services.vendor_callbacks import notify_reporting_vendors
 
     notify_reporting_vendors(decision, outcome=outcome)
     counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"

@@ -1,23 +1,20 @@
-"""Enforcement: live decisions delivered to the platform as signed webhooks (`cases.services.enforcement`,
-`cases.tasks`), the lead's retry (case page, admin) and the endpoint admin.
+"""Enforcement: live decisions delivered to the platform as signed webhooks (`cases.services.enforcement`
+creates them, `cases.services.outbox` delivers them), the lead's retry (case page, admin) and the endpoint
+admin. What is the same for vendor callbacks (claims, the sweeper, the broker down) is in test_outbox.py.
 
-The platform is a real HTTP server on loopback (pytest-httpserver) that checks every request the way
-docs/webhooks.md tells platforms to: HMAC-SHA256 over `"<timestamp>." + raw body` with the shared secret, a
-recent timestamp, and each `Idempotency-Key` applied once. A platform that is down is a loopback port nobody
-listens on (yet). Nothing in the HTTP path is mocked.
+The platform is a real HTTP server on loopback (`tests.webhooks.Receiver`) that checks every request the way
+docs/webhooks.md tells platforms to. A platform that is down is a loopback port nobody listens on (yet).
+Nothing in the HTTP path is mocked.
 
 Celery runs eagerly here (no broker), so a task sent on commit runs at once and makes one, final attempt.
-Retries with attempts left are driven through the service (`final_attempt=False`) or through the task with a
-stand-in broker that holds what is sent (`held_tasks`) and runs it as a worker would.
+Retries with attempts left are driven through the outbox (`attempt`) or through the task with a stand-in
+broker that holds what is sent (`held_tasks`) and runs it as a worker would.
 """
 
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -25,25 +22,18 @@ from django.contrib.auth.models import Permission
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
-from pytest_httpserver import HTTPServer
-from werkzeug import Response
-from werkzeug.datastructures import Headers
 
 from cases import tasks
 from cases.models import Decision, Enforcement
-from cases.services import review
-from cases.services.enforcement import (
-    canonical_body,
-    create_enforcement,
-    deliver_enforcement,
-    retry_enforcement,
-    sign,
-)
+from cases.services import outbox, review
+from cases.services.enforcement import create_enforcement
+from cases.services.outbox import canonical_body, sign
 from moderation.admin import EnforcementEndpointForm
 from moderation.models import Action, AuditEvent, EnforcementEndpoint, Policy
 from queues.models import RoutingRule
 from queues.services import route_case
 from tests import factories
+from tests.webhooks import LoopbackServers, Receiver, backoff_passes, hold_task
 
 pytestmark = pytest.mark.django_db
 
@@ -52,66 +42,9 @@ PATH = "/platform/enforcements"
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-# --- the platform's side ------------------------------------------------------------------------------------
-
-
-def verify(secret: str, headers, raw_body: bytes, tolerance: int = 300) -> bool:
-    """The platform's check, as docs/webhooks.md gives it (written out here, not imported from the app)."""
-    timestamp = headers.get("X-Moderation-Timestamp", "")
-    signature = headers.get("X-Moderation-Signature", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
-        return False
-    expected = (
-        "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + raw_body, hashlib.sha256).hexdigest()
-    )
-    return hmac.compare_digest(expected, signature)
-
-
-@dataclass
-class Received:
-    headers: Headers
-    body: bytes
-    verified: bool
-    status: int
-
-    @property
-    def key(self) -> str:
-        return self.headers.get("Idempotency-Key", "")
-
-    def json(self) -> dict:
-        return json.loads(self.body.decode("utf-8"))
-
-
-class Platform:
-    """The platform's enforcement endpoint. Refuses (401) what does not verify; otherwise answers the next
-    queued status (200 when none is queued) and, on 2xx, applies the enforcement once per idempotency key.
-    `stall_next` makes the next 2xx answer arrive only after that many seconds (applied, answer late)."""
-
-    def __init__(self, secret: str = SECRET):
-        self.secret = secret
-        self.received: list[Received] = []
-        self.applied: dict[str, dict] = {}
-        self.stall_next = 0.0
-        self._answers: list[int] = []
-        self._lock = threading.Lock()
-
-    def answer(self, *statuses: int) -> None:
-        self._answers.extend(statuses)
-
-    def handle(self, request) -> Response:
-        raw = request.get_data()
-        verified = verify(self.secret, request.headers, raw)
-        with self._lock:
-            status = (self._answers.pop(0) if self._answers else 200) if verified else 401
-            if 200 <= status < 300:
-                self.applied.setdefault(request.headers["Idempotency-Key"], json.loads(raw))
-            self.received.append(Received(Headers(request.headers), raw, verified, status))
-            stall, self.stall_next = (self.stall_next, 0.0) if status < 300 else (0.0, self.stall_next)
-        if stall:
-            time.sleep(stall)
-        if status in (301, 302):
-            return Response("moved", status=status, headers={"Location": "/elsewhere"})
-        return Response(b"" if status == 204 else b'{"ok": true}', status=status)
+def Platform() -> Receiver:
+    """The platform's enforcement endpoint: a receiver holding the endpoint's secret."""
+    return Receiver(SECRET)
 
 
 @pytest.fixture
@@ -136,29 +69,17 @@ def platform(httpserver, allow_private):
 
 @pytest.fixture
 def own_platform(allow_private):
-    """Build a platform on its own loopback server (not the shared `httpserver`), configured as the endpoint:
-    `own_platform(up=False)` is configured but not listening yet (connections are refused) until `.start()`;
-    `threaded=True` answers requests concurrently (one stalled answer does not hold up the next)."""
-    servers = []
+    """Build a platform on its own loopback server, configured as the endpoint: `own_platform(up=False)` is
+    configured but refuses connections until `.start()`; `threaded=True` answers requests concurrently."""
+    servers = LoopbackServers()
 
-    def build(*, up: bool = True, threaded: bool = False) -> Platform:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = HTTPServer(host="127.0.0.1", port=port, threaded=threaded)
-        servers.append(server)
-        receiver = Platform()
-        server.expect_request(PATH, method="POST").respond_with_handler(receiver.handle)
-        receiver.endpoint = make_endpoint(f"http://127.0.0.1:{port}{PATH}")
-        receiver.start = server.start
-        if up:
-            server.start()
+    def build(*, up: bool = True, threaded: bool = False) -> Receiver:
+        receiver = servers.build(secret=SECRET, path=PATH, up=up, threaded=threaded)
+        receiver.endpoint = make_endpoint(receiver.url)
         return receiver
 
     yield build
-    for server in servers:
-        if server.is_running():
-            server.stop()
+    servers.stop()
 
 
 @pytest.fixture
@@ -166,33 +87,19 @@ def platform_down(own_platform):
     return own_platform(up=False)
 
 
-class HeldTasks:
-    """Stands in for the broker: `deliver_enforcement` messages are held as (args, countdown) instead of run
-    eagerly; `run_next()` runs the oldest as a worker would (not eager, so attempt numbers count)."""
-
-    def __init__(self, task):
-        self.task = task
-        self.sent: list[tuple[tuple, float | None]] = []
-
-    def delay(self, *args):
-        self.sent.append((args, None))
-
-    def apply_async(self, args, countdown=None, **options):
-        self.sent.append((tuple(args), countdown))
-
-    def run(self, *args) -> str:
-        return self.task.run(*args)
-
-    def run_next(self) -> str:
-        args, _ = self.sent.pop(0)
-        return self.run(*args)
-
-
 @pytest.fixture
 def held_tasks(monkeypatch):
-    held = HeldTasks(tasks.deliver_enforcement)
-    monkeypatch.setattr(tasks, "deliver_enforcement", held)
-    return held
+    return hold_task(monkeypatch, "cases.deliver_enforcement", Enforcement)
+
+
+def attempt(enforcement: Enforcement) -> outbox.DeliveryOutcome:
+    """One attempt, as the worker holding the enforcement makes it once its backoff (if any) is over."""
+    backoff_passes(enforcement)
+    return outbox.deliver(kind=outbox.ENFORCEMENT, message_id=enforcement.pk)
+
+
+def retry_enforcement(*, enforcement_id: int, user):
+    return outbox.retry(kind=outbox.ENFORCEMENT, message_id=enforcement_id, user=user)
 
 
 # --- the moderation side ------------------------------------------------------------------------------------
@@ -255,7 +162,8 @@ def decide_undelivered(case, review_setup, capture, **kwargs) -> Enforcement:
 
 
 def make_enforcement(review_setup, *, state="pending", created_ago=0, attempted_ago=None, attempts=0):
-    """An enforcement of a `remove` decision on a fresh case, backdated as asked (never delivered here)."""
+    """An enforcement of a `remove` decision on a fresh case, backdated as asked (never delivered here). A
+    pending one is due when it was created or last attempted: its task should have run by then."""
     case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["spam"])
     decision = factories.DecisionFactory(
         case=case, policy=case.policy, action=review_setup.actions["remove"], mode=Decision.Mode.LIVE
@@ -267,6 +175,7 @@ def make_enforcement(review_setup, *, state="pending", created_ago=0, attempted_
         attempts=attempts,
         created_at=now - timedelta(seconds=created_ago),
         last_attempt_at=None if attempted_ago is None else now - timedelta(seconds=attempted_ago),
+        next_attempt_at=now - timedelta(seconds=created_ago if attempted_ago is None else attempted_ago),
     )
     enforcement.refresh_from_db()
     return enforcement
@@ -360,7 +269,7 @@ def test_the_body_sent_is_the_body_fixed_at_creation_byte_for_byte(
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
     fixed = canonical_body(enforcement.payload)
 
-    deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=True)
+    attempt(enforcement)
 
     assert platform.received[0].body == fixed
     assert json.loads(fixed)["id"] == enforcement.idempotency_key
@@ -407,7 +316,7 @@ def test_a_platform_holding_another_secret_refuses_the_signature_and_the_deliver
     platform.secret = "another-secret-" + "x" * 32
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    outcome = attempt(enforcement)
 
     assert [r.verified for r in platform.received] == [False]
     assert platform.applied == {}
@@ -432,9 +341,9 @@ def test_a_delivered_or_failed_enforcement_is_not_sent_again(platform, review_se
     delivered = make_enforcement(review_setup, state="delivered", attempts=1)
     failed = make_enforcement(review_setup, state="failed", attempts=8)
 
-    assert deliver_enforcement(enforcement_id=delivered.pk, final_attempt=False).state == "delivered"
-    assert deliver_enforcement(enforcement_id=failed.pk, final_attempt=False).state == "failed"
-    assert deliver_enforcement(enforcement_id=10**9, final_attempt=False).state == "gone"
+    assert attempt(delivered).state == "delivered"
+    assert attempt(failed).state == "failed"
+    assert outbox.deliver(kind=outbox.ENFORCEMENT, message_id=10**9).state == "gone"
     assert tasks.deliver_enforcement.apply(args=(delivered.pk,)).get() == "delivered"
 
     assert platform.received == []
@@ -445,22 +354,23 @@ def test_a_delivered_or_failed_enforcement_is_not_sent_again(platform, review_se
 
 
 def test_a_platform_that_is_down_is_retried_then_failed_then_a_leads_retry_delivers_the_same_bytes(
-    platform_down, case, review_setup, lead, client, django_capture_on_commit_callbacks
+    platform_down, case, review_setup, lead, client, settings, django_capture_on_commit_callbacks
 ):
+    settings.ENFORCEMENT_MAX_ATTEMPTS = 3
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
     key, body = enforcement.idempotency_key, canonical_body(enforcement.payload)
 
-    for attempt in (1, 2):
-        outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    for number in (1, 2):
+        outcome = attempt(enforcement)
         assert (outcome.state, outcome.retry) == ("pending", True)
         enforcement.refresh_from_db()
         assert enforcement.state == Enforcement.State.PENDING
-        assert enforcement.attempts == attempt
+        assert enforcement.attempts == number
         assert enforcement.last_error  # what went wrong, shown to leads (see the test below for its wording)
         assert enforcement.last_status is None and enforcement.last_attempt_at is not None
     assert audit("enforcement.failed") == []
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=True)
+    outcome = attempt(enforcement)
 
     assert (outcome.state, outcome.retry) == ("failed", False)
     enforcement.refresh_from_db()
@@ -492,7 +402,7 @@ def test_a_refused_connection_is_recorded_as_refused_not_as_a_timeout(
     TimeoutError to OutboundTimeout, so an instantly refused connection reads "no complete answer within 5s"."""
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    outcome = attempt(enforcement)
 
     assert outcome.retry
     assert "refused" in refreshed(enforcement).last_error.lower()
@@ -501,13 +411,14 @@ def test_a_refused_connection_is_recorded_as_refused_not_as_a_timeout(
 
 
 def test_every_attempt_and_a_leads_retry_send_the_same_key_and_bytes_and_the_platform_applies_it_once(
-    platform, case, review_setup, lead, django_capture_on_commit_callbacks
+    platform, case, review_setup, lead, settings, django_capture_on_commit_callbacks
 ):
+    settings.ENFORCEMENT_MAX_ATTEMPTS = 2
     platform.answer(503, 500)
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    assert deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False).state == "pending"
-    assert deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=True).state == "failed"
+    assert attempt(enforcement).state == "pending"
+    assert attempt(enforcement).state == "failed"
     with django_capture_on_commit_callbacks(execute=True):
         retried = retry_enforcement(enforcement_id=enforcement.pk, user=lead)
     assert retried is not None and retried.state == Enforcement.State.PENDING
@@ -530,10 +441,10 @@ def test_an_answer_lost_after_the_platform_applied_it_is_retried_with_the_same_k
     platform.stall_next = 1.0  # applies, then answers too late
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    first = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    first = attempt(enforcement)
     assert (first.state, first.retry) == ("pending", True)
     assert "0.4" in refreshed(enforcement).last_error
-    second = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    second = attempt(enforcement)
 
     assert second.state == "delivered"
     assert [r.key for r in platform.received] == [enforcement.idempotency_key] * 2
@@ -549,14 +460,16 @@ def test_the_task_retries_with_growing_backoff_and_fails_on_the_last_attempt(
     with django_capture_on_commit_callbacks(execute=True):
         decision = decide(case, review_setup)
     enforcement = Enforcement.objects.get(decision=decision)
-    assert held_tasks.sent == [((enforcement.pk, 1), None)]  # enqueued on commit, first attempt
+    assert held_tasks.sent == [((enforcement.pk,), None)]  # enqueued on commit
 
     assert held_tasks.run_next() == "pending"
-    [((pk, attempt), countdown)] = held_tasks.sent
-    assert (pk, attempt) == (enforcement.pk, 2) and 5 <= countdown <= 10
+    [((pk,), countdown)] = held_tasks.sent
+    assert pk == enforcement.pk and 5 <= countdown <= 10
+    assert_due_in(refreshed(enforcement), countdown)
     assert held_tasks.run_next() == "pending"
-    [((pk, attempt), countdown)] = held_tasks.sent
-    assert (pk, attempt) == (enforcement.pk, 3) and 10 <= countdown <= 20
+    [((pk,), countdown)] = held_tasks.sent
+    assert pk == enforcement.pk and 10 <= countdown <= 20
+    assert_due_in(refreshed(enforcement), countdown)
     assert held_tasks.run_next() == "failed"
 
     assert held_tasks.sent == []
@@ -564,6 +477,13 @@ def test_the_task_retries_with_growing_backoff_and_fails_on_the_last_attempt(
     assert (enforcement.state, enforcement.attempts, enforcement.last_status) == ("failed", 3, 502)
     assert len(audit("enforcement.failed", case_id=case.pk)) == 1
     assert len(platform.received) == 3
+
+
+def assert_due_in(enforcement: Enforcement, countdown: float) -> None:
+    """The row says when its retry is due: the countdown after its last attempt (the sweeper reads it)."""
+    assert enforcement.next_attempt_at - enforcement.last_attempt_at == pytest.approx(
+        timedelta(seconds=countdown), abs=timedelta(seconds=1)
+    )
 
 
 def test_without_a_broker_the_one_eager_attempt_is_final_and_a_failure_shows_at_once(
@@ -578,36 +498,13 @@ def test_without_a_broker_the_one_eager_attempt_is_final_and_a_failure_shows_at_
     assert len(platform.received) == 1
 
 
-def test_a_broker_outage_does_not_lose_the_decision_or_its_enforcement(
-    platform, case, review_setup, monkeypatch, settings, django_capture_on_commit_callbacks
-):
-    class BrokerDown:
-        def delay(self, *args):
-            raise ConnectionError("broker unreachable")
-
-    monkeypatch.setattr(tasks, "deliver_enforcement", BrokerDown())
-    with django_capture_on_commit_callbacks(execute=True):
-        decision = decide(case, review_setup)
-    monkeypatch.undo()
-
-    enforcement = Enforcement.objects.get(decision=decision)
-    assert (enforcement.state, enforcement.attempts) == ("pending", 0)
-    assert platform.received == []
-
-    settings.ENFORCEMENT_STALE_SECONDS = 60
-    Enforcement.objects.filter(pk=enforcement.pk).update(created_at=F("created_at") - timedelta(minutes=5))
-    assert tasks.sweep_pending_enforcements.run() == 1
-    assert refreshed(enforcement).state == Enforcement.State.DELIVERED
-    assert [r.key for r in platform.received] == [enforcement.idempotency_key]
-
-
 def test_a_loopback_endpoint_is_refused_unless_private_networks_are_allowed(
     platform, case, review_setup, settings, django_capture_on_commit_callbacks
 ):
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    outcome = attempt(enforcement)
 
     assert (outcome.state, outcome.retry) == ("failed", False)
     assert "non-public" in refreshed(enforcement).last_error
@@ -624,7 +521,7 @@ def test_a_refusal_fails_at_once_and_is_not_retried(
     platform.answer(status)
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    assert held_tasks.run(enforcement.pk, 1) == "failed"
+    assert held_tasks.run(enforcement.pk) == "failed"
 
     assert held_tasks.sent == []
     enforcement.refresh_from_db()
@@ -636,19 +533,20 @@ def test_a_refusal_fails_at_once_and_is_not_retried(
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 429])
 def test_a_transient_failure_stays_pending_for_a_retry_unless_it_was_the_last_attempt(
-    status, platform, case, review_setup, held_tasks, django_capture_on_commit_callbacks
+    status, platform, case, review_setup, settings, held_tasks, django_capture_on_commit_callbacks
 ):
+    settings.ENFORCEMENT_MAX_ATTEMPTS = 2
     platform.answer(status, status)
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    assert held_tasks.run(enforcement.pk, 1) == "pending"
-    assert [args for args, _ in held_tasks.sent] == [(enforcement.pk, 2)]
+    assert held_tasks.run(enforcement.pk) == "pending"
+    assert [args for args, _ in held_tasks.sent] == [(enforcement.pk,)]
     enforcement.refresh_from_db()
     assert (enforcement.state, enforcement.last_status) == ("pending", status)
     assert enforcement.last_error == f"HTTP {status}"
     assert audit("enforcement.failed") == []
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=True)
+    outcome = attempt(enforcement)
 
     assert (outcome.state, outcome.retry) == ("failed", False)
     assert (refreshed(enforcement).state, refreshed(enforcement).attempts) == ("failed", 2)
@@ -661,7 +559,7 @@ def test_any_2xx_answer_is_a_delivery(
     platform.answer(status)
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    assert held_tasks.run(enforcement.pk, 1) == "delivered"
+    assert held_tasks.run(enforcement.pk) == "delivered"
 
     assert held_tasks.sent == []
     enforcement.refresh_from_db()
@@ -701,7 +599,7 @@ def test_a_missing_endpoint_is_not_retried_while_attempts_remain(
 ):
     enforcement = decide_undelivered(case, review_setup, django_capture_on_commit_callbacks)
 
-    outcome = deliver_enforcement(enforcement_id=enforcement.pk, final_attempt=False)
+    outcome = attempt(enforcement)
 
     assert (outcome.state, outcome.retry) == ("failed", False)
     assert "admin → Enforcement endpoints" in outcome.error
@@ -945,7 +843,7 @@ def test_the_sweeper_sends_stale_pending_enforcements_again_and_leaves_the_rest(
     delivered = make_enforcement(review_setup, state="delivered", created_ago=7200, attempted_ago=7200)
     failed = make_enforcement(review_setup, state="failed", created_ago=7200, attempted_ago=7200, attempts=8)
 
-    assert tasks.sweep_pending_enforcements.run() == 2
+    assert tasks.sweep_outbox.run() == 2
 
     assert sorted(r.key for r in platform.received) == sorted(
         [never_tried.idempotency_key, tried_long_ago.idempotency_key]
@@ -957,24 +855,29 @@ def test_the_sweeper_sends_stale_pending_enforcements_again_and_leaves_the_rest(
     assert (refreshed(delivered).state, refreshed(failed).state) == ("delivered", "failed")
 
 
-def test_the_sweeper_enqueues_only_stale_pending_ones(review_setup, settings, held_tasks):
+def test_the_sweeper_enqueues_only_stale_pending_ones_and_then_leaves_them_to_their_task(
+    review_setup, settings, held_tasks
+):
     settings.ENFORCEMENT_STALE_SECONDS = 600
     stale = make_enforcement(review_setup, created_ago=3600)
     make_enforcement(review_setup, created_ago=10)
     make_enforcement(review_setup, state="failed", created_ago=3600)
 
-    assert tasks.sweep_pending_enforcements.run() == 1
-    assert held_tasks.sent == [((stale.pk, 1), None)]
-    assert tasks.sweep_pending_enforcements.run() == 1  # still stale until an attempt is recorded
+    assert tasks.sweep_outbox.run() == 1
+    assert held_tasks.sent == [((stale.pk,), None)]
+    # The task it sent holds the row now: the next sweeps send nothing more until it is stale again.
+    assert tasks.sweep_outbox.run() == 0
+    assert held_tasks.sent == [((stale.pk,), None)]
 
 
 def test_an_enforcement_waiting_for_its_scheduled_retry_is_not_sent_again_by_the_sweeper(
     platform, case, review_setup, settings, held_tasks, django_capture_on_commit_callbacks
 ):
     """With the default settings (8 attempts, backoff from 30 s doubling to a 1 h cap, sweeper after 900 s),
-    the wait before the last attempts is longer than the sweeper's stale window: the sweeper would take an
-    enforcement that is merely waiting out its backoff for a lost one and enqueue it again at attempt 1,
-    starting a second retry chain next to the scheduled one (more than ENFORCEMENT_MAX_ATTEMPTS attempts)."""
+    the wait before the last attempts is longer than the sweeper's stale window: a sweeper that took an
+    enforcement merely waiting out its backoff for a lost one would start a second retry chain next to the
+    scheduled one. Once that retry is overdue by the stale window (its task lost), the sweeper sends it, as
+    the last attempt: the sweeper never grants more than ENFORCEMENT_MAX_ATTEMPTS in all."""
     platform.answer(*[503] * settings.ENFORCEMENT_MAX_ATTEMPTS)
     with django_capture_on_commit_callbacks(execute=True):
         decision = decide(case, review_setup)
@@ -982,16 +885,26 @@ def test_an_enforcement_waiting_for_its_scheduled_retry_is_not_sent_again_by_the
 
     for _ in range(settings.ENFORCEMENT_MAX_ATTEMPTS - 1):
         assert held_tasks.run_next() == "pending"
-    [((pk, attempt), countdown)] = held_tasks.sent
-    assert (pk, attempt) == (enforcement.pk, settings.ENFORCEMENT_MAX_ATTEMPTS)
+    [((pk,), countdown)] = held_tasks.sent
+    assert refreshed(enforcement).attempts == settings.ENFORCEMENT_MAX_ATTEMPTS - 1
+    assert countdown > settings.ENFORCEMENT_STALE_SECONDS
     # One second before that last retry is due:
     Enforcement.objects.filter(pk=pk).update(
-        last_attempt_at=F("last_attempt_at") - timedelta(seconds=countdown - 1)
+        last_attempt_at=F("last_attempt_at") - timedelta(seconds=countdown - 1),
+        next_attempt_at=timezone.now() + timedelta(seconds=1),
     )
 
-    swept = tasks.sweep_pending_enforcements.run()
+    assert tasks.sweep_outbox.run() == 0
+    assert held_tasks.sent == [((pk,), countdown)]
 
-    assert (swept, held_tasks.sent) == (0, [((pk, attempt), countdown)])
+    held_tasks.sent.clear()  # the broker lost it
+    Enforcement.objects.filter(pk=pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=settings.ENFORCEMENT_STALE_SECONDS + 1)
+    )
+    assert tasks.sweep_outbox.run() == 1
+    assert held_tasks.run_next() == "failed"
+    assert (refreshed(enforcement).attempts, held_tasks.sent) == (settings.ENFORCEMENT_MAX_ATTEMPTS, [])
+    assert len(platform.received) == settings.ENFORCEMENT_MAX_ATTEMPTS
 
 
 # --- the admin ----------------------------------------------------------------------------------------------

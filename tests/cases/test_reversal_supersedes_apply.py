@@ -5,7 +5,7 @@ import pytest
 
 from cases.models import Enforcement
 from cases.services import enforcement as enforcement_service
-from cases.services import review
+from cases.services import outbox, review
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_a_reversal_cancels_an_undelivered_apply(decision, state):
 
     apply = Enforcement.objects.get(decision=decision, kind="apply")
     assert apply.state == "failed"
-    assert apply.last_error == enforcement_service.SUPERSEDED
+    assert apply.last_error == outbox.SUPERSEDED
 
 
 def test_a_delivered_apply_stays_delivered_and_the_reversal_is_sent(decision):
@@ -50,7 +50,7 @@ def test_a_lead_cannot_retry_the_apply_of_a_reversed_decision(decision, review_s
     enforcement_service.create_enforcement(decision=decision, kind="reverse")
     apply = Enforcement.objects.get(decision=decision, kind="apply")
 
-    assert enforcement_service.retry_enforcement(enforcement_id=apply.pk, user=review_setup.agent) is None
+    assert outbox.retry(kind=outbox.ENFORCEMENT, message_id=apply.pk, user=review_setup.agent) is None
     assert Enforcement.objects.get(pk=apply.pk).state == "failed"
 
 
@@ -60,7 +60,7 @@ def test_an_apply_still_queued_when_the_reversal_lands_is_not_sent(decision):
         decision=decision, case=decision.case, kind="reverse", idempotency_key="rev", payload={}
     )  # created without the cancellation, as if by a race
 
-    outcome = enforcement_service.deliver_enforcement(enforcement_id=apply.pk, final_attempt=False)
+    outcome = outbox.deliver(kind=outbox.ENFORCEMENT, message_id=apply.pk)
 
     assert outcome.state == "failed"
-    assert Enforcement.objects.get(pk=apply.pk).last_error == enforcement_service.SUPERSEDED
+    assert Enforcement.objects.get(pk=apply.pk).last_error == outbox.SUPERSEDED

@@ -340,8 +340,9 @@ def test_blur_again_returns_the_blurred_item(agent_client, case):
 
 # Measured (SQLite and PostgreSQL): session, user, the case, two permission look-ups, visible queues, then one
 # query per section of the page (reports, signals, decisions, notes, tags, curated tags, media, history,
-# enforcements, same content, viewers, policies + their actions, escalation queues, action choices).
-CASE_PAGE_MAX_QUERIES = 21
+# enforcements, vendor callbacks, same content, viewers, policies + their actions, escalation queues, action
+# choices).
+CASE_PAGE_MAX_QUERIES = 22
 
 
 def _big_case(review_setup):

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from cases.models import Appeal, Enforcement, Report
+from cases.models import Appeal, Enforcement, Report, VendorCallback
 from cases.services import review
 from moderation.models import Action
 from queues.models import QueueClearance
@@ -49,6 +49,8 @@ def world(review_setup, vendor, api):
     )
     factories.MediaFileFactory(url=url)
     report = factories.ReportFactory(case=case, vendor=vendor, reporter_id="r-1")
+    vendor.callback_url, vendor.callback_secret = "https://vendor.example/outcomes", "c" * 40
+    vendor.save()  # a party with a callback: the decision also makes a vendor callback
     remove = review_setup.actions["remove"]
     assert remove.kind == Action.Kind.REMOVE
     factories.hold(case, insider)
@@ -60,6 +62,7 @@ def world(review_setup, vendor, api):
         expected_version=case.version,
     )
     enforcement = Enforcement.objects.get(decision=decision)
+    callback = VendorCallback.objects.get(decision=decision)
     from cases.services.appeals import file_appeal
 
     appeal = file_appeal(vendor=vendor, external_id="ap-1", decision_id=decision.pk, statement="no").appeal
@@ -67,6 +70,7 @@ def world(review_setup, vendor, api):
         "case_id": case.pk,
         "report_id": report.pk,
         "enforcement_id": enforcement.pk,
+        "callback_id": callback.pk,
         "appeal_id": appeal.pk,
         "index": 0,
         "slug": secret_queue.slug,
