@@ -1,0 +1,149 @@
+"""What detection is configured with and keeps: scorers, context providers, media copies."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+class Scorer(models.Model):
+    """An ML scorer admins enable: the built-in text model or an HTTP moderation API."""
+
+    class Kind(models.TextChoices):
+        BUILTIN_TEXT = "builtin_text", "Built-in text model (offline)"
+        HTTP = "http", "HTTP moderation API"
+
+    class RequestFormat(models.TextChoices):
+        SIMPLE = "simple", '{"text", "language", "kind", "subject_id"}'
+        OPENAI = "openai", 'OpenAI-style {"input": text}'
+        PERSPECTIVE = "perspective", 'Perspective-style {"comment": {"text"}, "languages"}'
+
+    class ResponseFormat(models.TextChoices):
+        LABEL_SCORES = "label_scores", '{"label": score, ...}'
+        CATEGORY_LIST = "category_list", '[{"label"|"category"|"name": ..., "score"|"confidence": ...}]'
+        OPENAI = "openai", "OpenAI moderation: results[0].category_scores"
+        PERSPECTIVE = "perspective", "Perspective: attributeScores.X.summaryScore.value"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    is_enabled = models.BooleanField(default=True)
+    # Restricted cases' content (child safety, say) goes only to sources a superuser has vetted for it.
+    receives_restricted_content = models.BooleanField(
+        default=False,
+        help_text="Also send content of restricted cases (child safety...) here. Only superusers can set it.",
+    )
+    subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind with text.")
+    url = models.URLField(max_length=2048, blank=True)
+    auth_header = models.CharField(max_length=100, blank=True, default="Authorization")
+    auth_value = models.CharField(max_length=500, blank=True, help_text='e.g. "Bearer sk-…" (sent as is).')
+    timeout_seconds = models.FloatField(default=3.0)
+    request_format = models.CharField(
+        max_length=16, choices=RequestFormat.choices, default=RequestFormat.SIMPLE
+    )
+    response_format = models.CharField(
+        max_length=16, choices=ResponseFormat.choices, default=ResponseFormat.LABEL_SCORES
+    )
+    response_path = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text='Dotted path to the scores inside the response, e.g. "result.categories".',
+    )
+    label_prefix = models.CharField(
+        max_length=40, blank=True, help_text='Prepended to labels, e.g. "vendorx."'
+    )
+    model_name = models.CharField(max_length=120, blank=True, help_text="Recorded on signals (HTTP scorers).")
+    model_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from moderation.validators import signal_source_errors
+
+        errors = signal_source_errors(self, url_field="url", required=self.kind == self.Kind.HTTP)
+        if errors:
+            raise ValidationError(errors)
+
+
+# What a context provider's URL template may contain (filled in, URL-encoded, by `cases.detection.sources`).
+URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
+
+
+class ContextProvider(models.Model):
+    """An HTTP endpoint returning facts about a subject or its author (account age, prior strikes, hash hits)."""
+
+    name = models.CharField(max_length=120, unique=True)
+    is_enabled = models.BooleanField(default=True)
+    # Restricted cases' content (child safety, say) goes only to sources a superuser has vetted for it.
+    receives_restricted_content = models.BooleanField(
+        default=False,
+        help_text="Also send content of restricted cases (child safety...) here. Only superusers can set it.",
+    )
+    subject_kinds = models.JSONField(default=list, blank=True, help_text="Empty: every kind.")
+    url_template = models.CharField(
+        max_length=2048,
+        help_text="GET URL; {author_id}, {subject_id}, {kind} are filled in (URL-encoded), e.g. "
+        "https://platform.example/internal/users/{author_id}/facts",
+    )
+    auth_header = models.CharField(max_length=100, blank=True, default="Authorization")
+    auth_value = models.CharField(max_length=500, blank=True)
+    timeout_seconds = models.FloatField(default=3.0)
+    label_prefix = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        import re
+
+        from moderation.validators import signal_source_errors
+
+        errors = signal_source_errors(self, url_field="url_template", required=True)
+        unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - set(URL_PLACEHOLDERS)
+        authority = (self.url_template or "").split("://", 1)[-1].split("/", 1)[0]
+        if "{" in authority:
+            errors["url_template"] = ["Placeholders may only appear in the path or query, never in the host."]
+        elif unknown:
+            errors["url_template"] = [
+                f"Unknown placeholder(s) {', '.join(sorted(unknown))}; use {', '.join(URL_PLACEHOLDERS)}."
+            ]
+        if errors:
+            raise ValidationError(errors)
+
+
+class MediaFile(models.Model):
+    """A copy of a reported media item, served from this app so agents' browsers never load the original host.
+
+    Keyed by the URL's SHA-256: one copy per URL. Only raster types are kept (never SVG or HTML).
+    """
+
+    class State(models.TextChoices):
+        STORED = "stored"
+        BLOCKED = "blocked", "Blocked (type, size or address refused)"
+        FAILED = "failed"
+
+    url_hash = models.CharField(max_length=64, unique=True)
+    url = models.CharField(max_length=2048)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.STORED)
+    content_type = models.CharField(max_length=32, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    content = models.BinaryField(blank=True, default=b"")
+    error = models.CharField(max_length=300, blank=True)
+    # Evidence of a restricted case (sticky): the same picture, under this URL or any other with the same
+    # bytes, is withheld from people not cleared for restricted content, whichever case shows it.
+    is_restricted = models.BooleanField(default=False)
+    fetched_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sha256"], name="media_sha256_idx", condition=~Q(sha256=""))]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.state})"

@@ -1,0 +1,113 @@
+"""Reports, the signals attached to cases, and reporters' track records."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cases.models.review import Case
+from cases.models.subjects import Subject
+from moderation.models import Policy, Vendor
+
+
+class Report(models.Model):
+    """One complaint or signal about a subject. Never edited (but for its outcome, set once decided)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending"
+        UPHELD = "upheld"
+        REJECTED = "rejected"
+
+    # No separate index: the unique (vendor, external_id) constraint's index leads with vendor.
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="reports", db_index=False)
+    external_id = models.CharField(max_length=200)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="reports")
+    subject_version = models.PositiveIntegerField(help_text="Which SubjectVersion the reporter saw.")
+    # The report brought content (or opened the subject). A report naming only a subject's identity does not
+    # make its vendor a party to the case: it never learns the outcome nor owns an appeal.
+    carried_content = models.BooleanField(default=True)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="reports")
+    policy = models.ForeignKey(Policy, on_delete=models.PROTECT, related_name="reports")
+    reason = models.CharField(max_length=64)
+    reporter_id = models.CharField(max_length=255, blank=True)
+    comment = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    payload = models.JSONField(help_text="The validated request item, as received.")
+    payload_hash = models.CharField(max_length=64, help_text="Idempotency: a replay must hash the same.")
+    # Set by the case's final decision: upheld (the report was right) or rejected (no violation).
+    outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "external_id"], name="report_vendor_external_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} ({self.vendor_id}:{self.external_id})"
+
+
+class Signal(models.Model):
+    """A fact attached to a case by intake or a worker: an ML score, a vendor score, context data."""
+
+    class Source(models.TextChoices):
+        VENDOR_SCORE = "vendor_score", "Vendor-provided score"
+        SCORER = "scorer", "ML scorer"
+        CONTEXT = "context", "Context provider"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
+    report = models.ForeignKey(
+        Report, null=True, blank=True, on_delete=models.CASCADE, related_name="signals"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices)
+    source_name = models.CharField(max_length=120, help_text="Vendor slug, scorer or provider name.")
+    model = models.CharField(max_length=120, blank=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=100)
+    score = models.FloatField(null=True, blank=True, help_text="0..1 for ML scores.")
+    value = models.JSONField(null=True, blank=True, help_text="Raw fact for context signals.")
+    # Re-delivered tasks write the same key again; the unique constraint makes that a no-op.
+    dedupe_key = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_id", "source", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "dedupe_key"], name="signal_dedupe"),
+            models.CheckConstraint(
+                condition=Q(score__isnull=True) | Q(score__gte=0.0, score__lte=1.0), name="signal_score_0_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label}={self.score if self.score is not None else self.value}"
+
+
+class Reporter(models.Model):
+    """A vendor's reporting user, with their track record. Leads can mute a bad-faith reporter: their
+    reports are still stored and shown, but no longer raise a case's priority."""
+
+    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="reporters")
+    reporter_id = models.CharField(max_length=255)
+    upheld_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    muted_at = models.DateTimeField(null=True, blank=True)
+    muted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mute_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["vendor", "reporter_id"], name="reporter_identity")]
+        permissions = [("mute_reporter", "Can mute bad-faith reporters (leads)")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}:{self.reporter_id}"
+
+    @property
+    def judged(self) -> int:
+        return self.upheld_count + self.rejected_count
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.upheld_count / self.judged if self.judged else None
