@@ -4,12 +4,12 @@ A package of modules by concept; every model is importable from `cases.models` a
 migrations).
 """
 
-from cases.models.decisions import Appeal, Decision, Strike
-from cases.models.detection import URL_PLACEHOLDERS, ContextProvider, MediaFile, Scorer
-from cases.models.outbox import Enforcement, OutboxMessage, VendorCallback
-from cases.models.reports import Report, Reporter, Signal
-from cases.models.review import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
-from cases.models.subjects import TAG_SLUG_VALIDATOR, Subject, SubjectTag, SubjectVersion, Tag
+from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
+from cases.models.decision import Appeal, Decision, Strike
+from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
+from cases.models.report import Report, Reporter, Signal
+from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
+from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
 
 __all__ = [
     "CLAIMABLE_STATUSES",

@@ -2,8 +2,8 @@
 
 from django.db import models
 
-from cases.models.decisions import Decision
-from cases.models.review import Case
+from cases.models.case import Case
+from cases.models.decision import Decision
 from moderation.models import Vendor
 
 

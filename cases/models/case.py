@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models.subjects import Subject
+from cases.models.subject import Subject
 from moderation.models import Policy
 
 # Unassigned cases an agent can claim from a queue: new ones, ones escalated to it, any left "in review"

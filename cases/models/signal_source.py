@@ -1,8 +1,7 @@
-"""What detection is configured with and keeps: scorers, context providers, media copies."""
+"""Signal sources detection is configured with: scorers and context providers."""
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 
 
 class Scorer(models.Model):
@@ -116,34 +115,3 @@ class ContextProvider(models.Model):
             ]
         if errors:
             raise ValidationError(errors)
-
-
-class MediaFile(models.Model):
-    """A copy of a reported media item, served from this app so agents' browsers never load the original host.
-
-    Keyed by the URL's SHA-256: one copy per URL. Only raster types are kept (never SVG or HTML).
-    """
-
-    class State(models.TextChoices):
-        STORED = "stored"
-        BLOCKED = "blocked", "Blocked (type, size or address refused)"
-        FAILED = "failed"
-
-    url_hash = models.CharField(max_length=64, unique=True)
-    url = models.CharField(max_length=2048)
-    state = models.CharField(max_length=8, choices=State.choices, default=State.STORED)
-    content_type = models.CharField(max_length=32, blank=True)
-    size = models.PositiveIntegerField(default=0)
-    sha256 = models.CharField(max_length=64, blank=True)
-    content = models.BinaryField(blank=True, default=b"")
-    error = models.CharField(max_length=300, blank=True)
-    # Evidence of a restricted case (sticky): the same picture, under this URL or any other with the same
-    # bytes, is withheld from people not cleared for restricted content, whichever case shows it.
-    is_restricted = models.BooleanField(default=False)
-    fetched_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["sha256"], name="media_sha256_idx", condition=~Q(sha256=""))]
-
-    def __str__(self) -> str:
-        return f"{self.url} ({self.state})"

@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models.review import Case
-from cases.models.subjects import Subject
+from cases.models.case import Case
+from cases.models.subject import Subject
 from moderation.models import Policy, Vendor
 
 
