@@ -29,7 +29,9 @@ from queues.models import Queue
 from queues.services import claim_next_case
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# Every test runs through both claim-next implementations (`claim_path`, tests/conftest.py): PostgreSQL's
+# one statement and the portable compare-and-set path, so the claim rules hold on both.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("claim_path")]
 
 APPEALS = "/api/v1/appeals"
 HX_MAIN = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "case-main"}

@@ -25,6 +25,10 @@ from queues.services import (
 from queues.services import claims as claims_module
 from tests import factories
 
+# Every test runs through both claim-next implementations (`claim_path`, tests/conftest.py): PostgreSQL's one
+# statement and the portable compare-and-set path, so the claim rules hold on both.
+pytestmark = pytest.mark.usefixtures("claim_path")
+
 postgresql_only = pytest.mark.skipif(
     "connection.vendor != 'postgresql'", reason="row locks and SKIP LOCKED need PostgreSQL"
 )
