@@ -8,8 +8,6 @@ or break the layout: the hostile strings must be there as visible text, their tr
 Findings are collected across the corpus and reported together, one line per entry and problem.
 """
 
-import json
-import time
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
@@ -31,8 +29,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ACCEPTED = [entry for entry in CORPUS if entry.accepted]
 # Pages worth keeping a picture of (tests/e2e/output/, a CI artifact).
 SCREENSHOTS = {"rlo-filename", "long-host-and-identifiers", "max-text-invisible-flood", "bidi-in-identifiers"}
-# The heaviest page a report can make must still open promptly on a loaded CI machine.
-PAGE_BUDGET_SECONDS = 10.0
+# The heaviest page a report can make stays bounded in what the browser must build (elements and bytes), a
+# bound on the page, not on the machine's speed (text is capped and invisible characters become badges).
+PAGE_MAX_ELEMENTS = 30_000
+PAGE_MAX_HTML_BYTES = 3_000_000
 LAYOUT_TOLERANCE_PX = 2
 MAX_PROBLEMS_SHOWN = 8
 
@@ -243,13 +243,11 @@ def test_accepted_hostile_reports_show_as_inert_visible_text(new_page, live_serv
     page.on("request", lambda request: requests_seen.append(request.url))
     log_in(page, live_server, "alice")
 
-    problems, timings = [], {}
+    problems = []
     for entry in ACCEPTED:
         url = f"{live_server.url}/cases/{cases[entry.name]}/"
         errors_before, dialogs_before = len(page.errors), len(dialogs)
-        started = time.monotonic()
         page.goto(url, timeout=60_000)
-        timings[entry.name] = time.monotonic() - started
         try:
             found = page_problems(page, entry)
         except PlaywrightError as error:  # e.g. injected markup navigated the page away mid-check
@@ -258,8 +256,11 @@ def test_accepted_hostile_reports_show_as_inert_visible_text(new_page, live_serv
             found.append(f"navigated away to {page.url}")
         found += [f"page error: {error}" for error in page.errors[errors_before:]]
         found += [f"dialog opened: {message!r}" for message in dialogs[dialogs_before:]]
-        if timings[entry.name] > PAGE_BUDGET_SECONDS:
-            found.append(f"page took {timings[entry.name]:.1f}s to load")
+        elements, html_bytes = page.evaluate(
+            "[document.getElementsByTagName('*').length, document.documentElement.outerHTML.length]"
+        )
+        if elements > PAGE_MAX_ELEMENTS or html_bytes > PAGE_MAX_HTML_BYTES:
+            found.append(f"page too heavy: {elements} elements, {html_bytes} bytes of HTML")
         if len(found) > MAX_PROBLEMS_SHOWN:  # one broken entry must not drown the others in the report
             found = [*found[:MAX_PROBLEMS_SHOWN], f"... and {len(found) - MAX_PROBLEMS_SHOWN} more problems"]
         problems += [f"{entry.name}: {problem}" for problem in found]
@@ -273,8 +274,7 @@ def test_accepted_hostile_reports_show_as_inert_visible_text(new_page, live_serv
         url for url in requests_seen if not url.startswith((live_server.url, "data:", "about:", "blob:"))
     ]
     problems += [f"request left the live server: {url}" for url in sorted({*offsite, *new_page.blocked})]
-    slowest = sorted(timings.items(), key=lambda item: -item[1])[:3]
-    assert not problems, "\n".join(problems) + f"\n(slowest pages: {json.dumps(slowest)})"
+    assert not problems, "\n".join(problems)
 
 
 def test_the_queue_lists_every_hostile_case_inertly(new_page, live_server, intake):
