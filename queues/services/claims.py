@@ -54,6 +54,20 @@ class HoldLimitReached(Conflict):
         )
 
 
+def _claimed(user, status: str, now: datetime) -> dict:
+    """What a claim writes, on every portable path (the PostgreSQL statement writes the same): the agent, in
+    review (an escalated or awaiting case keeps its status), a fresh lease, and a new version, so a form
+    prepared on the earlier one becomes a conflict."""
+    return {
+        "assignee": user,
+        "status": Case.Status.IN_REVIEW if status == Case.Status.OPEN else status,
+        "claimed_at": now,
+        "lease_expires_at": now + lease_length(),
+        "version": F("version") + 1,
+        "updated_at": now,
+    }
+
+
 def lease_length() -> timedelta:
     return timedelta(seconds=settings.CASE_LEASE_SECONDS)
 
@@ -119,12 +133,7 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
                     return None
                 case_id, status = row
                 won = Case.objects.filter(pk=case_id, status=status, assignee__isnull=True).update(
-                    assignee=user,
-                    status=Case.Status.IN_REVIEW if status == Case.Status.OPEN else status,
-                    claimed_at=now,
-                    lease_expires_at=now + lease_length(),
-                    version=F("version") + 1,
-                    updated_at=now,
+                    **_claimed(user, status, now)
                 )
                 if won:
                     record_event(
@@ -412,14 +421,7 @@ def claim_case(*, case_id: int, user) -> Case | None:
             raise HoldLimitReached(min(held, key=lambda row: (-row[2], row[3]))[0])
         won = Case.objects.filter(
             pk=case_id, status=status, assignee_id=assignee_id, lease_expires_at=lease
-        ).update(
-            assignee=user,
-            status=Case.Status.IN_REVIEW if status == Case.Status.OPEN else status,
-            claimed_at=now,
-            lease_expires_at=now + lease_length(),
-            version=F("version") + 1,
-            updated_at=now,
-        )
+        ).update(**_claimed(user, status, now))
         if not won:
             return None
         record_event(
