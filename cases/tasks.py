@@ -12,6 +12,7 @@ from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
 from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
+from cases.services.effects import lift_expired_decisions as lift
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
@@ -110,6 +111,4 @@ def sweep_outbox(self) -> int:
 @task("cases.lift_expired_decisions", soft_time_limit=120, time_limit=150)
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
-    from cases.services.effects import lift_expired_decisions as lift
-
     return lift()

@@ -18,9 +18,11 @@ from django_htmx.http import HttpResponseClientRedirect
 from cases import selectors
 from cases.evidence import shown_content
 from cases.models import Case, MediaFile
-from cases.services import outbox
+from cases.services import appeals, outbox
+from cases.services.messages import compose_user_message
 from cases.services.review import case_work, decisions
 from moderation.errors import Conflict, Forbidden, Invalid
+from moderation.models import Action, Policy
 from moderation.page_errors import page_status, with_error_toast
 from queues.selectors import visible_queue_ids
 from queues.services import (
@@ -442,8 +444,6 @@ def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
 @require_POST
 def resolve_appeal(request: HttpRequest, case_id: int) -> HttpResponse:
     """Uphold or overturn the appeal on this case; then the queue's next case."""
-    from cases.services import appeals
-
     case = _visible_case(request, case_id)
     outcome = {"uphold": "upheld", "overturn": "overturned"}.get(request.POST.get("outcome", ""), "")
     reason = request.POST.get("reason", "")
@@ -483,9 +483,6 @@ def mute_reporter(request: HttpRequest, case_id: int, report_id: int) -> HttpRes
 @require_GET
 def message_preview(request: HttpRequest, case_id: int) -> HttpResponse:
     """What the user would be told for the policy, action and reason chosen in the form (HTMX preview)."""
-    from cases.services.messages import compose_user_message
-    from moderation.models import Action, Policy
-
     case = _visible_case(request, case_id)
     policy = Policy.objects.filter(pk=_int(request.GET.get("policy")) or 0, is_active=True).first()
     action = Action.objects.filter(pk=_int(request.GET.get("action")) or 0, is_active=True).first()

@@ -3,6 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from moderation.validators import signal_source_errors
+
 
 class Scorer(models.Model):
     """An ML scorer admins enable: the built-in text model or an HTTP moderation API."""
@@ -60,8 +62,6 @@ class Scorer(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from moderation.validators import signal_source_errors
-
         errors = signal_source_errors(self, url_field="url", required=self.kind == self.Kind.HTTP)
         if errors:
             raise ValidationError(errors)
@@ -101,8 +101,6 @@ class ContextProvider(models.Model):
 
     def clean(self) -> None:
         import re
-
-        from moderation.validators import signal_source_errors
 
         errors = signal_source_errors(self, url_field="url_template", required=True)
         unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - set(URL_PLACEHOLDERS)

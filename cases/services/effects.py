@@ -7,9 +7,11 @@ from django.db.models import Case as CaseExpression
 from django.db.models import Count, F, PositiveIntegerField, Q, When
 from django.utils import timezone
 
-from cases.models import Decision, Strike
+from cases.models import Decision, Enforcement, Report, Reporter, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
-from moderation.models import Vendor
+from cases.services.vendor_callbacks import notify_reporting_vendors
+from moderation.audit import Actor, Verb, record_event
+from moderation.models import Action, Vendor
 
 
 def decision_takes_effect(decision: Decision) -> None:
@@ -56,8 +58,6 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     """
     from django.db import transaction
 
-    from cases.models import Enforcement
-    from moderation.audit import Actor, Verb, record_event
 
     now = now or timezone.now()
     due = list(
@@ -92,8 +92,6 @@ def record_report_outcomes(decision: Decision) -> None:
     A fixed number of statements however many reporters and vendors the case has: one read of the pending
     reports per (vendor, reporter), one UPDATE of the reports, one INSERT of the reporters not yet known, and
     one UPDATE each for the reporters' and the vendors' counters (a CASE per row, portable to SQLite)."""
-    from cases.models import Report
-    from moderation.models import Action
 
     if decision.action.kind == Action.Kind.ESCALATE:
         return
@@ -105,7 +103,6 @@ def record_report_outcomes(decision: Decision) -> None:
     if not rows:
         return
     pending.update(outcome=outcome)
-    from cases.services.vendor_callbacks import notify_reporting_vendors
 
     notify_reporting_vendors(decision, outcome=outcome)
     counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
@@ -126,7 +123,6 @@ _TRACK_RECORD_BATCH = 500
 
 
 def _count_into_reporters(per_reporter: dict[tuple[int, str], int], counter: str) -> None:
-    from cases.models import Reporter
 
     pairs = list(per_reporter)
     for start in range(0, len(pairs), _TRACK_RECORD_BATCH):
