@@ -9,16 +9,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from tests import factories
+from tests.migrations import migrate_to
 
 BEFORE = [("cases", "0021_media_restriction")]
 AFTER = [("cases", "0022_one_outbox")]
-
-
-def migrate_to(targets):
-    """Migrate the test database to `targets`; the models as they are there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return MigrationExecutor(connection).loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)

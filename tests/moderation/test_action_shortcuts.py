@@ -7,6 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from moderation.models import Action
 from tests import factories
+from tests.migrations import migrate_to
 
 pytestmark = pytest.mark.django_db
 
@@ -103,13 +104,6 @@ def test_the_admin_lists_each_actions_key(admin_client):
 
 BEFORE = [("moderation", "0011_policy_is_restricted")]
 AFTER = [("moderation", "0012_action_shortcut_key")]
-
-
-def migrate_to(targets):
-    """Migrate the test database to `targets`; the models as they are there."""
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets)
-    return MigrationExecutor(connection).loader.project_state(targets).apps
 
 
 @pytest.mark.django_db(transaction=True)
