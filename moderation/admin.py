@@ -103,14 +103,20 @@ class VendorAdmin(WriteOnlySecretsAdmin):
         "reliability",
         "measured_accuracy",
         "is_active",
+        "is_content_authority",
         "active_tokens",
         "created_at",
     ]
-    list_filter = ["is_active"]
+    list_filter = ["is_active", "is_content_authority"]
     search_fields = ["name", "slug", "contact"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VendorTokenInline]
     readonly_fields = ["upheld_count", "rejected_count"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Whose word about a subject's content is final decides whom strikes hit: a superuser's call.
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if request.user.is_superuser else [*fields, "is_content_authority"]
 
     @admin.display(description="Upheld (measured)")
     def measured_accuracy(self, obj: Vendor) -> str:

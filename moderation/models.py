@@ -184,6 +184,12 @@ class Vendor(models.Model):
         help_text="0..1: how often this vendor's reports turn out to be violations; weighs priority.",
     )
     is_active = models.BooleanField(default=True, help_text="Inactive vendors' tokens are refused.")
+    # The platform itself (or a vendor an admin vouches for as such): what it says a subject contains is
+    # authoritative. Its content replaces what another vendor supplied first, and nobody else's moves it.
+    is_content_authority = models.BooleanField(
+        default=False,
+        help_text="The platform's own feed: its content of a subject is authoritative over other vendors'.",
+    )
     # Optional request signing: every request must carry an HMAC of its timestamp and body (docs/api.md).
     require_signature = models.BooleanField(
         default=False,

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from cases.models import Appeal, Case, Decision, Report, Strike
+from cases.models import Appeal, Case, Decision, Report, Strike, SubjectVersion
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
 from cases.services.review.common import (
     CaseConflict,
@@ -109,14 +109,21 @@ def file_appeal(
 
 
 def judged_by(vendor: Vendor) -> Q:
-    """Decisions that judged a report of `vendor`: one on their case carrying the content version they were
-    taken on (decisions from before versions were recorded: any content it brought). Only that vendor speaks
-    for the affected user; a report naming only the subject id, or other content, gives no say in the appeal
-    nor a look at the outcome."""
+    """Decisions whose appeal belongs to `vendor`: it supplied the content version they were taken on (the
+    first to send those exact words and author), or it is the platform's own feed (`is_content_authority`)
+    and a party to the case. Repeating someone else's content, or naming only the subject id, gives no say
+    in the appeal, so no third party can file (and so block) the affected user's appeal. Decisions from before
+    versions were recorded: any vendor whose report brought content."""
     carried = Report.objects.filter(case_id=OuterRef("case_id"), vendor=vendor, carried_content=True)
-    return Exists(carried.filter(subject_version=OuterRef("subject_version"))) | (
-        Q(subject_version__isnull=True) & Exists(carried)
+    judged = SubjectVersion.objects.filter(
+        subject_id=OuterRef("case__subject_id"), version=OuterRef("subject_version")
     )
+    # A version kept without its supplier (stored before suppliers were recorded) falls back to carrying it.
+    supplied = Exists(judged.filter(vendor=vendor)) | ~Exists(judged.exclude(vendor__isnull=True))
+    condition = Exists(carried.filter(subject_version=OuterRef("subject_version"))) & supplied
+    if vendor.is_content_authority:
+        condition |= Exists(carried)
+    return condition | (Q(subject_version__isnull=True) & Exists(carried))
 
 
 def _open_appeal(vendor, external_id, decision, statement, appellant_id, digest) -> Appeal:

@@ -367,22 +367,18 @@ def _record_subject_versions(
     new_versions: list[SubjectVersion] = []
     for key, subject in subjects.items():
         if getattr(subject, "_is_new", False):
-            new_versions.append(_version_of(subject, first_by_key[key], vendor=vendor))
+            first = first_by_key[key]
+            new_versions.append(_version_of(subject, first, vendor=vendor if first.has_content else None))
     known = _known_versions(items, subjects)
     next_version = _next_versions(items, subjects, known)
     content_changed: dict[int, Subject] = {}
     seen: list[tuple[int, bool, bool]] = []
-    opened_by: set[tuple[str, str]] = set()
     for item in items:
         subject = subjects[item.subject.key]
-        is_new_subject = getattr(subject, "_is_new", False)
         if not item.subject.has_content:
-            # Opening a subject makes the report its first report even without content.
-            carried = is_new_subject and item.subject.key not in opened_by
-            opened_by.add(item.subject.key)
-            seen.append((subject.content_version, carried, False))
+            # Naming a subject, even first, brings no evidence: the vendor is no party to the case.
+            seen.append((subject.content_version, False, False))
             continue
-        opened_by.add(item.subject.key)
         content_hash = item.subject.content_hash
         version = known.get((subject.pk, content_hash))
         fresh = version is None
@@ -391,7 +387,7 @@ def _record_subject_versions(
             next_version[subject.pk] += 1
             known[(subject.pk, content_hash)] = version
             new_versions.append(_version_of(subject, item.subject, vendor=vendor, version=version))
-        owns = subject.content_vendor_id in (None, vendor.pk)
+        owns = _may_set_content(subject, vendor)
         if owns and content_hash != subject.content_hash:
             subject.content_version = version
             subject.content_hash = content_hash
@@ -420,6 +416,14 @@ def _record_subject_versions(
     if seen_only:
         Subject.objects.filter(pk__in=seen_only).update(last_seen_at=now)
     return seen
+
+
+def _may_set_content(subject: Subject, vendor: Vendor) -> bool:
+    """Whose content a subject shows: its content vendor's (the first to supply some), until the platform's
+    own feed (`Vendor.is_content_authority`) sends its version; then only the platform moves it on."""
+    if subject.content_vendor_id in (None, vendor.pk):
+        return True
+    return vendor.is_content_authority
 
 
 def _known_versions(

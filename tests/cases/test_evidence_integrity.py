@@ -59,7 +59,9 @@ def reported(api, other_api, report_body, review_setup):
 # --- What the case shows -----------------------------------------------------------------------------------
 
 
-def test_another_vendors_content_is_kept_as_its_own_version_and_never_swapped_in(reported, vendor, other_vendor):
+def test_another_vendors_content_is_kept_as_its_own_version_and_never_swapped_in(
+    reported, vendor, other_vendor
+):
     subject = Subject.objects.get(pk=reported.subject_id)
     assert (subject.text, subject.author_id, subject.content_version) == (
         ORIGINAL["text"],
@@ -86,8 +88,10 @@ def test_the_case_page_shows_the_first_suppliers_version_and_marks_the_other_as_
     assert "Other vendor" in other and "innocent-1" in other and "have a nice day" in other
     assert "conflict: different author, text" in other
     # The agent says which version they decide on.
-    assert 'name="subject_version" value="1" checked' in html
-    assert 'name="subject_version" value="2"' in html
+    # The agent says which version they decide on: nothing is pre-chosen when versions conflict.
+    assert 'name="subject_version" value="1" required' in html
+    assert 'name="subject_version" value="2" required' in html
+    assert "checked" not in html.split('id="version-choice"')[1].split("</fieldset>")[0]
 
 
 def test_the_content_vendor_may_move_its_own_subject_on_an_edit(api, report_body, review_setup):
@@ -114,7 +118,7 @@ def test_a_vendor_repeating_another_version_reuses_it_instead_of_piling_up_versi
 def test_the_decision_records_the_version_and_author_and_the_strike_and_enforcement_follow_them(
     reported, review_setup, endpoint
 ):
-    decision = decide(reported, review_setup.agent, review_setup)
+    decision = decide(reported, review_setup.agent, review_setup, subject_version=1)
 
     decision.refresh_from_db()
     assert (decision.subject_version, decision.author_id) == (1, "author-9")
@@ -133,6 +137,14 @@ def test_an_agent_may_decide_on_the_conflicting_version_and_then_its_author_is_j
     assert Strike.objects.get(decision=decision).author_id == "innocent-1"
 
 
+def test_conflicting_evidence_is_never_settled_by_default(reported, review_setup):
+    with pytest.raises(review.ReviewError) as refused:
+        decide(reported, review_setup.agent, review_setup)
+
+    assert refused.value.field == "subject_version"
+    assert not Decision.objects.filter(case=reported).exists()
+
+
 def test_a_version_the_case_never_carried_is_refused(reported, review_setup):
     with pytest.raises(review.ReviewError) as refused:
         decide(reported, review_setup.agent, review_setup, subject_version=7)
@@ -144,7 +156,7 @@ def test_a_version_the_case_never_carried_is_refused(reported, review_setup):
 def test_a_later_report_never_changes_what_a_decided_case_or_its_appeal_shows(
     reported, review_setup, api, other_api, report_body, bob, agent_client, endpoint
 ):
-    decision = decide(reported, review_setup.agent, review_setup)
+    decision = decide(reported, review_setup.agent, review_setup, subject_version=1)
     # Afterwards, `other` sends a third text and author for the same subject.
     send(other_api, report_body, "other-9", {**FORGED, "text": "totally different", "author_id": "x-1"})
 
@@ -204,22 +216,34 @@ def test_a_vendor_that_only_named_the_subject_can_neither_file_nor_block_the_app
     assert api.post("/api/v1/appeals", body, format="json").status_code == 201
 
 
-def test_a_vendor_whose_own_version_was_not_the_one_judged_owns_no_appeal(reported, review_setup, other_api, endpoint):
-    decision = decide(reported, review_setup.agent, review_setup)  # on acme's version 1
+def test_a_vendor_whose_own_version_was_not_the_one_judged_owns_no_appeal(
+    reported, review_setup, other_api, endpoint
+):
+    decision = decide(reported, review_setup.agent, review_setup, subject_version=1)  # acme's version
     body = {"external_id": "ap-1", "decision_id": decision.pk, "statement": "Not me."}
 
     assert other_api.post("/api/v1/appeals", body, format="json").status_code == 404
 
 
-def test_a_conflict_answer_never_names_another_vendors_appeal(api, other_api, report_body, review_setup, endpoint):
+def test_a_conflict_answer_never_names_another_vendors_appeal(
+    api, other_api, other_vendor, report_body, review_setup, endpoint
+):
+    # The platform's own feed may appeal what it is a party to, besides the vendor that supplied the content.
+    other_vendor.is_content_authority = True
+    other_vendor.save()
     send(api, report_body, "acme-1", ORIGINAL)
     send(other_api, report_body, "other-1", ORIGINAL)  # the same content: both are parties
     case = Case.objects.get()
     Case.objects.filter(pk=case.pk).update(queue=review_setup.queue)
     decision = decide(case, review_setup.agent, review_setup)
-    assert api.post(
-        "/api/v1/appeals", {"external_id": "a", "decision_id": decision.pk, "statement": "x"}, format="json"
-    ).status_code == 201
+    assert (
+        api.post(
+            "/api/v1/appeals",
+            {"external_id": "a", "decision_id": decision.pk, "statement": "x"},
+            format="json",
+        ).status_code
+        == 201
+    )
 
     second = other_api.post(
         "/api/v1/appeals", {"external_id": "b", "decision_id": decision.pk, "statement": "y"}, format="json"
@@ -330,3 +354,52 @@ def test_keys_pressed_on_a_browsed_case_decide_nothing_through_the_page(reported
     assert response.status_code == 409
     assert "Claim this case" in response.content.decode()
     assert not Decision.objects.exists()
+
+
+# --- What the attack pass found (a rival vendor with a valid token) ----------------------------------------
+
+
+def test_naming_a_new_subject_first_makes_no_vendor_a_party(
+    api, other_api, report_body, review_setup, endpoint
+):
+    send(other_api, report_body, "other-1", {"kind": "message", "external_id": "msg-1"})
+    send(api, report_body, "acme-1", ORIGINAL)
+    case = Case.objects.get()
+    Case.objects.filter(pk=case.pk).update(queue=review_setup.queue)
+    decide(case, review_setup.agent, review_setup)
+
+    assert Report.objects.get(external_id="other-1").carried_content is False
+    assert other_api.get(f"/api/v1/cases/{case.pk}").status_code == 404
+    report_id = Report.objects.get(external_id="other-1").pk
+    assert other_api.get(f"/api/v1/reports/{report_id}").json()["case"]["decision"] is None
+    # Its empty "version" is nobody's evidence: the case shows acme's content, with no other version.
+    assert Subject.objects.get().text == ORIGINAL["text"]
+
+
+def test_repeating_someone_elses_content_gives_no_say_in_the_appeal(
+    api, other_api, report_body, review_setup, endpoint
+):
+    send(api, report_body, "acme-1", ORIGINAL)
+    send(other_api, report_body, "other-1", ORIGINAL)  # byte-identical: a party, not the supplier
+    case = Case.objects.get()
+    Case.objects.filter(pk=case.pk).update(queue=review_setup.queue)
+    decision = decide(case, review_setup.agent, review_setup)
+    body = {"external_id": "ap-1", "decision_id": decision.pk, "statement": "not me"}
+
+    assert other_api.post("/api/v1/appeals", body, format="json").status_code == 404
+    assert api.post("/api/v1/appeals", body, format="json").status_code == 201
+
+
+def test_the_platforms_own_feed_decides_what_a_subject_shows_over_a_rival_that_reported_first(
+    api, other_api, vendor, report_body, review_setup
+):
+    vendor.is_content_authority = True  # acme is the platform's feed here
+    vendor.save()
+    send(other_api, report_body, "other-1", {**ORIGINAL, "author_id": "innocent-victim"})
+    send(api, report_body, "acme-1", {**ORIGINAL, "author_id": "real-spammer"})
+    # The rival keeps trying to move it on: its versions are kept, never shown.
+    send(other_api, report_body, "other-2", {**ORIGINAL, "author_id": "innocent-victim-2"})
+
+    subject = Subject.objects.get()
+    assert subject.author_id == "real-spammer" and subject.content_vendor == vendor
+    assert SubjectVersion.objects.filter(subject=subject).count() == 3

@@ -323,6 +323,12 @@ def _evidence_decided_on(case: Case, subject_version: int | None):
     """The content version a decision is taken on: one the case's reports carried (or the one it shows)."""
     evidence = case_evidence(case)
     if subject_version is None:
+        if evidence.conflicts:
+            # Conflicting evidence is never settled by default: the agent says which version they judged.
+            raise ReviewError(
+                "Reports on this case carry conflicting versions of the content: choose the one you decide on.",
+                field="subject_version",
+            )
         return evidence.shown.version
     chosen = evidence.get(subject_version)
     if chosen is None:
