@@ -95,7 +95,12 @@ for _alike, _letter in list(CONFUSABLES.items()):
     # of its own (ν is v, Ν is N), so one word in capitals and in small letters meets the same skeleton.
     if _alike.isupper() and len(_twin := _alike.lower()) == 1 and _twin not in CONFUSABLES:
         CONFUSABLES[_twin] = _letter.lower()
-_CONFUSABLE_TABLE = str.maketrans(CONFUSABLES)
+_CONFUSABLE = re.compile("[" + re.escape("".join(sorted(CONFUSABLES))) + "]")
+
+
+def _skeleton(text: str) -> str:
+    return _CONFUSABLE.sub(lambda match: CONFUSABLES[match.group()], text)
+
 
 # --- case ------------------------------------------------------------------------------------------------
 _WIDE = re.compile("[\uff01-\uffef]+")
@@ -117,7 +122,7 @@ LEET: dict[str, str] = {
 }
 _LEET_TABLE = str.maketrans(LEET)
 _LETTER = r"[^\W\d_]"
-_LEET_RUN = re.compile(rf"(?<={_LETTER})[{re.escape(''.join(LEET))}]+(?={_LETTER})")
+_LEET_RUN = re.compile(f"[{re.escape(''.join(LEET))}]+")
 
 # URLs and e-mail addresses: leet and separators leave them alone (case and the rest still apply).
 _URL_OR_EMAIL = re.compile(
@@ -137,19 +142,40 @@ _SEPARATED = re.compile(
 _REPEATED = re.compile(rf"({_LETTER})\1{{2,}}")
 
 
-def _leet_run(match: re.Match[str]) -> str:
-    run = match.group()
-    if len(run) > 1 and run == "1" * len(run):
-        return "l" * len(run)
-    return run.translate(_LEET_TABLE)
+def _leet(text: str) -> str:
+    """Leet runs with a letter on both sides (the regex finds the runs; the neighbours are checked here)."""
+    parts: list[str] = []
+    last = 0
+    for match in _LEET_RUN.finditer(text):
+        start, end = match.span()
+        if start == 0 or end == len(text) or not _is_letter(text[start - 1]) or not _is_letter(text[end]):
+            continue
+        run = match.group()
+        parts.append(text[last:start])
+        parts.append("l" * len(run) if len(run) > 1 and run == "1" * len(run) else run.translate(_LEET_TABLE))
+        last = end
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _is_letter(ch: str) -> bool:
+    return ch.isalpha()
 
 
 def _join_letters(match: re.Match[str]) -> str:
     return "".join(ch for ch in match.group() if ch.isalpha())
 
 
-def _outside_urls(text: str, step) -> str:
-    """`step` applied to the text between URLs and e-mail addresses only."""
+def _outside_urls(text: str, steps) -> str:
+    """`steps` applied in turn to the text between URLs and e-mail addresses only."""
+
+    def step(segment: str) -> str:
+        for one in steps:
+            segment = one(segment)
+        return segment
+
     if "@" not in text and "/" not in text and "www." not in text.lower():
         return step(text)
     parts: list[str] = []
@@ -176,11 +202,7 @@ def _case(text: str, confusables: bool) -> str:
         return text
     text = _WIDE.sub(lambda m: unicodedata.normalize("NFKC", m.group()), text)
     # Folding can land on a look-alike (Ꞵ -> ꞵ, µ -> μ, ϐ -> β): skeleton it too, or a second pass would.
-    return text.translate(_CONFUSABLE_TABLE) if confusables else text
-
-
-def _leet(text: str) -> str:
-    return _LEET_RUN.sub(_leet_run, text)
+    return _skeleton(text) if confusables else text
 
 
 def _separators(text: str) -> str:
@@ -189,6 +211,9 @@ def _separators(text: str) -> str:
 
 def _repeats(text: str) -> str:
     return _REPEATED.sub(r"\1", text)
+
+
+_WORD_STEPS = (("leet", _leet), ("separators", _separators), ("repeats", _repeats))
 
 
 def normalise(text: str, tricks: frozenset[str] | None = None) -> str:
@@ -204,15 +229,12 @@ def normalise(text: str, tricks: frozenset[str] | None = None) -> str:
         if "nfkc" in tricks:
             text = unicodedata.normalize("NFKC", text)
         if "confusables" in tricks:
-            text = text.translate(_CONFUSABLE_TABLE)
+            text = _skeleton(text)
     if "case" in tricks:
         text = text.lower() if ascii_only else _case(text, "confusables" in tricks)
-    if "leet" in tricks:
-        text = _outside_urls(text, _leet)
-    if "separators" in tricks:
-        text = _outside_urls(text, _separators)
-    if "repeats" in tricks:
-        text = _outside_urls(text, _repeats)
+    steps = [step for trick, step in _WORD_STEPS if trick in tricks]
+    if steps:
+        text = _outside_urls(text, steps)
     return text
 
 
