@@ -125,11 +125,10 @@ _LEET_TABLE = str.maketrans(LEET)
 _LETTER = r"[^\W\d_]"
 _LEET_RUN = re.compile(f"[{re.escape(''.join(LEET))}]+")
 
-# URLs and e-mail addresses: leet and separators leave them alone (case and the rest still apply).
-_URL_OR_EMAIL = re.compile(
-    r"[a-z][a-z0-9+.\-]*://\S+|www\.\S+|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+",
-    re.IGNORECASE,
-)
+# URLs and e-mail addresses: the word steps (leet, separators, repeats) leave them alone. One is the
+# whitespace-delimited token around "://", "www." or a "name@domain.tld" at-sign (not "@user").
+_URL_ANCHOR = re.compile(r"://|www\.|(?<=\w)@(?=[\w\-]+\.\w)", re.IGNORECASE)
+
 
 # --- separators ------------------------------------------------------------------------------------------
 _SEPARATOR = r"(?: +|\.+ ?|-+|_+|\*+|·+|•+|/+|~+|\++)"
@@ -177,14 +176,21 @@ def _outside_urls(text: str, steps) -> str:
             segment = one(segment)
         return segment
 
-    if "@" not in text and "/" not in text and "www." not in text.lower():
-        return step(text)
     parts: list[str] = []
     last = 0
-    for match in _URL_OR_EMAIL.finditer(text):
-        parts.append(step(text[last : match.start()]))
-        parts.append(match.group())
-        last = match.end()
+    for match in _URL_ANCHOR.finditer(text):
+        start, end = match.start(), match.end()
+        if start < last:
+            continue  # inside the token already kept
+        while start > last and not text[start - 1].isspace():
+            start -= 1
+        while end < len(text) and not text[end].isspace():
+            end += 1
+        parts.append(step(text[last:start]))
+        parts.append(text[start:end])
+        last = end
+    if not parts:
+        return step(text)
     parts.append(step(text[last:]))
     return "".join(parts)
 

@@ -129,6 +129,9 @@ def test_mixed_evasions(text, expected):
         ("Write to Bob.Smith+t3st@Example.COM", "write to bob.smith+t3st@example.com"),
         ("see https://Example.com/a-b-c/x_y_z?q=1!&r=h4x", "see https://example.com/a-b-c/x_y_z?q=1!&r=h4x"),
         ("www.k-i-l-l.org", "www.k-i-l-l.org"),
+        ("(mail b0b@h4x.io) or WWW.a-b-c.com/x!y", "(mail b0b@h4x.io) or www.a-b-c.com/x!y"),
+        ("k i l l bob@x.com k1ll", "kill bob@x.com kill"),
+        ("ping @us3r k i l l", "ping @user kill"),  # a mention is a word: leet applies inside it
         ("a b", "a b"),
         ("U.S. e.g.", "u.s. e.g."),
         ("line one\nline two\ttab", "line one\nline two\ttab"),
