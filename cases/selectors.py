@@ -41,6 +41,17 @@ def active_policies_by_code() -> dict[str, Policy]:
     return _policies.get()
 
 
+def lock_case_for_routing(case_id: int) -> Case | None:
+    """The case, row-locked for the current transaction, with what routing reads alongside it: detection
+    stores signals and routing places the case on them under this one lock."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("subject", "policy", "queue")
+        .filter(pk=case_id)
+        .first()
+    )
+
+
 def latest_live_decision(case: Case) -> Decision | None:
     return (
         Decision.objects.filter(case=case, mode=Decision.Mode.LIVE, review_state__in=Decision.IN_FORCE)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
-from cases.selectors import enabled_signal_sources
+from cases.selectors import enabled_signal_sources, lock_case_for_routing
 from moderation.content import find_unstorable_text, printable
 
 logger = logging.getLogger(__name__)
@@ -53,21 +53,11 @@ def enrich_case(
     return _enrich(case_id=case_id, give_up=give_up, route=route)
 
 
-def _lock_case(case_id: int) -> Case | None:
-    # The same row lock (and related rows) routing takes: routing then works on this instance.
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("subject", "policy", "queue")
-        .filter(pk=case_id)
-        .first()
-    )
-
-
 def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> EnrichmentOutcome | None:
     if all(is_local(source) for source in enabled_signal_sources()):
         # Nothing to wait for on the network: score, store and route under one lock, in one transaction.
         with transaction.atomic():
-            case = _lock_case(case_id)
+            case = lock_case_for_routing(case_id)
             if case is None or case.status == Case.Status.RESOLVED:
                 return None
             outcome = EnrichmentOutcome(case_id=case_id)
@@ -82,7 +72,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
     outcome = EnrichmentOutcome(case_id=case_id)
     drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
     with transaction.atomic():
-        locked = _lock_case(case_id)
+        locked = lock_case_for_routing(case_id)
         if locked is not None:
             _apply(locked, drafts, outcome, route=route)
     return outcome

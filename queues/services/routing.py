@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case
+from cases.selectors import lock_case_for_routing
 from cases.services.review.decisions import decide_automatically, record_shadow_decision
 from moderation.audit import Actor, Verb, record_event
 from queues import selectors
@@ -27,16 +28,6 @@ class RoutingOutcome:
     priority: float
     auto_decided: bool = False
     shadow_rule_ids: tuple[int, ...] = ()
-
-
-def lock_case_for_routing(case_id: int) -> Case | None:
-    """The case, row-locked for the current transaction, with what routing reads alongside it."""
-    return (
-        Case.objects.select_for_update(of=("self",))
-        .select_related("subject", "policy", "queue")
-        .filter(pk=case_id)
-        .first()
-    )
 
 
 @transaction.atomic
