@@ -133,7 +133,7 @@ class SubjectAdmin(VisibleCasesAdmin):
     case_path = "cases"
 
     list_display = ["id", "kind", "external_id", "author_id", "language", "content_version", "last_seen_at"]
-    list_filter = ["kind", "language"]
+    list_filter = ["kind", "language", "is_protected"]
     search_fields = ["external_id", "author_id"]
     inlines = [SubjectVersionInline]
 

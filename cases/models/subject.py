@@ -36,6 +36,12 @@ class Subject(models.Model):
     # Sticky: once reported under a restricted policy (child safety, say), every case on the subject, past
     # and future, is restricted to people cleared for it.
     is_restricted = models.BooleanField(default=False)
+    # Protected (a public figure, a government or news account, a partner): automation never acts on it,
+    # whatever a live rule or a campaign bulk decision says; people still can.
+    is_protected = models.BooleanField(
+        default=False, help_text="Never actioned automatically (rules, campaign bulk decisions): people only."
+    )
+    protected_reason = models.CharField(max_length=200, blank=True)
     tags = models.ManyToManyField(
         "cases.Tag", through="cases.SubjectTag", blank=True, related_name="subjects"
     )

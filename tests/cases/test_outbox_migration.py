@@ -17,11 +17,12 @@ AFTER = [("cases", "0022_one_outbox")]
 
 @pytest.mark.django_db(transaction=True)
 def test_enforcements_and_vendor_notifications_survive_with_their_state():
-    old = migrate_to(BEFORE)
-    # Cases, decisions and vendors are the same tables before and after: the factories can make them.
+    # Cases, decisions and vendors are made with today's factories first (later migrations add columns the
+    # old state lacks); going back to BEFORE keeps the rows.
     decision = factories.DecisionFactory()
     other_decision = factories.DecisionFactory()
     vendor, other_vendor = factories.VendorFactory(), factories.VendorFactory()
+    old = migrate_to(BEFORE)
     an_hour_ago = timezone.now() - timedelta(hours=1)
     enforcements = old.get_model("cases", "Enforcement").objects
     enforcements.create(
