@@ -42,8 +42,9 @@ faiss.omp_set_num_threads(1)
 
 HASH_BITS = 256
 MATCH_THRESHOLD = 31  # Meta's recommended PDQ match distance (about 12% of the bits)
-# Below this PDQ quality the picture is too flat (a solid colour, a tiny icon) for its hash to mean anything;
-# ThreatExchange drops such hashes rather than matching on them.
+# Below this PDQ quality the picture is too flat (a solid colour, a blank frame) for its hash to mean anything:
+# its bits are rounding noise of near-zero coefficients, so it matches or misses at random. ThreatExchange
+# drops such hashes rather than matching on them, and so should a bank (neither bank them nor look them up).
 MIN_USEFUL_QUALITY = 50
 # PDQ reduces every picture to 64x64 luma; decoding and filtering beyond 512 pixels a side only costs time.
 HASHING_SIDE = 512
@@ -81,8 +82,14 @@ def pdq_variants(data: bytes) -> list[str]:
     """The eight dihedral PDQ hashes of a picture, plain hash first, then rotated by 90°, 180° and 270°,
     flipped vertically, flipped horizontally, and the two diagonal mirror images (pdqhash's order). Looking
     these up finds a banked picture re-posted rotated or mirrored. Raises UnreadableImage."""
-    vectors, _quality = pdqhash.compute_dihedral(_pixels(data))
-    return [_to_hex(vector) for vector in vectors]
+    return pdq_variants_and_quality(data)[0]
+
+
+def pdq_variants_and_quality(data: bytes) -> tuple[list[str], int]:
+    """`pdq_variants` and the quality of `pdq_of_image`, from one decode: what a media lookup needs (the first
+    variant is the plain hash to record as evidence, the quality says whether to look it up at all)."""
+    vectors, quality = pdqhash.compute_dihedral(_pixels(data))
+    return [_to_hex(vector) for vector in vectors], int(quality)
 
 
 def _to_hex(vector: np.ndarray) -> str:

@@ -16,12 +16,14 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 from cases.detection.perceptual import (
     MATCH_THRESHOLD,
+    MIN_USEFUL_QUALITY,
     HashIndex,
     UnreadableImage,
     hamming,
     is_pdq_hex,
     pdq_of_image,
     pdq_variants,
+    pdq_variants_and_quality,
     similarity,
 )
 
@@ -129,6 +131,22 @@ def test_an_edited_copy_stays_within_the_match_threshold(banked, edit):
     for image, digest in banked:
         copy = EDITS[edit](image)
         assert hamming(digest, pdq_of_image(encoded(copy.convert("RGB")))[0]) <= MATCH_THRESHOLD, edit
+
+
+def test_flat_pictures_have_too_little_quality_to_match_on():
+    red, blue = Image.new("RGB", (300, 200), (200, 0, 0)), Image.new("RGB", (300, 200), (0, 0, 200))
+    (red_hash, red_quality), (blue_hash, blue_quality) = map(pdq_of_image, [encoded(red), encoded(blue)])
+
+    assert red_quality < MIN_USEFUL_QUALITY and blue_quality < MIN_USEFUL_QUALITY
+    assert is_pdq_hex(red_hash) and is_pdq_hex(blue_hash)  # a hash still comes back: the caller decides
+    assert pdq_of_image(encoded(picture(8)))[1] >= MIN_USEFUL_QUALITY
+
+
+def test_variants_and_quality_come_from_one_decode():
+    data = encoded(picture(9))
+    variants, quality = pdq_variants_and_quality(data)
+    assert variants == pdq_variants(data) and len(set(variants)) == 8
+    assert (variants[0], quality) == pdq_of_image(data)
 
 
 @pytest.mark.parametrize("turn", TURNS)
