@@ -243,6 +243,16 @@ def test_a_big_picture_is_hashed_like_its_small_copy_and_quickly():
 
     assert hamming(digest, pdq_of_image(encoded(big.resize((400, 300))))[0]) <= 16
     assert elapsed < 1.0
+    # Hashing at full size (as python-threatexchange does) gives nearly the same bits: banks exchanged with
+    # platforms that skip the downscale still match. (Meta's C++ tool also downscales, to 512 x 512.)
+    full_size, _ = pdqhash.compute(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert hamming(digest, np.packbits(full_size.astype(np.uint8)).tobytes().hex()) <= 16
+
+
+@pytest.mark.parametrize("size", [(1, 1), (4, 4), (4000, 2)])
+def test_a_picture_too_small_to_hash_gets_quality_zero(size):
+    digest, quality = pdq_of_image(encoded(Image.new("RGB", size, (90, 20, 200))))
+    assert quality == 0 and is_pdq_hex(digest)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
