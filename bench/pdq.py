@@ -123,6 +123,13 @@ def main(argv: list[str] | None = None) -> None:
         f" ({index.nbytes / 2**20:.0f} MB); RSS grew {grown / total:5.1f} B/hash while loading"
     )
 
+    fresh = [(total + n, rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex()) for n in range(1000)]
+    started = time.perf_counter()
+    index.add(fresh)
+    added = time.perf_counter() - started
+    found_fresh = index.search(fresh[-1][1], 0) == [(fresh[-1][0], 0)]
+    print(f"  add 1,000 new entries   {added * 1e3:6.2f} ms  (searchable at once: {found_fresh})")
+
     latencies, results = timed(lambda q: index.search(q, args.radius), query_hexes)
     found = sum((args.hashes + n, int(planted_distance[n])) in hits for n, hits in enumerate(results))
     p95 = np.percentile(np.array(latencies) * 1e3, 95)
