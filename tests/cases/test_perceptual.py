@@ -99,6 +99,10 @@ EDITS = {
     "brighter": lambda image: ImageEnhance.Brightness(image).enhance(1.2),
     "darker": lambda image: ImageEnhance.Brightness(image).enhance(0.8),
     "webp": lambda image: Image.open(io.BytesIO(encoded(image, "WEBP", quality=70))),
+    # A re-share: downscaled by the app, brightened by a filter, recompressed.
+    "reshared": lambda image: EDITS["jpeg-60"](
+        ImageEnhance.Brightness(EDITS["half-size"](image)).enhance(1.1)
+    ),
 }
 TURNS = {
     "rotated-90": Image.Transpose.ROTATE_90,
