@@ -221,6 +221,8 @@ class HashIndex:
             raise ValueError(f"max_distance must be a whole number of bits, not {max_distance!r}")
         if not 0 <= max_distance <= HASH_BITS:
             raise ValueError(f"max_distance must be between 0 and {HASH_BITS}, not {max_distance}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number of hits, not {limit!r}")
         queries = [_as_code(value) for value in hexes]
         if not queries or not len(self):
             return []

@@ -424,6 +424,12 @@ def test_a_bad_distance_is_refused(distance):
         HashIndex([(1, "0" * 64)]).search("0" * 64, distance)
 
 
+@pytest.mark.parametrize("limit", [-1, 1.5, "2", True])
+def test_a_bad_limit_is_refused(limit):
+    with pytest.raises(ValueError, match="limit"):
+        HashIndex([(1, "0" * 64)]).search("0" * 64, 31, limit=limit)
+
+
 def test_a_bad_query_hash_is_refused():
     with pytest.raises(ValueError, match="not a PDQ hash"):
         HashIndex([(1, "0" * 64)]).search("0" * 60, 31)
