@@ -10,6 +10,8 @@ dihedral variants), against the issue's goal (p95 <= 10 ms at 1M hashes) and aga
 popcount scan measured in the same run. With --multihash (default) it also builds faiss'
 IndexBinaryMultiHash (16 tables of 16 bits, exact with nflip = radius // 16) for comparison. Then it times
 `pdq_of_image` and `pdq_variants` on 512 px and 2000 px pictures (JPEG and PNG). faiss runs single-threaded.
+Every latency is printed as wall-clock time and as the CPU time of the calling thread: on a shared machine the
+wall clock also counts waiting for a core, the CPU time is the cost on one core. The load average is printed.
 """
 
 import argparse
@@ -51,17 +53,28 @@ def flip_bits(code: np.ndarray, count: int, rng: np.random.Generator) -> np.ndar
     return np.packbits(bits)
 
 
-def figures(latencies: list[float]) -> str:
-    ms = np.array(latencies) * 1e3
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return f"p50 {p50:7.3f} ms  p95 {p95:7.3f} ms  p99 {p99:7.3f} ms  ({len(ms)} lookups)"
+class Latencies(list):
+    """Wall-clock seconds per call, with the CPU seconds this thread spent on each beside them: on a shared
+    machine the wall clock also counts time spent waiting for a core, the CPU time is the cost on one core."""
+
+    cpu: list[float]
 
 
-def timed(call, queries) -> tuple[list[float], list]:
-    latencies, results = [], []
+def figures(latencies: Latencies) -> str:
+    wall, cpu = (np.percentile(np.array(values) * 1e3, [50, 95, 99]) for values in (latencies, latencies.cpu))
+    return (
+        f"p50 {wall[0]:7.3f} ms  p95 {wall[1]:7.3f} ms  p99 {wall[2]:7.3f} ms wall;"
+        f"  cpu p50 {cpu[0]:7.3f}  p95 {cpu[1]:7.3f}  p99 {cpu[2]:7.3f}  ({len(latencies)} calls)"
+    )
+
+
+def timed(call, queries) -> tuple[Latencies, list]:
+    latencies, results = Latencies(), []
+    latencies.cpu = []
     for query in queries:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         results.append(call(query))
+        latencies.cpu.append(time.thread_time() - started_cpu)
         latencies.append(time.perf_counter() - started)
     return latencies, results
 
@@ -117,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     index = HashIndex(enumerate(hexes))
     build = time.perf_counter() - started
     grown = rss_bytes() - before
-    print(f"HashIndex (faiss IndexBinaryFlat, exhaustive, 1 thread) over {total:,} hashes")
+    load = os.getloadavg()[0]
+    print(f"HashIndex (faiss IndexBinaryFlat, exhaustive, 1 thread) over {total:,} hashes; load {load:.1f}")
     print(
         f"  build from hex strings  {build:6.2f} s   holds {index.nbytes / total:4.1f} B/hash"
         f" ({index.nbytes / 2**20:.0f} MB); RSS grew {grown / total:5.1f} B/hash while loading"
@@ -132,11 +146,14 @@ def main(argv: list[str] | None = None) -> None:
 
     latencies, results = timed(lambda q: index.search(q, args.radius), query_hexes)
     found = sum((args.hashes + n, int(planted_distance[n])) in hits for n, hits in enumerate(results))
-    p95 = np.percentile(np.array(latencies) * 1e3, 95)
-    verdict = "meets" if p95 <= GOAL_P95_MS else "MISSES"
+    p95, cpu_p95 = (np.percentile(np.array(values) * 1e3, 95) for values in (latencies, latencies.cpu))
+    verdict = ", ".join(
+        f"{name} {'meets' if value <= GOAL_P95_MS else 'MISSES'} it"
+        for name, value in (("wall", p95), ("cpu", cpu_p95))
+    )
     print(f"  search at {args.radius:<3}           {figures(latencies)}")
     print(f"  planted neighbours found: {found}/{args.lookups}; goal p95 <= {GOAL_P95_MS:g} ms: {verdict}")
-    index_p50 = float(np.median(latencies))
+    index_p50 = float(np.median(latencies.cpu))
 
     sample = query_hexes[: min(args.lookups, 200)]
     wide, _ = timed(lambda q: index.search(q, args.wide_radius), sample)
@@ -160,9 +177,9 @@ def main(argv: list[str] | None = None) -> None:
         sorted(hits.tolist()) == sorted(entry for entry, _ in index.search(query_hexes[n], args.radius))
         for n, hits in enumerate(brute_hits)
     )
-    ratio = float(np.median(brute)) / index_p50
+    ratio = float(np.median(brute.cpu)) / index_p50
     print(f"  brute force numpy popcount {figures(brute)}")
-    print(f"  HashIndex is {ratio:.1f}x faster than brute force at p50; same hits: {agree}")
+    print(f"  HashIndex is {ratio:.1f}x faster than brute force (cpu p50); same hits: {agree}")
 
     if args.multihash:
         nflip = args.radius // 16  # one of 16 chunks is within radius // 16 bits: exact by pigeonhole
@@ -186,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
             blobs = [encoded(image, fmt) for image in pictures]
             for name, hasher in (("pdq_of_image", pdq_of_image), ("pdq_variants", pdq_variants)):
                 spent, _ = timed(hasher, blobs)
-                print(f"  {side:>4} px {fmt:<4} {name:<13} {np.mean(spent) * 1e3:7.1f} ms mean")
+                wall, cpu = np.mean(spent) * 1e3, np.mean(spent.cpu) * 1e3
+                print(f"  {side:>4} px {fmt:<4} {name:<13} {wall:7.1f} ms mean wall, {cpu:7.1f} ms cpu")
 
 
 if __name__ == "__main__":
