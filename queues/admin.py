@@ -130,11 +130,11 @@ class RoutingRuleAdmin(AuditedModelAdmin):
         "automation_mode",
         "auto_action",
         "shadow_precision",
-        "is_active",
+        "state",
     ]
     list_display_links = ["name"]
-    list_editable = ["position", "is_active"]
-    list_filter = ["is_active", "automation_mode", "target_queue"]
+    list_editable = ["position"]
+    list_filter = ["state", "automation_mode", "target_queue"]
     search_fields = ["name", "description"]
     filter_horizontal = ["policies", "vendors"]
     list_select_related = ["target_queue", "auto_action"]
@@ -169,7 +169,7 @@ class RoutingRuleAdmin(AuditedModelAdmin):
         return f"{score.agreed}/{score.reviewed} = {score.precision:.0%} ({score.recorded} recorded)"
 
     fieldsets = [
-        (None, {"fields": ["name", "position", "is_active", "description"]}),
+        (None, {"fields": ["name", "position", "state", "description"]}),
         ("When (empty = any)", {"fields": ["policies", "subject_kinds", "vendors", "languages"]}),
         ("Then", {"fields": ["target_queue", "priority_boost", "sla_hours_override"]}),
         (

@@ -88,9 +88,9 @@ def _numeric(value) -> float | None:
 
 
 def _load_routing_config() -> tuple[list[RoutingRule], Queue | None]:
-    """Active rules (with everything matching needs, prefetched) and the default queue."""
+    """Evaluated rules (live and shadow, with everything matching needs, prefetched) and the default queue."""
     rules = list(
-        RoutingRule.objects.filter(is_active=True)
+        RoutingRule.objects.filter(state__in=(RoutingRule.State.LIVE, RoutingRule.State.SHADOW))
         .select_related("target_queue", "auto_action", "auto_policy")
         .prefetch_related("policies", "vendors", "score_conditions")
         .order_by("position", "id")
