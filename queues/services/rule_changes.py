@@ -63,7 +63,7 @@ def record_rule_change(*, rule: RoutingRule, before: dict | None, user, note: st
     `before` is the rule's snapshot before the write (None for a new rule). Writes a version and audits it,
     or — when the change needs a second admin — puts the rule back as it was (a new rule stays a draft),
     stores a pending `RuleChangeRequest` and audits that. Raises Invalid (field `state`) for a transition
-    that is not allowed and Conflict when the rule already has a pending change.
+    that is not allowed. A newer held change supersedes (rejects, audited) an older pending one.
     """
     rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
     after = snapshot_of(rule)
@@ -198,10 +198,11 @@ def _approval_estimate(before: dict | None, after: dict) -> tuple[float, float] 
 
 
 def _hold_for_approval(rule, before, after, estimate, user, note) -> RuleChangeRequest:
-    if RuleChangeRequest.objects.filter(rule=rule, state=RuleChangeRequest.State.PENDING).exists():
-        raise Conflict(
-            "This rule already has a change waiting for approval: approve or reject it first.", field="state"
-        )
+    for older in RuleChangeRequest.objects.select_for_update().filter(
+        rule=rule, state=RuleChangeRequest.State.PENDING
+    ):
+        # One open question per rule: the newer proposal replaces the older one, on the record.
+        _close_request(older, user, RuleChangeRequest.State.REJECTED, "superseded", Verb.RULE_CHANGE_REJECTED)
     if before is None:
         # A new rule is kept as a draft (versioned as such); only going live waits.
         apply_snapshot(rule, after | {"state": State.DRAFT})
