@@ -423,3 +423,12 @@ def tags_by_subject(subject_ids: list[int]) -> dict[int, list[str]]:
     ):
         tags.setdefault(subject_id, []).append(slug)
     return tags
+
+
+def auto_paused_rules(*, limit: int = 20) -> list[RoutingRule]:
+    """Rules the surge guard paused and nobody has turned back on yet (the leads' dashboard alert)."""
+    return list(
+        RoutingRule.objects.filter(state=RoutingRule.State.PAUSED, auto_paused_at__isnull=False)
+        .only("pk", "name", "auto_paused_at", "auto_pause_note")
+        .order_by("-auto_paused_at")[:limit]
+    )
