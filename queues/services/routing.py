@@ -57,6 +57,23 @@ class _MatchLog:
             )
         )
 
+    def watch(self, rule: RoutingRule) -> None:
+        """A shadow-state rule matched: log what it would have routed or decided."""
+        decides = rule.automation_mode != RoutingRule.AutomationMode.OFF
+        self.add(
+            rule,
+            RuleMatch.Outcome.WOULD_DECIDE if decides else RuleMatch.Outcome.WOULD_ROUTE,
+            mode=RuleMatch.Mode.SHADOW,
+            queue_id=rule.target_queue_id or getattr(selectors.default_queue(), "pk", None),
+            action_id=rule.auto_action_id if decides else None,
+        )
+
+    def watch_the_rest(self, rules: list[RoutingRule], facts) -> None:
+        """Shadow-state rules are evaluated on every routing, also those after the rule that applied."""
+        for rule in rules:
+            if rule.state == RoutingRule.State.SHADOW and rule_matches(rule, facts):
+                self.watch(rule)
+
     def save(self) -> None:
         if self.rows:
             RuleMatch.objects.bulk_create(self.rows, ignore_conflicts=True)
@@ -98,7 +115,8 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
     matched_outcome = RuleMatch.Outcome.ROUTED
     shadow_ids: list[int] = []
     log = _MatchLog(case)
-    for rule in selectors.active_rules():
+    rules = selectors.active_rules()
+    for index, rule in enumerate(rules):
         if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
             # Refused on save; a rule changed some other way (shell, a condition deleted) never decides on
             # vendor claims alone. Logged when the rules are loaded.
@@ -106,15 +124,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         if not rule_matches(rule, facts):
             continue
         if rule.state == RoutingRule.State.SHADOW:
-            # A shadow rule is only watched: what it would have done is logged, nothing else happens.
-            decides = rule.automation_mode != RoutingRule.AutomationMode.OFF
-            log.add(
-                rule,
-                RuleMatch.Outcome.WOULD_DECIDE if decides else RuleMatch.Outcome.WOULD_ROUTE,
-                mode=RuleMatch.Mode.SHADOW,
-                queue_id=rule.target_queue_id or getattr(selectors.default_queue(), "pk", None),
-                action_id=rule.auto_action_id if decides else None,
-            )
+            log.watch(rule)  # only watched: what it would have done is logged, nothing else happens
             continue
         if rule.automation_mode == RoutingRule.AutomationMode.SHADOW:
             record_shadow_decision(case=case, rule=rule)
@@ -133,10 +143,12 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
             if blocker is None:
                 decide_automatically(case=case, rule=rule, also=also_save, checked=True)
                 log.add(rule, RuleMatch.Outcome.DECIDED, queue_id=case.queue_id, action_id=rule.auto_action_id)
+                log.watch_the_rest(rules[index + 1 :], facts)
                 log.save()
                 return RoutingOutcome(case.pk, case.queue_id, rule.pk, case.priority, True, tuple(shadow_ids))
             matched_outcome = RuleMatch.Outcome(blocker)
         matched = rule
+        log.watch_the_rest(rules[index + 1 :], facts)
         break
 
     queue = (
