@@ -54,7 +54,7 @@ def spot_test(request: HttpRequest) -> HttpResponse:
     if not may_spot_test(request.user):
         raise PermissionDenied("Spot tests are for leads and admins.")
     form = SpotTestForm(request.POST or None)
-    context: dict = {"form": form}
+    context: dict = {"form": form, "signals": None, "from_text": False, "rules": None, "missing": False}
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -72,10 +72,10 @@ def _spot(user, data: dict) -> dict:
             return {"missing": True}
         facts = case_facts(case)
         stored = list(Signal.objects.filter(case=case).order_by("source", "label", "id"))
-        return {"case": case, "stored": stored, "facts": facts, "rules": _rules(facts)}
+        return {"case": case, "signals": stored, "facts": facts, "rules": _rules(facts)}
     drafts = spot_signals(text=data["text"], kind=data["kind"], language=data["language"])
     facts = _facts_from_drafts(drafts, data)
-    return {"drafts": drafts, "facts": facts, "rules": _rules(facts)}
+    return {"signals": drafts, "from_text": True, "facts": facts, "rules": _rules(facts)}
 
 
 def _facts_from_drafts(drafts, data: dict) -> CaseFacts:
