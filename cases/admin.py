@@ -161,7 +161,9 @@ class SubjectAdmin(VisibleCasesAdmin):
     def has_protect_permission(self, request):
         return request.user.is_superuser or request.user.has_perm("cases.act_on_protected")
 
-    @admin.action(description="Protect: never actioned automatically (give a reason)", permissions=["protect"])
+    @admin.action(
+        description="Protect: never actioned automatically (give a reason)", permissions=["protect"]
+    )
     def protect(self, request, queryset):
         self._set_protection(request, queryset, protected=True)
 

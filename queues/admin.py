@@ -264,7 +264,7 @@ class RoutingRuleAdmin(AuditedModelAdmin):
         return format_html(
             "<table><thead><tr><th>Version</th><th>When (UTC)</th><th>Who</th><th>State</th><th>Note</th>"
             "<th>Conditions → outcome</th></tr></thead><tbody>{}</tbody></table>",
-            rows or mark_safe("<tr><td colspan='6'>No versions yet.</td></tr>"),  # noqa: S308 (constant)
+            rows or mark_safe("<tr><td colspan='6'>No versions yet.</td></tr>"),
         )
 
     def get_queryset(self, request):

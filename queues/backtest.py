@@ -80,9 +80,7 @@ class Backtest:
         return data | {"precision": self.precision, "recall": self.recall}
 
 
-def backtest_rule(
-    rule: RoutingRule | dict, *, days: int, now: datetime | None = None
-) -> Backtest:
+def backtest_rule(rule: RoutingRule | dict, *, days: int, now: datetime | None = None) -> Backtest:
     """Replay `rule` (a saved rule, or a snapshot as `snapshot_of` writes it) over the cases opened in the
     last `days` days. Reads only. Raises Invalid (field `days`) outside 1..RULE_BACKTEST_MAX_DAYS."""
     if not isinstance(days, int) or not 1 <= days <= settings.RULE_BACKTEST_MAX_DAYS:
@@ -99,7 +97,9 @@ def backtest_rule(
     automation = snapshot.get("automation_mode") or RoutingRule.AutomationMode.OFF
     decides = automation != RoutingRule.AutomationMode.OFF
     queue_slugs = dict(Queue.objects.values_list("pk", "slug"))
-    default_queue = Queue.objects.filter(is_default=True, is_active=True).values_list("slug", flat=True).first()
+    default_queue = (
+        Queue.objects.filter(is_default=True, is_active=True).values_list("slug", flat=True).first()
+    )
     target = queue_slugs.get(snapshot.get("target_queue")) or default_queue or "(no queue)"
     decision_key = _decision_key(snapshot) if decides else ""
     live_per_day: Counter[str] = Counter()
@@ -254,4 +254,3 @@ def _numeric(value) -> float | None:
     if isinstance(value, (int, float)):
         return float(value)
     return None
-

@@ -40,12 +40,12 @@ def snapshot_of(rule: RoutingRule) -> dict:
     """
     snapshot = {name: getattr(rule, name) for name in SNAPSHOT_FIELDS}
     snapshot |= {name: getattr(rule, f"{name}_id") for name in SNAPSHOT_FOREIGN_KEYS}
-    snapshot["policies"] = sorted(rule.policies.through.objects.filter(routingrule_id=rule.pk).values_list(
-        "policy_id", flat=True
-    ))
-    snapshot["vendors"] = sorted(rule.vendors.through.objects.filter(routingrule_id=rule.pk).values_list(
-        "vendor_id", flat=True
-    ))
+    snapshot["policies"] = sorted(
+        rule.policies.through.objects.filter(routingrule_id=rule.pk).values_list("policy_id", flat=True)
+    )
+    snapshot["vendors"] = sorted(
+        rule.vendors.through.objects.filter(routingrule_id=rule.pk).values_list("vendor_id", flat=True)
+    )
     snapshot["conditions"] = [
         dict(zip(CONDITION_FIELDS, row, strict=True))
         for row in rule.score_conditions.model.objects.filter(rule_id=rule.pk)
@@ -136,6 +136,9 @@ class RuleAutomationDay(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "day"], name="rule_automation_day_unique")]
 
+    def __str__(self) -> str:
+        return f"rule {self.rule_id} on {self.day}: {self.decided} automatic decisions"
+
 
 class RuleChangeRequest(models.Model):
     """A proposed rule (snapshot) that would raise automatic decisions too much: waits for a second admin."""
@@ -152,9 +155,7 @@ class RuleChangeRequest(models.Model):
     proposed_per_day = models.FloatField(help_text="Automatic decisions a day, proposed version (backtest).")
     backtest_days = models.PositiveIntegerField()
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
-    )
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -142,7 +142,9 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
                 blocker = "capped"  # today's automatic decisions are used up: people decide the rest
             if blocker is None:
                 decide_automatically(case=case, rule=rule, also=also_save, checked=True)
-                log.add(rule, RuleMatch.Outcome.DECIDED, queue_id=case.queue_id, action_id=rule.auto_action_id)
+                log.add(
+                    rule, RuleMatch.Outcome.DECIDED, queue_id=case.queue_id, action_id=rule.auto_action_id
+                )
                 log.watch_the_rest(rules[index + 1 :], facts)
                 log.save()
                 return RoutingOutcome(case.pk, case.queue_id, rule.pk, case.priority, True, tuple(shadow_ids))

@@ -4,7 +4,7 @@
   decides. The slot is taken by compare-and-set (`UPDATE … SET decided = decided + 1 WHERE decided < cap`,
   one row counted): two workers racing for the last slot serialise on that row and only one sees a row
   updated, on PostgreSQL and SQLite alike. A rule without a slot sends the case to people.
-- Surge auto-pause (beat): a live rule whose matches in the last hour exceed RULE_SURGE_FACTOR × its mean
+- Surge auto-pause (beat): a live rule whose matches in the last hour exceed RULE_SURGE_FACTOR x its mean
   hourly matches over the previous RULE_SURGE_BASELINE_DAYS days (and at least RULE_SURGE_MIN_MATCHES) is
   paused by the system, audited, and shown to leads on their dashboard.
 """
@@ -23,7 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def daily_cap(rule: RoutingRule) -> int:
-    return rule.max_automated_per_day if rule.max_automated_per_day is not None else settings.RULE_DEFAULT_DAILY_CAP
+    return (
+        rule.max_automated_per_day
+        if rule.max_automated_per_day is not None
+        else settings.RULE_DEFAULT_DAILY_CAP
+    )
 
 
 def take_automation_slot(rule: RoutingRule, *, now: datetime | None = None) -> bool:

@@ -118,7 +118,9 @@ class TestProtectedSubjects:
         lead = factories.UserFactory(username="lead", is_superuser=True)
         subject = factories.SubjectFactory()
 
-        assert set_subject_protection(subject_ids=[subject.pk], protected=True, reason="partner", user=lead) == 1
+        assert (
+            set_subject_protection(subject_ids=[subject.pk], protected=True, reason="partner", user=lead) == 1
+        )
         subject.refresh_from_db()
         assert (subject.is_protected, subject.protected_reason) == (True, "partner")
         assert AuditEvent.objects.get(verb="subject.protected").data["reason"] == "partner"

@@ -19,11 +19,15 @@ def scorer(db):
 
 @pytest.fixture
 def rules(queues, scorer):
-    shadow = factories.RoutingRuleFactory(name="profane (shadow)", state="shadow", target_queue=queues["harassment"])
+    shadow = factories.RoutingRuleFactory(
+        name="profane (shadow)", state="shadow", target_queue=queues["harassment"]
+    )
     factories.ScoreConditionFactory(
         rule=shadow, label="profanity", source_name="Built-in text model", threshold=0.8
     )
-    draft = factories.RoutingRuleFactory(name="strikes (draft)", state="draft", target_queue=queues["harassment"])
+    draft = factories.RoutingRuleFactory(
+        name="strikes (draft)", state="draft", target_queue=queues["harassment"]
+    )
     factories.ScoreConditionFactory(rule=draft, source="system", label="author.active_strikes", threshold=1)
     return shadow, draft
 

@@ -29,7 +29,9 @@ class Command(BaseCommand):
         except DomainError as refused:
             raise CommandError(f"{refused.field}: {refused.message}") from refused
         if json:
-            self.stdout.write(_json({"rule": rule.pk, "name": rule.name, "version": rule.version, **result.as_dict()}))
+            self.stdout.write(
+                _json({"rule": rule.pk, "name": rule.name, "version": rule.version, **result.as_dict()})
+            )
             return
         precision = "—" if result.precision is None else f"{result.precision:.3f}"
         recall = "—" if result.recall is None else f"{result.recall:.3f}"
