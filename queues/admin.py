@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -19,6 +19,7 @@ from queues.models import (
     automation_condition_errors,
     snapshot_of,
 )
+from queues.models.rule_history import CONDITION_FIELDS, SNAPSHOT_FIELDS, SNAPSHOT_FOREIGN_KEYS
 from queues.selectors import shadow_scores
 from queues.services.rule_changes import (
     approve_rule_change,
@@ -207,22 +208,34 @@ class RoutingRuleAdmin(AuditedModelAdmin):
         ]
 
     def backtest_view(self, request, rule_id: int):
-        """What the rule would have done over the last N days (reads only)."""
+        """What the rule would have done over the last N days (reads only). A POST from the change form
+        backtests the form's unsaved changes: the form and its conditions are validated, never saved."""
         rule = get_object_or_404(RoutingRule, pk=rule_id)
         if not self.has_view_permission(request, rule):
             raise PermissionDenied
-        days_text = request.GET.get("days", "7")
+        proposed, form_errors = None, []
+        if request.method == "POST":
+            if not self.has_change_permission(request, rule):
+                raise PermissionDenied
+            days_text = request.POST.get("_backtest_days", "7")
+            proposed, form_errors = self._proposed_snapshot(request, rule)
+        else:
+            days_text = request.GET.get("days", "7")
         result, error = None, ""
-        try:
-            result = backtest_rule(rule, days=int(days_text))
-        except ValueError:
-            error = "Days must be a whole number."
-        except DomainError as refused:
-            error = refused.message
+        if form_errors:
+            error = "Fix the form first: " + "; ".join(form_errors)
+        else:
+            try:
+                result = backtest_rule(proposed or rule, days=int(days_text))
+            except ValueError:
+                error = "Days must be a whole number."
+            except DomainError as refused:
+                error = refused.message
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Backtest: {rule.name}",
+            "title": f"Backtest: {rule.name}" + (" (unsaved changes)" if proposed else ""),
             "rule": rule,
+            "unsaved": proposed is not None,
             "days": days_text,
             "result": result,
             "error": error,
@@ -230,16 +243,43 @@ class RoutingRuleAdmin(AuditedModelAdmin):
         }
         return TemplateResponse(request, "admin/queues/routingrule/backtest.html", context)
 
-    @admin.display(description="Backtest")
-    def backtest_link(self, rule: RoutingRule) -> str:
-        if rule.pk is None:
-            return "Save the rule (as a draft) to backtest it."
-        url = reverse("admin:queues_routingrule_backtest", args=[rule.pk])
-        return format_html(
-            '<a class="button" href="{}?days=7">Backtest 7 days</a> <a class="button" href="{}?days=30">30 days</a>',
-            url,
-            url,
-        )
+    def _proposed_snapshot(self, request, rule: RoutingRule) -> tuple[dict | None, list[str]]:
+        """The rule as the posted change form would make it, without saving anything."""
+        instance = RoutingRule.objects.get(pk=rule.pk)  # a copy the form may change in memory
+        snapshot = snapshot_of(instance)
+        form = self.get_form(request, instance, change=True)(request.POST, request.FILES, instance=instance)
+        form_ok = form.is_valid()
+        formsets = [
+            formset_class(
+                request.POST, request.FILES, instance=instance, prefix=formset_class.get_default_prefix()
+            )
+            for formset_class, _ in self.get_formsets_with_inlines(request, instance)
+        ]
+        if not form_ok or not all(formset.is_valid() for formset in formsets):
+            errors = [f"{field}: {' '.join(messages_)}" for field, messages_ in form.errors.items()]
+            for formset in formsets:
+                errors += [str(error) for error in formset.non_form_errors()]
+                errors += [
+                    f"condition {field}: {' '.join(m)}" for row in formset.errors for field, m in row.items()
+                ]
+            return None, errors or ["the form is not valid"]
+        data = form.cleaned_data
+        for name in SNAPSHOT_FIELDS:
+            if name in data:
+                snapshot[name] = data[name]
+        for name in SNAPSHOT_FOREIGN_KEYS:
+            if name in data:
+                snapshot[name] = data[name].pk if data[name] is not None else None
+        for name in ("policies", "vendors"):
+            if name in data:
+                snapshot[name] = sorted(item.pk for item in data[name])
+        snapshot["conditions"] = [
+            {name: row.cleaned_data[name] for name in CONDITION_FIELDS}
+            for formset in formsets
+            for row in formset.forms
+            if row.cleaned_data and not row.cleaned_data.get("DELETE")
+        ]
+        return snapshot, []
 
     @admin.display(description="History (latest first)")
     def history(self, rule: RoutingRule) -> str:

@@ -194,3 +194,40 @@ def test_the_admin_backtest_page_shows_the_figures(rule, history, admin_client):
     bad = admin_client.get(f"/admin/queues/routingrule/{rule.pk}/backtest/?days=lots")
     assert bad.status_code == 200 and "whole number" in bad.content.decode()
     assert Decision.objects.filter(automated=True).count() == 0
+
+
+def test_the_admin_backtests_unsaved_changes_without_saving_them(rule, history, admin_client):
+    condition = rule.score_conditions.get()
+    form = {
+        "name": rule.name,
+        "position": rule.position,
+        "state": "draft",
+        "subject_kinds": "[]",
+        "languages": "[]",
+        "priority_boost": 0,
+        "target_queue": rule.target_queue_id,
+        "automation_mode": "live",
+        "auto_policy": rule.auto_policy_id,
+        "auto_action": rule.auto_action_id,
+        "score_conditions-TOTAL_FORMS": 1,
+        "score_conditions-INITIAL_FORMS": 1,
+        "score_conditions-0-id": condition.pk,
+        "score_conditions-0-rule": rule.pk,
+        "score_conditions-0-source": "scorer",
+        "score_conditions-0-source_name": "",
+        "score_conditions-0-label": "toxicity",
+        "score_conditions-0-operator": "gte",
+        "score_conditions-0-threshold": "0.88",
+        "_backtest_days": "7",
+    }
+    response = admin_client.post(f"/admin/queues/routingrule/{rule.pk}/backtest/", form)
+
+    page = response.content.decode()
+    assert response.status_code == 200 and "unsaved changes" in page
+    assert "tp 2, fp 1" in page  # C (0.85) no longer matches under the draft threshold
+    assert rule.score_conditions.get().threshold == 0.8
+    assert not rule.versions.exists()
+    broken = admin_client.post(
+        f"/admin/queues/routingrule/{rule.pk}/backtest/", form | {"score_conditions-0-threshold": "nan"}
+    )
+    assert "Fix the form first" in broken.content.decode()
