@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
@@ -280,6 +280,22 @@ class RoutingRuleAdmin(AuditedModelAdmin):
             if row.cleaned_data and not row.cleaned_data.get("DELETE")
         ]
         return snapshot, []
+
+    @admin.display(description="Backtest")
+    def backtest_link(self, rule: RoutingRule) -> str:
+        if rule.pk is None:
+            return "Save the rule (as a draft) to backtest it."
+        url = reverse("admin:queues_routingrule_backtest", args=[rule.pk])
+        # The button submits this change form to the backtest page (nothing is saved): a draft change is
+        # tried on the last 7 days before anyone saves it.
+        return format_html(
+            '<a class="button" href="{}?days=7">Backtest 7 days</a> <a class="button" href="{}?days=30">30 days'
+            '</a> <button type="submit" name="_backtest_days" value="7" formaction="{}" formmethod="post">'
+            "Backtest the unsaved changes (7 days)</button>",
+            url,
+            url,
+            url,
+        )
 
     @admin.display(description="History (latest first)")
     def history(self, rule: RoutingRule) -> str:
