@@ -1,4 +1,6 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.db.models import Count
 
 from cases.models import (
@@ -18,8 +20,10 @@ from cases.models import (
     VendorCallback,
 )
 from cases.services import outbox
+from cases.services.protection import set_subject_protection
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
+from moderation.errors import DomainError
 from queues.selectors import visible_cases
 
 
@@ -128,14 +132,57 @@ class SubjectVersionInline(admin.TabularInline):
         return False
 
 
+class ProtectionActionForm(ActionForm):
+    reason = forms.CharField(required=False, max_length=200, help_text="Why (needed to protect).")
+
+
 @admin.register(Subject)
 class SubjectAdmin(VisibleCasesAdmin):
+    """Leads mark subjects protected (automation never acts on them) from the list, with a reason; audited."""
+
     case_path = "cases"
 
-    list_display = ["id", "kind", "external_id", "author_id", "language", "content_version", "last_seen_at"]
+    list_display = [
+        "id",
+        "kind",
+        "external_id",
+        "author_id",
+        "language",
+        "content_version",
+        "is_protected",
+        "last_seen_at",
+    ]
     list_filter = ["kind", "language", "is_protected"]
     search_fields = ["external_id", "author_id"]
     inlines = [SubjectVersionInline]
+    action_form = ProtectionActionForm
+    actions = ["protect", "unprotect"]
+
+    def has_protect_permission(self, request):
+        return request.user.is_superuser or request.user.has_perm("cases.act_on_protected")
+
+    @admin.action(
+        description="Protect: never actioned automatically (give a reason)", permissions=["protect"]
+    )
+    def protect(self, request, queryset):
+        self._set_protection(request, queryset, protected=True)
+
+    @admin.action(description="Remove protection", permissions=["protect"])
+    def unprotect(self, request, queryset):
+        self._set_protection(request, queryset, protected=False)
+
+    def _set_protection(self, request, queryset, *, protected: bool) -> None:
+        try:
+            changed = set_subject_protection(
+                subject_ids=list(queryset.values_list("pk", flat=True)),
+                protected=protected,
+                reason=request.POST.get("reason", ""),
+                user=request.user,
+            )
+        except DomainError as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return
+        self.message_user(request, f"{changed} subject(s) {'protected' if protected else 'unprotected'}.")
 
 
 class RestrictedContentSourceMixin:

@@ -328,6 +328,7 @@ def seed_routing(actions: dict) -> None:
             name=name,
             defaults={
                 "position": position,
+                "state": RoutingRule.State.LIVE,
                 "target_queue": queues.get(queue) if queue else None,
                 "priority_boost": boost,
                 "sla_hours_override": sla,

@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from cases import views
+from cases import spot_views, views
 
 app_name = "cases"
 urlpatterns = [
+    path("spot-test", spot_views.spot_test, name="spot-test"),
     path("<int:case_id>/", views.case_page, name="review"),
     path("<int:case_id>/decide", views.decide, name="decide"),
     path("<int:case_id>/escalate", views.escalate, name="escalate"),

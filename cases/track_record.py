@@ -3,20 +3,29 @@
 Routing's priority and rules, the case page and the decision's effects read these; nothing here writes.
 """
 
+from datetime import datetime
+
 from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Report, Reporter, Strike
 
 
-def active_strike_count(author_id: str) -> int:
+def active_strike_count(author_id: str, *, as_of: datetime | None = None) -> int:
+    """Strikes in force against the author now, or at `as_of` (given then, not yet removed or expired)."""
     if not author_id:
         return 0
-    now = timezone.now()
+    return Strike.objects.filter(author_id=author_id).filter(strikes_in_force_at(as_of)).count()
+
+
+def strikes_in_force_at(as_of: datetime | None = None) -> Q:
+    """Strikes in force at `as_of` (default now): point in time, so a backtest sees no later strike."""
+    if as_of is None:
+        return Q(removed_at__isnull=True) & (Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
     return (
-        Strike.objects.filter(author_id=author_id, removed_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .count()
+        Q(created_at__lte=as_of)
+        & (Q(removed_at__isnull=True) | Q(removed_at__gt=as_of))
+        & (Q(expires_at__isnull=True) | Q(expires_at__gt=as_of))
     )
 
 

@@ -59,6 +59,15 @@ class Verb(StrEnum):
     ADMIN_SECRET_ROTATED = "admin.secret_rotated"
     ADMIN_SECRET_REMOVED = "admin.secret_removed"
     AUDIT_EXPORTED = "audit.exported"
+    # Routing rules: every change is a version; going live with more automation may wait for a second admin
+    RULE_VERSIONED = "rule.versioned"
+    RULE_STATE_CHANGED = "rule.state_changed"
+    RULE_AUTO_PAUSED = "rule.auto_paused"
+    RULE_CHANGE_REQUESTED = "rule.change_requested"
+    RULE_CHANGE_APPROVED = "rule.change_approved"
+    RULE_CHANGE_REJECTED = "rule.change_rejected"
+    SUBJECT_PROTECTED = "subject.protected"
+    SUBJECT_UNPROTECTED = "subject.unprotected"
     # Signing in
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"

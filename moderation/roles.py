@@ -37,7 +37,7 @@ LEAD_PERMISSIONS = [
 # Admins configure the platform: policies, actions, queues, routing, vendors, scorers, templates, clearances.
 _CONFIG_MODELS = {
     "moderation": ["policy", "action", "vendor", "vendortoken", "enforcementendpoint", "messagetemplate"],
-    "queues": ["queue", "routingrule", "scorecondition", "queueclearance"],
+    "queues": ["queue", "routingrule", "scorecondition", "queueclearance", "rulechangerequest"],
     "cases": ["scorer", "contextprovider", "tag"],
 }
 _TWO_FACTOR_DEVICES = [("otp_totp", "totpdevice"), ("otp_static", "staticdevice")]

@@ -297,6 +297,7 @@ CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
     "sweep-outbox": {"task": "cases.sweep_outbox", "schedule": 60.0},
     "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
+    "pause-surging-rules": {"task": "queues.pause_surging_rules", "schedule": 300.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -308,6 +309,25 @@ ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
 CONFIG_CACHE_SECONDS = env_float("CONFIG_CACHE_SECONDS", 5.0)
 # The sweeper routes cases still unrouted this long after they opened.
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
+
+# --- Rules that are safe to turn on (blast-radius guards) --------------------------------------------------
+# Automatic decisions one rule may make in a UTC day when the rule sets no cap of its own; beyond it, matches
+# go to people.
+RULE_DEFAULT_DAILY_CAP = env_int("RULE_DEFAULT_DAILY_CAP", 1000)
+# A live rule matching more than RULE_SURGE_FACTOR x its mean hourly matches of the previous
+# RULE_SURGE_BASELINE_DAYS in the last hour is paused by the system (and at least RULE_SURGE_MIN_MATCHES, so
+# that 3 matches after a quiet week trip nothing).
+RULE_SURGE_FACTOR = env_float("RULE_SURGE_FACTOR", 5.0)
+RULE_SURGE_MIN_MATCHES = env_int("RULE_SURGE_MIN_MATCHES", 20)
+RULE_SURGE_BASELINE_DAYS = env_int("RULE_SURGE_BASELINE_DAYS", 7)
+# A change that raises a live rule's estimated automatic decisions a day (backtest over this many days) by
+# more than this percentage waits for a second admin's approval.
+RULE_APPROVAL_BACKTEST_DAYS = env_int("RULE_APPROVAL_BACKTEST_DAYS", 7)
+RULE_APPROVAL_MAX_INCREASE_PCT = env_float("RULE_APPROVAL_MAX_INCREASE_PCT", 20.0)
+# The longest backtest anyone may ask for (each replays every case opened in the period).
+RULE_BACKTEST_MAX_DAYS = env_int("RULE_BACKTEST_MAX_DAYS", 90)
+if RULE_SURGE_FACTOR <= 1 or RULE_SURGE_MIN_MATCHES < 1 or RULE_SURGE_BASELINE_DAYS < 1:
+    raise ImproperlyConfigured("RULE_SURGE_FACTOR must exceed 1; the surge minimum and baseline days be >= 1")
 
 # --- Agent review -------------------------------------------------------------------------------------------
 # A claimed case is the agent's for this long; the open case page renews it every heartbeat, so only an

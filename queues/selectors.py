@@ -38,7 +38,12 @@ class CaseFacts:
     max_score: float | None = None
 
 
-def case_facts(case: Case) -> CaseFacts:
+def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
+    """What rules see about the case now, or at `as_of` (a backtest): signals that existed then (created at
+    or before it) and the author's strikes in force then."""
+    signal_rows = Signal.objects.filter(case=case)
+    if as_of is not None:
+        signal_rows = signal_rows.filter(created_at__lte=as_of)
     reports = list(
         Report.objects.filter(case=case)
         .values_list("policy_id", "vendor_id", "vendor__reliability")
@@ -46,7 +51,7 @@ def case_facts(case: Case) -> CaseFacts:
     )
     signals: dict[tuple[str, str], dict[str, float]] = {}
     max_score: float | None = None
-    for label, score, value, source, source_name in Signal.objects.filter(case=case).values_list(
+    for label, score, value, source, source_name in signal_rows.values_list(
         "label", "score", "value", "source", "source_name"
     ):
         number = score if score is not None else _numeric(value)
@@ -59,7 +64,7 @@ def case_facts(case: Case) -> CaseFacts:
     # Repeat offenders: routing rules can match on the author's active strikes (a system-fact ScoreCondition
     # on `author.active_strikes`) to raise priority or send them to a specialist queue.
     signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {
-        "": float(active_strike_count(case.subject.author_id))
+        "": float(active_strike_count(case.subject.author_id, as_of=as_of))
     }
     # Muted (bad-faith) reporters do not raise priority; the others count by their track record.
     muted_reporters, accuracy = reporter_weight(case.pk)
@@ -88,9 +93,9 @@ def _numeric(value) -> float | None:
 
 
 def _load_routing_config() -> tuple[list[RoutingRule], Queue | None]:
-    """Active rules (with everything matching needs, prefetched) and the default queue."""
+    """Evaluated rules (live and shadow, with everything matching needs, prefetched) and the default queue."""
     rules = list(
-        RoutingRule.objects.filter(is_active=True)
+        RoutingRule.objects.filter(state__in=(RoutingRule.State.LIVE, RoutingRule.State.SHADOW))
         .select_related("target_queue", "auto_action", "auto_policy")
         .prefetch_related("policies", "vendors", "score_conditions")
         .order_by("position", "id")
@@ -418,3 +423,12 @@ def tags_by_subject(subject_ids: list[int]) -> dict[int, list[str]]:
     ):
         tags.setdefault(subject_id, []).append(slug)
     return tags
+
+
+def auto_paused_rules(*, limit: int = 20) -> list[RoutingRule]:
+    """Rules the surge guard paused and nobody has turned back on yet (the leads' dashboard alert)."""
+    return list(
+        RoutingRule.objects.filter(state=RoutingRule.State.PAUSED, auto_paused_at__isnull=False)
+        .only("pk", "name", "auto_paused_at", "auto_pause_note")
+        .order_by("-auto_paused_at")[:limit]
+    )

@@ -2,6 +2,7 @@
 
 from moderation.taskdefs import task
 from queues.services import release_expired_leases as release_expired_leases_service
+from queues.services.rule_guards import pause_surging_rules as pause_surging_rules_service
 
 
 @task(name="queues.release_expired_leases", soft_time_limit=50, time_limit=60)
@@ -11,3 +12,9 @@ def release_expired_leases(self) -> int:
     while (released := release_expired_leases_service()) > 0:
         total += released
     return total
+
+
+@task(name="queues.pause_surging_rules", soft_time_limit=50, time_limit=60)
+def pause_surging_rules(self) -> int:
+    """Beat: pause live rules whose matches surge above their baseline (blast-radius guard)."""
+    return len(pause_surging_rules_service())

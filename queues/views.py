@@ -31,6 +31,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "stats": selectors.dashboard(request.user),
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
+        # Leads (and admins) see the rules the surge guard paused, until someone turns them back on.
+        "paused_rules": selectors.auto_paused_rules()
+        if request.user.is_superuser or request.user.has_perm("cases.view_case")
+        else [],
     }
     template = (
         "queues/dashboard.html#queue-table" if _wants(request, "queue-table") else "queues/dashboard.html"

@@ -135,6 +135,7 @@ class RoutingRuleFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"rule {n}")
     position = factory.Sequence(lambda n: n * 10)
+    state = RoutingRule.State.LIVE
 
 
 class ScoreConditionFactory(factory.django.DjangoModelFactory):

@@ -1,6 +1,14 @@
 """Queues, routing rules and clearances. One module per concept; import from `queues.models`."""
 
 from queues.models.queue import CaseSkip, Queue, QueueClearance
+from queues.models.rule_history import (
+    RoutingRuleVersion,
+    RuleAutomationDay,
+    RuleChangeRequest,
+    RuleMatch,
+    behaviour_of,
+    snapshot_of,
+)
 from queues.models.rules import SYSTEM_FACTS, RoutingRule, ScoreCondition, automation_condition_errors
 
 __all__ = [
@@ -9,6 +17,12 @@ __all__ = [
     "Queue",
     "QueueClearance",
     "RoutingRule",
+    "RoutingRuleVersion",
+    "RuleAutomationDay",
+    "RuleChangeRequest",
+    "RuleMatch",
     "ScoreCondition",
     "automation_condition_errors",
+    "behaviour_of",
+    "snapshot_of",
 ]

@@ -12,9 +12,21 @@ from queues.models.queue import Queue
 class RoutingRule(models.Model):
     """Ordered, admin-defined: conditions → target queue, priority boost, SLA, or an automatic decision.
 
-    Rules are tried by `position`; the first live match wins. A rule whose decision runs in shadow mode records
-    what it would have decided and lets evaluation continue, so it never changes what happens to the case.
+    Rules are tried by `position`; the first live match wins. Two settings say how much a rule may do:
+    - `state` (draft → shadow → live, paused): whether the rule is evaluated at all and whether its match is
+      applied. Draft and paused rules are not evaluated; a shadow rule is evaluated on every routing and its
+      match is logged (`RuleMatch`: what it would have routed and decided) but nothing is applied.
+    - `automation_mode` (off / shadow / live): what a *live* rule's match does about a decision. A live rule
+      whose decision runs in shadow routes for real and records what it would have decided (then evaluation
+      continues), so its decision never changes what happens to the case.
+    Every change is versioned (`RoutingRuleVersion`) and audited through `queues.services.rule_changes`.
     """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft: not evaluated"
+        SHADOW = "shadow", "Shadow: evaluated and logged, never applied"
+        LIVE = "live", "Live: applied"
+        PAUSED = "paused", "Paused: not evaluated"
 
     class AutomationMode(models.TextChoices):
         OFF = "off", "No automatic decision"
@@ -23,8 +35,26 @@ class RoutingRule(models.Model):
 
     name = models.CharField(max_length=120)
     position = models.PositiveIntegerField(default=100, db_index=True, help_text="Lower runs first.")
-    is_active = models.BooleanField(default=True)
+    state = models.CharField(
+        max_length=8,
+        choices=State.choices,
+        default=State.DRAFT,
+        help_text="Draft and paused rules are not evaluated. A shadow rule is evaluated on every case and its "
+        "matches are logged (what it would route and decide) without doing anything. A live rule acts: it "
+        "routes, and decides if its automatic decision (below) is live.",
+    )
     description = models.TextField(blank=True)
+    # The number of the rule's latest `RoutingRuleVersion` (0: none yet); matches are logged against it.
+    version = models.PositiveIntegerField(default=0, editable=False)
+    # Blast-radius guards.
+    max_automated_per_day = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most automatic decisions this rule may make in a UTC day; further matches go to people. "
+        "Empty: the platform default (RULE_DEFAULT_DAILY_CAP).",
+    )
+    auto_paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    auto_pause_note = models.CharField(max_length=300, blank=True, editable=False)
 
     # Conditions: an empty condition matches anything; all non-empty ones must hold.
     policies = models.ManyToManyField("moderation.Policy", blank=True, related_name="routing_rules")
@@ -39,7 +69,12 @@ class RoutingRule(models.Model):
     priority_boost = models.FloatField(default=0.0)
     sla_hours_override = models.PositiveIntegerField(null=True, blank=True)
     automation_mode = models.CharField(
-        max_length=8, choices=AutomationMode.choices, default=AutomationMode.OFF
+        max_length=8,
+        choices=AutomationMode.choices,
+        default=AutomationMode.OFF,
+        help_text="What a live rule's match does about a decision: none, record what it would decide "
+        "(shadow), or decide automatically (live). Independent of the rule's state: a shadow-state rule "
+        "never decides, whatever this says.",
     )
     auto_policy = models.ForeignKey(
         "moderation.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -62,6 +97,15 @@ class RoutingRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.name}"
+
+    @property
+    def is_evaluated(self) -> bool:
+        return self.state in (self.State.LIVE, self.State.SHADOW)
+
+    @property
+    def decides_automatically(self) -> bool:
+        """Live, with a live automatic decision: the rule's matches become decisions."""
+        return self.state == self.State.LIVE and self.automation_mode == self.AutomationMode.LIVE
 
     @property
     def automation_is_attributable(self) -> bool:

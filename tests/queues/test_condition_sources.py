@@ -220,7 +220,7 @@ class TestAdmin:
         data = {
             "name": "auto remove",
             "position": 1,
-            "is_active": "on",
+            "state": "live",
             "subject_kinds": "[]",
             "languages": "[]",
             "priority_boost": 0,
@@ -285,7 +285,7 @@ class TestAdmin:
         data = {
             "name": rule.name,
             "position": rule.position,
-            "is_active": "on",
+            "state": "live",
             "subject_kinds": "[]",
             "languages": "[]",
             "priority_boost": 0,

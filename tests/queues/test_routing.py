@@ -125,8 +125,9 @@ def test_vendor_condition(queues, make_case, vendor, other_vendor):
     assert Case.objects.get(pk=case.pk).queue == queues["harassment"]
 
 
-def test_inactive_rules_are_ignored(queues, make_case):
-    rule(name="off", target_queue=queues["harassment"], is_active=False)
+@pytest.mark.parametrize("state", ["draft", "paused"])
+def test_draft_and_paused_rules_are_ignored(queues, make_case, state):
+    rule(name="off", target_queue=queues["harassment"], state=state)
     case = make_case()
     route_case(case_id=case.pk)
     assert Case.objects.get(pk=case.pk).queue == queues["general"]
@@ -243,7 +244,7 @@ class TestRuleValidation:
             {
                 "name": "incomplete",
                 "position": 1,
-                "is_active": "on",
+                "state": "live",
                 "subject_kinds": "[]",
                 "languages": "[]",
                 "priority_boost": 0,

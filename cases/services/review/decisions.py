@@ -29,6 +29,7 @@ from cases.services.review.common import (
     clean_text,
     lock_visible_case,
     move_case_on,
+    protected_tags,
     refuse_if_protected,
 )
 from moderation.audit import Actor, Verb, record_event
@@ -191,10 +192,24 @@ def may_decide_automatically(case: Case) -> bool:
     return not Decision.objects.filter(case=case, mode=Decision.Mode.LIVE, automated=True).exists()
 
 
-def decide_automatically(*, case: Case, rule, also: tuple[str, ...] = ()) -> Decision | None:
+def automation_blocker(case: Case) -> str | None:
+    """Why automation may not decide the case: "skipped" (held, escalated or already decided automatically,
+    `may_decide_automatically`), "protected" (a protected subject, by flag or protected tag: people only), or
+    None when it may."""
+    if not may_decide_automatically(case):
+        return "skipped"
+    if case.subject.is_protected or protected_tags(case.subject_id):
+        return "protected"
+    return None
+
+
+def decide_automatically(
+    *, case: Case, rule, also: tuple[str, ...] = (), checked: bool = False
+) -> Decision | None:
     """A live routing rule decides the case (locked by the caller, inside its transaction); None, and nothing
-    written, when automation may not decide it (`may_decide_automatically`). `also` names fields the caller
-    changed on `case`, saved in the same UPDATE.
+    written, when automation may not decide it (`automation_blocker`: never a protected subject). `checked`:
+    the caller just asked `automation_blocker` under the same lock. `also` names fields the caller changed on
+    `case`, saved in the same UPDATE.
 
     Automation judges what the case shows (the content vendor's version) and its author. The case resolves,
     or, when the rule's action does not resolve a case, is escalated (to the rule's queue if it names one).
@@ -202,7 +217,7 @@ def decide_automatically(*, case: Case, rule, also: tuple[str, ...] = ()) -> Dec
     be filled without an agent's words falls back to the policy's explanation. Audited
     (`decision.automated`); takes effect like an agent's decision.
     """
-    if not may_decide_automatically(case):
+    if not checked and automation_blocker(case) is not None:
         return None
     now = timezone.now()
     decision = Decision(
