@@ -59,6 +59,12 @@ class Verb(StrEnum):
     ADMIN_SECRET_ROTATED = "admin.secret_rotated"
     ADMIN_SECRET_REMOVED = "admin.secret_removed"
     AUDIT_EXPORTED = "audit.exported"
+    # Matching banks
+    BANK_CREATED = "bank.created"
+    BANK_CHANGED = "bank.changed"
+    BANK_ENTRIES_IMPORTED = "bank.entries_imported"
+    BANK_ENTRY_REMOVED = "bank.entry_removed"
+    BANK_EXPORTED = "bank.exported"
     # Signing in
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases.detection.banks import subject_bank_drafts
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -62,6 +63,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
                 return None
             outcome = EnrichmentOutcome(case_id=case_id)
             drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+            drafts += _bank_drafts(case)
             _apply(case, drafts, outcome, route=route)
             return outcome
 
@@ -71,6 +73,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
         return None
     outcome = EnrichmentOutcome(case_id=case_id)
     drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+    drafts += _bank_drafts(case)
     with transaction.atomic():
         locked = lock_case_for_routing(case_id)
         if locked is not None:
@@ -120,6 +123,17 @@ def _run_sources(
         outcome.failed.update(outcome.retryable)
         outcome.retryable = {}
     return drafts
+
+
+def _bank_drafts(case: Case) -> list[SignalDraft]:
+    """Matching banks run here, in-process, on every pass (restricted cases too: nothing leaves the process);
+    their dedupe keys make a repeated pass add nothing. Media hash banks see the copies stored so far; the
+    media task runs them again once it has stored more (`cases.detection.banks.match_media_banks`)."""
+    try:
+        return subject_bank_drafts(case.subject)
+    except Exception:  # a bank bug must not keep the case from being routed on everything else
+        logger.exception("matching banks crashed on case %s", case.pk)
+        return []
 
 
 def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:
