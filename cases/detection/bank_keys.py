@@ -6,11 +6,12 @@ a keyword goes through the bank's normalisation tricks, a domain becomes the hos
 """
 
 import re
+import unicodedata
 
 import re2
 
 from cases.content_display import url_host
-from cases.detection.normalise import normalise, normalise_term
+from cases.detection.normalise import INVISIBLE_CLASS, normalise, normalise_term
 
 HEX_LENGTHS = {"sha256": 64, "md5": 32, "pdq": 64}
 _HEX = re.compile(r"[0-9a-f]+")
@@ -106,13 +107,15 @@ def host_suffixes(host: str) -> list[str]:
 # A link-like token: anything with a dot between word characters (URLs, bare domains, `user@host`).
 _LINKISH = re.compile(r"[^\s<>\"'`]*\w[.\u3002\uff0e\uff61]\w[^\s<>\"'`]*")
 _TRAILING = ".,;:!?)]}>'\""
+_INVISIBLE = re.compile(f"[{INVISIBLE_CLASS}]+")
 
 
 def hosts_in_text(text: str) -> list[tuple[str, str]]:
     """(token as written, host) for every link-like token of the text. Invisible characters are removed and
-    width folded first (`evil\\u200b.com`, fullwidth letters and dots), as a browser or a reader would see them."""
+    width folded first (`evil\\u200b.com`, fullwidth letters and dots), as a browser or a reader would see them.
+    Not the normaliser's `invisible` trick: it also drops accents, and `bücher.example` is not `bucher.example`."""
     seen: dict[str, str] = {}
-    for match in _LINKISH.finditer(normalise(text, frozenset({"invisible", "nfkc"}))):
+    for match in _LINKISH.finditer(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))):
         token = match.group().rstrip(_TRAILING)
         try:
             host = canonical_host(token)

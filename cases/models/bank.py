@@ -6,6 +6,7 @@ the entry that fired, and `BankChange` rows keep the version history (one per re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -41,7 +42,9 @@ class Bank(models.Model):
         + ".",
     )
     pdq_max_distance = models.PositiveSmallIntegerField(
-        default=31, help_text="PDQ banks: a hash within this Hamming distance (0..256) is a hit."
+        default=31,
+        validators=[MaxValueValidator(256)],
+        help_text="PDQ banks: a hash within this Hamming distance (0..256) is a hit.",
     )
     is_active = models.BooleanField(default=True)
     # Bumped on every change of the bank or its entries: workers recompile a bank when it moves.

@@ -313,6 +313,39 @@ def import_bank_entries(
     not in the file are removed, softly). An entry already there keeps its id; a new label or note updates
     it. All or nothing: any bad line refuses the whole file (InvalidRows)."""
     rows, duplicates = parse_bank_csv(data, kind=bank.kind, tricks=_tricks(bank))
+    return _import_rows(bank, rows, duplicates, replace=replace, source=source, user=user, via=via)
+
+
+def import_into_bank(
+    *,
+    name: str,
+    kind: str,
+    data: bytes | str,
+    replace: bool = False,
+    description: str = "",
+    source: str = "",
+    user=None,
+    via: str = "import_bank",
+) -> tuple[ImportOutcome, bool]:
+    """Import a file into the bank called `name`, creating it (of `kind`) if there is none, in one
+    transaction: a refused file leaves no empty bank behind. A bank of another kind is a Conflict. Returns
+    the outcome and whether the bank was created."""
+    existing = Bank.objects.filter(name=name).first()
+    if existing is not None and existing.kind != kind:
+        raise Conflict(f"Bank {name!r} holds {existing.kind} entries, not {kind}.", field="kind")
+    if kind not in Bank.Kind.values:
+        raise Invalid(f"Unknown kind {kind!r}; one of {', '.join(Bank.Kind.values)}.", field="kind")
+    tricks = _tricks(existing) if existing else frozenset(Bank.default_normalisations(kind))
+    rows, duplicates = parse_bank_csv(data, kind=kind, tricks=tricks)
+    with transaction.atomic():
+        bank = existing
+        if bank is None:
+            bank = create_bank(name=name, kind=kind, description=description, user=user, via=via)
+        outcome = _import_rows(bank, rows, duplicates, replace=replace, source=source, user=user, via=via)
+    return outcome, existing is None
+
+
+def _import_rows(bank: Bank, rows: list[EntryRow], duplicates: int, *, replace, source, user, via):
     now = timezone.now()
     with transaction.atomic():
         # The row lock serialises imports into one bank, so the partial unique key never races.
