@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from cases import bank_admin  # noqa: F401  (registers the bank admin pages)
 from cases.models import (
     Case,
     ContextProvider,

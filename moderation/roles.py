@@ -33,6 +33,7 @@ LEAD_PERMISSIONS = [
     ("cases", "view_strike"),
     ("cases", "view_subject"),
     ("cases", "view_bank"),  # leads see what the banks hold and where a hit came from; admins change them
+    ("cases", "view_bankentry"),
 ]
 
 # Admins configure the platform: policies, actions, queues, routing, vendors, scorers, templates, clearances.

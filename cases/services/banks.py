@@ -167,13 +167,25 @@ def update_bank(
     return bank
 
 
-def _rekey(bank: Bank) -> int:
-    tricks = _tricks(bank)
+def normalisation_conflict(bank: Bank, normalisations: list[str]) -> str:
+    """Why the bank's entries cannot take these normalisations (two would become one term), or "". The
+    admin form asks before saving, so the refusal shows on the field."""
+    try:
+        _new_keys(bank, frozenset(normalisations) if bank.is_text_kind else frozenset())
+    except Conflict as exc:
+        return exc.message
+    return ""
+
+
+def _new_keys(bank: Bank, tricks: frozenset[str]) -> list[BankEntry]:
     entries = list(BankEntry.objects.filter(bank=bank, is_active=True).only("pk", "value", "match_key"))
     seen: dict[str, int] = {}
     changed = []
     for entry in entries:
-        key = match_key(bank.kind, entry.value, tricks)
+        try:
+            key = match_key(bank.kind, entry.value, tricks)
+        except BadValue as exc:
+            raise Conflict(f"Entry {entry.pk} would not be valid: {exc}.", field="normalisations") from None
         if key in seen:
             raise Conflict(
                 f"With these normalisations entries {seen[key]} and {entry.pk} become the same term "
@@ -184,6 +196,11 @@ def _rekey(bank: Bank) -> int:
         if key != entry.match_key:
             entry.match_key = key
             changed.append(entry)
+    return changed
+
+
+def _rekey(bank: Bank) -> int:
+    changed = _new_keys(bank, _tricks(bank))
     # Two steps, because the partial unique key is checked row by row: an entry may take the key another
     # changed entry is leaving. Out of the active set first, then back with the new keys.
     BankEntry.objects.filter(pk__in=[entry.pk for entry in changed]).update(is_active=False)

@@ -250,3 +250,27 @@ def test_the_case_page_shows_the_evidence_escaped(review_setup, agent_client):
     assert "bank:xss" in html and 'class="bank-evidence"' in html
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_the_media_task_fetches_matches_and_reroutes(review_setup, httpserver, settings):
+    """The real task: the platform serves the picture (pytest-httpserver on loopback), the worker stores the
+    copy with both digests, matches the MD5 bank and moves the case."""
+    from cases import tasks
+
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+    picture = png_bytes(5, 5, (50, 60, 70))
+    httpserver.expect_request("/p.png").respond_with_data(picture, content_type="image/png")
+    url = httpserver.url_for("/p.png")
+    bank_of("partner-md5", "md5", [hashlib.md5(picture).hexdigest()])
+    hashes = factories.QueueFactory(slug="hash-hits")
+    rule = factories.RoutingRuleFactory(target_queue=hashes, position=1)
+    factories.ScoreConditionFactory(rule=rule, source="bank", label="bank:partner-md5", threshold=1)
+    case = reported_case("look", media_urls=[url])
+    enrich_and_route(case.pk)
+
+    assert tasks.fetch_case_media.apply(args=([case.pk],)).get() == 1
+
+    copy = MediaFile.objects.get(url_hash=media_url_hash(url))
+    assert copy.md5 == hashlib.md5(picture).hexdigest()
+    assert [signal.label for signal in bank_signals(case)] == ["bank:partner-md5"]
+    assert Case.objects.get(pk=case.pk).queue == hashes
