@@ -106,7 +106,11 @@ class RegexMatcher:
         options = regex_options(tricks)
         self._entries = entries
         self._patterns = [re2.compile(entry.key, options) for entry in entries]
-        self._set = re2.Set.SearchSet(options)
+        # The set's automaton is shared by every pattern: give it room for a bank of hundreds (RE2 builds
+        # its DFA lazily within this budget).
+        set_options = regex_options(tricks)
+        set_options.max_mem = 256 << 20
+        self._set = re2.Set.SearchSet(set_options)
         for entry in entries:
             self._set.Add(entry.key)
         if entries:
@@ -117,7 +121,8 @@ class RegexMatcher:
             return []
         text = material.form(self.tricks)
         hits = []
-        for index in sorted(self._set.Match(text))[:MAX_HITS_PER_BANK]:
+        # `Match` answers None, not [], when no pattern matches.
+        for index in sorted(self._set.Match(text) or ())[:MAX_HITS_PER_BANK]:
             match = self._patterns[index].search(text)
             if match is None:  # the set and the pattern agree; kept safe all the same
                 continue

@@ -190,3 +190,11 @@ def test_pdq_hits_a_reencoded_and_a_rotated_copy_but_not_another_picture():
     assert bank_hits_for("", media=media_of(encoded(picture.rotate(90, expand=True))))
     unrelated = Image.effect_noise((256, 256), 64).convert("RGB")
     assert bank_hits_for("", media=media_of(encoded(unrelated))) == []
+
+
+@pytest.fixture(autouse=True)
+def _no_bank_crashed(caplog):
+    """A bank that crashes is skipped and logged, so a miss could hide a crash: none may happen here."""
+    yield
+    crashed = [r for r in caplog.records if r.name == "cases.detection.banks" and r.levelname == "ERROR"]
+    assert not crashed, crashed[0].getMessage()
