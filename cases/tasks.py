@@ -8,7 +8,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from cases.detection import media
-from cases.detection.banks import match_media_banks
+from cases.detection.bank_hits import match_media_banks
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
 from cases.services import outbox

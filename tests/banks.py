@@ -1,7 +1,7 @@
 """Matching banks for tests, built through the real services (audited, revisioned) and matched through the
 real compiled matchers (the reload interval is 0 in these tests, so every match sees the latest revision)."""
 
-from cases.detection.banks import bank_hits_for
+from cases.detection.bank_hits import bank_hits_for
 from cases.services.banks import create_bank, import_bank_entries
 
 

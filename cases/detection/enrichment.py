@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cases.detection.banks import subject_bank_drafts
+from cases.detection.bank_hits import subject_bank_drafts
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -128,7 +128,7 @@ def _run_sources(
 def _bank_drafts(case: Case) -> list[SignalDraft]:
     """Matching banks run here, in-process, on every pass (restricted cases too: nothing leaves the process);
     their dedupe keys make a repeated pass add nothing. Media hash banks see the copies stored so far; the
-    media task runs them again once it has stored more (`cases.detection.banks.match_media_banks`)."""
+    media task runs them again once it has stored more (`cases.detection.bank_hits.match_media_banks`)."""
     try:
         return subject_bank_drafts(case.subject)
     except Exception:  # a bank bug must not keep the case from being routed on everything else

@@ -1,5 +1,5 @@
 """Matching banks: create, import, export and remove entries. Each change is one transaction with its audit
-row, bumps the bank's revision (workers recompile it, `cases.detection.banks`) and records a `BankChange`.
+row, bumps the bank's revision (workers recompile it, `cases.detection.bank_hits`) and records a `BankChange`.
 
 Bank files are hostile input like reports: a CSV is parsed whole before anything is written, every bad line
 is reported by line number and column, and a file with any bad line changes nothing.

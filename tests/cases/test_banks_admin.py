@@ -131,9 +131,13 @@ def test_a_lead_may_look_but_not_change_import_or_export(db):
     lead = client_for(person("lee", "lead"))
 
     assert lead.get(f"/admin/cases/bank/{bank.pk}/change/").status_code == 200
-    assert lead.post(f"/admin/cases/bank/{bank.pk}/import/", {"file": upload("value\nx\n")}).status_code == 403
+    assert (
+        lead.post(f"/admin/cases/bank/{bank.pk}/import/", {"file": upload("value\nx\n")}).status_code == 403
+    )
     assert lead.get(f"/admin/cases/bank/{bank.pk}/export/").status_code == 403
-    lead.post("/admin/cases/bankentry/", {"action": "remove_entries", "_selected_action": [bank.entries.get().pk]})
+    lead.post(
+        "/admin/cases/bankentry/", {"action": "remove_entries", "_selected_action": [bank.entries.get().pk]}
+    )
     assert bank.entries.get().is_active
     agent = client_for(person("al", "agent"))
     assert agent.get(f"/admin/cases/bank/{bank.pk}/import/").status_code in (302, 403)

@@ -9,8 +9,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from cases.demo import png_bytes
-from cases.detection import banks as bank_detection
-from cases.detection.banks import bank_hits_for, match_media_banks
+from cases.detection import bank_hits as bank_detection
+from cases.detection.bank_hits import bank_hits_for, match_media_banks
 from cases.models import Case, Decision, MediaFile, Signal
 from cases.selectors import media_url_hash
 from cases.services.banks import import_bank_entries

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from cases.demo import png_bytes
-from cases.detection.banks import bank_hits_for
+from cases.detection.bank_hits import bank_hits_for
 from cases.models import Signal
 from tests.banks import bank_of, hit_values
 
@@ -196,5 +196,5 @@ def test_pdq_hits_a_reencoded_and_a_rotated_copy_but_not_another_picture():
 def _no_bank_crashed(caplog):
     """A bank that crashes is skipped and logged, so a miss could hide a crash: none may happen here."""
     yield
-    crashed = [r for r in caplog.records if r.name == "cases.detection.banks" and r.levelname == "ERROR"]
+    crashed = [r for r in caplog.records if r.name == "cases.detection.bank_hits" and r.levelname == "ERROR"]
     assert not crashed, crashed[0].getMessage()
