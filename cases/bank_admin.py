@@ -74,7 +74,8 @@ class BankAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
-        return [*fields, "kind"] if obj is not None else fields  # entries' keys depend on the kind
+        # Entries' keys depend on the kind; routing conditions name the bank: neither changes after creation.
+        return [*fields, "name", "kind"] if obj is not None else fields
 
     def has_delete_permission(self, request, obj=None):
         return False  # signals point at entries: deactivate a bank instead

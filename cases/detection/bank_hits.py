@@ -240,6 +240,8 @@ RouteAfter = Callable[..., object]
 def match_media_banks(case_ids: list[int], *, route: RouteAfter | None = None) -> int:
     """Run the banks over cases whose media copies were just stored, and hand a case with new hits to
     `route` (under its row lock, in one transaction per case). Returns how many signals were added."""
+    if not any(bank.kind in Bank.MEDIA_KINDS for bank in compiled_banks()):
+        return 0  # no hash bank: nothing new can match, and no case row needs locking
     added = 0
     for case_id in case_ids:
         with transaction.atomic():

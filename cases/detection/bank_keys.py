@@ -104,10 +104,15 @@ def host_suffixes(host: str) -> list[str]:
     return [".".join(labels[index:]) for index in range(len(labels))]
 
 
-# A link-like token: anything with a dot between word characters (URLs, bare domains, `user@host`).
-_LINKISH = re.compile(r"[^\s<>\"'`]*\w[.\u3002\uff0e\uff61]\w[^\s<>\"'`]*")
+# Link-like tokens: whitespace-delimited runs holding a dot (ASCII, ideographic, fullwidth or halfwidth), as
+# URLs, bare domains and `user@host` all do. Split first, then look for the dot: a single regex with a dot in
+# the middle of two unbounded runs backtracks quadratically over a long dotless token.
+_TOKEN = re.compile(r"[^\s<>\"'`]+")
+_DOTS = (".", "\u3002", "\uff0e", "\uff61")
 _TRAILING = ".,;:!?)]}>'\""
 _INVISIBLE = re.compile(f"[{INVISIBLE_CLASS}]+")
+MAX_HOST_TOKENS = 1000  # a text of 50,000 "a.b" tokens is an attack on the worker, not a message
+MAX_TOKEN = 2048
 
 
 def hosts_in_text(text: str) -> list[tuple[str, str]]:
@@ -115,8 +120,14 @@ def hosts_in_text(text: str) -> list[tuple[str, str]]:
     width folded first (`evil\\u200b.com`, fullwidth letters and dots), as a browser or a reader would see them.
     Not the normaliser's `invisible` trick: it also drops accents, and `bücher.example` is not `bucher.example`."""
     seen: dict[str, str] = {}
-    for match in _LINKISH.finditer(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))):
+    tried = 0
+    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))):
         token = match.group().rstrip(_TRAILING)
+        if len(token) > MAX_TOKEN or not any(dot in token for dot in _DOTS):
+            continue
+        tried += 1
+        if tried > MAX_HOST_TOKENS:
+            break
         try:
             host = canonical_host(token)
         except BadValue:

@@ -78,7 +78,7 @@ def create_bank(
         name=name,
         kind=kind,
         description=description,
-        normalisations=Bank.default_normalisations(kind) if normalisations is None else normalisations,
+        normalisations=Bank.default_normalisations(kind) if normalisations is None else _tidy(normalisations),
         pdq_max_distance=pdq_max_distance,
         created_by=user,
         updated_by=user,
@@ -104,6 +104,13 @@ def create_bank(
     except IntegrityError:
         raise Conflict(f"A bank called {name!r} already exists.", field="name") from None
     return bank
+
+
+def _tidy(normalisations):
+    """Sorted and without repeats when it is a list of names; anything else is left for validation to refuse."""
+    if isinstance(normalisations, list) and all(isinstance(name, str) for name in normalisations):
+        return sorted(set(normalisations))
+    return normalisations
 
 
 def _label(user, via: str) -> str:
@@ -146,7 +153,7 @@ def update_bank(
             problems = normalisation_errors(bank.kind, normalisations)
             if problems:
                 raise Invalid(" ".join(problems), field="normalisations")
-            bank.normalisations = sorted(set(normalisations))
+            bank.normalisations = _tidy(normalisations)
         if pdq_max_distance is not None:
             bank.pdq_max_distance = pdq_max_distance
         if is_active is not None:

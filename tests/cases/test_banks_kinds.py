@@ -198,3 +198,29 @@ def _no_bank_crashed(caplog):
     yield
     crashed = [r for r in caplog.records if r.name == "cases.detection.bank_hits" and r.levelname == "ERROR"]
     assert not crashed, crashed[0].getMessage()
+
+
+# --- hostile input ----------------------------------------------------------------------------------------------
+
+
+def test_a_huge_hostile_text_is_scanned_in_bounded_time_up_to_the_cap():
+    import time
+
+    from cases.detection.bank_hits import MAX_SCAN_CHARS
+
+    bank_of("threats", "keyword", ["kill"])
+    bank_of("scams", "regex", [r"(x+x+)+y", r"free\s+money"])
+    bank_of("phishing", "domain", ["evil.com"])
+    texts = [
+        "a" * 200_000,  # one long dotless token (a backtracking link finder takes minutes)
+        "a." * 100_000,  # 100,000 link-like tokens
+        "x" * 150_000,  # the regex engine's worst case for (x+x+)+y
+        "k.i." * 50_000,
+    ]
+    start = time.perf_counter()
+    for text in texts:
+        assert hit_values(text) == set()
+    assert time.perf_counter() - start < 10  # linear: well under a second each here
+
+    assert hit_values("a " * (MAX_SCAN_CHARS // 2) + "kill") == set()  # past the cap: not scanned
+    assert hit_values("a " * (MAX_SCAN_CHARS // 2 - 10) + "kill") == {"kill"}
