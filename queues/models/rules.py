@@ -139,8 +139,8 @@ class ScoreCondition(models.Model):
     source_name = models.CharField(
         max_length=120,
         blank=True,
-        help_text="Only this scorer (its name), vendor (its slug) or context provider (its name); empty: any "
-        "source of that kind. Automatic decisions on vendor scores must name the vendor.",
+        help_text="Only this scorer (its name), vendor (its slug), context provider or matching bank (its name); "
+        "empty: any source of that kind. Automatic decisions on vendor scores must name the vendor.",
     )
     label = models.CharField(max_length=100)
     operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GTE)

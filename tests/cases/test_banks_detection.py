@@ -274,3 +274,28 @@ def test_the_media_task_fetches_matches_and_reroutes(review_setup, httpserver, s
     assert copy.md5 == hashlib.md5(picture).hexdigest()
     assert [signal.label for signal in bank_signals(case)] == ["bank:partner-md5"]
     assert Case.objects.get(pk=case.pk).queue == hashes
+
+
+def test_a_pdq_bank_hits_a_rotated_stored_copy(review_setup):
+    """Needs `cases.detection.perceptual` (the PDQ slice); skipped where it is not deployed yet."""
+    perceptual = pytest.importorskip("cases.detection.perceptual")
+    from io import BytesIO
+
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(picture).rectangle((10, 20, 120, 180), fill="navy")
+    original, rotated = BytesIO(), BytesIO()
+    picture.save(original, "PNG")
+    picture.rotate(270, expand=True).save(rotated, "JPEG", quality=60)
+    bank_of("known-pdq", "pdq", [perceptual.pdq_of_image(original.getvalue())[0]])
+    stored_copy("https://cdn.example/r.jpg", rotated.getvalue())
+    case = reported_case("look", media_urls=["https://cdn.example/r.jpg"])
+
+    assert match_media_banks([case.pk]) == 1
+
+    (signal,) = bank_signals(case)
+    assert signal.label == "bank:known-pdq" and signal.score == perceptual.similarity(
+        signal.value["distance"]
+    )
+    assert signal.value["distance"] <= 31
