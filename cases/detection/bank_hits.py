@@ -182,6 +182,14 @@ def bank_hits_for(
     return _match(material, None, lambda bank, hit: f"preview:{bank.id}:{hit.entry.id}")
 
 
+def media_hashes_of(data: bytes) -> list[tuple[str, str, str]]:
+    """`(sha256, md5, pdq)` rows of a picture's bytes for `bank_hits_for` (one row per PDQ variant when the
+    perceptual module is deployed): the spot test's "paste an image"."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return [(sha256, md5, variant) for variant in _pdq_variants(data) or [""]]
+
+
 def subject_bank_drafts(subject: Subject, *, with_media: bool = True) -> list[SignalDraft]:
     """Bank hits for the subject's current content: text, URL and media URLs (text and domain banks), and
     the stored copies of its media (hash banks)."""

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cases.detection.bank_hits import subject_bank_drafts
+from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -55,6 +55,9 @@ def enrich_case(
 
 
 def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> EnrichmentOutcome | None:
+    # Compile any bank that changed before the case row is locked: a big bank takes a moment to build, and
+    # no routing lock should wait for it.
+    compiled_banks()
     if all(is_local(source) for source in enabled_signal_sources()):
         # Nothing to wait for on the network: score, store and route under one lock, in one transaction.
         with transaction.atomic():

@@ -6,7 +6,7 @@ import hashlib
 import pytest
 
 from cases.demo import png_bytes
-from cases.detection.bank_hits import bank_hits_for
+from cases.detection.bank_hits import bank_hits_for, media_hashes_of
 from cases.models import Signal
 from tests.banks import bank_of, hit_values
 
@@ -157,6 +157,8 @@ def test_sha256_and_md5_banks_hit_the_exact_bytes_only():
     }
     other = (hashlib.sha256(OTHER).hexdigest(), hashlib.md5(OTHER).hexdigest(), "")
     assert bank_hits_for("", media=[other]) == []
+    assert len(bank_hits_for("", media=media_hashes_of(PNG))) == 2  # the spot test's pasted picture
+    assert bank_hits_for("", media=media_hashes_of(OTHER)) == []
 
 
 # --- perceptual hashes (PDQ): needs cases.detection.perceptual -----------------------------------------------
