@@ -9,33 +9,18 @@ import csv
 import io
 from dataclasses import dataclass
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cases.detection.bank_keys import BadValue, match_key
 from cases.models import Bank, BankChange, BankEntry
-from cases.models.bank import MAX_VALUE_LENGTH, normalisation_errors
+from cases.models.bank import normalisation_errors
+from cases.services.bank_files import COLUMNS, EntryRow, parse_bank_csv, spreadsheet_safe
 from moderation.audit import Actor, Verb, record_event
-from moderation.content import find_unstorable_text
-from moderation.errors import Conflict, Invalid, InvalidRows
+from moderation.errors import Conflict, Invalid
 
-COLUMNS = ("value", "label", "note")
-COLUMN_LIMITS = {"value": MAX_VALUE_LENGTH, "label": 200, "note": 500}
-MAX_PROBLEMS_SHOWN = 50
 BATCH = 2000
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection); the export prefixes
-# such a cell with an apostrophe, which spreadsheets show as text, and the import strips it again.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    line: int
-    value: str
-    key: str
-    label: str
-    note: str
 
 
 @dataclass(frozen=True)
@@ -118,8 +103,6 @@ def _label(user, via: str) -> str:
 
 
 def _validate(bank: Bank) -> None:
-    from django.core.exceptions import ValidationError
-
     try:
         bank.full_clean(exclude=["created_by", "updated_by", "revision"], validate_unique=False)
     except ValidationError as exc:
@@ -234,110 +217,17 @@ def _bump(bank: Bank, *, user, via: str, summary: str, added=0, removed=0, updat
     )
 
 
-# --- CSV ----------------------------------------------------------------------------------------------------
-
-
-def parse_bank_csv(data: bytes | str, *, kind: str, tricks: frozenset[str]) -> tuple[list[EntryRow], int]:
-    """The file's rows with their match keys, and how many repeated an earlier row's key (dropped);
-    InvalidRows listing every bad line if any line is bad."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if len(data) > settings.BANK_IMPORT_MAX_BYTES:
-        raise Invalid(f"The file is over {settings.BANK_IMPORT_MAX_BYTES:,} bytes.", field="file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise Invalid(f"The file is not UTF-8 (byte {exc.start}).", field="file") from None
-    problems: list[tuple[int, str, str]] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise Invalid(f"line 1: not CSV ({exc}).", field="file") from None
-    columns = [column.strip().lower() for column in header or []]
-    if "value" not in columns:
-        raise Invalid(
-            "The first line must be a header naming the columns: value[,label][,note].", field="file"
-        )
-    unknown = [column for column in columns if column not in COLUMNS]
-    if unknown or len(set(columns)) != len(columns):
-        raise Invalid(
-            f"Header: only the columns value, label and note, each once (got {', '.join(columns)[:200]}).",
-            field="file",
-        )
-    rows: list[EntryRow] = []
-    seen: set[str] = set()
-    duplicates = 0
-    while True:
-        line = reader.line_num + 1
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append((line, "file", f"not CSV: {exc}"))
-            break  # the reader cannot find the next line reliably after a broken quote
-        if not any(cell.strip() for cell in record):
-            continue  # blank lines are not entries
-        if len(rows) + duplicates >= settings.BANK_IMPORT_MAX_ROWS:
-            raise Invalid(f"More than {settings.BANK_IMPORT_MAX_ROWS:,} rows.", field="file")
-        if len(record) > len(columns):
-            problems.append((line, "file", f"{len(record)} cells for {len(columns)} columns"))
-            continue
-        cells = dict(zip(columns, [_unprefix(cell) for cell in record], strict=False))
-        row, row_problems = _row(line, cells, kind, tricks)
-        problems.extend(row_problems)
-        if row is None:
-            continue
-        if row.key in seen:
-            duplicates += 1
-            continue
-        seen.add(row.key)
-        rows.append(row)
-    if problems:
-        shown = "; ".join(f"line {line}, {field}: {message}" for line, field, message in problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise InvalidRows(
-            f"{len(problems)} bad line(s), nothing imported: {shown}{more}",
-            problems=problems[:MAX_PROBLEMS_SHOWN],
-        )
-    return rows, duplicates
-
-
-def _unprefix(cell: str) -> str:
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS:
-        return cell[1:]
-    return cell
-
-
-def _row(line: int, cells: dict[str, str], kind: str, tricks) -> tuple[EntryRow | None, list]:
-    problems = []
-    for column, limit in COLUMN_LIMITS.items():
-        cell = cells.get(column, "")
-        if len(cell) > limit:
-            problems.append((line, column, f"longer than {limit} characters"))
-        elif (problem := find_unstorable_text(cell)) is not None:
-            problems.append((line, column, problem[1]))
-    if problems:
-        return None, problems
-    value = cells.get("value", "").strip()
-    try:
-        key = match_key(kind, value, tricks)
-    except BadValue as exc:
-        return None, [(line, "value", str(exc))]
-    if len(key) > MAX_VALUE_LENGTH:
-        return None, [(line, "value", f"longer than {MAX_VALUE_LENGTH} characters once normalised")]
-    return EntryRow(line, value, key, cells.get("label", "").strip(), cells.get("note", "").strip()), []
-
-
 def import_bank_entries(
     *, bank: Bank, data: bytes | str, replace: bool = False, source: str = "", user=None, via: str = "admin"
 ) -> ImportOutcome:
     """Add the file's entries to the bank (merge), or make the bank hold exactly them (`replace`: entries
     not in the file are removed, softly). An entry already there keeps its id; a new label or note updates
     it. All or nothing: any bad line refuses the whole file (InvalidRows)."""
-    rows, duplicates = parse_bank_csv(data, kind=bank.kind, tricks=_tricks(bank))
-    return _import_rows(bank, rows, duplicates, replace=replace, source=source, user=user, via=via)
+    tricks = _tricks(bank)
+    rows, duplicates = parse_bank_csv(data, kind=bank.kind, tricks=tricks)
+    return _import_rows(
+        bank, rows, duplicates, tricks=tricks, replace=replace, source=source, user=user, via=via
+    )
 
 
 def import_into_bank(
@@ -365,15 +255,20 @@ def import_into_bank(
         bank = existing
         if bank is None:
             bank = create_bank(name=name, kind=kind, description=description, user=user, via=via)
-        outcome = _import_rows(bank, rows, duplicates, replace=replace, source=source, user=user, via=via)
+        outcome = _import_rows(
+            bank, rows, duplicates, tricks=tricks, replace=replace, source=source, user=user, via=via
+        )
     return outcome, existing is None
 
 
-def _import_rows(bank: Bank, rows: list[EntryRow], duplicates: int, *, replace, source, user, via):
+def _import_rows(bank: Bank, rows: list[EntryRow], duplicates: int, *, tricks, replace, source, user, via):
     now = timezone.now()
     with transaction.atomic():
         # The row lock serialises imports into one bank, so the partial unique key never races.
         bank = Bank.objects.select_for_update().get(pk=bank.pk)
+        if _tricks(bank) != tricks:
+            # The file was keyed with normalisations someone changed meanwhile: its keys would not meet.
+            raise Conflict("The bank's normalisations changed during the import; import again.", field="file")
         existing = {
             key: (pk, label, note)
             for pk, key, label, note in BankEntry.objects.filter(bank=bank, is_active=True).values_list(
@@ -398,11 +293,8 @@ def _import_rows(bank: Bank, rows: list[EntryRow], duplicates: int, *, replace, 
                 changed.append(BankEntry(pk=known[0], label=row.label, note=row.note))
             else:
                 unchanged += 1
-        gone = (
-            [pk for key, (pk, _, _) in existing.items() if key not in {row.key for row in rows}]
-            if replace
-            else []
-        )
+        kept = {row.key for row in rows}
+        gone = [pk for key, (pk, _, _) in existing.items() if key not in kept] if replace else []
         BankEntry.objects.bulk_create(new, batch_size=BATCH)
         BankEntry.objects.bulk_update(changed, ["label", "note"], batch_size=BATCH)
         for start in range(0, len(gone), BATCH):
@@ -468,7 +360,7 @@ def export_bank_csv(*, bank: Bank, user=None, via: str = "admin") -> str:
         .values_list("value", "label", "note")
         .iterator(chunk_size=5000)
     ):
-        writer.writerow([_spreadsheet_safe(value), _spreadsheet_safe(label), _spreadsheet_safe(note)])
+        writer.writerow([spreadsheet_safe(value), spreadsheet_safe(label), spreadsheet_safe(note)])
         count += 1
     with transaction.atomic():
         record_event(
@@ -478,7 +370,3 @@ def export_bank_csv(*, bank: Bank, user=None, via: str = "admin") -> str:
             data={"entries": count, "revision": bank.revision},
         )
     return out.getvalue()
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    return "'" + cell if cell and cell[0] in FORMULA_STARTS else cell

@@ -329,3 +329,18 @@ def test_import_into_bank_is_one_transaction():
     with pytest.raises(InvalidRows):
         import_into_bank(name="new", kind="keyword", data="value\nok\n\x00\n", via="test")
     assert not Bank.objects.exists()
+
+
+def test_rekeying_lets_one_entry_take_the_key_another_is_leaving():
+    # Under `leet`, "k1ll" is keyed "kill"; under `case` instead, "KILL" becomes "kill" and "k1ll" stays
+    # "k1ll": one entry moves onto the key the other leaves, which a row-by-row unique check must allow.
+    bank = bank_of("words", "keyword", ["KILL", "k1ll"], normalisations=["leet"])
+    assert set(BankEntry.objects.values_list("value", "match_key")) == {("KILL", "KILL"), ("k1ll", "kill")}
+
+    update_bank(bank=bank, normalisations=["case"], via="test")
+
+    assert set(BankEntry.objects.filter(is_active=True).values_list("value", "match_key")) == {
+        ("KILL", "kill"),
+        ("k1ll", "k1ll"),
+    }
+    assert hit_values("Kill") == {"KILL"} and hit_values("K1LL") == {"k1ll"}
