@@ -12,6 +12,7 @@ from cases.content_display import url_host
 from cases.evidence import case_evidence
 from cases.models import (
     Appeal,
+    Bank,
     Case,
     CaseNote,
     CaseViewer,
@@ -439,3 +440,7 @@ def _reporter_records(reports: list[Report]) -> dict:
     for report in reports:
         report.record = records.get((report.vendor_id, report.reporter_id))
     return records
+
+
+def bank_named(name: str) -> Bank | None:
+    return Bank.objects.filter(name=name).first()

@@ -8,6 +8,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from cases.detection import media
+from cases.detection.bank_hits import match_media_banks
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
 from cases.services import outbox
@@ -56,7 +57,11 @@ def enrich_cases(self, case_ids: list[int]) -> None:
 
 @task("cases.fetch_case_media", soft_time_limit=120, time_limit=150)
 def fetch_case_media(self, case_ids: list[int]) -> int:
-    return media.fetch_case_media(case_ids)
+    """Store the media copies, then match them against the hash banks; a case with a new hit is routed
+    again on it (detection is handed routing, as for enrichment)."""
+    fetched = media.fetch_case_media(case_ids)
+    match_media_banks(case_ids, route=route_locked_case)
+    return fetched
 
 
 @task("cases.enrich_case_again")

@@ -68,6 +68,12 @@ class Verb(StrEnum):
     RULE_CHANGE_REJECTED = "rule.change_rejected"
     SUBJECT_PROTECTED = "subject.protected"
     SUBJECT_UNPROTECTED = "subject.unprotected"
+    # Matching banks
+    BANK_CREATED = "bank.created"
+    BANK_CHANGED = "bank.changed"
+    BANK_ENTRIES_IMPORTED = "bank.entries_imported"
+    BANK_ENTRY_REMOVED = "bank.entry_removed"
+    BANK_EXPORTED = "bank.exported"
     # Signing in
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"

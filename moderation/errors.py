@@ -42,3 +42,12 @@ class Invalid(DomainError):
 
 
 KINDS: tuple[type[DomainError], ...] = (NotFound, Forbidden, Conflict, Invalid)
+
+
+class InvalidRows(Invalid):
+    """A file refused as a whole (nothing written): `problems` lists `(line, field, message)` for every bad
+    line, in file order, so the person can fix them all in one go."""
+
+    def __init__(self, message: str, *, problems: list[tuple[int, str, str]], field: str = "file"):
+        super().__init__(message, field=field)
+        self.problems = problems

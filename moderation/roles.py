@@ -32,13 +32,15 @@ LEAD_PERMISSIONS = [
     ("cases", "view_vendorcallback"),
     ("cases", "view_strike"),
     ("cases", "view_subject"),
+    ("cases", "view_bank"),  # leads see what the banks hold and where a hit came from; admins change them
+    ("cases", "view_bankentry"),
 ]
 
 # Admins configure the platform: policies, actions, queues, routing, vendors, scorers, templates, clearances.
 _CONFIG_MODELS = {
     "moderation": ["policy", "action", "vendor", "vendortoken", "enforcementendpoint", "messagetemplate"],
     "queues": ["queue", "routingrule", "scorecondition", "queueclearance", "rulechangerequest"],
-    "cases": ["scorer", "contextprovider", "tag"],
+    "cases": ["scorer", "contextprovider", "tag", "bank", "bankentry"],
 }
 _TWO_FACTOR_DEVICES = [("otp_totp", "totpdevice"), ("otp_static", "staticdevice")]
 ADMIN_PERMISSIONS = (

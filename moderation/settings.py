@@ -303,6 +303,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Enrichment and routing ---------------------------------------------------------------------------------
 # How long a case waits for its scorers and context providers before it is routed on what is known.
 ENRICHMENT_DEADLINE_SECONDS = env_float("ENRICHMENT_DEADLINE_SECONDS", 5.0)
+# How often a worker asks whether a matching bank changed (one small query); a new entry matches within it.
+BANK_RELOAD_SECONDS = env_float("BANK_RELOAD_SECONDS", 30.0)
+# A bank CSV (admin upload or import_bank) is refused beyond these: 1M PDQ hashes is ~70 MB.
+BANK_IMPORT_MAX_BYTES = env_int("BANK_IMPORT_MAX_BYTES", 96 * 1024 * 1024)
+BANK_IMPORT_MAX_ROWS = env_int("BANK_IMPORT_MAX_ROWS", 1_000_000)
 ENRICHMENT_MAX_ATTEMPTS = env_int("ENRICHMENT_MAX_ATTEMPTS", 5)
 ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
 # Policies, routing rules and signal sources are cached per process this long (saves clear the local copy).

@@ -59,7 +59,9 @@ def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
             continue
         by_name = signals.setdefault((source, label), {})
         by_name[source_name] = max(by_name.get(source_name, number), number)
-        if score is not None and source != Signal.Source.CONTEXT:
+        # A bank hit is a match (1.0 or a PDQ similarity), not a probability: it counts through its own
+        # conditions (`[bank] bank:<name>`), not as the case's strongest score.
+        if score is not None and source not in (Signal.Source.CONTEXT, Signal.Source.BANK):
             max_score = score if max_score is None else max(max_score, score)
     # Repeat offenders: routing rules can match on the author's active strikes (a system-fact ScoreCondition
     # on `author.active_strikes`) to raise priority or send them to a specialist queue.

@@ -86,14 +86,17 @@ def _fresh_policy_cache():
 @pytest.fixture(autouse=True)
 def _fresh_routing_cache():
     """Routing rules and signal sources are cached per process; each test starts from its own."""
+    from cases.detection.bank_hits import forget_compiled_banks
     from cases.selectors import forget_signal_sources
     from queues.selectors import forget_routing_config
 
     forget_routing_config()
     forget_signal_sources()
+    forget_compiled_banks()
     yield
     forget_routing_config()
     forget_signal_sources()
+    forget_compiled_banks()
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -54,6 +55,9 @@ def enrich_case(
 
 
 def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> EnrichmentOutcome | None:
+    # Compile any bank that changed before the case row is locked: a big bank takes a moment to build, and
+    # no routing lock should wait for it.
+    compiled_banks()
     if all(is_local(source) for source in enabled_signal_sources()):
         # Nothing to wait for on the network: score, store and route under one lock, in one transaction.
         with transaction.atomic():
@@ -62,6 +66,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
                 return None
             outcome = EnrichmentOutcome(case_id=case_id)
             drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+            drafts += _bank_drafts(case)
             _apply(case, drafts, outcome, route=route)
             return outcome
 
@@ -71,6 +76,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
         return None
     outcome = EnrichmentOutcome(case_id=case_id)
     drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+    drafts += _bank_drafts(case)
     with transaction.atomic():
         locked = lock_case_for_routing(case_id)
         if locked is not None:
@@ -120,6 +126,17 @@ def _run_sources(
         outcome.failed.update(outcome.retryable)
         outcome.retryable = {}
     return drafts
+
+
+def _bank_drafts(case: Case) -> list[SignalDraft]:
+    """Matching banks run here, in-process, on every pass (restricted cases too: nothing leaves the process);
+    their dedupe keys make a repeated pass add nothing. Media hash banks see the copies stored so far; the
+    media task runs them again once it has stored more (`cases.detection.bank_hits.match_media_banks`)."""
+    try:
+        return subject_bank_drafts(case.subject)
+    except Exception:  # a bank bug must not keep the case from being routed on everything else
+        logger.exception("matching banks crashed on case %s", case.pk)
+        return []
 
 
 def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOutcome) -> None:

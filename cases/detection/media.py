@@ -147,6 +147,7 @@ def fetch_media_copy(url: str) -> MediaFile:
         "content_type": raster.content_type if raster else "",
         "size": len(content),
         "sha256": hashlib.sha256(content).hexdigest() if content else "",
+        "md5": hashlib.md5(content, usedforsecurity=False).hexdigest() if content else "",
         "error": error[:300],
         "fetched_at": timezone.now(),
     }

@@ -4,6 +4,7 @@ A package of modules by concept; every model is importable from `cases.models` a
 migrations).
 """
 
+from cases.models.bank import Bank, BankChange, BankEntry
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
@@ -16,6 +17,9 @@ __all__ = [
     "TAG_SLUG_VALIDATOR",
     "URL_PLACEHOLDERS",
     "Appeal",
+    "Bank",
+    "BankChange",
+    "BankEntry",
     "Case",
     "CaseNote",
     "CaseViewer",

@@ -54,6 +54,7 @@ class Signal(models.Model):
         VENDOR_SCORE = "vendor_score", "Vendor-provided score"
         SCORER = "scorer", "ML scorer"
         CONTEXT = "context", "Context provider"
+        BANK = "bank", "Matching bank"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
     report = models.ForeignKey(

@@ -154,6 +154,8 @@ class MediaFile(models.Model):
     content_type = models.CharField(max_length=32, blank=True)
     size = models.PositiveIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
+    # For MD5 banks (older exchange lists carry only MD5); copies stored before it existed get it lazily.
+    md5 = models.CharField(max_length=32, blank=True)
     content = models.BinaryField(blank=True, default=b"")
     error = models.CharField(max_length=300, blank=True)
     # Evidence of a restricted case (sticky): the same picture, under this URL or any other with the same
@@ -162,7 +164,9 @@ class MediaFile(models.Model):
     fetched_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        indexes = [models.Index(fields=["sha256"], name="media_sha256_idx", condition=~models.Q(sha256=""))]
+        indexes = [
+            models.Index(fields=["sha256"], name="media_sha256_idx", condition=~models.Q(sha256="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.url} ({self.state})"

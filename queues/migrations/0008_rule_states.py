@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("cases", "0023_subject_protected"),
         ("moderation", "0014_vendor_content_authority"),
-        ("queues", "0006_condition_signal_source"),
+        ("queues", "0007_bank_signals"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from cases.models import ContextProvider, Scorer
+from cases.models import Bank, ContextProvider, Scorer
 from moderation.models import Vendor
 from moderation.validators import validate_language_list, validate_subject_kind_list
 from queues.models.queue import Queue
@@ -168,6 +168,7 @@ class ScoreCondition(models.Model):
         SCORER = "scorer", "ML scorer (ours)"
         VENDOR = "vendor_score", "Vendor-sent score (a claim)"
         CONTEXT = "context", "Context provider"
+        BANK = "bank", "Matching bank (ours)"
         SYSTEM = "system", "System fact"
 
     class Operator(models.TextChoices):
@@ -182,8 +183,8 @@ class ScoreCondition(models.Model):
     source_name = models.CharField(
         max_length=120,
         blank=True,
-        help_text="Only this scorer (its name), vendor (its slug) or context provider (its name); empty: any "
-        "source of that kind. Automatic decisions on vendor scores must name the vendor.",
+        help_text="Only this scorer (its name), vendor (its slug), context provider or matching bank (its name); "
+        "empty: any source of that kind. Automatic decisions on vendor scores must name the vendor.",
     )
     label = models.CharField(max_length=100)
     operator = models.CharField(max_length=3, choices=Operator.choices, default=Operator.GTE)
@@ -193,7 +194,7 @@ class ScoreCondition(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(source__in=["scorer", "vendor_score", "context", "system"]),
+                condition=models.Q(source__in=["scorer", "vendor_score", "context", "bank", "system"]),
                 name="score_condition_names_its_source",
             ),
         ]
@@ -221,7 +222,12 @@ class ScoreCondition(models.Model):
         elif self.label in SYSTEM_FACTS and self.source:
             errors["source"] = f"{self.label} is a system fact: choose the source “System fact”."
         elif self.source_name and self.source and not self._named_source_exists():
-            kind = {"scorer": "scorer", "vendor_score": "vendor slug", "context": "context provider"}
+            kind = {
+                "scorer": "scorer",
+                "vendor_score": "vendor slug",
+                "context": "context provider",
+                "bank": "matching bank",
+            }
             errors["source_name"] = f"No {kind[self.source]} is called {self.source_name!r}."
         if "source_name" not in errors and not self.may_decide_automatically and self._rule_is_automated():
             errors["source_name"] = (
@@ -250,6 +256,8 @@ class ScoreCondition(models.Model):
             return Vendor.objects.filter(slug=self.source_name).exists()
         if self.source == self.Source.SCORER:
             return Scorer.objects.filter(name=self.source_name).exists()
+        if self.source == self.Source.BANK:
+            return Bank.objects.filter(name=self.source_name).exists()
         return ContextProvider.objects.filter(name=self.source_name).exists()
 
 

@@ -6,7 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from tests.migrations import migrate_to
 
-BEFORE = [("queues", "0006_condition_signal_source")]
+BEFORE = [("queues", "0007_bank_signals")]
 AFTER = [("queues", "0009_rule_states_drop_is_active")]
 
 
