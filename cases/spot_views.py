@@ -86,7 +86,8 @@ def _facts_from_drafts(drafts, data: dict) -> CaseFacts:
             continue
         by_name = signals.setdefault((draft.source, draft.label), {})
         by_name[draft.source_name] = max(by_name.get(draft.source_name, draft.score), draft.score)
-        max_score = draft.score if max_score is None else max(max_score, draft.score)
+        if draft.source != Signal.Source.BANK:  # as in routing: a bank hit is evidence, not a model score
+            max_score = draft.score if max_score is None else max(max_score, draft.score)
     strikes = active_strike_count(data.get("author_id") or "")
     signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {"": float(strikes)}
     policy = data.get("policy")

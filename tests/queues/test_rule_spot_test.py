@@ -99,3 +99,29 @@ def test_bad_input_names_the_field_and_agents_are_refused(admin_client, agent_cl
     empty = admin_client.post("/cases/spot-test", {"text": "  ", "kind": "message"})
     assert empty.status_code == 400 and "Paste a text or enter a case id" in empty.content.decode()
     assert agent_client.get("/cases/spot-test").status_code == 403
+
+
+def test_a_pasted_text_shows_its_bank_hits_and_the_bank_rules_they_fire(admin_client, queues, settings):
+    from tests.banks import bank_of
+
+    settings.BANK_RELOAD_SECONDS = 0
+    bank_of("scam-domains", "domain", ["evil.example"])
+    rule = factories.RoutingRuleFactory(name="scam link", state="shadow", target_queue=queues["harassment"])
+    factories.ScoreConditionFactory(
+        rule=rule, source="bank", source_name="scam-domains", label="bank:scam-domains", threshold=1
+    )
+    before = written()
+
+    drafts = spot_signals(text="claim at https://login.evil.example/x", kind="message", language="en")
+    response = admin_client.post(
+        "/cases/spot-test",
+        {"text": "claim at https://login.evil.example/x", "kind": "message", "language": "en"},
+    )
+
+    assert [(d.source, d.label, d.score) for d in drafts if d.source == "bank"] == [
+        ("bank", "bank:scam-domains", 1.0)
+    ]
+    page = response.content.decode()
+    assert "bank:scam-domains" in page
+    assert response.context["rules"] == [(rule, True)] or (rule, True) in response.context["rules"]
+    assert written() == before
