@@ -3,19 +3,29 @@
 Routing's priority and rules, the case page and the decision's effects read these; nothing here writes.
 """
 
+from datetime import datetime
+
 from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Report, Reporter, Strike
 
 
-def active_strike_count(author_id: str) -> int:
+def active_strike_count(author_id: str, *, at: datetime | None = None) -> int:
+    """Strikes in force against the author now, or (`at`) as they stood then: issued by `at`, neither
+    removed nor expired by then (a strike removed later still counted at the time)."""
     if not author_id:
         return 0
-    now = timezone.now()
+    if at is None:
+        return (
+            Strike.objects.filter(author_id=author_id, removed_at__isnull=True)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+            .count()
+        )
     return (
-        Strike.objects.filter(author_id=author_id, removed_at__isnull=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        Strike.objects.filter(author_id=author_id, created_at__lte=at)
+        .filter(Q(removed_at__isnull=True) | Q(removed_at__gt=at))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
         .count()
     )
 
