@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from django.conf import settings
 from django.utils import timezone
 
 from cases import counters
+from cases.counters import buckets, catalogue
 from cases.counters import (
     COUNTER_NAMES,
     NewSubjectEvent,
@@ -210,13 +212,13 @@ def test_live_counters_agree_with_the_twin_on_the_same_history(live):
 
 def test_live_buckets_expire_once_no_window_reaches_them(live, monkeypatch):
     short = VelocityCounter(
-        "author.reports_1h", "test", counters.AUTHOR, counters.REPORTS, timedelta(milliseconds=300),
+        "author.reports_1h", "test", catalogue.AUTHOR, catalogue.REPORTS, timedelta(milliseconds=300),
         timedelta(milliseconds=100),
     )  # fmt: skip
-    monkeypatch.setattr(counters, "COUNTERS", (short,))
+    monkeypatch.setattr(catalogue, "COUNTERS", (short,))
     subject = subject_of("expiring")
     record_reports([ReportEvent(timezone.now(), subject.pk, "expiring", 1)])
-    keys = list(live.scan_iter(f"{counters.settings.VELOCITY_KEY_PREFIX}:*"))
+    keys = list(live.scan_iter(f"{settings.VELOCITY_KEY_PREFIX}:*"))
     assert len(keys) == 1 and 0 < live.pttl(keys[0]) <= 400
     assert live_counters(subject, vendor_ids=[])["author.reports_1h"] == 1.0
 
@@ -233,7 +235,7 @@ def test_every_live_key_expires_within_window_plus_bucket(live):
     record_reports([ReportEvent(now, subject.pk, "ttl", 7, "u1")], [NewSubjectEvent(now, "ttl")])
     record_bank_hits("ttl", 2, at=now)
     windows = {counter.name: counter.window_ms + counter.bucket_ms for counter in counters.COUNTERS}
-    keys = list(live.scan_iter(f"{counters.settings.VELOCITY_KEY_PREFIX}:*"))
+    keys = list(live.scan_iter(f"{settings.VELOCITY_KEY_PREFIX}:*"))
     assert len(keys) == len(COUNTER_NAMES)
     for key in keys:
         name = key.decode().split(":")[1]
@@ -265,7 +267,7 @@ def test_a_hostile_author_id_cannot_pose_as_another_authors_bucket(live):
 
 def _round_trips(monkeypatch) -> list[bytes]:
     """Every request sent to Redis from now on (a pipeline is one): the real connection, spied on."""
-    counters._client().ping()  # the connection's own handshake is not the code's round trip
+    buckets._client().ping()  # the connection's own handshake is not the code's round trip
     sent: list[bytes] = []
     original = redis.connection.AbstractConnection.send_packed_command
 
@@ -344,7 +346,7 @@ def test_redis_down_falls_back_to_the_twin_and_logs_once(settings, caplog):
     with caplog.at_level(logging.WARNING, logger="cases.counters"):
         record_reports(events(reports[:1]))  # no exception
         first = live_counters(post, now=now)
-        counters._down_until = 0.0  # past the back-off: Redis tried again
+        buckets._down_until = 0.0  # past the back-off: Redis tried again
         second = live_counters(post, now=now)
 
     assert first == second == counters_at(post, now)
