@@ -22,6 +22,7 @@ from cases.counters.catalogue import (
     ReportEvent,
     VelocityCounter,
 )
+from cases.counters.panel import VelocityReading, velocity_panel
 from cases.counters.point_in_time import counters_at
 
 __all__ = [
@@ -31,9 +32,11 @@ __all__ = [
     "NewSubjectEvent",
     "ReportEvent",
     "VelocityCounter",
+    "VelocityReading",
     "counters_at",
     "forget_redis_state",
     "live_counters",
     "record_bank_hits",
     "record_reports",
+    "velocity_panel",
 ]

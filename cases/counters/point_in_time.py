@@ -48,29 +48,37 @@ def _reporter_expression():
 
 
 def counters_at(
-    subject: Subject, at: datetime, *, vendor_ids: Iterable[int] | None = None
+    subject: Subject, at: datetime, *, vendor_ids: Iterable[int] | None = None, open_only: bool = False
 ) -> dict[str, float]:
     """Every counter as it stood at `at`, from the database: events in (at - window, at] only.
 
     At most five aggregate queries whatever the history (author reports, new subjects, bank hits, subject
     reports, vendor reports). `vendor_ids` default: the vendors that had reported the subject by `at`.
+    `open_only` leaves restricted subjects out of the author and vendor counts: what a viewer not cleared for
+    restricted content may be shown (no count may hint at a child-safety case they cannot see).
     """
     values = dict.fromkeys((c.name for c in catalogue.COUNTERS), 0.0)
     reporter = _reporter_expression()
     author = subject.author_id
+    open_subjects = Q(subject__is_restricted=False) if open_only else Q()
     if author:
         values |= _window_counts(
-            Report.objects.filter(subject__author_id=author).annotate(reporter_key=reporter),
+            Report.objects.filter(open_subjects, subject__author_id=author).annotate(reporter_key=reporter),
             "received_at",
             _of(AUTHOR, (REPORTS, REPORTERS)),
             at,
             reporter="reporter_key",
         )
+        subjects = Subject.objects.filter(author_id=author)
         values |= _window_counts(
-            Subject.objects.filter(author_id=author), "first_seen_at", _of(AUTHOR, (NEW_SUBJECTS,)), at
+            subjects.filter(is_restricted=False) if open_only else subjects,
+            "first_seen_at",
+            _of(AUTHOR, (NEW_SUBJECTS,)),
+            at,
         )
+        signals = Signal.objects.filter(source=BANK_SOURCE, case__subject__author_id=author)
         values |= _window_counts(
-            Signal.objects.filter(source=BANK_SOURCE, case__subject__author_id=author),
+            signals.filter(case__subject__is_restricted=False) if open_only else signals,
             "created_at",
             _of(AUTHOR, (BANK_HITS,)),
             at,
@@ -82,11 +90,13 @@ def counters_at(
         at,
         reporter="reporter_key",
     )
-    values |= _vendor_counts(subject, at, vendor_ids)
+    values |= _vendor_counts(subject, at, vendor_ids, open_subjects)
     return values
 
 
-def _vendor_counts(subject: Subject, at: datetime, vendor_ids: Iterable[int] | None) -> dict[str, float]:
+def _vendor_counts(
+    subject: Subject, at: datetime, vendor_ids: Iterable[int] | None, open_subjects: Q
+) -> dict[str, float]:
     """The busiest of the vendors' report rates: one grouped query (the vendors' own look-up is a subquery)."""
     counters = _of(VENDOR, (REPORTS,))
     if not counters:
@@ -103,7 +113,9 @@ def _vendor_counts(subject: Subject, at: datetime, vendor_ids: Iterable[int] | N
         for index, counter in enumerate(counters)
     }
     rows = list(
-        Report.objects.filter(vendor_id__in=vendors, received_at__gt=at - widest, received_at__lte=at)
+        Report.objects.filter(
+            open_subjects, vendor_id__in=vendors, received_at__gt=at - widest, received_at__lte=at
+        )
         .order_by()
         .values("vendor_id")
         .annotate(**aggregates)
