@@ -28,6 +28,7 @@ DB_NAME = "moderation_bench_velocity"
 
 def seed_history(*, reports: int, authors: int, seed: int = 5) -> list:
     """`reports` reports over the last 24 h, on ~10 subjects per author, 20 vendors; returns the subjects."""
+    from django.db import connection
     from django.utils import timezone
 
     from cases.models import Case, Report, Subject
@@ -35,8 +36,12 @@ def seed_history(*, reports: int, authors: int, seed: int = 5) -> list:
 
     rng = random.Random(seed)
     now = timezone.now()
-    policy, _ = Policy.objects.get_or_create(code="bench-spam", defaults={"name": "Bench spam", "severity": 1})
-    vendors = [Vendor.objects.get_or_create(slug=f"bench-v{n}", defaults={"name": f"v{n}"})[0] for n in range(20)]
+    policy, _ = Policy.objects.get_or_create(
+        code="bench-spam", defaults={"name": "Bench spam", "severity": 1}
+    )
+    vendors = [
+        Vendor.objects.get_or_create(slug=f"bench-v{n}", defaults={"name": f"v{n}"})[0] for n in range(20)
+    ]
     subjects = Subject.objects.bulk_create(
         [
             Subject(kind="post", external_id=f"bench-{uuid.uuid4().hex}", author_id=f"author-{n % authors}")
@@ -68,9 +73,16 @@ def seed_history(*, reports: int, authors: int, seed: int = 5) -> list:
         )
     stored = Report.objects.bulk_create(rows, batch_size=2000)
     # received_at is set on insert (auto_now_add): spread the history over the last day afterwards.
-    for report in stored:
-        report.received_at = now - timedelta(seconds=rng.uniform(0, 86400))
-    Report.objects.bulk_update(stored, ["received_at"], batch_size=2000)
+    if connection.vendor == "postgresql":  # one statement instead of 100 CASE-WHEN batches
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE cases_report SET received_at = %s - random() * interval '1 day' WHERE id >= %s",
+                [now, min(report.pk for report in stored)],
+            )
+    else:
+        for report in stored:
+            report.received_at = now - timedelta(seconds=rng.uniform(0, 86400))
+        Report.objects.bulk_update(stored, ["received_at"], batch_size=2000)
     return subjects
 
 
@@ -79,7 +91,9 @@ def record_history() -> int:
     from cases.counters import ReportEvent, record_reports
     from cases.models import Report
 
-    rows = Report.objects.values_list("received_at", "subject_id", "subject__author_id", "vendor_id", "reporter_id")
+    rows = Report.objects.values_list(
+        "received_at", "subject_id", "subject__author_id", "vendor_id", "reporter_id"
+    )
     batch, total = [], 0
     for row in rows.iterator(chunk_size=2000):
         batch.append(ReportEvent(*row))
@@ -139,10 +153,14 @@ def run(*, reports: int, authors: int, reads: int, record: int) -> dict:
             print(f"record, batch of 500: {many:10,.0f} reports/s  ({many / one:.1f}x)")
         began = time.perf_counter()
         subjects = seed_history(reports=reports, authors=authors)
-        print(f"seeded {reports:,} reports on {len(subjects):,} subjects in {time.perf_counter() - began:.1f}s")
+        print(
+            f"seeded {reports:,} reports on {len(subjects):,} subjects in {time.perf_counter() - began:.1f}s"
+        )
         twin = read_latencies(subjects, reads, live=False)
         figures.update(twin_p50_ms=percentile(twin, 50) * 1000, twin_p95_ms=percentile(twin, 95) * 1000)
-        print(f"all counters, database: p50 {figures['twin_p50_ms']:.2f} ms  p95 {figures['twin_p95_ms']:.2f} ms")
+        print(
+            f"all counters, database: p50 {figures['twin_p50_ms']:.2f} ms  p95 {figures['twin_p95_ms']:.2f} ms"
+        )
         if live:
             record_history()
             times = read_latencies(subjects, reads, live=True)
@@ -175,7 +193,9 @@ def main() -> None:
 
     url = fresh_database(DB_NAME)
     manage(django_env(url), "migrate", "-v0")
-    os.environ.update(VELOCITY_REDIS_URL=REDIS_URL, VELOCITY_KEY_PREFIX=f"bench-velocity-{uuid.uuid4().hex[:8]}")
+    os.environ.update(
+        VELOCITY_REDIS_URL=REDIS_URL, VELOCITY_KEY_PREFIX=f"bench-velocity-{uuid.uuid4().hex[:8]}"
+    )
     setup_django(url)
     run(reports=args.reports, authors=args.authors, reads=args.reads, record=args.record)
 

@@ -3,6 +3,7 @@ and the events that feed them."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 AUTHOR, SUBJECT, VENDOR = "author", "subject", "vendor"
 REPORTS, REPORTERS, NEW_SUBJECTS, BANK_HITS = "reports", "reporters", "new_subjects", "bank_hits"
@@ -20,15 +21,15 @@ class VelocityCounter:
     window: timedelta
     bucket: timedelta
 
-    @property
+    @cached_property
     def distinct(self) -> bool:
         return self.event == REPORTERS
 
-    @property
+    @cached_property
     def window_ms(self) -> int:
         return int(self.window.total_seconds() * 1000)
 
-    @property
+    @cached_property
     def bucket_ms(self) -> int:
         return int(self.bucket.total_seconds() * 1000)
 

@@ -12,12 +12,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from cases import counters
-from cases.counters import buckets, catalogue
 from cases.counters import (
     COUNTER_NAMES,
     NewSubjectEvent,
     ReportEvent,
     VelocityCounter,
+    buckets,
+    catalogue,
     counters_at,
     live_counters,
     record_bank_hits,
@@ -84,7 +85,8 @@ def bank_hit(subject, when) -> Signal:
 
 def events(reports) -> list[ReportEvent]:
     return [
-        ReportEvent(r.received_at, r.subject_id, r.subject.author_id, r.vendor_id, r.reporter_id) for r in reports
+        ReportEvent(r.received_at, r.subject_id, r.subject.author_id, r.vendor_id, r.reporter_id)
+        for r in reports
     ]
 
 
@@ -98,7 +100,9 @@ def history(base: datetime):
         report(post, base - timedelta(minutes=10), reporter="u1", vendor=acme),
         report(post, base - timedelta(minutes=20), reporter="u2", vendor=acme),
         report(post, base - timedelta(seconds=20), reporter="u1", vendor=acme),
-        report(post, base - timedelta(hours=3), reporter="u1", vendor=other),  # other vendor's u1: a 3rd person
+        report(
+            post, base - timedelta(hours=3), reporter="u1", vendor=other
+        ),  # other vendor's u1: a 3rd person
         report(older, base - timedelta(hours=5), reporter="u3", vendor=acme),
         report(older, base - timedelta(hours=26), reporter="u4", vendor=acme),  # outside every window
         report(subject_of("author-b"), base - timedelta(minutes=5), reporter="u9", vendor=acme),
@@ -129,7 +133,7 @@ def test_every_counter_is_defined_once_with_a_label_and_a_window():
 
 
 def test_each_counter_from_a_hand_built_history():
-    post, reports = history(AT)
+    post, _ = history(AT)
     assert counters_at(post, AT) == EXPECTED
 
 
@@ -200,7 +204,7 @@ def test_without_redis_live_values_are_the_twin_now(settings):
 
 def test_live_counters_agree_with_the_twin_on_the_same_history(live):
     now = timezone.now()
-    post, reports = history(now)
+    post, _ = history(now)
     record_reports(events(Report.objects.select_related("subject").all()))
     record_reports([], [NewSubjectEvent(post.first_seen_at, post.author_id)])
     for signal in Signal.objects.filter(source="bank"):
@@ -246,7 +250,10 @@ def test_distinct_reporters_stay_within_hyperloglog_error(live):
     now = timezone.now()
     subject = subject_of("popular")
     record_reports(
-        [ReportEvent(now - timedelta(seconds=n % 600), subject.pk, "popular", 1, f"r{n}") for n in range(3000)]
+        [
+            ReportEvent(now - timedelta(seconds=n % 600), subject.pk, "popular", 1, f"r{n}")
+            for n in range(3000)
+        ]
         + [ReportEvent(now, subject.pk, "popular", 1, "r1")] * 50  # repeats are one person
     )
     values = live_counters(subject, vendor_ids=[1], now=now)
@@ -263,6 +270,18 @@ def test_a_hostile_author_id_cannot_pose_as_another_authors_bucket(live):
     record_reports([ReportEvent(now, 1, f"victim:{minute}", 1)] * 5)
 
     assert live_counters(victim, vendor_ids=[], now=now)["author.reports_1h"] == 0.0
+
+
+@pytest.mark.parametrize("author", ['a"],["x', "back\\slash", "emoji \U0001f600 ünï", "new\nline", "{}[]:,"])
+def test_any_author_id_is_recorded_and_read_back(live, author):
+    now = timezone.now()
+    subject = subject_of(author)
+    record_reports(
+        [ReportEvent(now, subject.pk, author, 3, "u1"), ReportEvent(now, subject.pk, author, 3, "u2")]
+    )
+
+    values = live_counters(subject, vendor_ids=[3], now=now)
+    assert values["author.reports_1h"] == 2.0 and values["author.distinct_reporters_24h"] == 2.0
 
 
 def _round_trips(monkeypatch) -> list[bytes]:
@@ -301,7 +320,7 @@ def test_a_500_report_batch_is_recorded_in_one_round_trip(
         callback()
         if any(b"INCRBY" in request for request in sent[before:]):
             writes.append(len(sent) - before)
-    assert writes == [1]  # one callback wrote, in one round trip
+    assert writes == [1]  # one callback wrote, in one round trip (one script call)
 
     subject = Subject.objects.get(external_id="p-0")
     values = live_counters(subject)
@@ -322,7 +341,9 @@ def test_a_live_read_is_one_round_trip(live, monkeypatch, django_assert_num_quer
 def test_bank_signals_feed_the_authors_live_counter_after_commit(live, django_capture_on_commit_callbacks):
     case = factories.CaseFactory(subject=subject_of("banked"))
     drafts = [
-        SignalDraft(source="bank", source_name=f"bank:b{n}", label=f"bank:b{n}", dedupe_key=f"bank:{n}", score=1.0)
+        SignalDraft(
+            source="bank", source_name=f"bank:b{n}", label=f"bank:b{n}", dedupe_key=f"bank:{n}", score=1.0
+        )
         for n in range(2)
     ] + [SignalDraft(source="scorer", source_name="m", label="toxicity", dedupe_key="s", score=0.4)]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -353,7 +374,9 @@ def test_redis_down_falls_back_to_the_twin_and_logs_once(settings, caplog):
     assert len([r for r in caplog.records if "Redis unavailable" in r.message]) == 1
 
 
-def test_intake_and_routing_work_with_redis_down(settings, api, report_body, django_capture_on_commit_callbacks):
+def test_intake_and_routing_work_with_redis_down(
+    settings, api, report_body, django_capture_on_commit_callbacks
+):
     settings.VELOCITY_REDIS_URL = "redis://127.0.0.1:1/0"
     settings.VELOCITY_REDIS_TIMEOUT = 0.2
     factories.QueueFactory(slug="general", is_default=True)

@@ -23,7 +23,9 @@ SYSTEM = ScoreCondition.Source.SYSTEM
 
 def velocity_rule(queue, label="author.reports_24h", threshold=3):
     rule = factories.RoutingRuleFactory(name="burst", target_queue=queue)
-    factories.ScoreConditionFactory(rule=rule, source=SYSTEM, label=label, operator="gte", threshold=threshold)
+    factories.ScoreConditionFactory(
+        rule=rule, source=SYSTEM, label=label, operator="gte", threshold=threshold
+    )
     return rule
 
 
@@ -50,7 +52,9 @@ def test_every_counter_is_a_system_fact_an_admin_can_write():
 def test_a_velocity_rule_routes_a_bursting_author_and_not_a_quiet_one(queues, policies, vendor):
     velocity_rule(queues["harassment"], threshold=3)
     now = timezone.now()
-    burst = reported("burst", [now - timedelta(minutes=n) for n in range(3)], vendor=vendor, policy=policies["spam"])
+    burst = reported(
+        "burst", [now - timedelta(minutes=n) for n in range(3)], vendor=vendor, policy=policies["spam"]
+    )
     quiet = reported("quiet", [now - timedelta(minutes=1), now - timedelta(days=2)], vendor=vendor,
                      policy=policies["spam"])  # fmt: skip
 
@@ -68,7 +72,10 @@ def test_case_facts_carry_every_counter_as_a_system_fact(policies, vendor):
 
     facts = case_facts(case)
 
-    assert {name for source, name in facts.signals if source == SYSTEM} == {"author.active_strikes", *COUNTER_NAMES}
+    assert {name for source, name in facts.signals if source == SYSTEM} == {
+        "author.active_strikes",
+        *COUNTER_NAMES,
+    }
     assert facts.signals[(SYSTEM, "author.reports_24h")] == {"": 2.0}
     assert facts.signals[(SYSTEM, "author.reports_1h")] == {"": 1.0}
     assert facts.signals[(SYSTEM, "subject.reports_1h")] == {"": 1.0}
@@ -78,7 +85,9 @@ def test_as_of_sees_only_what_existed_then(policies, vendor, other_vendor):
     now = timezone.now()
     then = now - timedelta(hours=2)
     case = reported("a", [then - timedelta(minutes=10)], vendor=vendor, policy=policies["spam"])[0]
-    late = factories.ReportFactory(case=case, vendor=other_vendor, policy=policies["harassment"], reporter_id="z")
+    late = factories.ReportFactory(
+        case=case, vendor=other_vendor, policy=policies["harassment"], reporter_id="z"
+    )
     Report.objects.filter(pk=late.pk).update(received_at=then + timedelta(minutes=1))
     early = factories.SignalFactory(case=case, label="toxicity", score=0.3)
     later = factories.SignalFactory(case=case, label="toxicity", score=0.95, source_name="later")
