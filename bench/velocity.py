@@ -6,8 +6,9 @@ Recording: `record_reports` of synthetic reports, one call per report (batch of 
 request costs) and in batches of 500 (a batch request: one pipeline); reports/s for each and their ratio.
 Reading: a PostgreSQL database (`moderation_bench_velocity`, created afresh) seeded with `--reports` reports
 over the last 24 h on `--authors` authors (about ten subjects each, from 20 vendors), the same history
-recorded into Redis; then `live_counters` (Redis: one round trip) and `counters_at` (the database twin: five
-aggregate queries) for random subjects, p50/p95 in ms and their ratio.
+recorded into Redis; then, for random subjects, `counters_at` (the database twin: five aggregate queries),
+`live_counters` with the vendors known (as routing reads: one Redis round trip) and without (as the case page
+reads: plus the subject's vendors from the database); p50/p95 in ms and the ratios.
 Redis: $BENCH_REDIS_URL (default redis://127.0.0.1:6379/13), under a prefix of its own, removed at the end.
 """
 
@@ -119,20 +120,31 @@ def recording_rate(count: int, batch: int) -> float:
     return count / (time.perf_counter() - began)
 
 
-def read_latencies(subjects: list, reads: int, *, live: bool, seed: int = 9) -> list[float]:
+def read_latencies(subjects: list, reads: int, *, mode: str, seed: int = 9) -> list[float]:
+    """Seconds per read of every counter of one subject. Modes: `database` (the twin), `redis` (as routing
+    reads: the case's vendors already known), `redis+vendors` (as the case page reads: their look-up too)."""
     from django.utils import timezone
 
     from cases.counters import counters_at, live_counters
+    from cases.models import Report
 
     rng = random.Random(seed)
     picks = [rng.choice(subjects) for _ in range(reads)]
+    vendors = {
+        subject.pk: list(
+            Report.objects.filter(subject=subject).values_list("vendor_id", flat=True).distinct()
+        )
+        for subject in picks
+    }
     times = []
     for subject in picks:
         began = time.perf_counter()
-        if live:
-            live_counters(subject)
-        else:
+        if mode == "database":
             counters_at(subject, timezone.now())
+        elif mode == "redis":
+            live_counters(subject, vendor_ids=vendors[subject.pk])
+        else:
+            live_counters(subject)
         times.append(time.perf_counter() - began)
     return sorted(times)
 
@@ -156,19 +168,21 @@ def run(*, reports: int, authors: int, reads: int, record: int) -> dict:
         print(
             f"seeded {reports:,} reports on {len(subjects):,} subjects in {time.perf_counter() - began:.1f}s"
         )
-        twin = read_latencies(subjects, reads, live=False)
+        twin = read_latencies(subjects, reads, mode="database")
         figures.update(twin_p50_ms=percentile(twin, 50) * 1000, twin_p95_ms=percentile(twin, 95) * 1000)
         print(
-            f"all counters, database: p50 {figures['twin_p50_ms']:.2f} ms  p95 {figures['twin_p95_ms']:.2f} ms"
+            f"all counters, database:         p50 {figures['twin_p50_ms']:6.2f} ms  p95 {figures['twin_p95_ms']:6.2f} ms"
         )
         if live:
             record_history()
-            times = read_latencies(subjects, reads, live=True)
-            figures.update(live_p50_ms=percentile(times, 50) * 1000, live_p95_ms=percentile(times, 95) * 1000)
-            print(
-                f"all counters, Redis:    p50 {figures['live_p50_ms']:.2f} ms  p95 {figures['live_p95_ms']:.2f} ms"
-                f"  (database p95 / Redis p95: {figures['twin_p95_ms'] / figures['live_p95_ms']:.1f}x)"
-            )
+            for mode, name in (("redis", "live"), ("redis+vendors", "page")):
+                times = read_latencies(subjects, reads, mode=mode)
+                p50, p95 = percentile(times, 50) * 1000, percentile(times, 95) * 1000
+                figures.update({f"{name}_p50_ms": p50, f"{name}_p95_ms": p95})
+                print(
+                    f"all counters, {mode + ':':18s}p50 {p50:6.2f} ms  p95 {p95:6.2f} ms"
+                    f"  (database p95 / this p95: {figures['twin_p95_ms'] / p95:.1f}x)"
+                )
     finally:
         if live:
             import redis

@@ -32,7 +32,7 @@ def test_the_velocity_benchmark_runs_on_tiny_sizes(settings):
     assert figures["twin_p95_ms"] >= figures["twin_p50_ms"] > 0
     if REDIS_URL:
         assert figures["record_batch_500"] > figures["record_batch_1"] > 0
-        assert figures["live_p95_ms"] > 0
+        assert figures["live_p95_ms"] > 0 and figures["page_p95_ms"] > 0
         import redis
 
         assert not list(redis.Redis.from_url(REDIS_URL).scan_iter(f"{settings.VELOCITY_KEY_PREFIX}:*"))
