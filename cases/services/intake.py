@@ -298,8 +298,9 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     ]
     record_events(events)
 
-    transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
+    # Counted before enrichment is enqueued (on-commit hooks run in order): routing reads these counters.
     _count_velocity(items, subjects, reports)
+    transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
     if media_case_ids:
         transaction.on_commit(lambda: enqueue_media_fetch(media_case_ids), robust=True)
     return reports

@@ -332,6 +332,32 @@ def test_a_500_report_batch_is_recorded_in_one_round_trip(
     assert abs(values["author.distinct_reporters_24h"] - 500) <= 15
 
 
+def test_routing_after_intake_sees_the_batch_it_came_with(
+    live, api, report_body, django_capture_on_commit_callbacks
+):
+    """The counters are recorded before enrichment runs, so a burst rule fires on the burst itself."""
+    general = factories.QueueFactory(slug="general", is_default=True)
+    burst_queue = factories.QueueFactory(slug="bursts")
+    rule = factories.RoutingRuleFactory(name="burst", target_queue=burst_queue)
+    factories.ScoreConditionFactory(
+        rule=rule, source="system", label="author.reports_1h", operator="gte", threshold=3
+    )
+    items = [
+        report_body(
+            external_id=f"x-{n}", subject={"kind": "post", "external_id": f"burst-{n}", "author_id": "b"}
+        )
+        for n in range(3)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post("/api/v1/reports/batch", {"reports": items}, format="json").status_code == 200
+    assert set(Report.objects.values_list("case__queue__slug", flat=True)) == {"bursts"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post("/api/v1/reports", report_body(external_id="y", subject={"kind": "post", "external_id": "calm",
+                                                                          "author_id": "c"}), format="json")  # fmt: skip
+    assert Report.objects.get(external_id="y").case.queue == general
+
+
 def test_a_live_read_is_one_round_trip(live, monkeypatch, django_assert_num_queries):
     subject = subject_of("reader")
     sent = _round_trips(monkeypatch)
