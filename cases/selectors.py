@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 
 from cases.content_display import url_host
+from cases.counters import VelocityReading, velocity_panel
 from cases.evidence import case_evidence
 from cases.models import (
     Appeal,
@@ -170,6 +171,8 @@ class CaseReview:
     text_truncated: bool = False
     lease_is_mine: bool = False
     held_by_other: bool = False
+    # The velocity counters around the case (`cases.counters`), labelled for the page.
+    velocity: list[VelocityReading] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -336,6 +339,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         evidence=evidence,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
         held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),
+        velocity=velocity_panel(subject, cleared_for_restricted=cleared_for_restricted(user)),
     )
 
 

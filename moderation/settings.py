@@ -334,6 +334,13 @@ RULE_BACKTEST_MAX_DAYS = env_int("RULE_BACKTEST_MAX_DAYS", 90)
 if RULE_SURGE_FACTOR <= 1 or RULE_SURGE_MIN_MATCHES < 1 or RULE_SURGE_BASELINE_DAYS < 1:
     raise ImproperlyConfigured("RULE_SURGE_FACTOR must exceed 1; the surge minimum and baseline days be >= 1")
 
+# Velocity counters (cases.counters): live windowed counts in Redis. Empty: no Redis, live values are computed
+# from the database (the point-in-time twin), as they are while Redis is unreachable. The prefix keeps tenants
+# (and test runs) sharing one Redis apart; every call gives up after the timeout (seconds).
+VELOCITY_REDIS_URL = env_str("VELOCITY_REDIS_URL", "")
+VELOCITY_KEY_PREFIX = env_str("VELOCITY_KEY_PREFIX", "velocity")
+VELOCITY_REDIS_TIMEOUT = env_float("VELOCITY_REDIS_TIMEOUT", 0.1)
+
 # --- Agent review -------------------------------------------------------------------------------------------
 # A claimed case is the agent's for this long; the open case page renews it every heartbeat, so only an
 # abandoned case (closed tab, lost laptop) runs out and goes back to its queue.

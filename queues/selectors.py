@@ -11,6 +11,7 @@ from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from cases.counters import counters_at, live_counters
 from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report, Signal, SubjectTag
 from cases.track_record import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
@@ -39,16 +40,15 @@ class CaseFacts:
 
 
 def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
-    """What rules see about the case now, or at `as_of` (a backtest): signals that existed then (created at
-    or before it) and the author's strikes in force then."""
+    """What rules see of the case now, or (`as_of`, for backtests) as it stood then: only reports received
+    and signals created by `as_of`, with system facts (strikes, velocity counters) computed for that moment
+    from the database. A fixed number of queries either way."""
+    report_rows = Report.objects.filter(case=case)
     signal_rows = Signal.objects.filter(case=case)
     if as_of is not None:
+        report_rows = report_rows.filter(received_at__lte=as_of)
         signal_rows = signal_rows.filter(created_at__lte=as_of)
-    reports = list(
-        Report.objects.filter(case=case)
-        .values_list("policy_id", "vendor_id", "vendor__reliability")
-        .distinct()
-    )
+    reports = list(report_rows.values_list("policy_id", "vendor_id", "vendor__reliability").distinct())
     signals: dict[tuple[str, str], dict[str, float]] = {}
     max_score: float | None = None
     for label, score, value, source, source_name in signal_rows.values_list(
@@ -68,8 +68,17 @@ def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
     signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {
         "": float(active_strike_count(case.subject.author_id, as_of=as_of))
     }
+    # Velocity (`author.reports_24h` ≥ 20...): the rate of the vendors that reported this case counts.
+    vendor_ids = {vendor_id for _, vendor_id, _ in reports}
+    if as_of is None:
+        velocity = live_counters(case.subject, vendor_ids=vendor_ids)
+    else:
+        velocity = counters_at(case.subject, as_of, vendor_ids=vendor_ids)
+    for name, value in velocity.items():
+        signals[(ScoreCondition.Source.SYSTEM, name)] = {"": value}
     # Muted (bad-faith) reporters do not raise priority; the others count by their track record.
     muted_reporters, accuracy = reporter_weight(case.pk)
+    reporter_count = case.reporter_count if as_of is None else _reporters_by(case, as_of)
     facts = CaseFacts(
         policy_ids={policy_id for policy_id, _, _ in reports}
         | ({case.policy_id} if case.policy_id else set()),
@@ -77,13 +86,24 @@ def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
         subject_kind=case.subject.kind,
         language=(case.subject.language or "").lower(),
         severity=case.policy.severity if case.policy_id else 1,
-        distinct_reporters=max(case.reporter_count - muted_reporters, 0),
+        distinct_reporters=max(reporter_count - muted_reporters, 0),
         reporter_accuracy=accuracy,
         vendor_reliability=max((reliability for _, _, reliability in reports), default=0.0),
         signals=signals,
         max_score=max_score,
     )
     return facts
+
+
+def _reporters_by(case: Case, at: datetime) -> int:
+    """The case's distinct reporters as counted by `at` (the stored count is today's)."""
+    return (
+        Report.objects.filter(case=case, received_at__lte=at)
+        .order_by()
+        .values_list("vendor_id", "reporter_id")
+        .distinct()
+        .count()
+    )
 
 
 def _numeric(value) -> float | None:

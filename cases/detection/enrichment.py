@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases.counters import BANK_SOURCE, record_bank_hits
 from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
@@ -180,6 +181,10 @@ def _apply(
         ],
         ignore_conflicts=True,
     )
+    bank_hits = sum(draft.source == BANK_SOURCE for draft in drafts)
+    if bank_hits:  # the author's live bank-hit counter, once the signals are committed
+        author_id = case.subject.author_id
+        transaction.on_commit(lambda: record_bank_hits(author_id, bank_hits), robust=True)
     state = dict(case.enrichment_state)
     done = set(state.get("done", [])) | set(outcome.ran) | set(outcome.failed)
     errors = {key: message for key, message in state.get("errors", {}).items() if key not in outcome.ran}

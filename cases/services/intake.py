@@ -24,6 +24,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from cases.counters import NewSubjectEvent, ReportEvent, record_reports
 from cases.models import Case, Report, Signal, Subject, SubjectVersion
 from cases.services.background import enqueue_case_enrichment, enqueue_media_fetch
 from cases.services.restriction import restrict_subjects, withdraw_from_open_queues
@@ -297,10 +298,34 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     ]
     record_events(events)
 
+    # Counted before enrichment is enqueued (on-commit hooks run in order): routing reads these counters.
+    _count_velocity(items, subjects, reports)
     transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
     if media_case_ids:
         transaction.on_commit(lambda: enqueue_media_fetch(media_case_ids), robust=True)
     return reports
+
+
+def _count_velocity(
+    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], reports: list[Report]
+) -> None:
+    """Feed the live velocity counters after commit: one Redis round trip for the whole call."""
+    events = [
+        ReportEvent(
+            received_at=report.received_at,
+            subject_id=report.subject_id,
+            author_id=subjects[item.subject.key].author_id,
+            vendor_id=report.vendor_id,
+            reporter_id=report.reporter_id,
+        )
+        for item, report in zip(items, reports, strict=True)
+    ]
+    created = [
+        NewSubjectEvent(first_seen_at=subject.first_seen_at, author_id=subject.author_id)
+        for subject in subjects.values()
+        if getattr(subject, "_is_new", False)
+    ]
+    transaction.on_commit(lambda: record_reports(events, created), robust=True)
 
 
 def _lock_or_create_subjects(

@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from cases.counters import COUNTER_NAMES
 from cases.models import Bank, ContextProvider, Scorer
 from moderation.models import Vendor
 from moderation.validators import validate_language_list, validate_subject_kind_list
@@ -152,8 +153,9 @@ class RoutingRule(models.Model):
             raise ValidationError(errors)
 
 
-# Facts the system derives itself (not a signal any scorer, vendor or provider sends).
-SYSTEM_FACTS = ("author.active_strikes",)
+# Facts the system derives itself (not a signal any scorer, vendor or provider sends): the author's strikes and
+# the velocity counters (`cases.counters`).
+SYSTEM_FACTS = ("author.active_strikes", *COUNTER_NAMES)
 
 
 class ScoreCondition(models.Model):
