@@ -11,7 +11,7 @@ from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from cases.counters import counters_at, live_counters
+from cases.counters import COUNTER_NAMES, counters_at, live_counters
 from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report, Signal, SubjectTag
 from cases.track_record import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
@@ -39,10 +39,11 @@ class CaseFacts:
     max_score: float | None = None
 
 
-def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
+def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool = True) -> CaseFacts:
     """What rules see of the case now, or (`as_of`, for backtests) as it stood then: only reports received
     and signals created by `as_of`, with system facts (strikes, velocity counters) computed for that moment
-    from the database. A fixed number of queries either way."""
+    from the database. A fixed number of queries either way. `with_velocity=False` leaves the counters out
+    (routing, when no rule it evaluates reads one)."""
     report_rows = Report.objects.filter(case=case)
     signal_rows = Signal.objects.filter(case=case)
     if as_of is not None:
@@ -70,7 +71,9 @@ def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
     }
     # Velocity (`author.reports_24h` ≥ 20...): the rate of the vendors that reported this case counts.
     vendor_ids = {vendor_id for _, vendor_id, _ in reports}
-    if as_of is None:
+    if not with_velocity:
+        velocity = {}
+    elif as_of is None:
         velocity = live_counters(case.subject, vendor_ids=vendor_ids)
     else:
         velocity = counters_at(case.subject, as_of, vendor_ids=vendor_ids)
@@ -93,6 +96,15 @@ def case_facts(case: Case, *, as_of: datetime | None = None) -> CaseFacts:
         max_score=max_score,
     )
     return facts
+
+
+def rules_use_velocity(rules) -> bool:
+    """Any of these rules has a velocity-counter condition (uses the prefetched conditions)."""
+    return any(
+        condition.source == ScoreCondition.Source.SYSTEM and condition.label in COUNTER_NAMES
+        for rule in rules
+        for condition in rule.score_conditions.all()
+    )
 
 
 def _reporters_by(case: Case, at: datetime) -> int:

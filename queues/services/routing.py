@@ -110,12 +110,14 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         if also_save:
             case.save(update_fields=[*also_save, "updated_at"])
         return None
-    facts = selectors.case_facts(case)
+    rules = selectors.active_rules()
+    # Velocity counters cost a Redis round trip (or database aggregates without Redis): read them only when
+    # a rule being evaluated looks at one.
+    facts = selectors.case_facts(case, with_velocity=selectors.rules_use_velocity(rules))
     matched: RoutingRule | None = None
     matched_outcome = RuleMatch.Outcome.ROUTED
     shadow_ids: list[int] = []
     log = _MatchLog(case)
-    rules = selectors.active_rules()
     for index, rule in enumerate(rules):
         if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
             # Refused on save; a rule changed some other way (shell, a condition deleted) never decides on
