@@ -20,12 +20,13 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.utils import timezone
 
-from cases.models import Appeal, Case, Decision, Report, Signal, Strike
+from cases.counters import counters_at
+from cases.models import Appeal, Case, Decision, Report, Signal, Strike, Subject
 from moderation.errors import Invalid
 from moderation.models import Action, Policy
 from queues.matching import rule_matches
 from queues.models import Queue, RoutingRule, ScoreCondition, snapshot_of
-from queues.selectors import CaseFacts
+from queues.selectors import CaseFacts, rules_use_velocity
 
 # Actions that are not a finding of violation: a dismissal, or handing the case on.
 NOT_A_VIOLATION = (Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE)
@@ -103,9 +104,10 @@ def backtest_rule(rule: RoutingRule | dict, *, days: int, now: datetime | None =
     target = queue_slugs.get(snapshot.get("target_queue")) or default_queue or "(no queue)"
     decision_key = _decision_key(snapshot) if decides else ""
     live_per_day: Counter[str] = Counter()
+    with_velocity = rules_use_velocity([replayed])
     for case in history.cases:
         result.cases += 1
-        matched = rule_matches(replayed, history.facts(case))
+        matched = rule_matches(replayed, history.facts(case, with_velocity=with_velocity))
         label = history.label(case.pk, snapshot.get("auto_policy"))
         if matched:
             result.matched += 1
@@ -153,6 +155,7 @@ class _Case:
     language: str
     author_id: str
     is_protected: bool
+    subject_id: int
 
 
 class _History:
@@ -187,6 +190,7 @@ class _History:
                 "subject__language",
                 "subject__author_id",
                 "subject__is_protected",
+                "subject_id",
             )
         ]
         # What routing saw: the case as it was when first routed (a case never routed: when it opened).
@@ -212,7 +216,7 @@ class _History:
             history.decisions[case_id].append(row)
         return history
 
-    def facts(self, case: _Case) -> CaseFacts:
+    def facts(self, case: _Case, *, with_velocity: bool = False) -> CaseFacts:
         as_of = self.as_of[case.pk]
         reports = [row for row in self.reports[case.pk] if row[3] <= as_of]
         signals: dict[tuple[str, str], dict[str, float]] = {}
@@ -235,6 +239,13 @@ class _History:
             and (expires_at is None or expires_at > as_of)
         )
         signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {"": float(strikes)}
+        if with_velocity:
+            # Counters as they stood when the case was routed (a few aggregate queries a case, paid only by
+            # rules that read a counter): the same point-in-time twin routing falls back on.
+            subject = Subject(pk=case.subject_id, author_id=case.author_id)
+            at_the_time = counters_at(subject, as_of, vendor_ids={row[1] for row in reports})
+            for name, value in at_the_time.items():
+                signals[(ScoreCondition.Source.SYSTEM, name)] = {"": value}
         return CaseFacts(
             policy_ids={row[0] for row in reports} | ({case.policy_id} if case.policy_id else set()),
             vendor_ids={row[1] for row in reports},

@@ -231,3 +231,36 @@ def test_the_admin_backtests_unsaved_changes_without_saving_them(rule, history, 
         f"/admin/queues/routingrule/{rule.pk}/backtest/", form | {"score_conditions-0-threshold": "nan"}
     )
     assert "Fix the form first" in broken.content.decode()
+
+
+def test_a_velocity_rule_is_backtested_on_the_counters_as_they_stood_when_each_case_was_routed(
+    review_setup, queues, vendor, now
+):
+    """Author `burst` had 3 reports in the hour before their case was routed; `quiet` had 1 then and 5
+    more only after routing: the rule `author.reports_1h ≥ 3` would have matched the first case only."""
+    from cases.models import Report
+
+    rule = factories.RoutingRuleFactory(
+        name="bursting author", state="draft", target_queue=queues["harassment"]
+    )
+    factories.ScoreConditionFactory(rule=rule, source="system", label="author.reports_1h", threshold=3)
+    harassment = review_setup.policies["harassment"]
+
+    def case_of(author, *, earlier_reports, later_reports):
+        routed = now - timedelta(hours=5)
+        subject = factories.SubjectFactory(author_id=author)
+        made = factories.CaseFactory(subject=subject, policy=harassment)
+        Case.objects.filter(pk=made.pk).update(opened_at=routed - timedelta(minutes=1), routed_at=routed)
+        moments = [routed - timedelta(minutes=10 + n) for n in range(earlier_reports)]
+        moments += [routed + timedelta(minutes=10 + n) for n in range(later_reports)]
+        for moment in moments:
+            report = factories.ReportFactory(case=made, subject=subject, vendor=vendor, policy=harassment)
+            Report.objects.filter(pk=report.pk).update(received_at=moment)
+        return made
+
+    case_of("burst", earlier_reports=3, later_reports=0)
+    case_of("quiet", earlier_reports=1, later_reports=5)
+
+    result = backtest_rule(rule, days=1, now=now)
+
+    assert (result.cases, result.matched) == (2, 1)
