@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cases.detection import media
+from cases.detection import campaigns, media
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
 from cases.services import outbox
@@ -56,7 +56,9 @@ def enrich_cases(self, case_ids: list[int]) -> None:
 
 @task("cases.fetch_case_media", soft_time_limit=120, time_limit=150)
 def fetch_case_media(self, case_ids: list[int]) -> int:
-    return media.fetch_case_media(case_ids)
+    fetched = media.fetch_case_media(case_ids)
+    campaigns.group_cases_media(case_ids)  # shared pictures group once their bytes (SHA-256) are known
+    return fetched
 
 
 @task("cases.enrich_case_again")

@@ -4,6 +4,7 @@ A package of modules by concept; every model is importable from `cases.models` a
 migrations).
 """
 
+from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, TextFingerprint, TextSignature
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
@@ -16,9 +17,12 @@ __all__ = [
     "TAG_SLUG_VALIDATOR",
     "URL_PLACEHOLDERS",
     "Appeal",
+    "Campaign",
+    "CampaignMember",
     "Case",
     "CaseNote",
     "CaseViewer",
+    "ContentIndicator",
     "ContextProvider",
     "Decision",
     "Enforcement",
@@ -33,5 +37,7 @@ __all__ = [
     "SubjectTag",
     "SubjectVersion",
     "Tag",
+    "TextFingerprint",
+    "TextSignature",
     "VendorCallback",
 ]
