@@ -314,10 +314,11 @@ ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
 # velocity, not a campaign).
 CAMPAIGN_MIN_MEMBERS = env_int("CAMPAIGN_MIN_MEMBERS", 3)
 CAMPAIGN_MIN_AUTHORS = env_int("CAMPAIGN_MIN_AUTHORS", 2)
-# Near-duplicate text: LSH candidates are kept when their estimated Jaccard similarity (word 3-gram shingles
-# of the normalised text) reaches this; texts of fewer shingles are not clustered ("ok", "thanks"...).
+# Near-duplicate text: LSH candidates are kept when their estimated Jaccard similarity (character 5-grams of
+# the normalised text) reaches this. Texts of fewer 5-grams (under about 24 letters) are not clustered: "ok",
+# "thanks", "lol" from a thousand people would otherwise make giant false campaigns.
 CAMPAIGN_MIN_JACCARD = env_float("CAMPAIGN_MIN_JACCARD", 0.6)
-CAMPAIGN_MIN_SHINGLES = env_int("CAMPAIGN_MIN_SHINGLES", 5)
+CAMPAIGN_MIN_SHINGLES = env_int("CAMPAIGN_MIN_SHINGLES", 20)
 # Hosts shared by half the internet never make a campaign (subdomains included), nor the platform's own.
 CAMPAIGN_COMMON_HOSTS = env_list(
     "CAMPAIGN_COMMON_HOSTS",
