@@ -16,8 +16,8 @@ VARIANTS = [
     SPAM,
     # a word changed and one added
     "Get free crypto now at the golden wallet giveaway, only today for the first thousand lucky people",
-    # homoglyphs (Cyrillic о, е, а) and zero-width characters
-    "Gеt frее crypt\u043e n\u200bow at the g\u043elden wallet givеaway, only t\u200coday for the first hundred pеople",
+    # homoglyphs (Cyrillic o and e) and zero-width characters
+    "G\u0435t fr\u0435\u0435 crypt\u043e n\u200bow at the g\u043elden wallet giv\u0435away, only t\u200coday for the first hundred p\u0435ople",
     # leet, separators and stretched letters
     "G3t fr33 crypto nowww at the g.o.l.d.e.n wallet giveaway, only today for the first hundred people!!!",
 ]
