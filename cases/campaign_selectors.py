@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Window
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -87,21 +87,30 @@ class DecisionPlan:
 
 
 def case_campaigns(*, case: Case, user, now: datetime | None = None) -> list[CampaignView]:
-    """The campaigns the case is in (one per kind at most), as the case page shows them: 1 query, and 3 more
-    per campaign, whatever the campaigns' sizes."""
+    """The campaigns the case is in (one per kind at most), as the case page shows them: the memberships,
+    one query per campaign for its first visible members (with how many are visible, in the same query),
+    and one for the growth of them all, whatever the campaigns' sizes."""
     now = now or timezone.now()
     memberships = list(CampaignMember.objects.filter(case=case).select_related("campaign").order_by("kind"))
+    if not memberships:
+        return []
+    growth = _growth([membership.campaign_id for membership in memberships], now)
     views = []
     for membership in memberships:
-        members = _visible_members(membership.campaign, user)
-        view = _view(
-            membership.campaign,
-            user,
-            now,
-            members=list(members.select_related("case__queue", "subject")[:PANEL_MEMBERS_SHOWN]),
-            visible_count=members.count(),
+        members = list(
+            _visible_members(membership.campaign, user)
+            .select_related("case__queue", "subject")
+            .defer("subject__text", "subject__metadata", "subject__media_urls")
+            .annotate(visible_total=Window(Count("id")))[:PANEL_MEMBERS_SHOWN]
         )
-        view.joined_via = membership
+        view = CampaignView(
+            campaign=membership.campaign,
+            members=members,
+            visible_count=members[0].visible_total if members else 0,
+            growth=growth[membership.campaign_id],
+            key_withheld=_key_withheld(membership.campaign, user),
+            joined_via=membership,
+        )
         views.append(view)
     return views
 
@@ -183,25 +192,33 @@ def _visible_members(campaign: Campaign, user):
 def _view(campaign: Campaign, user, now: datetime, **parts) -> CampaignView:
     return CampaignView(
         campaign=campaign,
-        growth=_growth(campaign, now),
-        key_withheld=campaign.is_restricted and not cleared_for_restricted(user),
+        growth=_growth([campaign.pk], now)[campaign.pk],
+        key_withheld=_key_withheld(campaign, user),
         **parts,
     )
 
 
-def _growth(campaign: Campaign, now: datetime) -> list[DayCount]:
-    """Members joined per day over the last GROWTH_DAYS days (every member counts: numbers reveal nothing)."""
-    today = timezone.localdate(now)
-    start = today - timedelta(days=GROWTH_DAYS - 1)
+def _key_withheld(campaign: Campaign, user) -> bool:
+    return campaign.is_restricted and not cleared_for_restricted(user)
+
+
+def _growth(campaign_ids: list[int], now: datetime) -> dict[int, list[DayCount]]:
+    """Members joined per day over the last GROWTH_DAYS days, per campaign, in one query (every member
+    counts, hidden ones too: a number reveals no case)."""
+    start = timezone.localdate(now) - timedelta(days=GROWTH_DAYS - 1)
     start_at = timezone.make_aware(datetime.combine(start, datetime.min.time()))
-    counts = dict(
-        CampaignMember.objects.filter(Q(campaign=campaign), joined_at__gte=start_at)
+    counts = {
+        (campaign_id, day): n
+        for campaign_id, day, n in CampaignMember.objects.filter(
+            campaign_id__in=campaign_ids, joined_at__gte=start_at
+        )
         .annotate(day=TruncDate("joined_at"))
-        .values("day")
+        .values("campaign_id", "day")
         .annotate(n=Count("id"))
-        .values_list("day", "n")
-    )
-    return [
-        DayCount(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
-        for i in range(GROWTH_DAYS)
-    ]
+        .values_list("campaign_id", "day", "n")
+    }
+    days = [start + timedelta(days=i) for i in range(GROWTH_DAYS)]
+    return {
+        campaign_id: [DayCount(day, counts.get((campaign_id, day), 0)) for day in days]
+        for campaign_id in campaign_ids
+    }
