@@ -108,11 +108,12 @@ class TextFingerprint(models.Model):
     signature = models.ForeignKey(TextSignature, on_delete=models.CASCADE, related_name="bands")
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+", db_index=False)
     band = models.PositiveSmallIntegerField()
-    # 64-bit hash of the band's rows and its index (signed, to fit a BIGINT).
+    # 64-bit hash of the band's rows mixed with its index (signed, to fit a BIGINT): equal hashes are the same
+    # band, so one `band_hash IN (...)` look-up on this index finds every candidate.
     band_hash = models.BigIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["band", "band_hash"], name="text_fingerprint_band_idx")]
+        indexes = [models.Index(fields=["band_hash", "band"], name="text_fingerprint_band_idx")]
 
     def __str__(self) -> str:
         return f"band {self.band} of {self.subject_id}"
