@@ -263,3 +263,17 @@ def _sha(content: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(content).hexdigest()
+
+
+def test_a_members_size_signal_is_brought_up_to_date_before_it_is_routed_again(make_case):
+    fifth = VARIANTS[0] + " and more"
+    cases = [enrich(make_case(text, author=f"author-{i}")) for i, text in enumerate([*VARIANTS, fifth])]
+
+    def size(case):
+        return Signal.objects.get(case=case, label="campaign.size").value
+
+    # Four members: a doubling, so everyone was told 4; the fifth joined without rewriting the others.
+    assert [size(case) for case in cases] == [4, 4, 4, 4, 5]
+    enrich(cases[0])  # a new report on it: enrichment groups it again before routing
+    assert size(cases[0]) == 5
+    assert Campaign.objects.get().member_count == 5
