@@ -323,9 +323,23 @@ CAMPAIGN_MIN_SHINGLES = env_int("CAMPAIGN_MIN_SHINGLES", 20)
 CAMPAIGN_COMMON_HOSTS = env_list(
     "CAMPAIGN_COMMON_HOSTS",
     [
-        "youtube.com", "youtu.be", "google.com", "facebook.com", "instagram.com", "twitter.com", "x.com",
-        "tiktok.com", "wikipedia.org", "reddit.com", "amazon.com", "apple.com", "microsoft.com", "github.com",
-        "t.co", "bit.ly", "example.com",
+        "youtube.com",
+        "youtu.be",
+        "google.com",
+        "facebook.com",
+        "instagram.com",
+        "twitter.com",
+        "x.com",
+        "tiktok.com",
+        "wikipedia.org",
+        "reddit.com",
+        "amazon.com",
+        "apple.com",
+        "microsoft.com",
+        "github.com",
+        "t.co",
+        "bit.ly",
+        "example.com",
     ],
 )
 CAMPAIGN_PLATFORM_HOSTS = env_list("CAMPAIGN_PLATFORM_HOSTS", [])

@@ -133,7 +133,10 @@ def test_a_restricted_campaigns_shared_key_is_withheld_from_the_uncleared(
         for i in range(2)
     ]
     secret = factories.OpenCaseFactory(
-        queue=restricted_queue, is_restricted=True, subject__text="https://lure.test/x", subject__author_id="s"
+        queue=restricted_queue,
+        is_restricted=True,
+        subject__text="https://lure.test/x",
+        subject__author_id="s",
     )
     for case in [*cases, secret]:
         enrich_case(case_id=case.pk)
@@ -269,7 +272,11 @@ def test_the_campaign_form_confirms_the_count_then_decides(lead, review_setup, c
     assert "4 open cases will be decided" in page and 'name="expected" value="4"' in page
     unconfirmed = client.post(
         url + "decide",
-        {"policy": review_setup.policies["spam"].pk, "action": review_setup.actions["remove"].pk, "expected": 4},
+        {
+            "policy": review_setup.policies["spam"].pk,
+            "action": review_setup.actions["remove"].pk,
+            "expected": 4,
+        },
     )
     assert unconfirmed.status_code == 409 and not Decision.objects.exists()
 

@@ -131,8 +131,7 @@ def test_a_case_bridging_two_campaigns_merges_the_younger_into_the_older(make_ca
     other = "Win a brand new phone by clicking the link in my bio before midnight tonight friends"
     older = [enrich(make_case(text, author=f"a{i}")) for i, text in enumerate(VARIANTS[:3])]
     younger = [
-        enrich(make_case(other + suffix, author=f"b{i}"))
-        for i, suffix in enumerate(["", " ok", " yes"])
+        enrich(make_case(other + suffix, author=f"b{i}")) for i, suffix in enumerate(["", " ok", " yes"])
     ]
     assert campaign_of(older[0]) != campaign_of(younger[0])
     older_campaign = campaign_of(older[0])

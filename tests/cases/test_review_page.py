@@ -353,7 +353,10 @@ def _in_campaigns(case, review_setup, *, size: int) -> None:
 
     now = timezone.now()
     hidden_queue = factories.QueueFactory(slug="restricted-elsewhere", is_restricted=True)
-    for kind, key in ((Campaign.Kind.NEAR_DUPLICATE_TEXT, ""), (Campaign.Kind.SHARED_DOMAIN, f"spam-{case.pk}.test")):
+    for kind, key in (
+        (Campaign.Kind.NEAR_DUPLICATE_TEXT, ""),
+        (Campaign.Kind.SHARED_DOMAIN, f"spam-{case.pk}.test"),
+    ):
         campaign = Campaign.objects.create(
             kind=kind, shared_key=key, first_seen_at=now, last_grown_at=now, member_count=size
         )
