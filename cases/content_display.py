@@ -182,3 +182,16 @@ def _link(link: str) -> str:
 def render_url(url: str) -> SafeString:
     """One URL field (subject URL, media URL) as inert text with its host."""
     return mark_safe(_link(str(url or "")))  # noqa: S308 - escaped in _link
+
+
+def link_hosts(text: str, *, limit: int = 20) -> list[str]:
+    """The hosts the links in `text` really go to, as the agent page shows them (`url_host` of each link the
+    page renders as a link), in order and without repeats; at most `limit`."""
+    hosts: list[str] = []
+    for match in _LINK_RE.finditer(str(text or "")):
+        host = url_host(match.group(0).rstrip(_TRAILING))
+        if host and host not in hosts:
+            hosts.append(host)
+            if len(hosts) >= limit:
+                break
+    return hosts

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from cases import spot_views, views
+from cases import campaign_views, spot_views, views
 
 app_name = "cases"
 urlpatterns = [
     path("spot-test", spot_views.spot_test, name="spot-test"),
+    path("campaigns/<int:campaign_id>/", campaign_views.campaign_page, name="campaign"),
+    path("campaigns/<int:campaign_id>/decide", campaign_views.decide, name="campaign-decide"),
     path("<int:case_id>/", views.case_page, name="review"),
     path("<int:case_id>/decide", views.decide, name="decide"),
     path("<int:case_id>/escalate", views.escalate, name="escalate"),

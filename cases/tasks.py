@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cases.detection import media
+from cases.detection import campaigns, media
 from cases.detection.bank_hits import match_media_banks
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
@@ -60,6 +60,7 @@ def fetch_case_media(self, case_ids: list[int]) -> int:
     """Store the media copies, then match them against the hash banks; a case with a new hit is routed
     again on it (detection is handed routing, as for enrichment)."""
     fetched = media.fetch_case_media(case_ids)
+    campaigns.group_cases_media(case_ids)  # shared pictures group once their bytes (SHA-256) are known
     match_media_banks(case_ids, route=route_locked_case)
     return fetched
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cases import selectors
+from cases import campaign_selectors, selectors
 from cases.evidence import shown_content
 from cases.models import Case, MediaFile
 from cases.services import appeals, outbox
@@ -78,6 +78,7 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "holding": data.lease_is_mine,
         "first_beat": True,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
+        "campaigns": campaign_selectors.case_campaigns(case=case, user=request.user),
         **extra,
     }
     context.setdefault("selected_policy_id", case.policy_id)

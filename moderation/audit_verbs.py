@@ -36,6 +36,10 @@ class Verb(StrEnum):
     DECISION_SHADOW_RECORDED = "decision.shadow_recorded"
     DECISION_EXPIRED = "decision.expired"
     BULK_DECIDED = "bulk.decided"
+    # Campaigns (cases grouped by near-duplicate text, a shared link host or shared media)
+    CAMPAIGN_FORMED = "campaign.formed"
+    CAMPAIGN_MERGED = "campaign.merged"
+    CAMPAIGN_DECIDED = "campaign.decided"
     # Appeals
     APPEAL_FILED = "appeal.filed"
     APPEAL_UPHELD = "appeal.upheld"

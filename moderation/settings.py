@@ -341,6 +341,45 @@ VELOCITY_REDIS_URL = env_str("VELOCITY_REDIS_URL", "")
 VELOCITY_KEY_PREFIX = env_str("VELOCITY_KEY_PREFIX", "velocity")
 VELOCITY_REDIS_TIMEOUT = env_float("VELOCITY_REDIS_TIMEOUT", 0.1)
 
+# --- Campaigns (cases.detection.campaigns) --------------------------------------------------------------------
+# A campaign forms from this many open cases, by at least CAMPAIGN_MIN_AUTHORS authors (one author's burst is
+# velocity, not a campaign).
+CAMPAIGN_MIN_MEMBERS = env_int("CAMPAIGN_MIN_MEMBERS", 3)
+CAMPAIGN_MIN_AUTHORS = env_int("CAMPAIGN_MIN_AUTHORS", 2)
+# Near-duplicate text: LSH candidates are kept when their estimated Jaccard similarity (character 5-grams of
+# the normalised text) reaches this. Texts of fewer 5-grams (under about 24 letters) are not clustered: "ok",
+# "thanks", "lol" from a thousand people would otherwise make giant false campaigns.
+CAMPAIGN_MIN_JACCARD = env_float("CAMPAIGN_MIN_JACCARD", 0.6)
+CAMPAIGN_MIN_SHINGLES = env_int("CAMPAIGN_MIN_SHINGLES", 20)
+# Hosts shared by half the internet never make a campaign (subdomains included), nor the platform's own.
+CAMPAIGN_COMMON_HOSTS = env_list(
+    "CAMPAIGN_COMMON_HOSTS",
+    [
+        "youtube.com",
+        "youtu.be",
+        "google.com",
+        "facebook.com",
+        "instagram.com",
+        "twitter.com",
+        "x.com",
+        "tiktok.com",
+        "wikipedia.org",
+        "reddit.com",
+        "amazon.com",
+        "apple.com",
+        "microsoft.com",
+        "github.com",
+        "t.co",
+        "bit.ly",
+        "example.com",
+    ],
+)
+CAMPAIGN_PLATFORM_HOSTS = env_list("CAMPAIGN_PLATFORM_HOSTS", [])
+if CAMPAIGN_MIN_MEMBERS < 2 or CAMPAIGN_MIN_AUTHORS < 1 or not 0 < CAMPAIGN_MIN_JACCARD <= 1:
+    raise ImproperlyConfigured(
+        "CAMPAIGN_MIN_MEMBERS must be at least 2, CAMPAIGN_MIN_AUTHORS at least 1, CAMPAIGN_MIN_JACCARD in (0, 1]"
+    )
+
 # --- Agent review -------------------------------------------------------------------------------------------
 # A claimed case is the agent's for this long; the open case page renews it every heartbeat, so only an
 # abandoned case (closed tab, lost laptop) runs out and goes back to its queue.

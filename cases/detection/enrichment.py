@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cases.counters import BANK_SOURCE, record_bank_hits
 from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
+from cases.detection.campaigns import group_case
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
 from cases.models import Case, ContextProvider, Scorer, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -193,6 +194,8 @@ def _apply(
     errors.update(outcome.failed)
     state.update(done=sorted(done), errors=errors, attempts=state.get("attempts", 0) + 1)
     case.enrichment_state = state
+    # A local step: the case's `campaign.size` signal must be stored before routing reads its signals.
+    group_case(case)
     changed = ("enrichment_state",)
     if outcome.complete:
         case.enriched_at = timezone.now()

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0024_banks"),
+        ("cases", "0025_campaigns"),
         ("moderation", "0014_vendor_content_authority"),
     ]
 

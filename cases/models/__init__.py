@@ -5,6 +5,7 @@ migrations).
 """
 
 from cases.models.bank import Bank, BankChange, BankEntry
+from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, TextFingerprint, TextSignature
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
@@ -20,9 +21,12 @@ __all__ = [
     "Bank",
     "BankChange",
     "BankEntry",
+    "Campaign",
+    "CampaignMember",
     "Case",
     "CaseNote",
     "CaseViewer",
+    "ContentIndicator",
     "ContextProvider",
     "Decision",
     "Enforcement",
@@ -37,5 +41,7 @@ __all__ = [
     "SubjectTag",
     "SubjectVersion",
     "Tag",
+    "TextFingerprint",
+    "TextSignature",
     "VendorCallback",
 ]

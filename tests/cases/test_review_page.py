@@ -342,8 +342,40 @@ def test_blur_again_returns_the_blurred_item(agent_client, case):
 # query per section of the page (reports, signals, decisions, notes, tags, curated tags, media, history,
 # enforcements, vendor callbacks, same content, viewers, policies + their actions, escalation queues, action
 # choices), and the velocity panel's five aggregates (the database's counters: an agent not cleared for
-# restricted content sees them without restricted subjects; with Redis a cleared viewer's cost one round trip).
-CASE_PAGE_MAX_QUERIES = 27
+# restricted content sees them without restricted subjects; with Redis a cleared viewer's cost one round trip),
+# and for campaigns: the case's memberships, their growth, one per campaign (two here) for its
+# first visible members.
+CASE_PAGE_MAX_QUERIES = 31
+
+
+def _in_campaigns(case, review_setup, *, size: int) -> None:
+    """Put the case in a near-duplicate and a shared-host campaign of `size` members each (other authors'
+    open cases), one member restricted (hidden from the agent)."""
+    from cases.models import Campaign, CampaignMember
+
+    now = timezone.now()
+    hidden_queue = factories.QueueFactory(slug="restricted-elsewhere", is_restricted=True)
+    for kind, key in (
+        (Campaign.Kind.NEAR_DUPLICATE_TEXT, ""),
+        (Campaign.Kind.SHARED_DOMAIN, f"spam-{case.pk}.test"),
+    ):
+        campaign = Campaign.objects.create(
+            kind=kind, shared_key=key, first_seen_at=now, last_grown_at=now, member_count=size
+        )
+        others = [
+            factories.OpenCaseFactory(
+                queue=hidden_queue if n == 0 else review_setup.queue,
+                is_restricted=n == 0,
+                subject__author_id=f"campaign-author-{n}",
+            )
+            for n in range(size - 1)
+        ]
+        CampaignMember.objects.bulk_create(
+            CampaignMember(
+                campaign=campaign, kind=kind, case=member, subject=member.subject, joined_at=now, jaccard=0.8
+            )
+            for member in [case, *others]
+        )
 
 
 def _big_case(review_setup):
@@ -396,6 +428,7 @@ def _big_case(review_setup):
             automated=True,
             rule=factories.RoutingRuleFactory(),
         )
+    _in_campaigns(case, review_setup, size=60)
     return case
 
 
@@ -410,6 +443,7 @@ def _small_case(review_setup):
     )
     factories.ReportFactory(case=case, reporter_id="reporter-1")
     factories.SignalFactory(case=case)
+    _in_campaigns(case, review_setup, size=3)
     return case
 
 
@@ -446,6 +480,8 @@ def test_the_big_case_page_stays_under_the_query_bound(
     assert html.count('class="hostile-text comment"') == 50
     assert html.count("<meter ") == 100
     assert "30 earlier enforcements" in html
+    assert html.count('data-testid="campaign-panel"') == 2
+    assert "60 members (1 hidden)" in html
 
 
 def test_the_small_case_page_stays_under_the_query_bound(

@@ -66,6 +66,18 @@ def world(review_setup, vendor, api):
     from cases.services.appeals import file_appeal
 
     appeal = file_appeal(vendor=vendor, external_id="ap-1", decision_id=decision.pk, statement="no").appeal
+    # A campaign whose only member is the secret case: its page must not exist for the outsider either.
+    from django.utils import timezone
+
+    from cases.models import Campaign, CampaignMember
+
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        kind=Campaign.Kind.SHARED_DOMAIN, shared_key="secret.test", first_seen_at=now, last_grown_at=now
+    )
+    CampaignMember.objects.create(
+        campaign=campaign, kind=campaign.kind, case=case, subject=case.subject, joined_at=now
+    )
     return {
         "case_id": case.pk,
         "report_id": report.pk,
@@ -75,6 +87,7 @@ def world(review_setup, vendor, api):
         "index": 0,
         "slug": secret_queue.slug,
         "appeal_case_id": appeal.appeal_case_id,
+        "campaign_id": campaign.pk,
     }
 
 
@@ -144,3 +157,4 @@ def test_the_insider_reaches_the_same_urls(world):
     assert browser.get(f"/cases/{world['case_id']}/").status_code == 200
     assert browser.get(f"/queues/{world['slug']}/").status_code == 200
     assert browser.get(f"/cases/{world['case_id']}/media/0").status_code == 200
+    assert browser.get(f"/cases/campaigns/{world['campaign_id']}/").status_code == 200

@@ -17,6 +17,18 @@ class BulkOutcome:
     skipped: dict[int, str]
 
 
+def batch_choice(policy_id: int | None, action_id: int | None) -> tuple[Policy, Action]:
+    """The active policy and an action allowed under it (not escalation), for a batch; ReviewError naming the
+    field otherwise."""
+    policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
+    if policy is None:
+        raise ReviewError("Choose a policy.", field="policy")
+    action = allowed_action(policy, action_id)
+    if action is None or action.kind == Action.Kind.ESCALATE:
+        raise ReviewError(f"Choose one of the actions allowed under {policy.name}.", field="action")
+    return policy, action
+
+
 def bulk_decide(
     *, user, case_ids: list[int], policy_id: int | None, action_id: int | None, reason: str = ""
 ) -> BulkOutcome:
@@ -32,12 +44,7 @@ def bulk_decide(
         raise ReviewError("Select at least one case.", field="cases")
     # What is the same for every case is checked once, before anything is written; after that nothing may
     # refuse the batch (earlier cases are already committed), so every per-case refusal is a skip.
-    policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
-    if policy is None:
-        raise ReviewError("Choose a policy.", field="policy")
-    action = allowed_action(policy, action_id)
-    if action is None or action.kind == Action.Kind.ESCALATE:
-        raise ReviewError(f"Choose one of the actions allowed under {policy.name}.", field="action")
+    policy, action = batch_choice(policy_id, action_id)
     reason = clean_text(reason, field="reason")
     outcome = BulkOutcome(decided=[], skipped={})
     try:
