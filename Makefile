@@ -101,6 +101,12 @@ bench: install
 	$(PY) bench/claim.py
 	$(PY) bench/claim.py --rate 2
 	$(PY) bench/pages.py
+	$(PY) bench/normalise.py
+	$(PY) bench/banks.py
+	$(PY) bench/pdq.py
+	$(PY) bench/velocity.py
+	$(PY) bench/backtest.py
+	$(PY) bench/campaigns.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -9,8 +9,9 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import MediaFile, Scorer, Tag
+from cases.models import Bank, MediaFile, Scorer, Tag
 from cases.selectors import media_url_hash
+from cases.services.banks import create_bank, import_bank_entries
 from cases.services.intake import ReportInput, SubjectInput, accept_reports
 from moderation.audit import Actor
 from moderation.models import Action, Policy, Vendor
@@ -127,8 +128,8 @@ QUEUES = [
 
 TEXTS = {
     "spam": [
-        "Congrats!! You won a $500 gift card, claim at the link in my bio",
-        "Earn 3000/day from home, DM me for the secret crypto method",
+        "Congrats!! You won a $500 gift card, claim at https://gift-card-claim.example/win",
+        "Earn 3000/day from home with the secret crypto method: free-crypto.example",
         "cheap followers 10k for $5 click now",
     ],
     "harassment": [
@@ -213,6 +214,7 @@ def seed_configuration() -> dict:
         )
 
     seed_routing(actions)
+    seed_banks()
 
     # Roles (what people may do) are the groups `moderation.roles` keeps in step; teams (which queues they
     # work) are plain groups listed as the queues' member groups.
@@ -257,6 +259,19 @@ def seed_configuration() -> dict:
             slug=slug, defaults={"name": name, "is_curated": True, "is_protected": protected}
         )
     return {"vendors": vendors, "users": users}
+
+
+def seed_banks() -> None:
+    """Two small matching banks and a rule on each, so the demo's cases show bank hits with evidence."""
+    banks = [
+        ("threat-terms", "keyword", "value,label\nmake your life hell,threat\nday of reckoning,incitement\n"),
+        ("scam-domains", "domain", "value,label\nfree-crypto.example,scam\ngift-card-claim.example,scam\n"),
+    ]
+    for name, kind, rows in banks:
+        if Bank.objects.filter(name=name).exists():
+            continue
+        bank = create_bank(name=name, kind=kind, description="Demo bank", via="seed_demo")
+        import_bank_entries(bank=bank, data=rows, source="demo", via="seed_demo")
 
 
 def seed_routing(actions: dict) -> None:
@@ -322,6 +337,30 @@ def seed_routing(actions: dict) -> None:
             [],
         ),
         ("Spam", 60, ["spam"], "spam", 0, None, "off", None, None, []),
+        (
+            "Known threat phrase (bank)",
+            35,
+            [],
+            "harassment-hate",
+            40,
+            None,
+            "off",
+            None,
+            None,
+            [(ScoreCondition.Source.BANK, "threat-terms", "bank:threat-terms", "gte", 1.0)],
+        ),
+        (
+            "Known scam domain (bank)",
+            36,
+            [],
+            "spam",
+            40,
+            None,
+            "off",
+            None,
+            None,
+            [(ScoreCondition.Source.BANK, "scam-domains", "bank:scam-domains", "gte", 1.0)],
+        ),
     ]
     for name, position, codes, queue, boost, sla, mode, auto_policy, auto_action, conditions in rules:
         rule, _ = RoutingRule.objects.update_or_create(

@@ -220,3 +220,22 @@ def test_seed_demo_run_twice_does_not_duplicate_configuration_users_or_reports()
     assert Queue.objects.filter(is_default=True).count() == 1
     for policy in Policy.objects.all():
         assert policy.allowed_actions.exists()
+
+
+def test_seed_demo_ships_matching_banks_whose_hits_route_demo_cases(settings):
+    from cases.models import Bank, Signal
+    from cases.tasks import enrich_then_route
+
+    settings.BANK_RELOAD_SECONDS = 0
+    run("seed_demo", "--reports", "60")
+    for case_id in Case.objects.values_list("pk", flat=True):  # what the worker does after intake commits
+        enrich_then_route(case_id)
+
+    assert set(Bank.objects.values_list("name", flat=True)) == {"threat-terms", "scam-domains"}
+    hits = Signal.objects.filter(source="bank")
+    assert hits.filter(label="bank:scam-domains").exists()
+    assert hits.filter(label="bank:threat-terms").exists()
+    routed = Case.objects.filter(signals__label="bank:scam-domains").values_list("queue__slug", flat=True)
+    assert set(routed) <= {"spam", "child-safety", "violent-extremism"}
+    run("seed_demo", "--reports", "10")  # re-runnable: the banks are not duplicated
+    assert Bank.objects.count() == 2
