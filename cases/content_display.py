@@ -13,7 +13,7 @@ Every piece of output is escaped before it is marked safe; nothing from the inpu
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -102,6 +102,9 @@ def _as_browser_reads(url: str) -> str:
     return candidate.replace("\\", "/")
 
 
+_NOT_IN_HOST = frozenset("/\\@:?#[]%<>^|\ufffd")
+
+
 def url_host(url: str) -> str:
     """The host a browser would contact for `url` (lower case, IDNA/punycode form), or "" if none."""
     candidate = _as_browser_reads(url)
@@ -109,6 +112,12 @@ def url_host(url: str) -> str:
         host = urlsplit(candidate).hostname or ""
     except ValueError:
         return ""
+    if "%" in host:
+        # Browsers percent-decode a host before they look it up (WHATWG URL), so `http://%65vil.example/`
+        # goes to evil.example; a decoded host holding a delimiter is no host at all.
+        host = unquote(host, errors="replace")
+        if any(char in _NOT_IN_HOST for char in host):
+            return ""
     if any(char.isspace() for char in host):
         return ""
     return _ascii_host(host)

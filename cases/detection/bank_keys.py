@@ -51,14 +51,21 @@ def match_key(kind: str, value: str, tricks: frozenset[str]) -> str:
         key = _WHITESPACE.sub(" ", normalise_term(value, tricks) if tricks else value).strip()
         if not key:
             raise BadValue("nothing is left of the term once normalised")
+        if problem := _too_broad_term(key):
+            raise BadValue(
+                f"once normalised the term is {key[:20]!r}, {problem}: it would hit almost every text"
+            )
         return key
     if kind == "regex":
         try:
             re2.compile(value, regex_options(tricks))
         except Exception as exc:  # re2.error, or a pattern too large for max_mem
             raise BadValue(f"not a valid RE2 pattern: {_reason(exc)}") from None
-        if re2.compile(value, regex_options(tricks)).search("") is not None:
+        pattern = re2.compile(value, regex_options(tricks))
+        if pattern.search("") is not None:
             raise BadValue("the pattern matches the empty text, so it would hit everything")
+        if all(pattern.search(text_form(probe, tricks)) is not None for probe in _ORDINARY_TEXTS):
+            raise BadValue("the pattern matches every text (it hits any letter or character)")
         return value
     if kind == "domain":
         return canonical_host(value)
@@ -68,6 +75,24 @@ def match_key(kind: str, value: str, tricks: frozenset[str]) -> str:
             raise BadValue(f"a {kind} is {HEX_LENGTHS[kind]} hexadecimal digits")
         return digest
     raise BadValue(f"unknown bank kind {kind!r}")
+
+
+# A pattern that finds something in every one of these (`.`, `\\S`, `\\b`, `\\w|\\W`) is a bank-wide false
+# positive, not a detector: RE2 keeps it linear, but every text would carry the bank's signal.
+_ORDINARY_TEXTS = ("a", "Z", "7", "é", "ok.", "hello world")
+
+
+def _too_broad_term(key: str) -> str:
+    """Why a keyword's match key would hit ordinary text, or "". Whole-word matching does not save a single
+    Latin, Greek or Cyrillic letter or digit (`a`, `I`, and `aaaa` once repeats are folded) nor a term of
+    punctuation only (`.`, `...`), which has no word edge to check. A single emoji or symbol (`🔪`, `$$`) is a
+    real signal and stays, as does a single CJK character (it only hits standing alone)."""
+    chars = [char for char in key if not char.isspace()]
+    if all(unicodedata.category(char).startswith("P") for char in chars):
+        return "only punctuation"
+    if len(chars) == 1 and chars[0].isalnum() and ord(chars[0]) < 0x0530:
+        return "a single letter or digit"
+    return ""
 
 
 def _reason(exc: Exception) -> str:
@@ -123,7 +148,8 @@ def hosts_in_text(text: str) -> list[tuple[str, str]]:
     tried = 0
     for match in _TOKEN.finditer(unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))):
         token = match.group().rstrip(_TRAILING)
-        if len(token) > MAX_TOKEN or not any(dot in token for dot in _DOTS):
+        # `%2e` too: a browser decodes a percent-encoded host (`http://evil%2Eexample/`) before looking it up.
+        if len(token) > MAX_TOKEN or not (any(dot in token for dot in _DOTS) or "%2e" in token.lower()):
             continue
         tried += 1
         if tried > MAX_HOST_TOKENS:
