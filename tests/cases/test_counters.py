@@ -460,3 +460,41 @@ def test_enrichment_passes_again_do_not_count_the_same_bank_hit_again(
     assert Signal.objects.filter(case=case, source="bank").count() == 1
     live_value = live_counters(case.subject, vendor_ids=[])["author.bank_hits_24h"]
     assert live_value == counters_at(case.subject, timezone.now())["author.bank_hits_24h"] == 1.0
+
+
+def test_media_bank_hits_found_after_the_copy_is_stored_count_for_the_author(
+    live, settings, django_capture_on_commit_callbacks
+):
+    """The media task's bank pass wrote hash-bank signals (the twin counts them) but never told the live
+    counter, so routing missed an author's hash hits that a backtest then saw."""
+    import hashlib
+
+    from cases.demo import png_bytes
+    from cases.detection.bank_hits import forget_compiled_banks, match_media_banks
+    from cases.models import MediaFile
+    from cases.selectors import media_url_hash
+    from tests.banks import bank_of
+
+    settings.BANK_RELOAD_SECONDS = 0
+    forget_compiled_banks()
+    picture = png_bytes(3, 3, (1, 2, 3))
+    bank_of("known-bad", "sha256", [hashlib.sha256(picture).hexdigest()])
+    url = "https://cdn.example/a.png"
+    case = factories.CaseFactory(subject=subject_of("hash-author", media_urls=[url]))
+    MediaFile.objects.create(
+        url=url,
+        url_hash=media_url_hash(url),
+        state=MediaFile.State.STORED,
+        content=picture,
+        content_type="image/png",
+        size=len(picture),
+        sha256=hashlib.sha256(picture).hexdigest(),
+        md5=hashlib.md5(picture).hexdigest(),
+    )
+
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            match_media_banks([case.pk])
+
+    live_value = live_counters(case.subject, vendor_ids=[])["author.bank_hits_24h"]
+    assert live_value == counters_at(case.subject, timezone.now())["author.bank_hits_24h"] == 1.0
