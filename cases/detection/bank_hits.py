@@ -236,10 +236,13 @@ def _pdq_variants(data: bytes) -> list[str]:
     try:
         from cases.detection import perceptual
 
-        return perceptual.pdq_variants(data)
+        variants, quality = perceptual.pdq_variants_and_quality(data)
     except Exception:  # not an image PDQ can read, or the module is not deployed yet
         logger.info("no PDQ hash for a stored media copy", exc_info=True)
         return []
+    # A flat picture's hash is rounding noise: looked up, it hits flat entries (and others) at random, so a
+    # blank or solid-colour upload would carry a perceptual-bank signal. ThreatExchange drops such hashes.
+    return variants if quality >= perceptual.MIN_USEFUL_QUALITY else []
 
 
 # --- after media copies are stored -----------------------------------------------------------------------

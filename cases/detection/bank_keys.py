@@ -14,6 +14,9 @@ from cases.content_display import url_host
 from cases.detection.normalise import INVISIBLE_CLASS, normalise, normalise_term
 
 HEX_LENGTHS = {"sha256": 64, "md5": 32, "pdq": 64}
+# PDQ sets a bit where a DCT coefficient is above the median, so a real picture's hash has 128 bits set (ties
+# aside); a flat picture's ties leave far fewer (a black frame: none). Partner hash lists do carry such hashes.
+PDQ_BITS_SET = (96, 160)
 _HEX = re.compile(r"[0-9a-f]+")
 _WHITESPACE = re.compile(r"\s+")
 # A host's labels once IDNA-encoded: letters, digits, hyphens, at most 63 each (RFC 1035), 253 in all.
@@ -73,6 +76,11 @@ def match_key(kind: str, value: str, tricks: frozenset[str]) -> str:
         digest = value.lower()
         if len(digest) != HEX_LENGTHS[kind] or not _HEX.fullmatch(digest):
             raise BadValue(f"a {kind} is {HEX_LENGTHS[kind]} hexadecimal digits")
+        if kind == "pdq" and not PDQ_BITS_SET[0] <= (bits := int(digest, 16).bit_count()) <= PDQ_BITS_SET[1]:
+            raise BadValue(
+                f"{bits} of 256 bits set: not the PDQ hash of a real picture (about half its bits are set), "
+                "but of a flat one (a blank frame, a solid colour), which would hit every blank image"
+            )
         return digest
     raise BadValue(f"unknown bank kind {kind!r}")
 

@@ -103,3 +103,37 @@ def test_the_agent_page_shows_the_decoded_host_and_no_host_for_a_decoded_delimit
     assert url_host("http://%65vil.example/") == "evil.example"
     assert url_host("http://evil.example%2F@good.example/") == "good.example"
     assert url_host("http://evil%2Fexample/") == ""
+
+
+# --- flat pictures and perceptual banks ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255), (120, 30, 200)])
+def test_a_flat_picture_is_never_looked_up_in_a_pdq_bank(colour):
+    from cases.demo import png_bytes
+    from cases.detection import perceptual
+    from cases.detection.bank_hits import bank_hits_for, media_hashes_of
+
+    flat = png_bytes(64, 64, colour)
+    _, quality = perceptual.pdq_of_image(flat)
+    assert quality < perceptual.MIN_USEFUL_QUALITY
+    real = png_bytes(64, 64, (200, 10, 10), stripes=4)
+    bank_of("known-pdq", "pdq", [perceptual.pdq_of_image(real)[0]], pdq_max_distance=256)
+
+    assert [pdq for _, _, pdq in media_hashes_of(flat)] == [""]  # no perceptual lookup at all
+    assert bank_hits_for("", media=media_hashes_of(flat)) == []
+    assert len(bank_hits_for("", media=media_hashes_of(real))) == 1
+
+
+@pytest.mark.parametrize("colour", [(0, 0, 0), (255, 255, 255)])
+def test_a_flat_pictures_hash_is_refused_as_a_pdq_entry(colour):
+    from cases.demo import png_bytes
+    from cases.detection import perceptual
+
+    bank = bank_of("known-pdq", "pdq", [])
+    flat_hash = perceptual.pdq_of_image(png_bytes(64, 64, colour))[0]
+
+    with pytest.raises(InvalidRows, match="flat") as refused:
+        import_bank_entries(bank=bank, data=f"value\n{flat_hash}\n", via="test")
+
+    assert [(line, field) for line, field, _ in refused.value.problems] == [(2, "value")]
