@@ -137,3 +137,26 @@ def test_a_flat_pictures_hash_is_refused_as_a_pdq_entry(colour):
         import_bank_entries(bank=bank, data=f"value\n{flat_hash}\n", via="test")
 
     assert [(line, field) for line, field, _ in refused.value.problems] == [(2, "value")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "login at http://0x5d.0xb8.0xd8.0x22/",  # hex
+        "login at http://0135.0270.0330.042/",  # octal
+        "login at http://93.184.55330/",  # fewer parts: the last fills the rest
+        "login at http://93.12113954/",
+    ],
+)
+def test_an_ip_written_the_way_browsers_also_read_it_hits_the_banked_address(text):
+    bank_of("phish-ips", "domain", ["93.184.216.34"])
+
+    assert hit_values(text) == {"93.184.216.34"}
+
+
+def test_numeric_hosts_are_read_as_browsers_read_them():
+    assert url_host("http://2130706433/") == "127.0.0.1"
+    assert url_host("http://0x7f.1/") == "127.0.0.1"
+    assert url_host("http://256.1.1.1/") == ""  # no address: browsers refuse it
+    assert url_host("http://example.123/") == ""
+    assert url_host("http://1.2.3.example/") == "1.2.3.example"  # a name, not an address
