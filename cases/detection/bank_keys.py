@@ -18,7 +18,8 @@ HEX_LENGTHS = {"sha256": 64, "md5": 32, "pdq": 64}
 # aside); a flat picture's ties leave far fewer (a black frame: none). Partner hash lists do carry such hashes.
 PDQ_BITS_SET = (96, 160)
 _HEX = re.compile(r"[0-9a-f]+")
-_WHITESPACE = re.compile(r"\s+")
+# Braille pattern blank renders as a space but is no Unicode whitespace: `k⠀i⠀l⠀l` is spaced-out letters.
+_WHITESPACE = re.compile(r"[\s\u2800]+")
 # A host's labels once IDNA-encoded: letters, digits, hyphens, at most 63 each (RFC 1035), 253 in all.
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _IPV4 = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
@@ -40,9 +41,12 @@ def regex_options(tricks: frozenset[str]) -> "re2.Options":
 
 def text_form(text: str, tricks: frozenset[str]) -> str:
     """The form texts are matched in: the bank's tricks, then whitespace runs as one space, so a phrase
-    entry matches across line breaks and double spaces."""
-    folded = normalise(text, tricks) if tricks else text
-    return _WHITESPACE.sub(" ", folded).strip()
+    entry matches across line breaks and double spaces. Whitespace is made plain spaces before the tricks
+    too: the separators trick joins letters spaced out with spaces, and `k\ni\nl\nl` (a letter a line) or
+    tabs are the same evasion."""
+    if not tricks:
+        return _WHITESPACE.sub(" ", text).strip()
+    return _WHITESPACE.sub(" ", normalise(_WHITESPACE.sub(" ", text), tricks)).strip()
 
 
 def match_key(kind: str, value: str, tricks: frozenset[str]) -> str:
@@ -51,7 +55,8 @@ def match_key(kind: str, value: str, tricks: frozenset[str]) -> str:
     if not value:
         raise BadValue("empty value")
     if kind == "keyword":
-        key = _WHITESPACE.sub(" ", normalise_term(value, tricks) if tricks else value).strip()
+        spaced = _WHITESPACE.sub(" ", value)
+        key = _WHITESPACE.sub(" ", normalise_term(spaced, tricks) if tricks else spaced).strip()
         if not key:
             raise BadValue("nothing is left of the term once normalised")
         if problem := _too_broad_term(key):

@@ -160,3 +160,28 @@ def test_numeric_hosts_are_read_as_browsers_read_them():
     assert url_host("http://256.1.1.1/") == ""  # no address: browsers refuse it
     assert url_host("http://example.123/") == ""
     assert url_host("http://1.2.3.example/") == "1.2.3.example"  # a name, not an address
+
+
+# --- spaced-out letters with other whitespace ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "you k\ni\nl\nl now",
+        "you k\ti\tl\tl now",
+        "you k\u2800i\u2800l\u2800l now",
+        "you k\r\ni\r\nl\r\nl now",
+    ],
+)
+def test_letters_spaced_out_with_line_breaks_tabs_or_braille_blanks_still_hit(text):
+    bank_of("threats", "keyword", ["kill"])
+
+    assert hit_values(text) == {"kill"}
+
+
+def test_a_phrase_across_lines_still_hits_and_words_on_separate_lines_stay_words():
+    bank_of("threats", "keyword", ["i know where you live"])
+
+    assert hit_values("I know\nwhere you\n\nlive") == {"i know where you live"}
+    assert hit_values("skill\nset") == set()
