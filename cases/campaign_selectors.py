@@ -2,9 +2,12 @@
 decision would decide.
 
 Who may see what: a member case is shown only if the viewer may see that case (`visible_cases`); the others
-are counted ("n hidden"), never listed. A campaign with a restricted member (child safety...) also withholds
-its shared key (a host or a picture's SHA-256) from people not cleared for restricted content. A campaign
-none of whose members the viewer may see does not exist for them.
+are counted ("n hidden"), never listed. For people not cleared for restricted content, restricted members
+(child safety...) do not exist at all: not listed, not counted, not in the growth line, and nothing says the
+campaign has any, since "1 hidden" or "key withheld (restricted)" next to a spam campaign already tells an
+uncleared agent that their case is linked to a child-safety case. The shared key (a host or a picture's
+SHA-256) is shown: every member holds it, the viewer's visible ones too. A campaign none of whose members
+the viewer may see does not exist for them.
 """
 
 from dataclasses import dataclass, field
@@ -50,17 +53,17 @@ class CampaignView:
     members: list[CampaignMember]  # the first ones the viewer may see (or one page of them)
     visible_count: int
     growth: list[DayCount]
-    key_withheld: bool
+    uncounted: int = 0  # restricted members, for a viewer not cleared for them: as if they did not exist
     page: Page | None = None
     joined_via: CampaignMember | None = None  # how the case the panel is on matched
 
     @property
-    def hidden_count(self) -> int:
-        return max(self.campaign.member_count - self.visible_count, 0)
+    def member_count(self) -> int:
+        return max(self.campaign.member_count - self.uncounted, 0)
 
     @property
-    def shown_key(self) -> str:
-        return "" if self.key_withheld else self.campaign.shared_key
+    def hidden_count(self) -> int:
+        return max(self.member_count - self.visible_count, 0)
 
     @property
     def bars(self) -> list[Bar]:
@@ -94,7 +97,8 @@ def case_campaigns(*, case: Case, user, now: datetime | None = None) -> list[Cam
     memberships = list(CampaignMember.objects.filter(case=case).select_related("campaign").order_by("kind"))
     if not memberships:
         return []
-    growth = _growth([membership.campaign_id for membership in memberships], now)
+    cleared = cleared_for_restricted(user)
+    growth = _growth([membership.campaign_id for membership in memberships], now, cleared=cleared)
     views = []
     for membership in memberships:
         members = list(
@@ -108,7 +112,7 @@ def case_campaigns(*, case: Case, user, now: datetime | None = None) -> list[Cam
             members=members,
             visible_count=members[0].visible_total if members else 0,
             growth=growth[membership.campaign_id],
-            key_withheld=_key_withheld(membership.campaign, user),
+            uncounted=_uncounted(membership.campaign, cleared),
             joined_via=membership,
         )
         views.append(view)
@@ -143,6 +147,9 @@ def decision_plan(*, campaign: Campaign, user, now: datetime | None = None) -> D
     second review, and members the lead may not see (counted only). Two queries."""
     now = now or timezone.now()
     open_members = CampaignMember.objects.filter(campaign=campaign).exclude(case__status=Case.Status.RESOLVED)
+    if not cleared_for_restricted(user):
+        # "1 you may not see" must not count a child-safety case for an uncleared lead.
+        open_members = open_members.exclude(case__is_restricted=True)
     total_open = open_members.count()
     protected_tag = SubjectTag.objects.filter(subject_id=OuterRef("subject_id"), tag__is_protected=True)
     rows = list(
@@ -190,29 +197,35 @@ def _visible_members(campaign: Campaign, user):
 
 
 def _view(campaign: Campaign, user, now: datetime, **parts) -> CampaignView:
+    cleared = cleared_for_restricted(user)
     return CampaignView(
         campaign=campaign,
-        growth=_growth([campaign.pk], now)[campaign.pk],
-        key_withheld=_key_withheld(campaign, user),
+        growth=_growth([campaign.pk], now, cleared=cleared)[campaign.pk],
+        uncounted=_uncounted(campaign, cleared),
         **parts,
     )
 
 
-def _key_withheld(campaign: Campaign, user) -> bool:
-    return campaign.is_restricted and not cleared_for_restricted(user)
+def _uncounted(campaign: Campaign, cleared: bool) -> int:
+    """The restricted members a viewer not cleared for them must not count (one query, only for a campaign
+    that has any)."""
+    if cleared or not campaign.is_restricted:
+        return 0
+    return CampaignMember.objects.filter(campaign=campaign, case__is_restricted=True).count()
 
 
-def _growth(campaign_ids: list[int], now: datetime) -> dict[int, list[DayCount]]:
-    """Members joined per day over the last GROWTH_DAYS days, per campaign, in one query (every member
-    counts, hidden ones too: a number reveals no case)."""
+def _growth(campaign_ids: list[int], now: datetime, *, cleared: bool) -> dict[int, list[DayCount]]:
+    """Members joined per day over the last GROWTH_DAYS days, per campaign, in one query. Members the viewer
+    may not see count (a number of spam cases reveals no case), restricted ones only for the cleared: a bar
+    that grows with a child-safety case tells an uncleared viewer it exists."""
     start = timezone.localdate(now) - timedelta(days=GROWTH_DAYS - 1)
     start_at = timezone.make_aware(datetime.combine(start, datetime.min.time()))
+    members = CampaignMember.objects.filter(campaign_id__in=campaign_ids, joined_at__gte=start_at)
+    if not cleared:
+        members = members.exclude(case__is_restricted=True)
     counts = {
         (campaign_id, day): n
-        for campaign_id, day, n in CampaignMember.objects.filter(
-            campaign_id__in=campaign_ids, joined_at__gte=start_at
-        )
-        .annotate(day=TruncDate("joined_at"))
+        for campaign_id, day, n in members.annotate(day=TruncDate("joined_at"))
         .values("campaign_id", "day")
         .annotate(n=Count("id"))
         .values_list("campaign_id", "day", "n")

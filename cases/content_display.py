@@ -13,7 +13,7 @@ Every piece of output is escaped before it is marked safe; nothing from the inpu
 
 import re
 import unicodedata
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -102,6 +102,9 @@ def _as_browser_reads(url: str) -> str:
     return candidate.replace("\\", "/")
 
 
+_NOT_IN_HOST = frozenset("/\\@:?#[]%<>^|\ufffd")
+
+
 def url_host(url: str) -> str:
     """The host a browser would contact for `url` (lower case, IDNA/punycode form), or "" if none."""
     candidate = _as_browser_reads(url)
@@ -109,9 +112,42 @@ def url_host(url: str) -> str:
         host = urlsplit(candidate).hostname or ""
     except ValueError:
         return ""
+    if "%" in host:
+        # Browsers percent-decode a host before they look it up (WHATWG URL), so `http://%65vil.example/`
+        # goes to evil.example; a decoded host holding a delimiter is no host at all.
+        host = unquote(host, errors="replace")
+        if any(char in _NOT_IN_HOST for char in host):
+            return ""
     if any(char.isspace() for char in host):
         return ""
-    return _ascii_host(host)
+    host = _ascii_host(host)
+    ipv4 = _ipv4_as_browsers_read(host)
+    return host if ipv4 is None else ipv4
+
+
+_IPV4_PART = re.compile(r"0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*")
+
+
+def _ipv4_as_browsers_read(host: str) -> str | None:
+    """A host whose last label is a number is an IPv4 address to a browser (WHATWG URL), written in hex,
+    octal or fewer parts: `0x7f.0.0.1`, `0177.0.0.1`, `127.1` and `2130706433` all go to 127.0.0.1. Its
+    dotted-quad form; "" when it is no valid address (browsers refuse it); None when it is a name."""
+    parts = host.split(".")
+    if not re.fullmatch(r"[0-9]+|0[xX][0-9a-fA-F]*", parts[-1]):
+        return None
+    if len(parts) > 4 or not all(_IPV4_PART.fullmatch(part) for part in parts):
+        return ""
+    numbers = [_ipv4_number(part) for part in parts]
+    if any(number > 255 for number in numbers[:-1]) or numbers[-1] >= 256 ** (5 - len(numbers)):
+        return ""
+    address = numbers[-1] + sum(number << (8 * (3 - index)) for index, number in enumerate(numbers[:-1]))
+    return ".".join(str((address >> shift) & 255) for shift in (24, 16, 8, 0))
+
+
+def _ipv4_number(part: str) -> int:
+    if part[:2].lower() == "0x":
+        return int(part[2:] or "0", 16)  # a bare `0x` is 0 to a browser
+    return int(part, 8) if part[0] == "0" else int(part)
 
 
 def _ascii_host(host: str) -> str:

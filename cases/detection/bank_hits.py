@@ -16,10 +16,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
 
+from cases.counters import record_bank_hits
 from cases.detection.bank_matchers import Entry, Hit, Material, compile_matcher
 from cases.detection.sources import SignalDraft
 from cases.models import Bank, BankEntry, Case, MediaFile, Signal, Subject
@@ -234,10 +236,13 @@ def _pdq_variants(data: bytes) -> list[str]:
     try:
         from cases.detection import perceptual
 
-        return perceptual.pdq_variants(data)
+        variants, quality = perceptual.pdq_variants_and_quality(data)
     except Exception:  # not an image PDQ can read, or the module is not deployed yet
         logger.info("no PDQ hash for a stored media copy", exc_info=True)
         return []
+    # A flat picture's hash is rounding noise: looked up, it hits flat entries (and others) at random, so a
+    # blank or solid-colour upload would carry a perceptual-bank signal. ThreatExchange drops such hashes.
+    return variants if quality >= perceptual.MIN_USEFUL_QUALITY else []
 
 
 # --- after media copies are stored -----------------------------------------------------------------------
@@ -267,6 +272,9 @@ def match_media_banks(case_ids: list[int], *, route: RouteAfter | None = None) -
                 continue
             store_drafts(case_id, new)
             added += len(new)
+            # As enrichment does: the author's live bank-hit counter, once these signals are committed.
+            # (Bound now: inside an outer transaction the callbacks run after the loop.)
+            transaction.on_commit(partial(record_bank_hits, case.subject.author_id, len(new)), robust=True)
             if route is not None:
                 route(case)
     return added

@@ -42,14 +42,15 @@ from cases.models import (
     TextFingerprint,
     TextSignature,
 )
+from cases.models.signal_source import BUILTIN_CONTEXT_SOURCES
 from cases.selectors import media_url_hash
 from moderation.audit import Actor, Verb, record_event
 
 logger = logging.getLogger(__name__)
 
 DETECTOR = Actor.system("campaigns")
-SIGNAL_LABEL = "campaign.size"
 SIGNAL_SOURCE_NAME = "campaigns"
+SIGNAL_LABEL = BUILTIN_CONTEXT_SOURCES[SIGNAL_SOURCE_NAME][0]  # "campaign.size"
 # Bounds on the work one case may cause: candidates verified, peers considered, hosts looked at.
 MAX_CANDIDATES = 200
 MAX_PEERS = 500

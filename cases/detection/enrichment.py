@@ -165,6 +165,19 @@ def _apply(
 ) -> None:
     """Store the drafts, merge the enrichment state and route. The caller holds the case's row lock."""
     case_id = case.pk
+    # Banks run on every pass and their dedupe keys keep one signal per hit; the author's live counter must
+    # count only the hits this pass really adds (as the database twin counts rows), or twenty reports on one
+    # message would make twenty "bank hits". Exact under the case row lock the caller holds.
+    bank_keys = [draft.dedupe_key for draft in drafts if draft.source == BANK_SOURCE]
+    known = (
+        set(
+            Signal.objects.filter(case_id=case_id, dedupe_key__in=bank_keys).values_list(
+                "dedupe_key", flat=True
+            )
+        )
+        if bank_keys
+        else set()
+    )
     Signal.objects.bulk_create(
         [
             Signal(
@@ -182,7 +195,7 @@ def _apply(
         ],
         ignore_conflicts=True,
     )
-    bank_hits = sum(draft.source == BANK_SOURCE for draft in drafts)
+    bank_hits = len(set(bank_keys) - known)
     if bank_hits:  # the author's live bank-hit counter, once the signals are committed
         author_id = case.subject.author_id
         transaction.on_commit(lambda: record_bank_hits(author_id, bank_hits), robust=True)

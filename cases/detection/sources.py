@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from cases.detection.textmodel import text_model
 from cases.models import ContextProvider, Scorer, Signal, Subject
+from cases.models.signal_source import BUILTIN_CONTEXT_LABELS, BUILTIN_CONTEXT_SOURCES
 from moderation import outbound
 
 MAX_LABELS = 50
@@ -182,6 +183,11 @@ def parse_scores(response: Any, response_format: str, path: str = "") -> dict[st
 
 
 def run_context_provider(provider: ContextProvider, subject: Subject) -> list[SignalDraft]:
+    if provider.name.strip().lower() in BUILTIN_CONTEXT_SOURCES:
+        # Created around the admin's validation (shell, old row): never let it speak for our detector.
+        raise SourceFailed(
+            f"provider name {provider.name!r} is reserved for a built-in detector", retryable=False
+        )
     url = fill_url_template(provider.url_template, subject)
     facts = _call("GET", url, provider)
     if not isinstance(facts, dict):
@@ -191,6 +197,8 @@ def run_context_provider(provider: ContextProvider, subject: Subject) -> list[Si
         if not isinstance(name, str) or not name:
             continue
         label = f"{provider.label_prefix}{name}"[:100]
+        if label in BUILTIN_CONTEXT_LABELS:
+            continue  # a vendor's `campaign.size` is not our campaign grouping's (an unnamed condition reads both)
         score = None
         if isinstance(value, float) and not math.isfinite(value):
             value = None
@@ -209,8 +217,6 @@ def run_context_provider(provider: ContextProvider, subject: Subject) -> list[Si
             )
         )
     return drafts
-
-
 
 
 def fill_url_template(template: str, subject: Subject) -> str:

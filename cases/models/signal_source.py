@@ -70,6 +70,12 @@ class Scorer(models.Model):
 # What a context provider's URL template may contain (filled in, URL-encoded, by `cases.detection.sources`).
 URL_PLACEHOLDERS = ("{author_id}", "{subject_id}", "{kind}")
 
+# Context signals our own detectors write (source name -> labels): campaign grouping's `campaign.size` is
+# `[context: campaigns]`. No context provider may take such a name or send such a label, or a remote
+# endpoint's answer would pass for our detector's in routing (`[context: campaigns] campaign.size >= 10`).
+BUILTIN_CONTEXT_SOURCES: dict[str, tuple[str, ...]] = {"campaigns": ("campaign.size",)}
+BUILTIN_CONTEXT_LABELS = frozenset(label for labels in BUILTIN_CONTEXT_SOURCES.values() for label in labels)
+
 
 class ContextProvider(models.Model):
     """An HTTP endpoint returning facts about a subject or its author (account age, prior strikes, hash hits)."""
@@ -105,6 +111,8 @@ class ContextProvider(models.Model):
         errors = signal_source_errors(self, url_field="url_template", required=True)
         unknown = set(re.findall(r"\{[^}]*\}", self.url_template or "")) - set(URL_PLACEHOLDERS)
         authority = (self.url_template or "").split("://", 1)[-1].split("/", 1)[0]
+        if (self.name or "").strip().lower() in BUILTIN_CONTEXT_SOURCES:
+            errors["name"] = [f"{self.name!r} is the name of a built-in detector's signals; choose another."]
         if "{" in authority:
             errors["url_template"] = ["Placeholders may only appear in the path or query, never in the host."]
         elif unknown:

@@ -63,7 +63,7 @@ def parse_bank_csv(data: bytes | str, *, kind: str, tricks: frozenset[str]) -> t
         )
     rows: list[EntryRow] = []
     seen: set[str] = set()
-    duplicates = 0
+    duplicates = records = 0
     while True:
         line = reader.line_num + 1
         try:
@@ -75,7 +75,9 @@ def parse_bank_csv(data: bytes | str, *, kind: str, tricks: frozenset[str]) -> t
             break  # the reader cannot find the next line reliably after a broken quote
         if not any(cell.strip() for cell in record):
             continue  # blank lines are not entries
-        if len(rows) + duplicates >= settings.BANK_IMPORT_MAX_ROWS:
+        # Every non-blank line counts, refused ones too: the limit bounds the work, not only what is kept.
+        records += 1
+        if records > settings.BANK_IMPORT_MAX_ROWS:
             raise Invalid(f"More than {settings.BANK_IMPORT_MAX_ROWS:,} rows.", field="file")
         if len(record) > len(columns):
             problems.append((line, "file", f"{len(record)} cells for {len(columns)} columns"))

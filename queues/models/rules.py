@@ -5,6 +5,7 @@ from django.db import models
 
 from cases.counters import COUNTER_NAMES
 from cases.models import Bank, ContextProvider, Scorer
+from cases.models.signal_source import BUILTIN_CONTEXT_SOURCES
 from moderation.models import Vendor
 from moderation.validators import validate_language_list, validate_subject_kind_list
 from queues.models.queue import Queue
@@ -260,6 +261,8 @@ class ScoreCondition(models.Model):
             return Scorer.objects.filter(name=self.source_name).exists()
         if self.source == self.Source.BANK:
             return Bank.objects.filter(name=self.source_name).exists()
+        if self.source_name in BUILTIN_CONTEXT_SOURCES:
+            return True  # our own detector (campaign grouping), not a provider row
         return ContextProvider.objects.filter(name=self.source_name).exists()
 
 

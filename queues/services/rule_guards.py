@@ -3,7 +3,10 @@
 - Daily cap: a live automatic rule takes a slot from its `RuleAutomationDay` row for today (UTC) before it
   decides. The slot is taken by compare-and-set (`UPDATE … SET decided = decided + 1 WHERE decided < cap`,
   one row counted): two workers racing for the last slot serialise on that row and only one sees a row
-  updated, on PostgreSQL and SQLite alike. A rule without a slot sends the case to people.
+  updated, on PostgreSQL and SQLite alike. A rule without a slot sends the case to people. The same UPDATE
+  checks that the rule is still live, automatic and at the version the worker evaluated: workers cache rules
+  for CONFIG_CACHE_SECONDS, and a rule paused (by an admin, or by the surge guard mid-surge) or changed in
+  another process must not go on deciding from a stale copy.
 - Surge auto-pause (beat): a live rule whose matches in the last hour exceed RULE_SURGE_FACTOR x its mean
   hourly matches over the previous RULE_SURGE_BASELINE_DAYS days (and at least RULE_SURGE_MIN_MATCHES) is
   paused by the system, audited, and shown to leads on their dashboard.
@@ -13,7 +16,7 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from queues.models import RoutingRule, RuleAutomationDay, RuleMatch
@@ -35,8 +38,18 @@ def take_automation_slot(rule: RoutingRule, *, now: datetime | None = None) -> b
     the slot is given back if the transaction rolls back)."""
     day = (now or timezone.now()).date()
     RuleAutomationDay.objects.bulk_create([RuleAutomationDay(rule=rule, day=day)], ignore_conflicts=True)
-    taken = RuleAutomationDay.objects.filter(rule=rule, day=day, decided__lt=daily_cap(rule)).update(
-        decided=F("decided") + 1
+    # A correlated EXISTS, not a join: with a join Django rewrites the UPDATE as `id IN (subquery)`, and
+    # PostgreSQL would then not re-check `decided < cap` on the row a racing worker just incremented.
+    still_as_evaluated = RoutingRule.objects.filter(
+        pk=OuterRef("rule_id"),
+        state=RoutingRule.State.LIVE,
+        automation_mode=RoutingRule.AutomationMode.LIVE,
+        version=rule.version,
+    )
+    taken = (
+        RuleAutomationDay.objects.filter(rule=rule, day=day, decided__lt=daily_cap(rule))
+        .filter(Exists(still_as_evaluated))
+        .update(decided=F("decided") + 1)
     )
     return taken == 1
 

@@ -73,20 +73,23 @@ def campaign(cases) -> Campaign:
 # --- the case page and the campaign page -------------------------------------------------------------------
 
 
-def test_the_case_page_shows_the_campaign_with_restricted_members_hidden(agent_client, campaign_cases):
+def test_the_case_page_shows_the_campaign_without_its_restricted_members(agent_client, campaign_cases):
     cases, secret = campaign_cases
 
     html = agent_client.get(f"/cases/{cases[1].pk}/").content.decode()
 
     assert 'data-testid="campaign-panel"' in html
-    assert "5 members (1 hidden)" in html
+    # Neither listed nor counted: "1 hidden" would tell alice a child-safety case shares this text.
+    assert "4 members" in html and " hidden)" not in html
     assert f'href="/cases/{cases[0].pk}/"' in html
     assert f"/cases/{secret.pk}/" not in html and "author-secret" not in html
     assert "<svg" in html and "<rect" in html  # growth, drawn on the server
     assert "<script" not in html.split('data-testid="campaign-panel"')[1].split("</section>")[0]
 
 
-def test_the_campaign_page_lists_visible_members_and_counts_the_hidden(agent_client, campaign_cases):
+def test_the_campaign_page_lists_visible_members_and_never_counts_the_restricted(
+    agent_client, campaign_cases
+):
     cases, secret = campaign_cases
 
     response = agent_client.get(f"/cases/campaigns/{campaign(cases).pk}/")
@@ -95,7 +98,7 @@ def test_the_campaign_page_lists_visible_members_and_counts_the_hidden(agent_cli
     assert response.status_code == 200
     assert all(f'data-case="{case.pk}"' in html for case in cases)
     assert f'data-case="{secret.pk}"' not in html and "author-secret" not in html and "secret" not in html
-    assert "(1 hidden)" in html
+    assert "4 members" in html and " hidden)" not in html
     assert "Decide the campaign" not in html  # agents do not get the form
 
 
@@ -110,6 +113,7 @@ def test_a_cleared_reviewer_sees_the_restricted_member(campaign_cases, restricte
     html = client.get(f"/cases/campaigns/{campaign(cases).pk}/").content.decode()
 
     assert f'data-case="{secret.pk}"' in html
+    assert "5 members" in html
 
 
 def test_a_campaign_of_only_invisible_members_does_not_exist_for_the_viewer(campaign_cases):
@@ -123,7 +127,7 @@ def test_a_campaign_of_only_invisible_members_does_not_exist_for_the_viewer(camp
     assert client.get("/cases/campaigns/999999/").status_code == 404
 
 
-def test_a_restricted_campaigns_shared_key_is_withheld_from_the_uncleared(
+def test_a_restricted_campaign_looks_like_any_other_to_the_uncleared(
     agent_client, review_setup, restricted_queue
 ):
     cases = [
@@ -145,8 +149,10 @@ def test_a_restricted_campaigns_shared_key_is_withheld_from_the_uncleared(
 
     html = agent_client.get(f"/cases/{cases[0].pk}/").content.decode()
 
-    assert "Shared key withheld" in html
-    assert "lure.test" not in html.split('data-testid="campaign-panel"')[1].split("</section>")[0]
+    panel = html.split('data-testid="campaign-panel"')[1].split("</section>")[0]
+    # The host is in alice's own case; saying it is withheld, or counting the third member, would reveal it.
+    assert "lure.test" in panel and "withheld" not in panel and "restricted" not in panel.lower()
+    assert "2 members" in panel and "hidden" not in panel
 
 
 def test_a_hostile_shared_host_is_shown_as_escaped_text_not_a_link(agent_client, review_setup):
@@ -231,12 +237,12 @@ def test_a_campaign_decision_skips_protected_held_and_hidden_cases_and_audits_ea
     assert sorted(outcome.decided) == sorted(case.pk for case in rest)
     assert outcome.skipped_protected == [protected.pk]
     assert outcome.skipped_held == [held.pk]
-    assert outcome.skipped_hidden == 1
+    assert outcome.skipped_hidden == 0  # the restricted member is not even counted for an uncleared lead
     assert set(Decision.objects.values_list("case_id", flat=True)) == {case.pk for case in rest}
     recorded = AuditEvent.objects.filter(verb="decision.recorded")
     assert sorted(recorded.values_list("case_id", flat=True)) == sorted(case.pk for case in rest)
     batch = AuditEvent.objects.get(verb="campaign.decided")
-    assert batch.data["skipped_hidden"] == 1 and batch.data["skipped_protected"] == [protected.pk]
+    assert batch.data["skipped_hidden"] == 0 and batch.data["skipped_protected"] == [protected.pk]
     assert Case.objects.get(pk=secret.pk).status == Case.Status.OPEN
 
 
@@ -307,3 +313,41 @@ def test_a_bad_policy_in_the_campaign_form_names_the_field(lead, review_setup, c
     assert response.status_code == 422
     assert "Choose a policy." in response.content.decode()
     assert not Decision.objects.exists()
+
+
+# --- attack pass: nothing derived from a restricted member reaches the uncleared ---------------------------
+
+
+def test_the_growth_line_counts_restricted_members_only_for_the_cleared(
+    campaign_cases, restricted_queue, bob
+):
+    from cases.campaign_selectors import campaign_detail
+
+    cases, _ = campaign_cases
+    restricted_queue.members.add(bob)
+    restricted_queue.clearances.create(user=bob)
+    alice = factories.UserFactory(username="alice-2")
+    cases[0].queue.members.add(alice)
+
+    uncleared = campaign_detail(campaign_id=campaign(cases).pk, user=alice)
+    cleared = campaign_detail(campaign_id=campaign(cases).pk, user=bob)
+
+    assert sum(day.count for day in uncleared.growth) == 4
+    assert sum(day.count for day in cleared.growth) == 5
+    assert (uncleared.member_count, uncleared.hidden_count) == (4, 0)
+    assert (cleared.member_count, cleared.hidden_count) == (5, 0)
+
+
+def test_a_member_in_another_open_queue_is_still_counted_as_hidden(agent_client, campaign_cases, lead):
+    cases, _ = campaign_cases
+    elsewhere = factories.OpenCaseFactory(
+        queue=factories.QueueFactory(slug="elsewhere"), subject__text=VARIANTS[1], subject__author_id="far"
+    )
+    enrich_case(case_id=elsewhere.pk)
+    assert CampaignMember.objects.get(case=elsewhere).campaign == campaign(cases)
+
+    html = agent_client.get(f"/cases/campaigns/{campaign(cases).pk}/").content.decode()
+
+    assert "5 members (1 hidden)" in html  # the spam case elsewhere; the restricted one not at all
+    page = lead_client(lead).get(f"/cases/campaigns/{campaign(cases).pk}/").content.decode()
+    assert "1 you may not see" in page

@@ -436,3 +436,65 @@ def test_a_hung_redis_costs_one_timeout_then_is_skipped(settings):
     assert first == second and first["subject.reports_1h"] == 1.0
     assert 0.5 <= waited < 1.0  # one timeout: a single retry would already make it 1 s
     assert skipped < 0.4  # backing off: Redis is not tried again at once
+
+
+def test_enrichment_passes_again_do_not_count_the_same_bank_hit_again(
+    live, settings, django_capture_on_commit_callbacks
+):
+    """Attack: banks run on every enrichment pass (each new report on a case is one) and the signal's dedupe
+    key keeps one row, but the live counter added every pass: twenty reports on one message with one banked
+    word made `author.bank_hits_24h` 20 while the database twin (and the backtest) said 1."""
+    from cases.detection.bank_hits import forget_compiled_banks
+    from cases.detection.enrichment import enrich_case
+    from tests.banks import bank_of
+
+    settings.BANK_RELOAD_SECONDS = 0
+    forget_compiled_banks()
+    bank_of("kill-words", "keyword", ["kill"])
+    case = factories.CaseFactory(subject=subject_of("repeat-target", text="I will kill you"))
+
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            enrich_case(case_id=case.pk)
+
+    assert Signal.objects.filter(case=case, source="bank").count() == 1
+    live_value = live_counters(case.subject, vendor_ids=[])["author.bank_hits_24h"]
+    assert live_value == counters_at(case.subject, timezone.now())["author.bank_hits_24h"] == 1.0
+
+
+def test_media_bank_hits_found_after_the_copy_is_stored_count_for_the_author(
+    live, settings, django_capture_on_commit_callbacks
+):
+    """The media task's bank pass wrote hash-bank signals (the twin counts them) but never told the live
+    counter, so routing missed an author's hash hits that a backtest then saw."""
+    import hashlib
+
+    from cases.demo import png_bytes
+    from cases.detection.bank_hits import forget_compiled_banks, match_media_banks
+    from cases.models import MediaFile
+    from cases.selectors import media_url_hash
+    from tests.banks import bank_of
+
+    settings.BANK_RELOAD_SECONDS = 0
+    forget_compiled_banks()
+    picture = png_bytes(3, 3, (1, 2, 3))
+    bank_of("known-bad", "sha256", [hashlib.sha256(picture).hexdigest()])
+    url = "https://cdn.example/a.png"
+    case = factories.CaseFactory(subject=subject_of("hash-author", media_urls=[url]))
+    MediaFile.objects.create(
+        url=url,
+        url_hash=media_url_hash(url),
+        state=MediaFile.State.STORED,
+        content=picture,
+        content_type="image/png",
+        size=len(picture),
+        sha256=hashlib.sha256(picture).hexdigest(),
+        md5=hashlib.md5(picture).hexdigest(),
+    )
+
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            match_media_banks([case.pk])
+
+    live_value = live_counters(case.subject, vendor_ids=[])["author.bank_hits_24h"]
+    assert live_value == counters_at(case.subject, timezone.now())["author.bank_hits_24h"] == 1.0

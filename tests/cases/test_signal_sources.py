@@ -628,3 +628,35 @@ def test_unknown_subject_kinds_are_rejected(kinds):
     provider = ContextProvider(name="c", url_template="https://localhost/{author_id}", subject_kinds=kinds)
     assert "subject_kinds" in errors_of(scorer)
     assert "subject_kinds" in errors_of(provider)
+
+
+# --- attack pass: a provider never speaks for a built-in detector ------------------------------------------
+
+
+def test_a_provider_cannot_take_the_campaign_detectors_name():
+    provider = ContextProvider(name="Campaigns", url_template="https://facts.example/{author_id}")
+
+    with pytest.raises(ValidationError) as refused:
+        provider.full_clean()
+
+    assert "name" in refused.value.message_dict
+
+
+@pytest.mark.django_db
+def test_a_providers_campaign_size_fact_is_dropped(allow_private, httpserver):
+    """A remote endpoint answering `campaign.size: 500` must not satisfy `[context] campaign.size >= 10`."""
+    httpserver.expect_request("/users/u1/facts").respond_with_json({"campaign.size": 500, "account_age": 0.5})
+    provider = make_provider(httpserver, label_prefix="")
+
+    drafts = run_context_provider(provider, make_subject(author_id="u1"))
+
+    assert [draft.label for draft in drafts] == ["account_age"]
+
+
+@pytest.mark.django_db
+def test_a_provider_row_with_the_reserved_name_is_never_called(allow_private, httpserver):
+    provider = make_provider(httpserver, name="campaigns")
+
+    with pytest.raises(SourceFailed, match="reserved"):
+        run_context_provider(provider, make_subject(author_id="u1"))
+    assert httpserver.log == []

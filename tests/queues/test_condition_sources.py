@@ -195,6 +195,18 @@ class TestConditionValidation:
     def test_a_named_source_must_exist(self, source, message):
         assert self.errors(source=source, source_name="nobody", label="spam")["source_name"] == [message]
 
+    def test_the_campaign_detector_can_be_named_without_a_provider_row(self):
+        """The README's `[context: campaigns] campaign.size >= 10` was refused ("No context provider is called
+        'campaigns'"), which pushed admins to create a remote provider of that name, or leave the source
+        unnamed, so that any provider's answer counted."""
+        ScoreCondition(
+            rule=factories.RoutingRuleFactory(),
+            source=ScoreCondition.Source.CONTEXT,
+            source_name="campaigns",
+            label="campaign.size",
+            threshold=10,
+        ).full_clean()
+
     def test_named_sources_that_exist_are_accepted(self, vendor):
         Scorer.objects.create(name="Built-in text model", kind=Scorer.Kind.BUILTIN_TEXT)
         rule = factories.RoutingRuleFactory()

@@ -208,3 +208,37 @@ class TestSurgeAutoPause:
             state="paused", auto_paused_at=timezone.now(), auto_pause_note="Rule toxic paused automatically"
         )
         assert "Rules paused automatically" not in agent_client.get("/queues/").content.decode()
+
+
+class TestStaleRuleCopies:
+    """Workers cache the rules for CONFIG_CACHE_SECONDS; a change made in another process (a queryset
+    update here: no save signal clears this process's cache) must stop a rule deciding at once."""
+
+    def test_a_rule_paused_elsewhere_does_not_decide_from_a_cached_copy(
+        self, review_setup, vendor, auto_rule
+    ):
+        from django.db.models import F
+
+        from queues.selectors import active_rules
+
+        assert auto_rule.pk in {rule.pk for rule in active_rules()}  # cached, live
+        RoutingRule.objects.filter(pk=auto_rule.pk).update(state="paused", version=F("version") + 1)
+        case = spam_case(review_setup, vendor)
+
+        outcome = route_case(case_id=case.pk)
+
+        assert not outcome.auto_decided
+        assert not Decision.objects.filter(case=case).exists()
+        assert Case.objects.get(pk=case.pk).queue == review_setup.queue  # people decide
+        assert RuleAutomationDay.objects.get(rule=auto_rule).decided == 0
+
+    def test_a_rule_changed_elsewhere_takes_no_slot_on_its_old_version(self, auto_rule):
+        from queues.services.rule_guards import take_automation_slot
+
+        stale = RoutingRule.objects.get(pk=auto_rule.pk)
+        assert take_automation_slot(stale)
+        RoutingRule.objects.filter(pk=auto_rule.pk).update(max_automated_per_day=0, version=stale.version + 1)
+
+        assert not take_automation_slot(stale)  # its cached cap of 2 is no longer the rule's
+        assert take_automation_slot(RoutingRule.objects.get(pk=auto_rule.pk)) is False  # the new cap: 0
+        assert RuleAutomationDay.objects.get(rule=auto_rule).decided == 1
