@@ -12,6 +12,7 @@ are then verified on the whole signature against `CAMPAIGN_MIN_JACCARD`.
 import re
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from datasketch import MinHash
@@ -44,6 +45,10 @@ class TextSketch:
     shingles: int
 
     def band_hashes(self) -> list[int]:
+        return self.bands
+
+    @cached_property
+    def bands(self) -> list[int]:
         return band_hashes(self.signature)
 
     def to_bytes(self) -> bytes:
@@ -73,12 +78,17 @@ def sketch(text: str) -> TextSketch:
 def band_hashes(signature: np.ndarray) -> list[int]:
     """One signed 64-bit hash per band, of the band's rows and its index (equal rows in different bands are
     different keys)."""
-    rows = signature.astype(np.uint64).reshape(BANDS, ROWS)
+    return band_matrix(signature.reshape(1, NUM_PERM))[0].tolist()
+
+
+def band_matrix(signatures: np.ndarray) -> np.ndarray:
+    """`band_hashes` of many signatures at once (n x NUM_PERM uint32 -> n x BANDS int64)."""
+    rows = signatures.astype(np.uint64).reshape(len(signatures), BANDS, ROWS)
     with np.errstate(over="ignore"):
-        value = _BAND_SEEDS.copy()
+        value = np.broadcast_to(_BAND_SEEDS, (len(signatures), BANDS)).copy()
         for column in range(ROWS):
-            value = _mix(value ^ rows[:, column])
-    return value.view(np.int64).tolist()
+            value = _mix(value ^ rows[:, :, column])
+    return value.view(np.int64)
 
 
 def _mix(value: np.ndarray) -> np.ndarray:
