@@ -21,9 +21,7 @@ from queues.services import route_case, route_locked_case
 logger = logging.getLogger(__name__)
 
 
-def enrich_then_route(
-    case_id: int, *, give_up: bool = False, group: bool = True
-) -> EnrichmentOutcome | None:
+def enrich_then_route(case_id: int, *, give_up: bool = False, group: bool = True) -> EnrichmentOutcome | None:
     """Detection stores the case's new signals and routing places it on them, under one lock, in one
     transaction (detection never imports routing: it is handed in here)."""
     try:

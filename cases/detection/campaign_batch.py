@@ -22,12 +22,12 @@ from itertools import count
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case as SqlCase
-from django.db.models import JSONField, Q, Value, When
+from django.db.models import Q, Value, When
 from django.utils import timezone
 
-from cases.detection import near_duplicates
+from cases.detection import campaign_sql, near_duplicates
 from cases.detection.campaigns import (
     DETECTOR,
     MAX_CANDIDATES,
@@ -35,12 +35,12 @@ from cases.detection.campaigns import (
     SIGNAL_LABEL,
     SIGNAL_SOURCE_NAME,
     Peer,
-    group_text,
     group_hosts,
+    group_text,
     in_savepoint,
     subject_hosts,
 )
-from cases.models import Campaign, CampaignMember, Case, Signal, TextFingerprint, TextSignature
+from cases.models import Campaign, CampaignMember, Case, Signal, TextSignature
 from moderation.audit import Verb, audit_event, record_events
 
 logger = logging.getLogger(__name__)
@@ -48,10 +48,15 @@ logger = logging.getLogger(__name__)
 Kind = Campaign.Kind
 TEXT = Kind.NEAR_DUPLICATE_TEXT
 DEDUPE_KEY = f"campaign:{TEXT}"
-_SIGNATURES = TextSignature._meta.db_table
-_FINGERPRINTS = TextFingerprint._meta.db_table
-# Bands of one multi-row INSERT: SQLite takes at most 32,766 parameters a statement (4 a row).
-_ROWS_PER_INSERT = 8000
+_CASE_FIELDS = (
+    "kind",
+    "status",
+    "is_restricted",
+    "subject__text",
+    "subject__url",
+    "subject__author_id",
+    "subject__content_version",
+)
 
 
 def group_cases(case_ids: list[int]) -> dict[int, list[Campaign]]:
@@ -62,10 +67,18 @@ def group_cases(case_ids: list[int]) -> dict[int, list[Campaign]]:
     cases = sorted(
         Case.objects.filter(pk__in=order, kind=Case.Kind.REPORT)
         .exclude(status=Case.Status.RESOLVED)
-        .select_related("subject"),
+        .select_related("subject")
+        # What grouping reads: a subject's other columns (metadata, media...) are not worth converting.
+        .only(*_CASE_FIELDS),
         key=lambda case: order[case.pk],
     )
-    sketches = {case.pk: near_duplicates.sketch(case.subject.text or "") for case in cases}
+    sketches = dict(
+        zip(
+            [case.pk for case in cases],
+            near_duplicates.sketches([case.subject.text or "" for case in cases]),
+            strict=True,
+        )
+    )
     # Too short to tell a campaign from chance (as `group_case`): not even indexed.
     texts = [case for case in cases if sketches[case.pk].shingles >= settings.CAMPAIGN_MIN_SHINGLES]
     found: dict[int, list[Campaign]] = {case.pk: [] for case in cases}
@@ -75,7 +88,9 @@ def group_cases(case_ids: list[int]) -> dict[int, list[Campaign]]:
         for case in cases:
             hosts = subject_hosts(case.subject)
             if hosts:
-                campaign = in_savepoint(Kind.SHARED_DOMAIN, case, lambda case: group_hosts(case, hosts))
+                campaign = in_savepoint(
+                    Kind.SHARED_DOMAIN, case, lambda case, hosts=hosts: group_hosts(case, hosts)
+                )
                 if campaign is not None:
                     found[case.pk].append(campaign)
     return found
@@ -150,6 +165,8 @@ class _Chunk:
     def group(self) -> dict[int, Campaign]:
         existed, position = self._store_signatures()
         similar = self._similar(self._candidates(), position)
+        if not any(similar.values()) and not existed:
+            return {}  # unique texts, first seen: indexed, and nothing more to read or write
         subject_ids = {subject_id for scores in similar.values() for subject_id in scores}
         open_cases = self._open_cases(subject_ids)
         replay = self._load_memberships(subject_ids)
@@ -164,9 +181,7 @@ class _Chunk:
             ][:MAX_PEERS]
             self._join_or_form(replay, case, peers, scores, jaccard=max(scores.values(), default=None))
         self._write(replay)
-        return {
-            case.pk: replay.member_of[case.pk].row for case in self.cases if case.pk in replay.member_of
-        }
+        return {case.pk: replay.member_of[case.pk].row for case in self.cases if case.pk in replay.member_of}
 
     # --- reads: the index and the neighbourhood of the whole chunk -------------------------------------
 
@@ -184,66 +199,34 @@ class _Chunk:
         if stale:
             TextSignature.objects.filter(stale).delete()
         now = timezone.now()
-        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(firsts))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {_SIGNATURES} (subject_id, content_version, signature, shingles, created_at) "  # noqa: S608
-                f"VALUES {rows} ON CONFLICT (subject_id, content_version) DO NOTHING "
-                "RETURNING id, subject_id",
-                [
-                    value
-                    for case in firsts.values()
-                    for value in (
-                        case.subject_id,
-                        case.subject.content_version,
-                        self.sketches[case.pk].to_bytes(),
-                        self.sketches[case.pk].shingles,
-                        now,
-                    )
-                ],
-            )
-            added = dict(cursor.fetchall())  # signature id -> subject id
-            bands = [
+        added = campaign_sql.insert_signatures(
+            [
+                (
+                    case.subject_id,
+                    case.subject.content_version,
+                    self.sketches[case.pk].to_bytes(),
+                    self.sketches[case.pk].shingles,
+                    now,
+                )
+                for case in firsts.values()
+            ]
+        )
+        campaign_sql.insert_fingerprints(
+            [
                 value
                 for signature_id, subject_id in added.items()
                 for band, band_hash in enumerate(self.sketches[firsts[subject_id].pk].band_hashes())
                 for value in (signature_id, subject_id, band, band_hash)
             ]
-            for start in range(0, len(bands), _ROWS_PER_INSERT * 4):
-                part = bands[start : start + _ROWS_PER_INSERT * 4]
-                cursor.execute(
-                    f"INSERT INTO {_FINGERPRINTS} (signature_id, subject_id, band, band_hash) VALUES "  # noqa: S608
-                    + ", ".join(["(%s, %s, %s, %s)"] * (len(part) // 4)),
-                    part,
-                )
+        )
         positions = {case.subject_id: n for n, case in reversed(list(enumerate(self.cases)))}
         existed = set(firsts) - set(added.values())
         return existed, {signature_id: positions[subject] for signature_id, subject in added.items()}
 
     def _candidates(self) -> list[tuple[int, int, bytes]]:
-        """Every signature sharing a band with any case of the chunk, at most MAX_CANDIDATES per band: one
-        query. On PostgreSQL a LATERAL look-up per band stops at its limit in the band index (a hot band of
-        a 10,000-strong spam wave costs 200 index entries, not 10,000); SQLite numbers the rows instead."""
+        """Every signature sharing a band with any case of the chunk (at most MAX_CANDIDATES a band)."""
         bands = sorted({band for case in self.cases for band in self.sketches[case.pk].band_hashes()})
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    f"SELECT s.id, s.subject_id, s.signature FROM {_SIGNATURES} s WHERE s.id IN ("  # noqa: S608
-                    "SELECT c.signature_id FROM unnest(%s::bigint[]) AS b(h) CROSS JOIN LATERAL ("
-                    f"SELECT f.signature_id FROM {_FINGERPRINTS} f WHERE f.band_hash = b.h "
-                    f"LIMIT {MAX_CANDIDATES}) c)",
-                    [bands],
-                )
-            else:
-                marks = ", ".join(["%s"] * len(bands))
-                cursor.execute(
-                    f"SELECT s.id, s.subject_id, s.signature FROM {_SIGNATURES} s WHERE s.id IN ("  # noqa: S608
-                    "SELECT signature_id FROM (SELECT f.signature_id, ROW_NUMBER() OVER "
-                    f"(PARTITION BY f.band_hash) AS n FROM {_FINGERPRINTS} f WHERE f.band_hash IN ({marks})) "
-                    f"WHERE n <= {MAX_CANDIDATES})",
-                    bands,
-                )
-            return cursor.fetchall()
+        return campaign_sql.candidates(bands, per_band=MAX_CANDIDATES)
 
     def _similar(self, candidates, position: dict[int, int]) -> dict[int, dict[int, float]]:
         """Per case: the subjects it would have found one by one (sharing a band, indexed before it, not
@@ -263,7 +246,9 @@ class _Chunk:
         for n, case in enumerate(self.cases):
             sketch = self.sketches[case.pk]
             shares = np.isin(candidate_bands, sketch.band_hashes()).any(axis=1)
-            visible = np.flatnonzero(shares & (seen_from < n) & (subjects != case.subject_id))[:MAX_CANDIDATES]
+            visible = np.flatnonzero(shares & (seen_from < n) & (subjects != case.subject_id))[
+                :MAX_CANDIDATES
+            ]
             scores = (matrix[visible] == sketch.signature).mean(axis=1)
             similar[case.pk] = {
                 int(subjects[index]): float(score)
@@ -274,12 +259,8 @@ class _Chunk:
 
     def _open_cases(self, subject_ids: set[int]) -> dict[int, list[Peer]]:
         found: dict[int, list[Peer]] = {}
-        rows = (
-            Case.objects.filter(subject_id__in=subject_ids, kind=Case.Kind.REPORT)
-            .exclude(status=Case.Status.RESOLVED)
-            .values_list("pk", "subject_id", "subject__author_id", "is_restricted")
-        )
-        for case_id, subject_id, author_id, restricted in rows[: MAX_PEERS * max(len(self.cases), 1)]:
+        rows = campaign_sql.open_cases(subject_ids, limit=MAX_PEERS * len(self.cases))
+        for case_id, subject_id, author_id, restricted in rows:
             found.setdefault(subject_id, []).append(Peer(case_id, subject_id, author_id, restricted))
         return found
 
@@ -287,17 +268,15 @@ class _Chunk:
         """The text memberships of the matched subjects (resolved cases too) and of the chunk's cases, and
         their open campaigns, locked in id order (the fixed lock order `group_case` uses)."""
         replay = _Replay()
-        rows = list(
-            CampaignMember.objects.filter(
-                Q(subject_id__in=subject_ids) | Q(case_id__in=[case.pk for case in self.cases]), kind=TEXT
-            ).values_list("case_id", "subject_id", "campaign_id")
-        )
-        locked = {
-            campaign.pk: _Campaign(campaign, (0, campaign.pk))
-            for campaign in Campaign.objects.select_for_update()
-            .filter(pk__in={campaign_id for _, _, campaign_id in rows}, status=Campaign.Status.OPEN)
-            .order_by("pk")
-        } if rows else {}
+        rows = campaign_sql.memberships(TEXT, subject_ids, [case.pk for case in self.cases])
+        locked = {}
+        if rows:
+            locking = Campaign.objects.select_for_update().filter(
+                pk__in={campaign_id for _, _, campaign_id in rows}, status=Campaign.Status.OPEN
+            )
+            locked = {
+                campaign.pk: _Campaign(campaign, (0, campaign.pk)) for campaign in locking.order_by("pk")
+            }
         closed = {}
         for case_id, subject_id, campaign_id in rows:
             # A member of a campaign closed meanwhile counts as taken, in no open campaign (as one by one).
@@ -348,7 +327,9 @@ class _Chunk:
             row.last_grown_at = now
         row.is_restricted = row.is_restricted or any(peer.is_restricted for peer in joining)
         replay.touched[id(target)] = target
-        self._size_signals(replay, target, [peer.case_id for peer in joining] + [case.pk], bool(campaigns[1:]))
+        self._size_signals(
+            replay, target, [peer.case_id for peer in joining] + [case.pk], bool(campaigns[1:])
+        )
 
     def _merge(self, replay: _Replay, younger: _Campaign, *, into: _Campaign, bridge: Case, now) -> None:
         moved = younger.row.member_count
@@ -376,7 +357,9 @@ class _Chunk:
             )
         )
 
-    def _size_signals(self, replay: _Replay, campaign: _Campaign, case_ids: list[int], everyone: bool) -> None:
+    def _size_signals(
+        self, replay: _Replay, campaign: _Campaign, case_ids: list[int], everyone: bool
+    ) -> None:
         size = campaign.row.member_count
         doubled = size >= settings.CAMPAIGN_MIN_MEMBERS and size & (size - 1) == 0
         if everyone or doubled:
@@ -398,7 +381,7 @@ class _Chunk:
         for campaign in replay.touched.values():
             if campaign.merged_into is not None:
                 campaign.row.merged_into_id = campaign.merged_into.row.pk
-        if replay.moved_from:
+        if replay.moved_from:  # a merge: the younger campaigns' members already stored follow (rare)
             CampaignMember.objects.filter(campaign_id__in=[c.row.pk for c in replay.moved_from]).update(
                 campaign_id=SqlCase(
                     *[When(campaign_id=c.row.pk, then=Value(_final(c).row.pk)) for c in replay.moved_from]
@@ -416,11 +399,7 @@ class _Chunk:
             )
             for peer, joined_at in replay.joined
         )
-        rows = [campaign.row for campaign in replay.touched.values()]
-        if rows:
-            Campaign.objects.bulk_update(
-                rows, ["member_count", "is_restricted", "last_grown_at", "first_seen_at", "status", "merged_into"]
-            )
+        campaign_sql.save_campaigns([campaign.row for campaign in replay.touched.values()])
         record_events(
             [
                 audit_event(actor=DETECTOR, verb=verb, target=target.row, case_id=case_id, data=data())
@@ -432,39 +411,11 @@ class _Chunk:
     def _write_sizes(self, replay: _Replay) -> None:
         # Open campaigns whose members were all rewritten (a doubling, a merge): the last such size, to every
         # member in the database; the cases this chunk wrote to afterwards are corrected just below.
-        rewrites = [(c, w) for c, w in replay.everyone.values() if not c.merged]
-        if rewrites:
-            Signal.objects.filter(
-                dedupe_key=DEDUPE_KEY,
-                case_id__in=CampaignMember.objects.filter(
-                    campaign_id__in=[c.row.pk for c, _ in rewrites]
-                ).values("case_id"),
-            ).update(
-                value=SqlCase(
-                    *[
-                        When(
-                            case_id__in=CampaignMember.objects.filter(campaign_id=c.row.pk).values("case_id"),
-                            then=Value(w.size, output_field=JSONField()),
-                        )
-                        for c, w in rewrites
-                    ],
-                    output_field=JSONField(),
-                )
-            )
-        if not replay.sizes:
-            return
-        by_size: dict[int, list[int]] = {}
-        for case_id, write in replay.sizes.items():
-            by_size.setdefault(write.size, []).append(case_id)
-        Signal.objects.filter(dedupe_key=DEDUPE_KEY, case_id__in=list(replay.sizes)).update(
-            value=SqlCase(
-                *[
-                    When(case_id__in=ids, then=Value(size, output_field=JSONField()))
-                    for size, ids in by_size.items()
-                ],
-                output_field=JSONField(),
-            )
+        campaign_sql.set_member_sizes(
+            DEDUPE_KEY, TEXT, {c.row.pk: w.size for c, w in replay.everyone.values() if not c.merged}
         )
+        sizes = {case_id: write.size for case_id, write in replay.sizes.items()}
+        campaign_sql.set_case_sizes(DEDUPE_KEY, sizes)
         Signal.objects.bulk_create(
             [
                 Signal(

@@ -21,7 +21,23 @@ pytestmark = pytest.mark.django_db
 
 OTHER = "Win a brand new phone by clicking the link in my bio before midnight tonight friends"
 THIRD = "Your account will be closed unless you verify your password at the secure portal this week"
-WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar".split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+]
 
 
 @pytest.fixture
@@ -42,13 +58,20 @@ def snapshot(case_ids):
     """What grouping left, named without database ids (a campaign by the case whose grouping founded it),
     so two runs that allocate different ids compare equal."""
     founded = {
-        int(event.target_id): event.case_id
-        for event in AuditEvent.objects.filter(verb="campaign.formed")
+        int(event.target_id): event.case_id for event in AuditEvent.objects.filter(verb="campaign.formed")
     }
     name = {pk: f"founded-by-{founded.get(pk)}" for pk in Campaign.objects.values_list("pk", flat=True)}
     return {
         "campaigns": sorted(
-            (name[c.pk], c.kind, c.shared_key, c.status, c.member_count, c.is_restricted, name.get(c.merged_into_id))
+            (
+                name[c.pk],
+                c.kind,
+                c.shared_key,
+                c.status,
+                c.member_count,
+                c.is_restricted,
+                name.get(c.merged_into_id),
+            )
             for c in Campaign.objects.all()
         ),
         "members": sorted(
@@ -56,7 +79,9 @@ def snapshot(case_ids):
             for m in CampaignMember.objects.all()
         ),
         "sizes": sorted(
-            Signal.objects.filter(label="campaign.size").values_list("case_id", "dedupe_key", "value", "model")
+            Signal.objects.filter(label="campaign.size").values_list(
+                "case_id", "dedupe_key", "value", "model"
+            )
         ),
         "events": sorted(
             (e.verb, e.case_id, name[int(e.target_id)], tuple(sorted(k for k in e.data)), e.data.get("moved"))
@@ -111,7 +136,10 @@ def test_a_mixed_chunk_groups_as_one_by_one_joins_forms_within_the_chunk_and_mer
     assert AuditEvent.objects.filter(verb="campaign.formed", case_id=chunk[4].pk).count() == 1
     third = CampaignMember.objects.get(case=chunk[8]).campaign
     assert third.member_count == 4 and third.is_restricted
-    assert CampaignMember.objects.get(case=chunk[7]).campaign == CampaignMember.objects.get(case=older[2]).campaign
+    assert (
+        CampaignMember.objects.get(case=chunk[7]).campaign
+        == CampaignMember.objects.get(case=older[2]).campaign
+    )
 
 
 def test_a_random_stream_in_chunks_groups_as_one_by_one(make_case):
@@ -171,7 +199,9 @@ def test_a_chunk_costs_a_fixed_number_of_statements(make_case, django_assert_max
 def test_intakes_enrichment_chunk_groups_once_and_routes_each_case_on_its_size(make_case, monkeypatch):
     cases = [make_case(text, f"author-{i}") for i, text in enumerate(VARIANTS)]
     calls = []
-    monkeypatch.setattr(enrichment, "group_case", lambda case: calls.append(case.pk) or campaigns.group_case(case))
+    monkeypatch.setattr(
+        enrichment, "group_case", lambda case: calls.append(case.pk) or campaigns.group_case(case)
+    )
 
     tasks.enrich_cases.apply(args=([case.pk for case in cases],))
 
