@@ -40,7 +40,7 @@ from cases.detection.campaigns import (
     in_savepoint,
     subject_hosts,
 )
-from cases.models import Campaign, CampaignMember, Case, Signal, TextSignature
+from cases.models import Campaign, CampaignMember, Case, TextSignature
 from moderation.audit import Verb, audit_event, record_events
 
 logger = logging.getLogger(__name__)
@@ -137,14 +137,6 @@ class _Campaign:
 
 
 @dataclass
-class _Write:
-    """The last `campaign.size` written to a case in the replay, and when (a step of the replay)."""
-
-    step: int
-    size: int
-
-
-@dataclass
 class _Replay:
     member_of: dict[int, _Campaign] = field(default_factory=dict)  # case id -> campaign (this kind)
     members_by_subject: dict[int, set[int]] = field(default_factory=dict)
@@ -152,8 +144,8 @@ class _Replay:
     moved_from: list[_Campaign] = field(default_factory=list)  # merged campaigns already in the database
     touched: dict[int, _Campaign] = field(default_factory=dict)  # id() -> campaign
     events: list[tuple] = field(default_factory=list)  # (verb, campaign, case id, data builder)
-    sizes: dict[int, _Write] = field(default_factory=dict)  # case id -> last size written to it
-    everyone: dict[int, tuple[_Campaign, _Write]] = field(default_factory=dict)  # id() -> last rewrite
+    sizes: dict[int, int] = field(default_factory=dict)  # case id -> the last size written to it
+    everyone: dict[int, tuple[_Campaign, int]] = field(default_factory=dict)  # id() -> its last rewrite
 
 
 class _Chunk:
@@ -172,7 +164,7 @@ class _Chunk:
         replay = self._load_memberships(subject_ids)
         for case in self.cases:
             scores = similar[case.pk]
-            if not scores and case.subject_id not in existed:
+            if not scores and case.pk not in existed:
                 continue
             peers = [
                 replace(peer, jaccard=scores[peer.subject_id])
@@ -187,7 +179,7 @@ class _Chunk:
 
     def _store_signatures(self) -> tuple[set[int], dict[int, int]]:
         """Index every subject of the chunk (its current content version) in two INSERTs. Returns the
-        subjects that were indexed before (as `group_case` sees "existed"), and the chunk position of each
+        cases whose subject was indexed before them (as `group_case` sees "existed"), and the position of each
         signature this chunk added (a case sees only those of the cases before it)."""
         firsts: dict[int, Case] = {}
         for case in self.cases:
@@ -220,7 +212,11 @@ class _Chunk:
             ]
         )
         positions = {case.subject_id: n for n, case in reversed(list(enumerate(self.cases)))}
-        existed = set(firsts) - set(added.values())
+        before = set(firsts) - set(added.values())
+        # A second case on a subject finds it indexed by the first, as it would one by one.
+        existed = {
+            case.pk for case in self.cases if case.subject_id in before or firsts[case.subject_id] is not case
+        }
         return existed, {signature_id: positions[subject] for signature_id, subject in added.items()}
 
     def _candidates(self) -> list[tuple[int, int, bytes]]:
@@ -363,15 +359,14 @@ class _Chunk:
         size = campaign.row.member_count
         doubled = size >= settings.CAMPAIGN_MIN_MEMBERS and size & (size - 1) == 0
         if everyone or doubled:
-            write = _Write(next(self.steps), size)
-            replay.everyone[id(campaign)] = (campaign, write)
-            # Cases the replay knows of: rewritten now, so a later write to one of them still wins.
+            # Every member, in the database too, is written at the end (the campaign's last rewrite); the
+            # cases this chunk writes to are followed here, so a later write to one of them still wins.
+            replay.everyone[id(campaign)] = (campaign, size)
             for case_id, member_of in replay.member_of.items():
                 if member_of is campaign and case_id in replay.sizes:
-                    replay.sizes[case_id] = write
-        write = _Write(next(self.steps), size)
+                    replay.sizes[case_id] = size
         for case_id in case_ids:
-            replay.sizes[case_id] = write
+            replay.sizes[case_id] = size
 
     # --- writes ----------------------------------------------------------------------------------------
 
@@ -406,31 +401,19 @@ class _Chunk:
                 for verb, target, case_id, data in replay.events
             ]
         )
-        self._write_sizes(replay)
-
-    def _write_sizes(self, replay: _Replay) -> None:
-        # Open campaigns whose members were all rewritten (a doubling, a merge): the last such size, to every
-        # member in the database; the cases this chunk wrote to afterwards are corrected just below.
+        # Open campaigns whose members were all rewritten (a doubling, a merge): their last such size to
+        # every member in the database; then the cases this chunk wrote to, with what the replay left them.
         campaign_sql.set_member_sizes(
-            DEDUPE_KEY, TEXT, {c.row.pk: w.size for c, w in replay.everyone.values() if not c.merged}
+            DEDUPE_KEY, TEXT, {c.row.pk: size for c, size in replay.everyone.values() if not c.merged}
         )
-        sizes = {case_id: write.size for case_id, write in replay.sizes.items()}
-        campaign_sql.set_case_sizes(DEDUPE_KEY, sizes)
-        Signal.objects.bulk_create(
-            [
-                Signal(
-                    case_id=case_id,
-                    source=Signal.Source.CONTEXT,
-                    source_name=SIGNAL_SOURCE_NAME,
-                    model=TEXT,
-                    model_version=near_duplicates.VERSION,
-                    label=SIGNAL_LABEL,
-                    value=write.size,
-                    dedupe_key=DEDUPE_KEY,
-                )
-                for case_id, write in replay.sizes.items()
-            ],
-            ignore_conflicts=True,
+        campaign_sql.set_case_sizes(DEDUPE_KEY, replay.sizes)
+        campaign_sql.add_size_signals(
+            replay.sizes,
+            dedupe_key=DEDUPE_KEY,
+            source_name=SIGNAL_SOURCE_NAME,
+            label=SIGNAL_LABEL,
+            model=TEXT,
+            model_version=near_duplicates.VERSION,
         )
 
 

@@ -192,3 +192,14 @@ def set_case_sizes(dedupe_key: str, sizes: dict[int, int]) -> None:
             f"ELSE value END WHERE dedupe_key = %s AND case_id IN ({_marks(sizes)})",
             [*(item for case_id, size in sizes.items() for item in (case_id, str(size))), dedupe_key, *sizes],
         )
+
+
+def add_size_signals(sizes: dict[int, int], **fields: str) -> None:
+    """A `campaign.size` signal (context) for each of these cases that has none yet."""
+    Signal.objects.bulk_create(
+        [
+            Signal(case_id=case_id, source=Signal.Source.CONTEXT, value=size, **fields)
+            for case_id, size in sizes.items()
+        ],
+        ignore_conflicts=True,
+    )
