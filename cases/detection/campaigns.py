@@ -1,6 +1,7 @@
 """Grouping open cases into campaigns: near-duplicate text, a shared link host, shared media.
 
-    group_case(case)            when a case is enriched (`cases.detection.enrichment`): text and link hosts
+    group_case(case)            when a case is enriched alone (`cases.detection.enrichment`): text and hosts
+    group_cases(ids)            intake's chunks, all at once (`cases.detection.campaign_batch`, same result)
     group_cases_media(ids)      after `fetch_case_media` stored the cases' pictures: their SHA-256s
 
 A campaign forms when at least `CAMPAIGN_MIN_MEMBERS` open cases, by at least `CAMPAIGN_MIN_AUTHORS` authors,

@@ -209,3 +209,36 @@ def test_intakes_enrichment_chunk_groups_once_and_routes_each_case_on_its_size(m
     sizes = dict(Signal.objects.filter(label="campaign.size").values_list("case_id", "value"))
     assert sizes == {case.pk: 4 for case in cases}
     assert all(Case.objects.get(pk=case.pk).routed_at is not None for case in cases)
+
+
+def test_vectorised_signatures_are_datasketchs():
+    """Stored fingerprints stay valid: the chunk's numpy MinHash equals datasketch's, byte for byte."""
+    import zlib
+
+    import numpy as np
+    from datasketch import MinHash
+
+    from cases.detection import near_duplicates
+
+    texts = [
+        *VARIANTS,
+        *UNRELATED,
+        "",
+        "ok",
+        "\u041f\u0440\u0438\u0432\u0435\u0442 \u043c\u0438\u0440, \u043a\u0430\u043a \u0434\u0435\u043b\u0430 today",
+        "x" * 5000,
+        "a\u200bb c.d.e",
+    ]
+    for text, sketch in zip(texts, near_duplicates.sketches(texts), strict=True):
+        reference = MinHash(
+            num_perm=near_duplicates.NUM_PERM,
+            permutations=near_duplicates._TEMPLATE.permutations,
+            scheme="affine32",
+            hashfunc=zlib.crc32,
+        )
+        grams = near_duplicates.shingles(text)
+        if grams:
+            reference.update_batch(grams)
+        assert np.array_equal(sketch.signature, np.asarray(reference.hashvalues, dtype=np.uint32)), text
+        assert sketch.band_hashes() == near_duplicates.band_hashes(reference.hashvalues.astype(np.uint32))
+        assert sketch.shingles == len(grams)
