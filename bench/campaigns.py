@@ -9,8 +9,8 @@ every N cases: the baseline), then, the index and campaigns emptied, in chunks o
 (one transaction a chunk, as intake's enrichment chunks do); it prints both, their ratio, and whether the
 two found the same campaigns.
 
-Against the database the app uses: $DATABASE_URL (PostgreSQL: a fresh database `moderation_campaigns_bench`
-on that server) or, without it, a fresh SQLite file. The stream is short texts (8-20 words, ~60-130
+Against the database the app uses: $DATABASE_URL (PostgreSQL: a fresh database `moderation_campaigns_bench`,
+or $BENCH_DATABASE_NAME, on that server) or, without it, a fresh SQLite file of that name. The stream is short texts (8-20 words, ~60-130
 characters): 80% unique, 20% near-duplicates of 50 campaign templates (a word swapped or added, Cyrillic
 homoglyphs, zero-width characters, leet, separators, stretched letters, punctuation), by random authors.
 Cases are created before the clock starts (intake is not measured here); each case is then grouped in its own
@@ -369,7 +369,10 @@ def _setup(database_url: str | None) -> str:
         os.environ["DATABASE_URL"] = url
         where = f"PostgreSQL (fresh {url.rsplit('/', 1)[-1]})"
     else:
-        path = os.path.join(tempfile.gettempdir(), "moderation_campaigns_bench.sqlite3")
+        path = os.path.join(
+            tempfile.gettempdir(),
+            os.environ.get("BENCH_DATABASE_NAME", "moderation_campaigns_bench") + ".sqlite3",
+        )
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
