@@ -1,10 +1,16 @@
-"""Campaign clustering benchmark: reports/s through `cases.detection.campaigns.group_case` on one core, and
-how well it finds the campaigns planted in the stream.
+"""Campaign clustering benchmark: reports/s through `cases.detection.campaigns.group_case` (one by one) or
+`cases.detection.campaign_batch.group_cases` (a chunk at once) on one core, and how well it finds the
+campaigns planted in the stream.
 
-    python bench/campaigns.py [--reports 5000] [--templates 50] [--duplicates 0.2] [--seed 7]
+    python bench/campaigns.py [--reports 5000] [--templates 50] [--duplicates 0.2] [--seed 7] [--batch N]
 
-Against the database the app uses: $DATABASE_URL (PostgreSQL: a fresh database `moderation_campaigns_bench`
-on that server) or, without it, a fresh SQLite file. The stream is short texts (8-20 words, ~60-130
+`--batch N` runs the stream twice in the same process, on the same database: first one by one (a commit
+every N cases: the baseline), then, the index and campaigns emptied, in chunks of N through `group_cases`
+(one transaction a chunk, as intake's enrichment chunks do); it prints both, their ratio, and whether the
+two found the same campaigns.
+
+Against the database the app uses: $DATABASE_URL (PostgreSQL: a fresh database `moderation_campaigns_bench`,
+or $BENCH_DATABASE_NAME, on that server) or, without it, a fresh SQLite file of that name. The stream is short texts (8-20 words, ~60-130
 characters): 80% unique, 20% near-duplicates of 50 campaign templates (a word swapped or added, Cyrillic
 homoglyphs, zero-width characters, leet, separators, stretched letters, punctuation), by random authors.
 Cases are created before the clock starts (intake is not measured here); each case is then grouped in its own
@@ -248,12 +254,19 @@ def pairwise(found: dict[int, int | None], planted: dict[int, int | None]) -> tu
 
 
 def run(
-    *, reports: int, templates: int = 50, duplicates: float = 0.2, seed: int = 7, commit_every: int = 1
+    *,
+    reports: int,
+    templates: int = 50,
+    duplicates: float = 0.2,
+    seed: int = 7,
+    commit_every: int = 1,
+    batch: int = 0,
 ) -> dict:
-    """Create the cases, group each one, and measure (needs a migrated database and Django set up)."""
+    """Create the cases, group them (one by one, or in chunks of `batch`), and measure (needs a migrated
+    database and Django set up)."""
     from django.db import transaction
 
-    from cases.detection import campaigns, near_duplicates
+    from cases.detection import campaign_batch, campaigns, near_duplicates
     from cases.models import Campaign, CampaignMember, Case, Subject
     from moderation.models import Policy
 
@@ -284,15 +297,22 @@ def run(
             cursor.fetchone()
         round_trip = (time.perf_counter() - began) / 200
 
-    latencies = []
+    latencies = []  # per case (one by one) or per chunk (batched)
     started = time.perf_counter()
-    for start in range(0, len(ordered), commit_every):
-        with transaction.atomic():
-            for case in ordered[start : start + commit_every]:
-                began = time.perf_counter()
-                with transaction.atomic():  # the enrichment transaction (a savepoint when batched)
-                    campaigns.group_case(case)
-                latencies.append(time.perf_counter() - began)
+    if batch:
+        ids = [case.pk for case in ordered]
+        for start in range(0, len(ids), batch):
+            began = time.perf_counter()
+            campaign_batch.group_cases(ids[start : start + batch])  # its own transaction, one commit
+            latencies.append(time.perf_counter() - began)
+    else:
+        for start in range(0, len(ordered), commit_every):
+            with transaction.atomic():
+                for case in ordered[start : start + commit_every]:
+                    began = time.perf_counter()
+                    with transaction.atomic():  # the enrichment transaction (a savepoint when batched)
+                        campaigns.group_case(case)
+                    latencies.append(time.perf_counter() - began)
     seconds = time.perf_counter() - started
 
     members = dict(
@@ -304,13 +324,21 @@ def run(
     planted = {case.pk: template for case, (_, _, template) in zip(ordered, items, strict=True)}
     precision, recall = pairwise(found, planted)
     latencies.sort()
+    per_report = 1 / max(batch, 1)
     return {
+        "batch": batch,
+        "partition": sorted(
+            sorted(n for n, case in enumerate(ordered) if found[case.pk] == campaign)
+            for campaign in {c for c in found.values() if c is not None}
+        ),
+        "batch_p50_ms": statistics.median(latencies) * 1000,
+        "batch_p95_ms": latencies[max(int(len(latencies) * 0.95) - 1, 0)] * 1000,
         "reports": reports,
         "seconds": seconds,
         "reports_per_second": reports / seconds,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "p50_ms": statistics.median(latencies) * 1000 * per_report,
+        "p95_ms": latencies[max(int(len(latencies) * 0.95) - 1, 0)] * 1000 * per_report,
+        "p99_ms": latencies[max(int(len(latencies) * 0.99) - 1, 0)] * 1000 * per_report,
         "sketch_share": sketch_seconds / seconds,
         "sketch_per_second": reports / sketch_seconds,
         "round_trip_ms": round_trip * 1000,
@@ -321,15 +349,30 @@ def run(
     }
 
 
+def empty_index() -> None:
+    """Forget every campaign, membership, size signal and indexed text, so a second run starts as the first
+    did (the cases and subjects stay: nothing finds them without the index)."""
+    from cases.models import Campaign, CampaignMember, Signal, TextFingerprint, TextSignature
+
+    Signal.objects.filter(label="campaign.size")._raw_delete("default")
+    for model in (CampaignMember, TextFingerprint, TextSignature):
+        model.objects.all()._raw_delete("default")
+    Campaign.objects.update(merged_into=None)
+    Campaign.objects.all()._raw_delete("default")
+
+
 def _setup(database_url: str | None) -> str:
     from _harness import ROOT, fresh_database
 
     if database_url:
-        url = fresh_database("moderation_campaigns_bench")
+        url = fresh_database(os.environ.get("BENCH_DATABASE_NAME", "moderation_campaigns_bench"))
         os.environ["DATABASE_URL"] = url
-        where = "PostgreSQL (fresh moderation_campaigns_bench)"
+        where = f"PostgreSQL (fresh {url.rsplit('/', 1)[-1]})"
     else:
-        path = os.path.join(tempfile.gettempdir(), "moderation_campaigns_bench.sqlite3")
+        path = os.path.join(
+            tempfile.gettempdir(),
+            os.environ.get("BENCH_DATABASE_NAME", "moderation_campaigns_bench") + ".sqlite3",
+        )
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
@@ -365,24 +408,39 @@ def main() -> None:
         help="cases per commit (1: each case commits, the worst case; in production grouping runs inside the "
         "enrichment transaction, whose commit is paid with or without it)",
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="also group in chunks of N through group_cases, after a one-by-one baseline (a commit every N)",
+    )
     args = parser.parse_args()
     where = _setup(os.environ.get("DATABASE_URL"))
-    result = run(
-        reports=args.reports,
-        templates=args.templates,
-        duplicates=args.duplicates,
-        seed=args.seed,
-        commit_every=max(args.commit_every, 1),
-    )
-    print(
-        f"database: {where}; a commit every {max(args.commit_every, 1)} case(s); load {os.getloadavg()[0]:.1f}"
-    )
+    options = dict(reports=args.reports, templates=args.templates, duplicates=args.duplicates, seed=args.seed)
+    commit_every = args.batch or max(args.commit_every, 1)
+    result = run(**options, commit_every=commit_every)
+    print(f"database: {where}; load {os.getloadavg()[0]:.1f}")
+    print(f"== one by one (group_case), a commit every {commit_every} case(s)")
+    _report(result, args)
+    if args.batch:
+        empty_index()
+        batched = run(**options, batch=args.batch)
+        print(f"== batched (group_cases), chunks of {args.batch}, one commit each")
+        _report(batched, args)
+        print(
+            f"chunk: p50 {batched['batch_p50_ms']:.2f} ms, p95 {batched['batch_p95_ms']:.2f} ms; "
+            f"batched/one-by-one: {batched['reports_per_second'] / result['reports_per_second']:.1f}x; "
+            f"same campaigns as one by one: {'yes' if batched['partition'] == result['partition'] else 'NO'}"
+        )
+
+
+def _report(result: dict, args) -> None:
     print(
         f"{result['reports']} reports ({args.duplicates:.0%} near-duplicates of {args.templates} templates) "
         f"grouped in {result['seconds']:.2f} s: {result['reports_per_second']:,.0f} reports/s on one core"
     )
     print(
-        f"per case: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms; "
+        f"per report{' (chunk time / chunk size)' if result['batch'] else ''}: p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms; "
         f"signatures alone are {result['sketch_share']:.0%} of it ({result['sketch_per_second']:,.0f} texts/s: "
         "the CPU floor; the rest is the database)"
     )

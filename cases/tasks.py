@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from cases.detection import campaigns, media
+from cases.detection import campaign_batch, campaigns, media
 from cases.detection.bank_hits import match_media_banks
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
@@ -21,21 +21,21 @@ from queues.services import route_case, route_locked_case
 logger = logging.getLogger(__name__)
 
 
-def enrich_then_route(case_id: int, *, give_up: bool = False) -> EnrichmentOutcome | None:
+def enrich_then_route(case_id: int, *, give_up: bool = False, group: bool = True) -> EnrichmentOutcome | None:
     """Detection stores the case's new signals and routing places it on them, under one lock, in one
     transaction (detection never imports routing: it is handed in here)."""
     try:
-        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case)
+        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case, group=group)
     except IntegrityError:
         # Most likely a queue deleted within the routing cache's lifetime: reload the rules, try once more.
         forget_routing_config()
-        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case)
+        return enrich_case(case_id=case_id, give_up=give_up, route=route_locked_case, group=group)
 
 
-def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> None:
+def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False, group: bool = True) -> None:
     """Enrich what is missing, route on what is known, and schedule another try for sources that may recover."""
     last_attempt = attempt >= settings.ENRICHMENT_MAX_ATTEMPTS
-    outcome = enrich_then_route(case_id, give_up=last_attempt)
+    outcome = enrich_then_route(case_id, give_up=last_attempt, group=group)
     if outcome is None:
         return  # gone or already resolved
     if outcome.retryable:
@@ -51,8 +51,12 @@ def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False) -> 
 
 @task("cases.enrich_cases", soft_time_limit=120, time_limit=150)
 def enrich_cases(self, case_ids: list[int]) -> None:
+    """Intake's chunk: grouped into campaigns first, all at once (a fixed number of statements and one
+    commit for the chunk, and no case row locked meanwhile), then each case enriched and routed, its
+    `campaign.size` signal already stored."""
+    campaign_batch.group_cases(case_ids)
     for case_id in case_ids:
-        enrich_and_route(case_id, eager=bool(self.request.is_eager))
+        enrich_and_route(case_id, eager=bool(self.request.is_eager), group=False)
 
 
 @task("cases.fetch_case_media", soft_time_limit=120, time_limit=150)

@@ -1,6 +1,7 @@
 """Grouping open cases into campaigns: near-duplicate text, a shared link host, shared media.
 
-    group_case(case)            when a case is enriched (`cases.detection.enrichment`): text and link hosts
+    group_case(case)            when a case is enriched alone (`cases.detection.enrichment`): text and hosts
+    group_cases(ids)            intake's chunks, all at once (`cases.detection.campaign_batch`, same result)
     group_cases_media(ids)      after `fetch_case_media` stored the cases' pictures: their SHA-256s
 
 A campaign forms when at least `CAMPAIGN_MIN_MEMBERS` open cases, by at least `CAMPAIGN_MIN_AUTHORS` authors,
@@ -80,10 +81,10 @@ def group_case(case: Case) -> list[Campaign]:
     sketch = near_duplicates.sketch(case.subject.text or "")
     # Too short to tell a campaign from chance: "ok", "thanks", "lol" from a thousand people are not one.
     if sketch.shingles >= settings.CAMPAIGN_MIN_SHINGLES:
-        found.append(_in_savepoint(Kind.NEAR_DUPLICATE_TEXT, case, lambda case: _group_text(case, sketch)))
+        found.append(in_savepoint(Kind.NEAR_DUPLICATE_TEXT, case, lambda case: group_text(case, sketch)))
     hosts = subject_hosts(case.subject)
     if hosts:
-        found.append(_in_savepoint(Kind.SHARED_DOMAIN, case, lambda case: _group_hosts(case, hosts)))
+        found.append(in_savepoint(Kind.SHARED_DOMAIN, case, lambda case: group_hosts(case, hosts)))
     return [campaign for campaign in found if campaign is not None]
 
 
@@ -94,12 +95,12 @@ def group_cases_media(case_ids: list[int]) -> int:
     cases = Case.objects.filter(pk__in=case_ids, kind=Case.Kind.REPORT).exclude(status=Case.Status.RESOLVED)
     for case in cases.select_related("subject").order_by("pk"):
         with transaction.atomic():
-            if _in_savepoint(Kind.SHARED_MEDIA, case, _group_media) is not None:
+            if in_savepoint(Kind.SHARED_MEDIA, case, _group_media) is not None:
                 grouped += 1
     return grouped
 
 
-def _in_savepoint(kind: str, case: Case, group) -> Campaign | None:
+def in_savepoint(kind: str, case: Case, group) -> Campaign | None:
     for attempt in (1, 2):
         try:
             with transaction.atomic():
@@ -119,7 +120,7 @@ def _in_savepoint(kind: str, case: Case, group) -> Campaign | None:
 # --- near-duplicate text -----------------------------------------------------------------------------------
 
 
-def _group_text(case: Case, sketch: near_duplicates.TextSketch) -> Campaign | None:
+def group_text(case: Case, sketch: near_duplicates.TextSketch) -> Campaign | None:
     subject = case.subject
     bands = sketch.band_hashes()
     signature = _store_signature(subject, sketch, bands)
@@ -233,7 +234,7 @@ def subject_hosts(subject) -> list[str]:
     return kept[:MAX_HOSTS]
 
 
-def _group_hosts(case: Case, hosts: list[str]) -> Campaign | None:
+def group_hosts(case: Case, hosts: list[str]) -> Campaign | None:
     return _group_by_keys(case, Kind.SHARED_DOMAIN, ContentIndicator.Kind.HOST, hosts)
 
 

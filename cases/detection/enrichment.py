@@ -45,18 +45,21 @@ RouteAfter = Callable[..., object]
 
 
 def enrich_case(
-    *, case_id: int, give_up: bool = False, route: RouteAfter | None = None
+    *, case_id: int, give_up: bool = False, route: RouteAfter | None = None, group: bool = True
 ) -> EnrichmentOutcome | None:
     """Run every enabled, applicable source that has not yet run for the case, store what they return and
     hand the case to `route` on everything now known, in one transaction.
 
     Returns None if the case is gone or resolved. `give_up` (the last attempt) records retryable failures as
-    final so the case stops waiting for them.
+    final so the case stops waiting for them. `group=False`: the case's chunk was grouped into campaigns
+    just before (`cases.detection.campaign_batch.group_cases`, committed), so it is not grouped again here.
     """
-    return _enrich(case_id=case_id, give_up=give_up, route=route)
+    return _enrich(case_id=case_id, give_up=give_up, route=route, group=group)
 
 
-def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> EnrichmentOutcome | None:
+def _enrich(
+    *, case_id: int, give_up: bool, route: RouteAfter | None, group: bool
+) -> EnrichmentOutcome | None:
     # Compile any bank that changed before the case row is locked: a big bank takes a moment to build, and
     # no routing lock should wait for it.
     compiled_banks()
@@ -69,7 +72,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
             outcome = EnrichmentOutcome(case_id=case_id)
             drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
             drafts += _bank_drafts(case)
-            _apply(case, drafts, outcome, route=route)
+            _apply(case, drafts, outcome, route=route, group=group)
             return outcome
 
     # Network calls happen outside any transaction (no row lock held while a vendor thinks).
@@ -82,7 +85,7 @@ def _enrich(*, case_id: int, give_up: bool, route: RouteAfter | None) -> Enrichm
     with transaction.atomic():
         locked = lock_case_for_routing(case_id)
         if locked is not None:
-            _apply(locked, drafts, outcome, route=route)
+            _apply(locked, drafts, outcome, route=route, group=group)
     return outcome
 
 
@@ -161,7 +164,12 @@ def _collect(key: str, result, drafts: list[SignalDraft], outcome: EnrichmentOut
 
 
 def _apply(
-    case: Case, drafts: list[SignalDraft], outcome: EnrichmentOutcome, *, route: RouteAfter | None = None
+    case: Case,
+    drafts: list[SignalDraft],
+    outcome: EnrichmentOutcome,
+    *,
+    route: RouteAfter | None = None,
+    group: bool = True,
 ) -> None:
     """Store the drafts, merge the enrichment state and route. The caller holds the case's row lock."""
     case_id = case.pk
@@ -208,7 +216,8 @@ def _apply(
     state.update(done=sorted(done), errors=errors, attempts=state.get("attempts", 0) + 1)
     case.enrichment_state = state
     # A local step: the case's `campaign.size` signal must be stored before routing reads its signals.
-    group_case(case)
+    if group:
+        group_case(case)
     changed = ("enrichment_state",)
     if outcome.complete:
         case.enriched_at = timezone.now()

@@ -36,3 +36,14 @@ def test_pairwise_scores_count_pairs():
     # found pairs: (1,2) (1,4) (2,4) (5,6); true pairs: (1,2) (1,3) (2,3) (5,6)
     assert precision == pytest.approx(2 / 4)
     assert recall == pytest.approx(2 / 4)
+
+
+def test_the_batched_mode_finds_what_one_by_one_finds(policies):
+    bench = load_bench()
+    one_by_one = bench.run(reports=120, templates=4, duplicates=0.4, seed=5, commit_every=10)
+    bench.empty_index()
+    batched = bench.run(reports=120, templates=4, duplicates=0.4, seed=5, batch=25)
+
+    assert batched["batch"] == 25 and batched["reports_per_second"] > 0
+    assert batched["partition"] == one_by_one["partition"] and batched["partition"]
+    assert batched["recall"] >= 0.8
