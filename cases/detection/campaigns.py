@@ -31,7 +31,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from cases.content_display import link_hosts, url_host
+from cases.content_display import link_hosts
 from cases.detection import near_duplicates
 from cases.models import (
     Campaign,
@@ -222,10 +222,11 @@ def _is_common_host(host: str) -> bool:
 
 
 def subject_hosts(subject) -> list[str]:
-    """The link hosts a subject's text and URL really go to (`www.` dropped), common hosts left out."""
+    """The link hosts a subject's text really goes to (`www.` dropped), common hosts left out.
+
+    Not the subject's own `url`: that is where the subject lives (its permalink, on the platform's host), so
+    every subject would share it and the whole platform would become one campaign."""
     hosts = link_hosts(subject.text or "", limit=50)
-    if subject.url:
-        hosts.append(url_host(subject.url))
     kept: list[str] = []
     for host in hosts:
         host = host.removeprefix("www.")

@@ -178,7 +178,7 @@ def test_a_host_shared_by_two_authors_forms_one_campaign(make_case):
     cases = [
         enrich(make_case("totally unrelated words here https://promo.evil-deals.test/a?x=1", author="a")),
         enrich(make_case("look at https://www.promo.evil-deals.test/b", author="b")),
-        enrich(make_case("hello", author="b", url="https://user@promo.evil-deals.test/c")),
+        enrich(make_case("hello https://user@promo.evil-deals.test/c", author="b")),
     ]
 
     found = {campaign_of(case, Campaign.Kind.SHARED_DOMAIN) for case in cases}
@@ -186,6 +186,16 @@ def test_a_host_shared_by_two_authors_forms_one_campaign(make_case):
     campaign = found.pop()
     assert campaign.shared_key == "promo.evil-deals.test"
     assert campaign.member_count == 3
+
+
+def test_the_subjects_own_address_is_not_a_shared_link(make_case):
+    """Every post's permalink is on the platform's host: that makes no campaign."""
+    cases = [
+        enrich(make_case(f"nothing alike {n}", author=f"a{n}", url=f"https://platform.test/p/{n}"))
+        for n in range(4)
+    ]
+
+    assert {campaign_of(case, Campaign.Kind.SHARED_DOMAIN) for case in cases} == {None}
 
 
 def test_the_userinfo_trick_groups_on_the_real_host(make_case):
