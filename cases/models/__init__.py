@@ -8,6 +8,7 @@ from cases.models.bank import Bank, BankChange, BankEntry
 from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, TextFingerprint, TextSignature
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
+from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
@@ -31,10 +32,12 @@ __all__ = [
     "Decision",
     "Enforcement",
     "MediaFile",
+    "ModelVersion",
     "OutboxMessage",
     "Report",
     "Reporter",
     "Scorer",
+    "ScoringRecord",
     "Signal",
     "Strike",
     "Subject",
