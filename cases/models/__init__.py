@@ -8,8 +8,8 @@ from cases.models.bank import Bank, BankChange, BankEntry
 from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, TextFingerprint, TextSignature
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
-from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
+from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
