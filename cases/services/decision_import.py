@@ -37,7 +37,7 @@ class ImportOutcome:
 
 
 @dataclass(frozen=True)
-class _Row:
+class DecisionLine:
     line: int
     external_id: str
     text: str
@@ -51,7 +51,7 @@ class _Row:
 
 def _parse(
     line_no: int, raw: str, policies: dict[str, Policy], now: datetime
-) -> tuple[_Row | None, tuple | None]:
+) -> tuple[DecisionLine | None, tuple | None]:
     def bad(name: str, message: str):
         return None, (line_no, name, message)
 
@@ -108,7 +108,7 @@ def _parse(
     if decided_at > now:
         return bad("decided_at", "in the future")
     return (
-        _Row(
+        DecisionLine(
             line_no,
             strings["external_id"],
             strings["text"],
@@ -146,17 +146,11 @@ def _actions_for(policies: set[Policy]) -> dict[tuple[int, bool], Action]:
     return chosen
 
 
-@transaction.atomic(durable=True)
-def import_decisions(*, lines, source: str = "", skip_bad: bool = False) -> ImportOutcome:
-    """Import labelled decisions (one JSON object a line) as resolved, imported cases. Audited once.
-
-    All or nothing: any bad line raises InvalidRows listing every bad line (line number, field, message) and
-    writes nothing; with `skip_bad` the good lines are imported and the bad ones returned. Idempotent by
-    (kind, external_id): a subject that already has an imported case is counted, not imported again.
-    """
+def read_decision_lines(lines) -> tuple[list[DecisionLine], list[tuple[int, str, str]]]:
+    """Parse decision lines (the import format): the good rows, and (line, field, message) for each bad one."""
     now = timezone.now()
     policies = {policy.code: policy for policy in Policy.objects.filter(is_active=True)}
-    rows: list[_Row] = []
+    rows: list[DecisionLine] = []
     problems: list[tuple[int, str, str]] = []
     seen: dict[tuple[str, str], int] = {}
     for line_no, raw in enumerate(lines, start=1):
@@ -178,6 +172,19 @@ def import_decisions(*, lines, source: str = "", skip_bad: bool = False) -> Impo
             continue
         seen[(row.kind, row.external_id)] = line_no
         rows.append(row)
+    return rows, problems
+
+
+@transaction.atomic(durable=True)
+def import_decisions(*, lines, source: str = "", skip_bad: bool = False) -> ImportOutcome:
+    """Import labelled decisions (one JSON object a line) as resolved, imported cases. Audited once.
+
+    All or nothing: any bad line raises InvalidRows listing every bad line (line number, field, message) and
+    writes nothing; with `skip_bad` the good lines are imported and the bad ones returned. Idempotent by
+    (kind, external_id): a subject that already has an imported case is counted, not imported again.
+    """
+    now = timezone.now()
+    rows, problems = read_decision_lines(lines)
     if problems and not skip_bad:
         raise InvalidRows(f"{len(problems)} bad line(s); nothing imported", problems=problems)
     outcome = ImportOutcome(skipped_bad=problems)
