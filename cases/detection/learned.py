@@ -41,7 +41,7 @@ def _numeric(inputs: dict) -> dict:
 
 
 class TextClassifier:
-    def __init__(self, *, c: float = 4.0, max_features: int = 200_000) -> None:
+    def __init__(self, *, c: float = 1.0, max_features: int = 100_000) -> None:
         self.chars = TfidfVectorizer(
             analyzer="char_wb",
             ngram_range=(2, 4),
@@ -97,6 +97,64 @@ class TextClassifier:
         calibrated = self.calibrator is not None
         probability = self.calibrator.predict(raw) if calibrated else 1.0 / (1.0 + np.exp(-raw))
         return [float(min(1.0, max(0.0, p))) for p in probability]
+
+    # --- serving one text: the same arithmetic without sklearn's per-call overhead (about 1.5 ms a call) ----
+
+    def _prepare_fast_path(self) -> None:
+        coef = self.linear.coef_[0]
+        n_chars, n_words = len(self.chars.vocabulary_), len(self.words.vocabulary_)
+        self._fast = [
+            (
+                self.chars.build_analyzer(),
+                {
+                    gram: (float(self.chars.idf_[i]), float(coef[i]))
+                    for gram, i in self.chars.vocabulary_.items()
+                },
+            ),
+            (
+                self.words.build_analyzer(),
+                {
+                    gram: (float(self.words.idf_[i]), float(coef[n_chars + i]))
+                    for gram, i in self.words.vocabulary_.items()
+                },
+            ),
+        ]
+        self._fast_inputs = {
+            name: float(coef[n_chars + n_words + i]) for name, i in self.inputs.vocabulary_.items()
+        }
+        self._fast_intercept = float(self.linear.intercept_[0])
+
+    def score_one(self, features: Features) -> float:
+        """`scores([features])[0]`, computed directly: sublinear TF-IDF, l2-normalised per block, dotted with
+        the weights, then the isotonic calibrator (linear interpolation, clipped). Tests hold it equal."""
+        if getattr(self, "_fast", None) is None:
+            self._prepare_fast_path()
+        raw = self._fast_intercept
+        for analyzer, weights in self._fast:
+            counts: dict[str, int] = {}
+            for gram in analyzer(features.text):
+                if gram in weights:
+                    counts[gram] = counts.get(gram, 0) + 1
+            dot = norm = 0.0
+            for gram, count in counts.items():
+                idf, weight = weights[gram]
+                value = (1.0 + math.log(count)) * idf
+                dot += value * weight
+                norm += value * value
+            if norm:
+                raw += dot / math.sqrt(norm)
+        for name, value in _numeric(features.inputs).items():
+            key = f"{name}={value}" if isinstance(value, str) else name
+            raw += self._fast_inputs.get(key, 0.0) * (1.0 if isinstance(value, str) else value)
+        if self.calibrator is None:
+            return 1.0 / (1.0 + math.exp(-raw))
+        calibrator = self.calibrator
+        return float(min(1.0, max(0.0, np.interp(raw, calibrator.X_thresholds_, calibrator.y_thresholds_))))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_fast", None)  # rebuilt on first use: the artefact holds only the fitted estimators
+        return state
 
     def explain(self, features: Features, top: int = 8) -> list[tuple[str, float]]:
         """The features that pushed this score most, with their contribution to the linear score."""

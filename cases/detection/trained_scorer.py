@@ -27,7 +27,7 @@ def run_trained_scorer(scorer: Scorer, case: Case) -> list[SignalDraft]:
     key = source_key(scorer, subject)
     drafts = []
     for version, model in models:
-        score = model.scores([features])[0]
+        score = model.score_one(features)
         shadow = version.state == ModelVersion.State.SHADOW
         drafts.append(
             SignalDraft(
