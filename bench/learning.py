@@ -85,12 +85,12 @@ def run(*, limit: int | None = None, latency: int = 300, out=print) -> dict:
     for example in examples[:latency]:
         case = cases[example.label.case_id]
         t0 = time.perf_counter()
-        trained.model.scores([features_at(case, case.opened_at)])
+        trained.model.score_one(features_at(case, case.opened_at))
         timings.append((time.perf_counter() - t0) * 1000)
     model_only = []
     for example in examples[:latency]:
         t0 = time.perf_counter()
-        trained.model.scores([example.features])
+        trained.model.score_one(example.features)
         model_only.append((time.perf_counter() - t0) * 1000)
     figures = {
         "emails": len(rows),
