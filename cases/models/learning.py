@@ -51,6 +51,13 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.version} ({self.state})"
 
+    # Within this distance of the threshold the model is unsure: the case page says so, routing boosts it.
+    UNSURE_BAND = 0.1
+    UNSURE_PRIORITY_BOOST = 10.0
+
+    def is_unsure(self, score: float) -> bool:
+        return self.threshold is not None and abs(score - self.threshold) <= self.UNSURE_BAND
+
 
 class ScoringRecord(models.Model):
     """The features a model scored a case on, as they stood then: enough to rebuild the training row and to

@@ -6,7 +6,7 @@ import pytest
 from cases.detection.learned import forget_served_models, served_models
 from cases.detection.training import examples, train
 from cases.labels import policy_labels
-from cases.models import ModelVersion, Scorer, ScoringRecord, Signal, Strike
+from cases.models import Case, ModelVersion, Scorer, ScoringRecord, Signal, Strike
 from cases.services.model_registry import promote_model, register_candidate, shadow_model
 from cases.tasks import enrich_and_route
 from moderation.audit import Actor
@@ -139,3 +139,40 @@ def test_the_one_text_fast_path_scores_exactly_like_the_fitted_pipeline(models):
     for text in texts:
         features = features_of_text(text, kind="post", language="de")
         assert model.score_one(features) == pytest.approx(model.scores([features])[0], abs=1e-6)
+
+
+@pytest.fixture
+def queued_case(models, review_setup):
+    case = factories.OpenCaseFactory(
+        queue=review_setup.queue, policy=models[0], subject__text="buy cheap pills, click this link now"
+    )
+    factories.ReportFactory(case=case)
+    enrich_and_route(case.pk)
+    return case
+
+
+def test_the_case_page_explains_the_live_score(agent_client, queued_case, models):
+    html = agent_client.get(f"/cases/{queued_case.pk}/").content.decode()
+
+    panel = html[html.index('id="model-explanation"') :]
+    panel = panel[: panel.index("</section>")]
+    assert models[1].version in panel
+    assert "What pushed the score" in panel and "towards violating" in panel
+
+
+def test_a_case_the_model_is_unsure_about_is_raised_for_review(queued_case, models):
+    from queues.services.routing import route_case
+
+    live = models[1]
+    score = ScoringRecord.objects.get(case=queued_case, model_version=live).score
+    far = score - 0.5 if score > 0.5 else score + 0.5
+    ModelVersion.objects.filter(pk=live.pk).update(threshold=far)
+    route_case(case_id=queued_case.pk)
+    sure = Case.objects.get(pk=queued_case.pk).priority
+
+    ModelVersion.objects.filter(pk=live.pk).update(threshold=score)
+    route_case(case_id=queued_case.pk)
+
+    assert Case.objects.get(pk=queued_case.pk).priority == pytest.approx(
+        sure + ModelVersion.UNSURE_PRIORITY_BOOST
+    )
