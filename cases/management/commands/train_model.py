@@ -1,5 +1,5 @@
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -32,6 +32,8 @@ class Command(BaseCommand):
             moment = datetime.fromisoformat(since) if since else None
         except ValueError:
             raise CommandError("since: not an ISO 8601 date and time") from None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)  # as import_decisions reads naive times
         try:
             trained = train(policy_id=found.pk, target_precision=target_precision, since=moment)
         except NotEnoughLabels as exc:
