@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from cases import campaign_selectors, selectors
 from cases.detection.explanations import explain_case
+from cases.detection.features import TRAINED_MODEL_PREFIX
 from cases.evidence import shown_content
 from cases.models import Case, MediaFile
 from cases.services import appeals, outbox
@@ -80,7 +81,10 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "first_beat": True,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
         "campaigns": campaign_selectors.case_campaigns(case=case, user=request.user),
-        "model_explanation": explain_case(case),
+        # Only a case one of our models scored costs the explanation's queries.
+        "model_explanation": explain_case(case)
+        if any(s.model.startswith(TRAINED_MODEL_PREFIX) for s in data.signals)
+        else None,
         **extra,
     }
     context.setdefault("selected_policy_id", case.policy_id)

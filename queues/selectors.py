@@ -45,7 +45,8 @@ def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool
     from the database. A fixed number of queries either way. `with_velocity=False` leaves the counters out
     (routing, when no rule it evaluates reads one)."""
     report_rows = Report.objects.filter(case=case)
-    signal_rows = Signal.objects.filter(case=case)
+    # A shadow model's score is for comparing models, never a routing fact nor the case's strongest score.
+    signal_rows = Signal.objects.filter(case=case).exclude(source=Signal.Source.SHADOW_MODEL)
     if as_of is not None:
         report_rows = report_rows.filter(received_at__lte=as_of)
         signal_rows = signal_rows.filter(created_at__lte=as_of)

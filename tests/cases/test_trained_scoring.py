@@ -176,3 +176,15 @@ def test_a_case_the_model_is_unsure_about_is_raised_for_review(queued_case, mode
     assert Case.objects.get(pk=queued_case.pk).priority == pytest.approx(
         sure + ModelVersion.UNSURE_PRIORITY_BOOST
     )
+
+
+def test_a_shadow_score_never_moves_routing(review_setup):
+    from queues.selectors import case_facts
+
+    case = factories.OpenCaseFactory(queue=review_setup.queue)
+    factories.SignalFactory(case=case, source=Signal.Source.SHADOW_MODEL, label="trained.spam", score=0.99)
+
+    facts = case_facts(case, with_velocity=False)
+
+    assert facts.max_score is None
+    assert not [key for key in facts.signals if key[0] == Signal.Source.SHADOW_MODEL]
