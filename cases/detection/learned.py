@@ -16,6 +16,7 @@ import logging
 import math
 import pickle
 import threading
+from collections import Counter
 
 import numpy as np
 from scipy import sparse
@@ -131,13 +132,12 @@ class TextClassifier:
             self._prepare_fast_path()
         raw = self._fast_intercept
         for analyzer, weights in self._fast:
-            counts: dict[str, int] = {}
-            for gram in analyzer(features.text):
-                if gram in weights:
-                    counts[gram] = counts.get(gram, 0) + 1
             dot = norm = 0.0
-            for gram, count in counts.items():
-                idf, weight = weights[gram]
+            for gram, count in Counter(analyzer(features.text)).items():  # counted in C
+                known = weights.get(gram)
+                if known is None:
+                    continue
+                idf, weight = known
                 value = (1.0 + math.log(count)) * idf
                 dot += value * weight
                 norm += value * value
