@@ -5,79 +5,158 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0026_velocity'),
-        ('moderation', '0014_vendor_content_authority'),
+        ("cases", "0026_velocity"),
+        ("moderation", "0014_vendor_content_authority"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='case',
-            name='kind',
-            field=models.CharField(choices=[('report', 'Reports'), ('appeal', 'Appeal'), ('imported', 'Imported decision')], default='report', max_length=8),
+            model_name="case",
+            name="kind",
+            field=models.CharField(
+                choices=[("report", "Reports"), ("appeal", "Appeal"), ("imported", "Imported decision")],
+                default="report",
+                max_length=8,
+            ),
         ),
         migrations.AlterField(
-            model_name='scorer',
-            name='kind',
-            field=models.CharField(choices=[('builtin_text', 'Built-in text model (offline)'), ('http', 'HTTP moderation API'), ('trained', 'Models trained on our decisions (live per policy; shadow ones recorded apart)')], max_length=16),
+            model_name="scorer",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("builtin_text", "Built-in text model (offline)"),
+                    ("http", "HTTP moderation API"),
+                    (
+                        "trained",
+                        "Models trained on our decisions (live per policy; shadow ones recorded apart)",
+                    ),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='signal',
-            name='source',
-            field=models.CharField(choices=[('vendor_score', 'Vendor-provided score'), ('scorer', 'ML scorer'), ('context', 'Context provider'), ('bank', 'Matching bank'), ('shadow_model', 'Shadow model (not routed on)')], max_length=16),
+            model_name="signal",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("vendor_score", "Vendor-provided score"),
+                    ("scorer", "ML scorer"),
+                    ("context", "Context provider"),
+                    ("bank", "Matching bank"),
+                    ("shadow_model", "Shadow model (not routed on)"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('version', models.CharField(max_length=64, unique=True)),
-                ('state', models.CharField(choices=[('candidate', 'Candidate (trained, not scoring)'), ('shadow', 'Shadow (scores recorded, no rule reads them)'), ('live', 'Live'), ('retired', 'Retired')], default='candidate', max_length=12)),
-                ('algorithm', models.CharField(max_length=120)),
-                ('artefact', models.BinaryField()),
-                ('artefact_sha256', models.CharField(max_length=64)),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('threshold', models.FloatField(blank=True, help_text='Score reaching the target precision.', null=True)),
-                ('target_precision', models.FloatField(default=0.9)),
-                ('label_counts', models.JSONField(blank=True, default=dict)),
-                ('window_start', models.DateTimeField(blank=True, null=True)),
-                ('window_end', models.DateTimeField(blank=True, null=True)),
-                ('held_out_from', models.DateTimeField(blank=True, null=True)),
-                ('trained_at', models.DateTimeField(auto_now_add=True)),
-                ('promoted_at', models.DateTimeField(blank=True, null=True)),
-                ('policy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='model_versions', to='moderation.policy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("version", models.CharField(max_length=64, unique=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "Candidate (trained, not scoring)"),
+                            ("shadow", "Shadow (scores recorded, no rule reads them)"),
+                            ("live", "Live"),
+                            ("retired", "Retired"),
+                        ],
+                        default="candidate",
+                        max_length=12,
+                    ),
+                ),
+                ("algorithm", models.CharField(max_length=120)),
+                ("artefact", models.BinaryField()),
+                ("artefact_sha256", models.CharField(max_length=64)),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                (
+                    "threshold",
+                    models.FloatField(
+                        blank=True, help_text="Score reaching the target precision.", null=True
+                    ),
+                ),
+                ("target_precision", models.FloatField(default=0.9)),
+                ("label_counts", models.JSONField(blank=True, default=dict)),
+                ("window_start", models.DateTimeField(blank=True, null=True)),
+                ("window_end", models.DateTimeField(blank=True, null=True)),
+                ("held_out_from", models.DateTimeField(blank=True, null=True)),
+                ("trained_at", models.DateTimeField(auto_now_add=True)),
+                ("promoted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "policy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="model_versions",
+                        to="moderation.policy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-trained_at', '-id'],
+                "ordering": ["-trained_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ScoringRecord',
+            name="ScoringRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scored_at', models.DateTimeField()),
-                ('content_version', models.PositiveIntegerField()),
-                ('feature_hash', models.CharField(max_length=64)),
-                ('inputs', models.JSONField(default=dict, help_text='The numeric and categorical features (text by hash).')),
-                ('score', models.FloatField()),
-                ('is_shadow', models.BooleanField(default=False)),
-                ('case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scoring_records', to='cases.case')),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scoring_records', to='cases.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scored_at", models.DateTimeField()),
+                ("content_version", models.PositiveIntegerField()),
+                ("feature_hash", models.CharField(max_length=64)),
+                (
+                    "inputs",
+                    models.JSONField(
+                        default=dict, help_text="The numeric and categorical features (text by hash)."
+                    ),
+                ),
+                ("score", models.FloatField()),
+                ("is_shadow", models.BooleanField(default=False)),
+                (
+                    "case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scoring_records",
+                        to="cases.case",
+                    ),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="scoring_records",
+                        to="cases.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-scored_at', '-id'],
+                "ordering": ["-scored_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='modelversion',
-            index=models.Index(fields=['policy', 'state'], name='model_version_state_idx'),
+            model_name="modelversion",
+            index=models.Index(fields=["policy", "state"], name="model_version_state_idx"),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'live')), fields=('policy',), name='one_live_model_per_policy'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "live")), fields=("policy",), name="one_live_model_per_policy"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scoringrecord',
-            constraint=models.UniqueConstraint(fields=('case', 'model_version', 'content_version'), name='one_scoring_per_model_version'),
+            model_name="scoringrecord",
+            constraint=models.UniqueConstraint(
+                fields=("case", "model_version", "content_version"), name="one_scoring_per_model_version"
+            ),
         ),
     ]

@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('queues', '0009_rule_states_drop_is_active'),
+        ("queues", "0009_rule_states_drop_is_active"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='rulematch',
-            name='outcome',
-            field=models.CharField(choices=[('routed', 'Routed the case'), ('decided', 'Decided automatically'), ('would_route', 'Would have routed (shadow)'), ('would_decide', 'Would have decided (shadow)'), ('capped', 'Daily cap reached: sent to people'), ('protected', 'Protected subject: sent to people'), ('skipped', 'Passed over (case held or already decided)'), ('sampled', 'Drawn for the review sample: sent to people')], max_length=12),
+            model_name="rulematch",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("routed", "Routed the case"),
+                    ("decided", "Decided automatically"),
+                    ("would_route", "Would have routed (shadow)"),
+                    ("would_decide", "Would have decided (shadow)"),
+                    ("capped", "Daily cap reached: sent to people"),
+                    ("protected", "Protected subject: sent to people"),
+                    ("skipped", "Passed over (case held or already decided)"),
+                    ("sampled", "Drawn for the review sample: sent to people"),
+                ],
+                max_length=12,
+            ),
         ),
     ]
