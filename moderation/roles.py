@@ -40,7 +40,7 @@ LEAD_PERMISSIONS = [
 _CONFIG_MODELS = {
     "moderation": ["policy", "action", "vendor", "vendortoken", "enforcementendpoint", "messagetemplate"],
     "queues": ["queue", "routingrule", "scorecondition", "queueclearance", "rulechangerequest"],
-    "cases": ["scorer", "contextprovider", "tag", "bank", "bankentry"],
+    "cases": ["scorer", "contextprovider", "tag", "bank", "bankentry", "modelversion"],
 }
 _TWO_FACTOR_DEVICES = [("otp_totp", "totpdevice"), ("otp_static", "staticdevice")]
 ADMIN_PERMISSIONS = (

@@ -303,6 +303,11 @@ CELERY_BEAT_SCHEDULE = {
 # --- Enrichment and routing ---------------------------------------------------------------------------------
 # How long a case waits for its scorers and context providers before it is routed on what is known.
 ENRICHMENT_DEADLINE_SECONDS = env_float("ENRICHMENT_DEADLINE_SECONDS", 5.0)
+# Labels must not be only what automation chose to show people: this share of the cases a live rule would
+# decide automatically goes to review instead (uniform, by a hash of the case id: re-routing keeps the draw).
+REVIEW_SAMPLE_RATE = env_float("REVIEW_SAMPLE_RATE", 0.0)
+if not 0.0 <= REVIEW_SAMPLE_RATE <= 1.0:
+    raise ImproperlyConfigured("REVIEW_SAMPLE_RATE must be between 0 and 1 (e.g. 0.02 for 2 %)")
 # How often a worker asks whether a matching bank changed (one small query); a new entry matches within it.
 BANK_RELOAD_SECONDS = env_float("BANK_RELOAD_SECONDS", 30.0)
 # A bank CSV (admin upload or import_bank) is refused beyond these: 1M PDQ hashes is ~70 MB.

@@ -12,7 +12,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 
 from cases.counters import COUNTER_NAMES, counters_at, live_counters
-from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report, Signal, SubjectTag
+from cases.models import CLAIMABLE_STATUSES, Case, Decision, ModelVersion, Report, Signal, SubjectTag
 from cases.track_record import active_strike_count, reporter_weight
 from moderation.config_cache import ConfigCache
 from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
@@ -45,7 +45,8 @@ def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool
     from the database. A fixed number of queries either way. `with_velocity=False` leaves the counters out
     (routing, when no rule it evaluates reads one)."""
     report_rows = Report.objects.filter(case=case)
-    signal_rows = Signal.objects.filter(case=case)
+    # A shadow model's score is for comparing models, never a routing fact nor the case's strongest score.
+    signal_rows = Signal.objects.filter(case=case).exclude(source=Signal.Source.SHADOW_MODEL)
     if as_of is not None:
         report_rows = report_rows.filter(received_at__lte=as_of)
         signal_rows = signal_rows.filter(created_at__lte=as_of)
@@ -96,6 +97,23 @@ def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool
         max_score=max_score,
     )
     return facts
+
+
+def unsure_model_boost(facts: "CaseFacts") -> float:
+    """Leads for review: a case our live model is unsure about (its score near the model's threshold) is
+    raised, so people label exactly where the model learns most. No query unless a trained model scored it."""
+    trained = {
+        label.removeprefix("trained."): max(by_name.values())
+        for (source, label), by_name in facts.signals.items()
+        if source == ScoreCondition.Source.SCORER and label.startswith("trained.") and by_name
+    }
+    if not trained:
+        return 0.0
+    live = ModelVersion.objects.filter(
+        state=ModelVersion.State.LIVE, policy__code__in=list(trained)
+    ).select_related("policy")
+    unsure = any(version.is_unsure(trained[version.policy.code]) for version in live)
+    return ModelVersion.UNSURE_PRIORITY_BOOST if unsure else 0.0
 
 
 def rules_use_velocity(rules) -> bool:

@@ -19,7 +19,8 @@ from cases.counters import BANK_SOURCE, record_bank_hits
 from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
 from cases.detection.campaigns import group_case
 from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
-from cases.models import Case, ContextProvider, Scorer, Signal
+from cases.detection.trained_scorer import run_trained_scorer
+from cases.models import Case, ContextProvider, Scorer, ScoringRecord, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
 from moderation.content import find_unstorable_text, printable
 
@@ -70,7 +71,7 @@ def _enrich(
             if case is None or case.status == Case.Status.RESOLVED:
                 return None
             outcome = EnrichmentOutcome(case_id=case_id)
-            drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+            drafts = _run_sources(_pending_sources(case), case, outcome, give_up=give_up)
             drafts += _bank_drafts(case)
             _apply(case, drafts, outcome, route=route, group=group)
             return outcome
@@ -80,7 +81,7 @@ def _enrich(
     if case is None or case.status == Case.Status.RESOLVED:
         return None
     outcome = EnrichmentOutcome(case_id=case_id)
-    drafts = _run_sources(_pending_sources(case), case.subject, outcome, give_up=give_up)
+    drafts = _run_sources(_pending_sources(case), case, outcome, give_up=give_up)
     drafts += _bank_drafts(case)
     with transaction.atomic():
         locked = lock_case_for_routing(case_id)
@@ -107,13 +108,17 @@ def may_receive(source: Scorer | ContextProvider, case: Case) -> bool:
 
 
 def _run_sources(
-    pending: dict[str, Scorer | ContextProvider], subject, outcome: EnrichmentOutcome, *, give_up: bool
+    pending: dict[str, Scorer | ContextProvider], case: Case, outcome: EnrichmentOutcome, *, give_up: bool
 ) -> list[SignalDraft]:
     """Local sources inline; remote ones in parallel threads under the shared deadline."""
+    subject = case.subject
     drafts: list[SignalDraft] = []
     remote = {key: source for key, source in pending.items() if not is_local(source)}
     for key, source in pending.items():
-        if key not in remote:
+        if key not in remote and source.kind == Scorer.Kind.TRAINED:
+            # Trained models see the case (its signals, author and counters so far), not the subject alone.
+            _collect(key, lambda source=source: run_trained_scorer(source, case), drafts, outcome)
+        elif key not in remote:
             _collect(key, lambda source=source: run_source(source, subject), drafts, outcome)
     if remote:
         deadline = settings.ENRICHMENT_DEADLINE_SECONDS
@@ -203,6 +208,9 @@ def _apply(
         ],
         ignore_conflicts=True,
     )
+    records = [ScoringRecord(case_id=case_id, **draft.scoring) for draft in drafts if draft.scoring]
+    if records:
+        ScoringRecord.objects.bulk_create(records, ignore_conflicts=True)
     bank_hits = len(set(bank_keys) - known)
     if bank_hits:  # the author's live bank-hit counter, once the signals are committed
         author_id = case.subject.author_id

@@ -36,6 +36,8 @@ class SignalDraft:
     value: Any = None
     model: str = ""
     model_version: str = ""
+    # A trained model's draft also logs what it saw: ScoringRecord fields (cases.detection.trained_scorer).
+    scoring: dict | None = None
 
 
 # --- the built-in text model ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def applies_to(source: Scorer | ContextProvider, subject: Subject) -> bool:
 
 def is_local(source: Scorer | ContextProvider) -> bool:
     """Runs in-process without I/O (no point in a thread, and no timeout to wait for)."""
-    return isinstance(source, Scorer) and source.kind == Scorer.Kind.BUILTIN_TEXT
+    return isinstance(source, Scorer) and source.kind in (Scorer.Kind.BUILTIN_TEXT, Scorer.Kind.TRAINED)
 
 
 def run_source(source: Scorer | ContextProvider, subject: Subject) -> list[SignalDraft]:
@@ -88,6 +90,8 @@ def run_source(source: Scorer | ContextProvider, subject: Subject) -> list[Signa
 
 def run_scorer(scorer: Scorer, subject: Subject) -> list[SignalDraft]:
     key = source_key(scorer, subject)
+    if scorer.kind == Scorer.Kind.TRAINED:
+        return []  # needs the case, not only the subject: enrichment runs it (cases.detection.trained_scorer)
     if scorer.kind == Scorer.Kind.BUILTIN_TEXT:
         scores = {BUILTIN_LABEL: builtin_text_score(subject.text)}
         model, version = BUILTIN_MODEL, builtin_model_version()

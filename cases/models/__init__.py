@@ -9,6 +9,7 @@ from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, Te
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
+from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
@@ -31,10 +32,12 @@ __all__ = [
     "Decision",
     "Enforcement",
     "MediaFile",
+    "ModelVersion",
     "OutboxMessage",
     "Report",
     "Reporter",
     "Scorer",
+    "ScoringRecord",
     "Signal",
     "Strike",
     "Subject",

@@ -26,6 +26,8 @@ class Case(models.Model):
     class Kind(models.TextChoices):
         REPORT = "report", "Reports"
         APPEAL = "appeal", "Appeal"
+        # History brought from a previous tool (`import_decisions`): closed, labelled, never enforced.
+        IMPORTED = "imported", "Imported decision"
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REPORT)

@@ -60,6 +60,9 @@ class Signal(models.Model):
         SCORER = "scorer", "ML scorer"
         CONTEXT = "context", "Context provider"
         BANK = "bank", "Matching bank"
+        # A candidate model's score beside the live one: shown to admins, never a routing fact (no
+        # ScoreCondition source names it).
+        SHADOW_MODEL = "shadow_model", "Shadow model (not routed on)"
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
     report = models.ForeignKey(

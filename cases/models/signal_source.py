@@ -12,6 +12,7 @@ class Scorer(models.Model):
     class Kind(models.TextChoices):
         BUILTIN_TEXT = "builtin_text", "Built-in text model (offline)"
         HTTP = "http", "HTTP moderation API"
+        TRAINED = "trained", "Models trained on our decisions (live per policy; shadow ones recorded apart)"
 
     class RequestFormat(models.TextChoices):
         SIMPLE = "simple", '{"text", "language", "kind", "subject_id"}'

@@ -99,6 +99,7 @@ class RuleMatch(models.Model):
         CAPPED = "capped", "Daily cap reached: sent to people"
         PROTECTED = "protected", "Protected subject: sent to people"
         SKIPPED = "skipped", "Passed over (case held or already decided)"
+        SAMPLED = "sampled", "Drawn for the review sample: sent to people"
 
     rule = models.ForeignKey(RoutingRule, on_delete=models.CASCADE, related_name="matches")
     case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="+")

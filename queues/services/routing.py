@@ -175,7 +175,7 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         distinct_reporters=facts.distinct_reporters,
         reporter_accuracy=facts.reporter_accuracy,
         vendor_reliability=facts.vendor_reliability,
-        boost=matched.priority_boost if matched is not None else 0.0,
+        boost=(matched.priority_boost if matched is not None else 0.0) + selectors.unsure_model_boost(facts),
     )
     sla_hours = (
         (matched.sla_hours_override if matched is not None else None)

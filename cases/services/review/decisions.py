@@ -11,8 +11,10 @@ Every write is one transaction with its audit event. Decisions take the case ver
 CaseConflict and change nothing, so nothing is silently overwritten.
 """
 
+import hashlib
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -194,13 +196,26 @@ def may_decide_automatically(case: Case) -> bool:
 
 def automation_blocker(case: Case) -> str | None:
     """Why automation may not decide the case: "skipped" (held, escalated or already decided automatically,
-    `may_decide_automatically`), "protected" (a protected subject, by flag or protected tag: people only), or
-    None when it may."""
+    `may_decide_automatically`), "protected" (a protected subject, by flag or protected tag: people only),
+    "sampled" (drawn for review anyway, `sampled_for_review`), or None when it may."""
     if not may_decide_automatically(case):
         return "skipped"
     if case.subject.is_protected or protected_tags(case.subject_id):
         return "protected"
+    if sampled_for_review(case.pk):
+        return "sampled"
     return None
+
+
+def sampled_for_review(case_id: int, rate: float | None = None) -> bool:
+    """Whether the case is in the uniform review sample (`REVIEW_SAMPLE_RATE`) of what automation would
+    close: so labels are not only what a model chose to show people. A hash of the id, not a coin toss, so
+    every re-routing of the case draws the same answer."""
+    rate = settings.REVIEW_SAMPLE_RATE if rate is None else rate
+    if rate <= 0.0:
+        return False
+    digest = hashlib.sha256(f"review-sample:{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < rate
 
 
 def decide_automatically(
