@@ -23,7 +23,7 @@ from django.db import transaction
 
 from cases.counters import record_bank_hits
 from cases.detection.bank_matchers import Entry, Hit, Material, compile_matcher
-from cases.detection.sources import SignalDraft
+from cases.detection.sources import SignalDraft, store_signal_drafts
 from cases.models import Bank, BankEntry, Case, MediaFile, Signal, Subject
 from cases.selectors import lock_case_for_routing, media_url_hash
 
@@ -270,7 +270,7 @@ def match_media_banks(case_ids: list[int], *, route: RouteAfter | None = None) -
             new = [draft for draft in drafts if draft.dedupe_key not in known]
             if not new:
                 continue
-            store_drafts(case_id, new)
+            store_signal_drafts(case_id, new)
             added += len(new)
             # As enrichment does: the author's live bank-hit counter, once these signals are committed.
             # (Bound now: inside an outer transaction the callbacks run after the loop.)
@@ -278,23 +278,3 @@ def match_media_banks(case_ids: list[int], *, route: RouteAfter | None = None) -
             if route is not None:
                 route(case)
     return added
-
-
-def store_drafts(case_id: int, drafts: list[SignalDraft]) -> None:
-    Signal.objects.bulk_create(
-        [
-            Signal(
-                case_id=case_id,
-                source=draft.source,
-                source_name=draft.source_name,
-                model=draft.model,
-                model_version=draft.model_version,
-                label=draft.label,
-                score=draft.score,
-                value=draft.value,
-                dedupe_key=draft.dedupe_key,
-            )
-            for draft in drafts
-        ],
-        ignore_conflicts=True,
-    )

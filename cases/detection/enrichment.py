@@ -18,7 +18,15 @@ from django.utils import timezone
 from cases.counters import BANK_SOURCE, record_bank_hits
 from cases.detection.bank_hits import compiled_banks, subject_bank_drafts
 from cases.detection.campaigns import group_case
-from cases.detection.sources import SignalDraft, SourceFailed, applies_to, is_local, run_source, source_key
+from cases.detection.sources import (
+    SignalDraft,
+    SourceFailed,
+    applies_to,
+    is_local,
+    run_source,
+    source_key,
+    store_signal_drafts,
+)
 from cases.detection.trained_scorer import run_trained_scorer
 from cases.models import Case, ContextProvider, Scorer, ScoringRecord, Signal
 from cases.selectors import enabled_signal_sources, lock_case_for_routing
@@ -191,23 +199,7 @@ def _apply(
         if bank_keys
         else set()
     )
-    Signal.objects.bulk_create(
-        [
-            Signal(
-                case_id=case_id,
-                source=draft.source,
-                source_name=draft.source_name,
-                model=draft.model,
-                model_version=draft.model_version,
-                label=draft.label,
-                score=draft.score,
-                value=draft.value,
-                dedupe_key=draft.dedupe_key,
-            )
-            for draft in drafts
-        ],
-        ignore_conflicts=True,
-    )
+    store_signal_drafts(case_id, drafts)
     records = [ScoringRecord(case_id=case_id, **draft.scoring) for draft in drafts if draft.scoring]
     if records:
         ScoringRecord.objects.bulk_create(records, ignore_conflicts=True)

@@ -40,6 +40,28 @@ class SignalDraft:
     scoring: dict | None = None
 
 
+def store_signal_drafts(case_id: int, drafts: list[SignalDraft]) -> None:
+    """Write the drafts as the case's signals; a draft whose dedupe key the case already has is a no-op (a
+    re-delivered task or a second pass writes nothing twice)."""
+    Signal.objects.bulk_create(
+        [
+            Signal(
+                case_id=case_id,
+                source=draft.source,
+                source_name=draft.source_name,
+                model=draft.model,
+                model_version=draft.model_version,
+                label=draft.label,
+                score=draft.score,
+                value=draft.value,
+                dedupe_key=draft.dedupe_key,
+            )
+            for draft in drafts
+        ],
+        ignore_conflicts=True,
+    )
+
+
 # --- the built-in text model ------------------------------------------------------------------------------
 
 BUILTIN_MODEL = "alt-profanity-check"
