@@ -19,11 +19,11 @@ from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, Verb, record_event
 from moderation.models import AuditEvent
+from moderation.spreadsheets import safe_cell
 from moderation.streaming import streaming_response
 from queues.selectors import visible_audit_events
 
 PAGE_SIZE = 100
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class AuditEventFilter(django_filters.FilterSet):
@@ -96,7 +96,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def _cell(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     # A spreadsheet would run "=HYPERLINK(...)" from a reporter's comment: make such cells plain text.
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return safe_cell(text)
 
 
 class _Echo:

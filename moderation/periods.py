@@ -1,0 +1,94 @@
+"""The reporting period of a lead's dashboard or report: today, 7 days, 30 days or a custom range.
+
+One parser for every page, so `?period=7d` means the same everywhere and a bad custom range is refused with the
+field named (never a 500, never a silent "last 30 days"). A period knows its buckets (hours for a day, days
+otherwise) so charts and their tables line up, and its bounds are half-open `[start, end)` in UTC.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.utils import timezone
+
+from moderation.errors import Invalid
+
+CHOICES = (("today", "Today"), ("7d", "7 days"), ("30d", "30 days"), ("custom", "Custom"))
+MAX_CUSTOM_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # today | 7d | 30d | custom
+    start: datetime
+    end: datetime  # exclusive
+    bucket: str  # hour | day
+
+    @property
+    def step(self) -> timedelta:
+        return timedelta(hours=1) if self.bucket == "hour" else timedelta(days=1)
+
+    def buckets(self) -> list[datetime]:
+        """Every bucket start in the period, oldest first (a chart's x axis)."""
+        out, at = [], self.start
+        while at < self.end:
+            out.append(at)
+            at += self.step
+        return out
+
+    def bucket_of(self, moment: datetime) -> datetime:
+        moment = moment.astimezone(UTC)
+        if self.bucket == "hour":
+            return moment.replace(minute=0, second=0, microsecond=0)
+        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def label(self, bucket_start: datetime) -> str:
+        return bucket_start.strftime("%H:00" if self.bucket == "hour" else "%d %b")
+
+    def query(self) -> dict[str, str]:
+        """The GET parameters that select this period again (links, CSV downloads)."""
+        if self.key != "custom":
+            return {"period": self.key}
+        last_day = (self.end - timedelta(days=1)).date()
+        return {"period": "custom", "from": self.start.date().isoformat(), "to": last_day.isoformat()}
+
+    @property
+    def title(self) -> str:
+        if self.key == "custom":
+            last_day = (self.end - timedelta(days=1)).date()
+            return f"{self.start.date().isoformat()} to {last_day.isoformat()}"
+        return dict(CHOICES)[self.key]
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _parse_day(value: str, field: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid(f"{field} must be a date as YYYY-MM-DD.", field=field) from None
+
+
+def parse_period(params, *, now: datetime | None = None, default: str = "7d") -> Period:
+    """The period named by GET parameters `period` (today, 7d, 30d, custom) and, for custom, `from` and `to`
+    (inclusive days). Raises Invalid naming the field."""
+    now = (now or timezone.now()).astimezone(UTC)
+    key = params.get("period") or default
+    today = _day_start(now.date())
+    if key == "today":
+        return Period("today", today, today + timedelta(days=1), "hour")
+    if key in ("7d", "30d"):
+        days = int(key[:-1])
+        end = today + timedelta(days=1)
+        return Period(key, end - timedelta(days=days), end, "day")
+    if key != "custom":
+        raise Invalid("period must be one of today, 7d, 30d, custom.", field="period")
+    first = _parse_day(params.get("from", ""), "from")
+    last = _parse_day(params.get("to", ""), "to")
+    if last < first:
+        raise Invalid("to must be on or after from.", field="to")
+    if (last - first).days + 1 > MAX_CUSTOM_DAYS:
+        raise Invalid(f"A custom period covers at most {MAX_CUSTOM_DAYS} days.", field="to")
+    start, end = _day_start(first), _day_start(last) + timedelta(days=1)
+    return Period("custom", start, end, "hour" if end - start <= timedelta(days=1) else "day")
