@@ -137,18 +137,30 @@ def held_out_examples(version: ModelVersion) -> list[Example]:
     return examples(labels)
 
 
-def evaluate_lines(version: ModelVersion, lines) -> dict:
+def evaluate_lines(version: ModelVersion, lines, *, target_precision: float | None = None) -> dict:
     """Score labelled lines (the import format's `DecisionLine`s, as texts with no history here) with
-    `version` and measure it at its own threshold: a golden-set evaluation."""
+    `version` and measure it at its own threshold: a golden-set evaluation. With `target_precision`, also
+    where the threshold reaching that precision on these lines lies, and the recall there (`at_target`):
+    whether the model's threshold still holds on this set."""
     model = load(version)
     scores = model.scores(
         [features_of_text(line.text, kind=line.kind, language=line.language) for line in lines]
     )
     labels = [line.violating for line in lines]
     slices = {"language": [line.language for line in lines], "kind": [line.kind for line in lines]}
-    return {"model": version.version, "threshold": version.threshold} | evaluate(
+    out = {"model": version.version, "threshold": version.threshold} | evaluate(
         labels, scores, threshold=version.threshold, slices=slices
     )
+    if target_precision is not None:
+        threshold = threshold_for_precision(labels, scores, target_precision)
+        at = evaluate(labels, scores, threshold=threshold) if threshold is not None else {}
+        out["at_target"] = {
+            "target_precision": target_precision,
+            "threshold": threshold,
+            "precision": at.get("precision_at_threshold"),
+            "recall": at.get("recall_at_threshold"),
+        }
+    return out
 
 
 def model_for(policy: Policy, version: str | None = None) -> ModelVersion | None:
