@@ -60,14 +60,14 @@ def run(*, limit: int | None = None, latency: int = 300, out=print) -> dict:
         started = time.perf_counter()
         call_command("import_decisions", str(path), stdout=open(os.devnull, "w"))  # noqa: SIM115
         import_seconds = time.perf_counter() - started
-    trained = train(policy_id=policy.pk, target_precision=0.9)
+    trained = train(policy_id=policy.pk, target_precision=policy.target_precision)
     version = register_candidate(
         policy=policy,
         model=trained.model,
         algorithm=trained.metrics["algorithm"],
         metrics=trained.metrics,
         threshold=trained.threshold,
-        target_precision=0.9,
+        target_precision=policy.target_precision,
         label_counts=trained.label_counts,
         window_start=trained.window_start,
         window_end=trained.window_end,
