@@ -135,14 +135,23 @@ class Recalibrated:
 
 
 def recalibrate(
-    version: ModelVersion, *, target_precision: float, since: datetime | None = None
+    version: ModelVersion,
+    *,
+    target_precision: float,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Recalibrated:
     """The version's model with its calibration (isotonic) and threshold refitted on the most recent labels:
     those decided after its training window (or `since`). The linear model, so the ranking, is untouched;
     what moves is the score a case gets and where the threshold lies, so that precision at the threshold
-    holds when the share of violations drifts (SpamAssassin: 22 % spam in validation, 6 % a year later)."""
+    holds when the share of violations drifts (SpamAssassin: 22 % spam in validation, 6 % a year later).
+    `until` ends the window (the bench keeps the later labels to measure on)."""
     start = since or version.window_end
-    labels = [label for label in policy_labels(version.policy_id, since=start) if label.decided_at > start]
+    labels = [
+        label
+        for label in policy_labels(version.policy_id, since=start, until=until)
+        if label.decided_at > start
+    ]
     if len(labels) < MIN_LABELS:
         raise NotEnoughLabels(f"{len(labels)} labels since {start:%Y-%m-%d %H:%M}; needs {MIN_LABELS}")
     recent = examples(labels)
