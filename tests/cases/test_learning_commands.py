@@ -133,3 +133,12 @@ def test_the_policy_admin_edits_the_target_precision(admin_client, db):
     html = admin_client.get(f"/admin/moderation/policy/{policy.pk}/change/").content.decode()
 
     assert 'name="target_precision"' in html
+
+
+def test_the_policy_admin_refuses_a_target_precision_above_one(admin_client, db):
+    from tests.moderation.test_admin import policy_form
+
+    response = admin_client.post("/admin/moderation/policy/add/", policy_form(target_precision="1.5"))
+
+    assert response.status_code == 200
+    assert "above 0 and at most 1" in response.content.decode()
