@@ -72,6 +72,7 @@ class PolicyAdmin(AuditedModelAdmin):
         (None, {"fields": ["name", "code", "description", "is_active"]}),
         ("Handling", {"fields": ["severity", "sla_hours", "allowed_actions", "requires_second_review"]}),
         ("Transparency", {"fields": ["user_facing_text", "dsa_category"]}),
+        ("Learning", {"fields": ["target_precision"]}),
     ]
 
 

@@ -46,6 +46,7 @@ class Verb(StrEnum):
     MODEL_SHADOWED = "model.shadowed"
     MODEL_PROMOTED = "model.promoted"
     MODEL_ROLLED_BACK = "model.rolled_back"
+    MODEL_RECALIBRATED = "model.recalibrated"
     # Appeals
     APPEAL_FILED = "appeal.filed"
     APPEAL_UPHELD = "appeal.upheld"

@@ -158,6 +158,13 @@ class Policy(models.Model):
         "empty: strikes never expire; 0: no strike.",
     )
     dsa_category = models.CharField(max_length=80, choices=DsaCategory.choices, default=DsaCategory.OTHER)
+    # A trained model flags above the lowest threshold whose precision reaches this on recent labels: the
+    # policy owner's trade-off (how many wrong flags per right one), not the data scientist's.
+    target_precision = models.FloatField(
+        default=0.9,
+        help_text="0 < p ≤ 1: precision a trained model's threshold must reach (0.9: at most one wrong flag in "
+        "ten). train_model and evaluate_model use it unless given --target-precision.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -166,6 +173,11 @@ class Policy(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(severity__gte=1, severity__lte=5), name="policy_severity_1_5"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target_precision__gt=0.0, target_precision__lte=1.0),
+                name="policy_target_precision_0_1",
+                violation_error_message="Target precision must be above 0 and at most 1.",
             ),
         ]
 

@@ -99,9 +99,11 @@ def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool
     return facts
 
 
-def unsure_model_boost(facts: "CaseFacts") -> float:
-    """Leads for review: a case our live model is unsure about (its score near the model's threshold) is
-    raised, so people label exactly where the model learns most. No query unless a trained model scored it."""
+def model_lead_boost(facts: "CaseFacts", rules: list[RoutingRule] = ()) -> float:
+    """Leads for review: a case our live model is unsure about (its score near the model's threshold), or on
+    which it disagrees with a live rule that matched (the rule's automatic decision, live or shadow, says
+    violating and the score is under the threshold, or the other way round), is raised, so people label
+    exactly where the model (or the rule) learns most. No query unless a trained model scored the case."""
     trained = {
         label.removeprefix("trained."): max(by_name.values())
         for (source, label), by_name in facts.signals.items()
@@ -109,11 +111,21 @@ def unsure_model_boost(facts: "CaseFacts") -> float:
     }
     if not trained:
         return 0.0
-    live = ModelVersion.objects.filter(
-        state=ModelVersion.State.LIVE, policy__code__in=list(trained)
-    ).select_related("policy")
-    unsure = any(version.is_unsure(trained[version.policy.code]) for version in live)
-    return ModelVersion.UNSURE_PRIORITY_BOOST if unsure else 0.0
+    live = list(
+        ModelVersion.objects.filter(
+            state=ModelVersion.State.LIVE, policy__code__in=list(trained)
+        ).select_related("policy")
+    )
+    boost = 0.0
+    if any(version.is_unsure(trained[version.policy.code]) for version in live):
+        boost += ModelVersion.UNSURE_PRIORITY_BOOST
+    by_policy = {version.policy_id: version for version in live}
+    for policy_id, violating in (rule.verdict for rule in rules if rule.verdict is not None):
+        version = by_policy.get(policy_id)
+        if version is not None and version.disagrees(trained[version.policy.code], violating):
+            boost += ModelVersion.DISAGREEMENT_PRIORITY_BOOST
+            break  # once a case, however many rules it contradicts
+    return boost
 
 
 def rules_use_velocity(rules) -> bool:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Q
 
 from cases.counters import COUNTER_NAMES, counters_at
@@ -53,7 +54,17 @@ class Moment:
 
 
 def features_at(case: Case, at: datetime, content_version: int | None = None) -> Features:
-    return features_for([Moment(case, at, content_version)])[0]
+    """One case's features at `at` (serving): `features_for([...])[0]`, in one statement (see `_history`)."""
+    moment = Moment(case, at, content_version)
+    subject = case.subject
+    signals, active_strikes, reported = _history(moment)
+    version = content_version or subject.content_version
+    if version == subject.content_version:
+        text = subject.text
+    else:
+        found = SubjectVersion.objects.filter(subject_id=subject.pk, version=version).only("text").first()
+        text = found.text if found is not None else ""
+    return _assemble(moment, text, active_strikes, reported, signals)
 
 
 def features_for(moments: list[Moment]) -> list[Features]:
@@ -103,26 +114,73 @@ def _chunk(moments: list[Moment]) -> list[Features]:
         case, at, subject = moment.case, moment.at, moment.case.subject
         version = moment.content_version or subject.content_version
         text = subject.text if version == subject.content_version else versions.get((subject.pk, version), "")
-        inputs: dict = {"kind": subject.kind, "language": subject.language or ""}
-        inputs["author.active_strikes"] = float(
-            sum(
-                strike.created_at <= at and _in_force(strike, at)
-                for strike in strikes.get(subject.author_id, [])
-            )
+        active = sum(
+            strike.created_at <= at and _in_force(strike, at) for strike in strikes.get(subject.author_id, [])
         )
-        if subject.author_id or subject.pk in reported:
-            counters = counters_at(subject, at)
-        else:
-            counters = dict.fromkeys(COUNTER_NAMES, 0.0)
-        inputs |= {name: float(value) for name, value in counters.items()}
-        best: dict[str, float] = {}
+        best: dict[tuple[str, str], float] = {}
         for source, label, score, created_at in signals.get(case.pk, []):
             if created_at <= at:
-                key = f"signal.{source}.{label}"
-                best[key] = max(best.get(key, 0.0), float(score))
-        inputs |= dict(sorted(best.items())[:MAX_SIGNAL_FEATURES])
-        features.append(Features(text=normalise(text[:MAX_MODEL_TEXT]), inputs=inputs))
+                best[(source, label)] = max(best.get((source, label), 0.0), float(score))
+        features.append(_assemble(moment, text, active, subject.pk in reported, best))
     return features
+
+
+def _assemble(
+    moment: Moment, text: str, active_strikes: int, reported: bool, signals: dict[tuple[str, str], float]
+) -> Features:
+    """The features from what was read (by either path): the one place the inputs are put together."""
+    subject, at = moment.case.subject, moment.at
+    inputs: dict = {"kind": subject.kind, "language": subject.language or ""}
+    inputs["author.active_strikes"] = float(active_strikes)
+    if subject.author_id or reported:
+        counters = counters_at(subject, at)
+    else:
+        counters = dict.fromkeys(COUNTER_NAMES, 0.0)
+    inputs |= {name: float(value) for name, value in counters.items()}
+    best = {f"signal.{source}.{label}": float(score) for (source, label), score in signals.items()}
+    inputs |= dict(sorted(best.items())[:MAX_SIGNAL_FEATURES])
+    return Features(text=normalise(text[:MAX_MODEL_TEXT]), inputs=inputs)
+
+
+def _history(moment: Moment) -> tuple[dict[tuple[str, str], float], int, bool]:
+    """The case's strongest signal per (source, label), the author's strikes in force and whether the subject
+    had been reported, all as of the moment, in one statement. Serving scores one case at a time, and the
+    three ORM queries of the batch path cost about 2 ms of query building a text (the database's own share
+    was a tenth of that): over the 5 ms budget with the model. Same filters as `_chunk`; the point-in-time
+    tests hold the two paths equal on SQLite and PostgreSQL."""
+    subject, at = moment.case.subject, connection.ops.adapt_datetimefield_value(moment.at)
+    quote = connection.ops.quote_name
+    signal, strike, report = (quote(m._meta.db_table) for m in (Signal, Strike, Report))
+    # Markers start with "~", which no signal source (a choice value) does. Table names are our models'
+    # (quoted); every value is a parameter.
+    parts = [
+        f"SELECT source, label, MAX(score) FROM {signal} WHERE case_id = %s AND created_at <= %s"  # noqa: S608
+        " AND score IS NOT NULL AND NOT (model LIKE %s) AND source <> %s GROUP BY source, label",
+        f"SELECT '~reported', '', COUNT(*) FROM (SELECT 1 FROM {report} WHERE subject_id = %s"  # noqa: S608
+        " AND received_at <= %s LIMIT 1) AS reported",
+    ]
+    params: list = [
+        moment.case.pk,
+        at,
+        f"{TRAINED_MODEL_PREFIX}%",
+        Signal.Source.SHADOW_MODEL,
+        subject.pk,
+        at,
+    ]
+    if subject.author_id:
+        parts.append(
+            f"SELECT '~strikes', '', COUNT(*) FROM {strike} WHERE author_id = %s AND created_at <= %s"  # noqa: S608
+            " AND (removed_at IS NULL OR removed_at > %s) AND (expires_at IS NULL OR expires_at > %s)"
+        )
+        params += [subject.author_id, at, at, at]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    signals = {  # the batch path starts each best at 0.0
+        (source, label): max(0.0, float(score)) for source, label, score in rows if not source.startswith("~")
+    }
+    markers = {source: int(count) for source, _, count in rows if source.startswith("~")}
+    return signals, markers.get("~strikes", 0), markers.get("~reported", 0) > 0
 
 
 def _versions_wanted(moments: list[Moment]) -> Q:

@@ -58,6 +58,14 @@ class ModelVersion(models.Model):
     def is_unsure(self, score: float) -> bool:
         return self.threshold is not None and abs(score - self.threshold) <= self.UNSURE_BAND
 
+    # A live rule says one thing and this model, past its threshold, the other: one of them is wrong, and a
+    # person's decision settles it (and is the label the model learns most from). Worth more than "unsure".
+    DISAGREEMENT_PRIORITY_BOOST = 15.0
+
+    def disagrees(self, score: float, violating: bool) -> bool:
+        """The score is on the other side of the threshold from a rule's verdict (`violating`)."""
+        return self.threshold is not None and (score >= self.threshold) != violating
+
 
 class ScoringRecord(models.Model):
     """The features a model scored a case on, as they stood then: enough to rebuild the training row and to

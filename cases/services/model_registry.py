@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.detection.learned import ArtefactTampered, TextClassifier, dump, load
-from cases.detection.training import held_out_examples, measure
+from cases.detection.training import NotEnoughLabels, held_out_examples, measure, recalibrate
 from cases.models import ModelVersion
 from moderation.audit import Actor, record_event
 from moderation.audit_verbs import Verb
@@ -184,3 +184,59 @@ def rollback_model(*, version_id: int, actor: Actor) -> ModelVersion:
         data={"version": version.version, "replaced": live.version if live else None},
     )
     return version
+
+
+@transaction.atomic(durable=True)
+def recalibrate_model(
+    *, version_id: int, target_precision: float, actor: Actor, since: datetime | None = None
+) -> ModelVersion:
+    """A new version of the model with its calibration and threshold refitted on the labels decided since its
+    training window (or `since`), taking the old one's place: a live model's recalibration goes live and
+    the old one is retired (kept for rollback); a candidate's or shadow's stays a candidate or shadow.
+
+    Not a promotion: the linear model (the ranking the promotion guard compares) is the same, only the scores
+    and the threshold move, and every signal carries the new version. Audited with the before/after figures.
+    """
+    version = _locked(version_id)
+    if version.state == ModelVersion.State.RETIRED:
+        raise Invalid("Recalibrate a candidate, shadow or live model, not a retired one.", field="version")
+    try:
+        result = recalibrate(version, target_precision=target_precision, since=since)
+    except ArtefactTampered as exc:
+        raise Conflict(str(exc), field="version") from None
+    except NotEnoughLabels as exc:
+        raise Invalid(str(exc), field="since") from None
+    artefact, digest = dump(result.model)
+    state = version.state
+    version.state = ModelVersion.State.RETIRED  # first: one live model per policy
+    version.save(update_fields=["state"])
+    now = timezone.now()
+    new = ModelVersion.objects.create(
+        policy=version.policy,
+        version=_version_string(version.policy, now),
+        state=state,
+        algorithm=version.algorithm,
+        artefact=artefact,
+        artefact_sha256=digest,
+        metrics=version.metrics | {"recalibration": result.figures},
+        threshold=result.threshold,
+        target_precision=target_precision,
+        label_counts=version.label_counts,
+        window_start=version.window_start,
+        window_end=version.window_end,
+        held_out_from=version.held_out_from,
+        promoted_at=now if state == ModelVersion.State.LIVE else None,
+    )
+    record_event(
+        actor=actor,
+        verb=Verb.MODEL_RECALIBRATED,
+        target=new,
+        data={
+            "version": new.version,
+            "replaced": version.version,
+            "labels": result.figures["n"],
+            "threshold_before": version.threshold,
+            "threshold_after": result.threshold,
+        },
+    )
+    return new

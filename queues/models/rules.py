@@ -6,7 +6,7 @@ from django.db import models
 from cases.counters import COUNTER_NAMES
 from cases.models import Bank, ContextProvider, Scorer
 from cases.models.signal_source import BUILTIN_CONTEXT_SOURCES
-from moderation.models import Vendor
+from moderation.models import Action, Vendor
 from moderation.validators import validate_language_list, validate_subject_kind_list
 from queues.models.queue import Queue
 
@@ -108,6 +108,19 @@ class RoutingRule(models.Model):
     def decides_automatically(self) -> bool:
         """Live, with a live automatic decision: the rule's matches become decisions."""
         return self.state == self.State.LIVE and self.automation_mode == self.AutomationMode.LIVE
+
+    @property
+    def verdict(self) -> tuple[int, bool] | None:
+        """What the rule's automatic decision (live or shadow) says of a case it matches: (policy id,
+        violating). None for a routing-only rule or an escalation: no yes/no a model could disagree with.
+        Uses the selected `auto_action`."""
+        if self.automation_mode == self.AutomationMode.OFF or not (
+            self.auto_action_id and self.auto_policy_id
+        ):
+            return None
+        if self.auto_action.kind == Action.Kind.ESCALATE:
+            return None
+        return self.auto_policy_id, self.auto_action.kind != Action.Kind.NO_VIOLATION
 
     @property
     def automation_is_attributable(self) -> bool:

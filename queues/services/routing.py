@@ -169,13 +169,17 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
         if also_save:
             case.save(update_fields=[*also_save, "updated_at"])
         return None
+    # The rules whose verdict on this case stands: the one applied (an automatic decision capped or sent to
+    # people still says what it would have done) and those that recorded a shadow decision.
+    verdict_ids = {*shadow_ids, *([matched.pk] if matched is not None else [])}
     priority = priority_score(
         severity=facts.severity,
         max_score=facts.max_score,
         distinct_reporters=facts.distinct_reporters,
         reporter_accuracy=facts.reporter_accuracy,
         vendor_reliability=facts.vendor_reliability,
-        boost=(matched.priority_boost if matched is not None else 0.0) + selectors.unsure_model_boost(facts),
+        boost=(matched.priority_boost if matched is not None else 0.0)
+        + selectors.model_lead_boost(facts, [rule for rule in rules if rule.pk in verdict_ids]),
     )
     sla_hours = (
         (matched.sla_hours_override if matched is not None else None)

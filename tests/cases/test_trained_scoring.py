@@ -188,3 +188,99 @@ def test_a_shadow_score_never_moves_routing(review_setup):
 
     assert facts.max_score is None
     assert not [key for key in facts.signals if key[0] == Signal.Source.SHADOW_MODEL]
+
+
+def _shadow_rule(policy, action):
+    """A live rule whose automatic decision (`action`) runs in shadow on anything our model scored."""
+    from queues.models import RoutingRule
+
+    policy.allowed_actions.add(action)
+    rule = factories.RoutingRuleFactory(
+        name=f"auto {action.code}",
+        position=1,
+        automation_mode=RoutingRule.AutomationMode.SHADOW,
+        auto_policy=policy,
+        auto_action=action,
+    )
+    factories.ScoreConditionFactory(rule=rule, label="trained.spam", operator="gte", threshold=0.0)
+    return rule
+
+
+def _sure_violating(queued_case, live) -> float:
+    """Put the threshold well under the case's score: the model says violating, and is sure of it."""
+    score = ScoringRecord.objects.get(case=queued_case, model_version=live).score
+    ModelVersion.objects.filter(pk=live.pk).update(threshold=max(0.01, score - 2 * ModelVersion.UNSURE_BAND))
+    return score
+
+
+def test_a_case_the_model_disagrees_with_a_live_rule_on_is_raised_for_review(
+    queued_case, models, review_setup
+):
+    from queues.selectors import forget_routing_config
+    from queues.services.routing import route_case
+
+    live = models[1]
+    _sure_violating(queued_case, live)
+    rule = _shadow_rule(models[0], review_setup.actions["remove"])
+    forget_routing_config()
+    route_case(case_id=queued_case.pk)
+    agreeing = Case.objects.get(pk=queued_case.pk).priority
+
+    rule.auto_action = review_setup.actions["no-violation"]
+    rule.save()  # the rule now says "no violation" where the model says violating
+    forget_routing_config()
+    route_case(case_id=queued_case.pk)
+
+    assert Case.objects.get(pk=queued_case.pk).priority == pytest.approx(
+        agreeing + ModelVersion.DISAGREEMENT_PRIORITY_BOOST
+    )
+
+
+def test_a_rule_without_a_yes_or_no_never_counts_as_a_disagreement(queued_case, models, review_setup):
+    from queues.selectors import forget_routing_config
+    from queues.services.routing import route_case
+
+    _sure_violating(queued_case, models[1])
+    route_case(case_id=queued_case.pk)
+    before = Case.objects.get(pk=queued_case.pk).priority
+    _shadow_rule(models[0], review_setup.actions["escalate"])
+    forget_routing_config()
+
+    route_case(case_id=queued_case.pk)
+
+    assert Case.objects.get(pk=queued_case.pk).priority == pytest.approx(before)
+
+
+def test_the_case_page_names_the_rule_the_model_disagrees_with(
+    agent_client, queued_case, models, review_setup
+):
+    from queues.selectors import forget_routing_config
+    from queues.services.routing import route_case
+
+    _sure_violating(queued_case, models[1])
+    _shadow_rule(models[0], review_setup.actions["no-violation"])
+    forget_routing_config()
+    route_case(case_id=queued_case.pk)
+
+    html = agent_client.get(f"/cases/{queued_case.pk}/").content.decode()
+
+    panel = html[html.index('id="model-explanation"') :]
+    panel = panel[: panel.index("</section>")]
+    assert "Disagrees with a rule" in panel and "auto no-violation" in panel
+    assert "What pushed the score" in panel
+
+
+def test_the_case_page_shows_no_disagreement_when_rule_and_model_agree(
+    agent_client, queued_case, models, review_setup
+):
+    from queues.selectors import forget_routing_config
+    from queues.services.routing import route_case
+
+    _sure_violating(queued_case, models[1])
+    _shadow_rule(models[0], review_setup.actions["remove"])
+    forget_routing_config()
+    route_case(case_id=queued_case.pk)
+
+    html = agent_client.get(f"/cases/{queued_case.pk}/").content.decode()
+
+    assert "Disagrees with a rule" not in html

@@ -399,6 +399,7 @@ def policy_form(**overrides):
         "allowed_actions": [],
         "user_facing_text": "",
         "dsa_category": Policy.DsaCategory.SCAMS_AND_FRAUD,
+        "target_precision": "0.9",
     }
     data.update(overrides)
     return data

@@ -19,15 +19,19 @@ class Command(BaseCommand):
         parser.add_argument("--policy", required=True, help="The policy's code.")
         parser.add_argument("--since", help="Only labels decided at or after this ISO 8601 moment.")
         parser.add_argument(
-            "--target-precision", type=float, default=0.9, help="Precision the threshold must reach (0..1)."
+            "--target-precision",
+            type=float,
+            help="Precision the threshold must reach, 0 < p <= 1 (default: the policy's target precision).",
         )
 
-    def handle(self, *args, policy: str, since: str | None, target_precision: float, **options):
+    def handle(self, *args, policy: str, since: str | None, target_precision: float | None, **options):
         found = Policy.objects.filter(code=policy).first()
         if found is None:
             raise CommandError(f"policy: no policy with code {policy!r}")
-        if not 0.0 < target_precision < 1.0:
-            raise CommandError("target-precision: must be between 0 and 1")
+        if target_precision is None:
+            target_precision = found.target_precision
+        if not 0.0 < target_precision <= 1.0:
+            raise CommandError("target-precision: must be above 0 and at most 1")
         try:
             moment = datetime.fromisoformat(since) if since else None
         except ValueError:
