@@ -103,3 +103,23 @@ def test_serving_one_case_is_one_statement_without_an_author_or_reports(history,
 
     with django_assert_num_queries(1):
         features_at(quiet_case, moment)
+
+
+def test_models_never_see_the_vendor_rate_counter(history):
+    (author_case, quiet_case, _), moment = history
+
+    for case in (author_case, quiet_case):
+        inputs = features_at(case, moment).inputs
+        assert not any(name.startswith("vendor.") for name in inputs)
+        assert "author.reports_24h" in inputs or any(name.startswith("author.") for name in inputs)
+
+
+def test_serving_an_authored_case_costs_a_fixed_number_of_statements(history, django_assert_max_num_queries):
+    """The author's counters add four aggregates whatever the traffic; the vendor's rate (a scan of its
+    whole minute of reports) is never read for a model."""
+    (author_case, _, _), moment = history
+    for _ in range(5):  # a busy vendor
+        factories.ReportFactory(vendor=author_case.reports.first().vendor)
+
+    with django_assert_max_num_queries(5):
+        features_at(author_case, moment)
