@@ -2,7 +2,7 @@
 
 Everything is scoped to the queues the lead may see (`visible_queue_ids`, clearance included) and, within
 them, to what a queue page would show: a restricted case left in an open queue is never counted for anyone
-not cleared for a restricted queue. Time series read the pre-aggregated tables (`queues.models.oversight`);
+not cleared for a restricted queue. Time series read the pre-aggregated tables (`queues.models.health_history`);
 per-agent rates read decisions directly, through the period index on their creation.
 
 Percentiles: PostgreSQL computes them in SQL (`percentile_cont`, the interpolated percentile); other

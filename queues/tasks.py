@@ -2,7 +2,7 @@
 
 from moderation.taskdefs import task
 from queues.services import release_expired_leases as release_expired_leases_service
-from queues.services.oversight import record_queue_health as record_queue_health_service
+from queues.services.health_snapshots import record_queue_health as record_queue_health_service
 from queues.services.rule_guards import pause_surging_rules as pause_surging_rules_service
 
 

@@ -1,6 +1,6 @@
 """Queues, routing rules and clearances. One module per concept; import from `queues.models`."""
 
-from queues.models.oversight import DecisionTiming, QueueIntakeHour, QueueSnapshot
+from queues.models.health_history import DecisionTiming, QueueIntakeHour, QueueSnapshot
 from queues.models.queue import CaseSkip, Queue, QueueClearance
 from queues.models.rule_history import (
     RoutingRuleVersion,

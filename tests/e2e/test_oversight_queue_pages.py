@@ -7,7 +7,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from cases.models import Decision
-from queues.services.oversight import record_queue_health
+from queues.services.health_snapshots import record_queue_health
 from tests import factories
 from tests.e2e.conftest import PASSWORD, log_in, screenshot
 
@@ -22,9 +22,9 @@ def lead(live_server):
         case = factories.OpenCaseFactory(queue=queue)
         factories.ReportFactory(case=case)
         if n == 0:
-            Decision.objects.filter(
-                pk=factories.DecisionFactory(case=case, decided_by=agent).pk
-            ).update(created_at=timezone.now())
+            Decision.objects.filter(pk=factories.DecisionFactory(case=case, decided_by=agent).pk).update(
+                created_at=timezone.now()
+            )
     record_queue_health()
     user = factories.UserFactory(username="lena")
     user.set_password(PASSWORD)

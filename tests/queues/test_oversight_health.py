@@ -11,30 +11,11 @@ from cases.models import Case
 from cases.services.review.decisions import record_decision
 from queues.models import DecisionTiming, QueueClearance, QueueIntakeHour, QueueSnapshot
 from queues.services import claim_case
-from queues.services.oversight import copy_decision_timings, record_queue_health
+from queues.services.health_snapshots import copy_decision_timings, record_queue_health
 from tests import factories
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DAY = {"period": "custom", "from": "2026-01-05", "to": "2026-01-05"}
-
-
-@pytest.fixture
-def clock(monkeypatch, settings):
-    """Django's clock, set by the test: auto_now fields, services and audit rows all read it. Leases last
-    long enough for the hour-long reviews the tests describe."""
-    from django.utils import timezone
-
-    settings.CASE_LEASE_SECONDS = 4 * 3600
-
-    class Clock:
-        now = T0
-
-        def set(self, moment):
-            self.now = moment
-
-    c = Clock()
-    monkeypatch.setattr(timezone, "now", lambda: c.now)
-    return c
 
 
 def make_lead(username="lena", *queues):
@@ -62,7 +43,10 @@ def decide(clock, case, agent, action, *, claim_at, decide_at):
     case.refresh_from_db()
     clock.set(decide_at)
     return record_decision(
-        case_id=case.pk, user=agent, policy_id=case.policy_id, action_id=action.pk,
+        case_id=case.pk,
+        user=agent,
+        policy_id=case.policy_id,
+        action_id=action.pk,
         expected_version=case.version,
     )
 
@@ -98,8 +82,12 @@ def test_minute_snapshots_older_than_two_days_roll_up_to_their_hours_worst(revie
     queue = review_setup.queue
     old = T0 - timedelta(days=3)
     for minute, waiting in ((0, 4), (1, 9), (59, 2)):
-        QueueSnapshot.objects.create(queue=queue, at=old + timedelta(minutes=minute), waiting=waiting,
-                                     oldest_waiting_seconds=60 * waiting)
+        QueueSnapshot.objects.create(
+            queue=queue,
+            at=old + timedelta(minutes=minute),
+            waiting=waiting,
+            oldest_waiting_seconds=60 * waiting,
+        )
     QueueSnapshot.objects.create(queue=queue, at=T0 - timedelta(days=401), grain="hour", waiting=1)
     recent = QueueSnapshot.objects.create(queue=queue, at=T0 - timedelta(hours=1), waiting=5)
 
@@ -135,8 +123,14 @@ def test_decision_timing_copies_opening_first_claim_and_the_deciders_claim(revie
     from queues.services import release_case
 
     release_case(case_id=case.pk, user=bob)
-    decision = decide(clock, case, alice, review_setup.actions["remove"],
-                      claim_at=T0 + timedelta(minutes=20), decide_at=T0 + timedelta(minutes=50))
+    decision = decide(
+        clock,
+        case,
+        alice,
+        review_setup.actions["remove"],
+        claim_at=T0 + timedelta(minutes=20),
+        decide_at=T0 + timedelta(minutes=50),
+    )
 
     assert copy_decision_timings() == 1
     assert copy_decision_timings() == 1  # looked at again (late commits), still one row
@@ -163,7 +157,9 @@ def known_day(review_setup, vendor, clock):
     decide(clock, a, alice, remove, claim_at=T0 + timedelta(minutes=10), decide_at=T0 + timedelta(minutes=30))
     record_queue_health(now=T0 + timedelta(minutes=31))  # b, c and waiting wait; b since 09:10
     decide(clock, b, alice, remove, claim_at=T0 + timedelta(minutes=32), decide_at=T0 + timedelta(minutes=52))
-    decide(clock, c, alice, remove, claim_at=T0 + timedelta(minutes=60), decide_at=T0 + timedelta(minutes=100))
+    decide(
+        clock, c, alice, remove, claim_at=T0 + timedelta(minutes=60), decide_at=T0 + timedelta(minutes=100)
+    )
     record_queue_health(now=T0 + timedelta(minutes=105))  # only "waiting" is left, since 09:25
     clock.set(T0 + timedelta(hours=3))
     return review_setup

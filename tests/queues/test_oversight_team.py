@@ -9,19 +9,26 @@ from django.urls import reverse
 from cases.models import Appeal, Case, Decision
 from queues.models import QueueClearance, RuleMatch
 from queues.services import claim_case, release_case, skip_case
-from queues.services.oversight import record_queue_health
+from queues.services.health_snapshots import record_queue_health
 from tests import factories
-from tests.queues.test_oversight_health import DAY, T0, clock, column, decide, make_lead, open_case  # noqa: F401
+from tests.queues.test_oversight_health import DAY, T0, column, decide, make_lead, open_case
 
 
 def past_decision(case, agent, action, *, at, review_state="final", appeal=None):
-    decision = factories.DecisionFactory(case=case, decided_by=agent, action=action, review_state=review_state)
+    decision = factories.DecisionFactory(
+        case=case, decided_by=agent, action=action, review_state=review_state
+    )
     Decision.objects.filter(pk=decision.pk).update(created_at=at)
     if appeal:
         appeal_case = factories.CaseFactory(kind=Case.Kind.APPEAL, policy=case.policy)
         Appeal.objects.create(
-            vendor=factories.VendorFactory(), external_id=f"ap-{decision.pk}", decision=decision,
-            appeal_case=appeal_case, statement="not me", payload_hash="x", state=appeal,
+            vendor=factories.VendorFactory(),
+            external_id=f"ap-{decision.pk}",
+            decision=decision,
+            appeal_case=appeal_case,
+            statement="not me",
+            payload_hash="x",
+            state=appeal,
         )
     return decision
 
@@ -46,8 +53,15 @@ def team_day(review_setup, bob, clock):
     release_case(case_id=released.pk, user=bob)
     # reviewed and appealed decisions (harassment): alice 1 of 2 second reviews overturned; 2 appeals, 1 lost
     at = T0 + timedelta(hours=3)
-    for state, appeal in (("confirmed", "upheld"), ("overturned", None), ("final", "overturned"), ("final", None)):
-        past_decision(open_case(queue, harassment, at=T0), alice, remove, at=at, review_state=state, appeal=appeal)
+    for state, appeal in (
+        ("confirmed", "upheld"),
+        ("overturned", None),
+        ("final", "overturned"),
+        ("final", None),
+    ):
+        past_decision(
+            open_case(queue, harassment, at=T0), alice, remove, at=at, review_state=state, appeal=appeal
+        )
     record_queue_health(now=T0 + timedelta(hours=4))
     clock.set(T0 + timedelta(hours=5))
     return review_setup
@@ -84,8 +98,9 @@ def test_review_sample_counts_sampled_cases_and_agreement_with_the_rule(client, 
     rule = factories.RoutingRuleFactory()
     for action in (remove, warn):
         case = open_case(review_setup.queue, review_setup.policies["spam"], at=T0)
-        RuleMatch.objects.create(rule=rule, case=case, rule_version=1, mode="live", outcome="sampled",
-                                 action=remove, matched_at=T0)
+        RuleMatch.objects.create(
+            rule=rule, case=case, rule_version=1, mode="live", outcome="sampled", action=remove, matched_at=T0
+        )
         past_decision(case, alice, action, at=T0 + timedelta(hours=1))
     client.force_login(make_lead())
     response = client.get(reverse("queues:oversight-team"), DAY)
@@ -96,8 +111,13 @@ def test_review_sample_counts_sampled_cases_and_agreement_with_the_rule(client, 
 def test_an_uncleared_lead_sees_nothing_of_restricted_queues_decisions(client, review_setup, clock):
     restricted = factories.QueueFactory(slug="cs", name="Child safety", is_restricted=True)
     policy, alice = review_setup.policies["child-safety"], review_setup.agent
-    past_decision(open_case(restricted, policy, at=T0, restricted=True), alice,
-                  review_setup.actions["remove"], at=T0 + timedelta(hours=1), appeal="overturned")
+    past_decision(
+        open_case(restricted, policy, at=T0, restricted=True),
+        alice,
+        review_setup.actions["remove"],
+        at=T0 + timedelta(hours=1),
+        appeal="overturned",
+    )
     lead = make_lead("uncleared", restricted)
     client.force_login(lead)
     response = client.get(reverse("queues:oversight-team"), {**DAY, "queue": restricted.pk})
@@ -116,7 +136,9 @@ def test_the_team_page_runs_a_bounded_number_of_queries(
     for n in range(agents):
         agent = factories.UserFactory()
         case = open_case(review_setup.queue, review_setup.policies["spam"], at=T0)
-        past_decision(case, agent, review_setup.actions["remove"], at=T0 + timedelta(hours=1), appeal="upheld")
+        past_decision(
+            case, agent, review_setup.actions["remove"], at=T0 + timedelta(hours=1), appeal="upheld"
+        )
     client.force_login(make_lead())
     # session, user, permissions and visible queues, then nine for the charts
     with django_assert_max_num_queries(17):

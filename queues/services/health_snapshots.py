@@ -1,4 +1,4 @@
-"""The beat task's writes behind the leads' queue-health and team pages (`queues.models.oversight`).
+"""The beat task's writes behind the leads' queue-health and team pages (`queues.models.health_history`).
 
 Each step is bounded and idempotent, so a re-delivered or overlapping run adds nothing: snapshots are unique
 per queue and minute, intake hours are upserted, decision timings are keyed by the decision. No audit row:
