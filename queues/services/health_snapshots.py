@@ -6,7 +6,7 @@ these are derived, disposable aggregates of what the audit log and the cases alr
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -93,7 +93,7 @@ def _count_intake(now: datetime) -> None:
     totals: dict[tuple[int, datetime], dict[str, int]] = {}
     opened = (
         Case.objects.filter(_shown_in_its_queue(), opened_at__gte=since, queue__isnull=False)
-        .annotate(hour=Trunc("opened_at", "hour"))
+        .annotate(hour=Trunc("opened_at", "hour", tzinfo=UTC))
         .values("queue_id", "hour")
         .annotate(n=Count("pk"))
         .order_by()
@@ -106,7 +106,7 @@ def _count_intake(now: datetime) -> None:
             received_at__gte=since,
             case__queue__isnull=False,
         )
-        .annotate(hour=Trunc("received_at", "hour"))
+        .annotate(hour=Trunc("received_at", "hour", tzinfo=UTC))
         .values("case__queue_id", "hour")
         .annotate(n=Count("pk"))
         .order_by()
@@ -128,7 +128,7 @@ def _roll_up_minutes(now: datetime) -> int:
     cutoff = _hour(now - timedelta(days=settings.SNAPSHOT_MINUTE_DAYS))
     old = QueueSnapshot.objects.filter(grain=QueueSnapshot.Grain.MINUTE, at__lt=cutoff)
     hours = (
-        old.annotate(hour=Trunc("at", "hour"))
+        old.annotate(hour=Trunc("at", "hour", tzinfo=UTC))
         .values("queue_id", "hour")
         .annotate(
             waiting=Max("waiting"),
