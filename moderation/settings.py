@@ -298,6 +298,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "cases.sweep_outbox", "schedule": 60.0},
     "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
     "pause-surging-rules": {"task": "queues.pause_surging_rules", "schedule": 300.0},
+    "record-queue-health": {"task": "queues.record_queue_health", "schedule": 60.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -406,6 +407,9 @@ QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 50)
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
+# The leads' queue-health history: a snapshot a minute kept this many days, then one an hour kept this long.
+SNAPSHOT_MINUTE_DAYS = env_int("SNAPSHOT_MINUTE_DAYS", 2)
+SNAPSHOT_HOUR_DAYS = env_int("SNAPSHOT_HOUR_DAYS", 400)
 
 # The platform's appeal page, for the {appeal_link} placeholder of message templates ({decision_id} is
 # filled in), e.g. https://platform.example/appeals/new?decision={decision_id}. Empty: no link to offer.

@@ -13,7 +13,7 @@ urlpatterns = [
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/setup/", two_factor.two_factor_setup, name="two-factor-setup"),
     path("accounts/two-factor/", two_factor.two_factor_verify, name="two-factor-verify"),
-    path("queues/", include("queues.urls")),
+    path("", include("queues.urls")),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("cases/", include("cases.review_urls")),

@@ -1,5 +1,6 @@
 """Queues, routing rules and clearances. One module per concept; import from `queues.models`."""
 
+from queues.models.health_history import DecisionTiming, QueueIntakeHour, QueueSnapshot
 from queues.models.queue import CaseSkip, Queue, QueueClearance
 from queues.models.rule_history import (
     RoutingRuleVersion,
@@ -14,8 +15,11 @@ from queues.models.rules import SYSTEM_FACTS, RoutingRule, ScoreCondition, autom
 __all__ = [
     "SYSTEM_FACTS",
     "CaseSkip",
+    "DecisionTiming",
     "Queue",
     "QueueClearance",
+    "QueueIntakeHour",
+    "QueueSnapshot",
     "RoutingRule",
     "RoutingRuleVersion",
     "RuleAutomationDay",

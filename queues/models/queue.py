@@ -47,6 +47,8 @@ class CaseSkip(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["case", "user"], name="case_skip_unique")]
+        # The team page counts skips per agent over a period.
+        indexes = [models.Index(fields=["created_at"], name="case_skip_at_idx")]
 
     def __str__(self) -> str:
         return f"user {self.user_id} skipped case {self.case_id}"

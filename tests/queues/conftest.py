@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import pytest
 
 from cases.models import Signal
@@ -40,3 +42,22 @@ def make_case(policies, vendor):
         return case
 
     return build
+
+
+@pytest.fixture
+def clock(monkeypatch, settings):
+    """Django's clock, set by the test: auto_now fields, services and audit rows all read it. Leases last
+    long enough for the hour-long reviews the tests describe."""
+    from django.utils import timezone
+
+    settings.CASE_LEASE_SECONDS = 4 * 3600
+
+    class Clock:
+        now = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+        def set(self, moment):
+            self.now = moment
+
+    c = Clock()
+    monkeypatch.setattr(timezone, "now", lambda: c.now)
+    return c

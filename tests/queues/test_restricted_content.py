@@ -35,7 +35,9 @@ def world(review_setup, policies):
     carol = factories.UserFactory(username="carol")
     csam.members.add(carol)
     QueueClearance.objects.create(queue=csam, user=carol, reason="trained")
-    factories.RoutingRuleFactory(name="child safety", target_queue=csam).policies.add(policies["child-safety"])
+    factories.RoutingRuleFactory(name="child safety", target_queue=csam).policies.add(
+        policies["child-safety"]
+    )
     lena = factories.UserFactory(username="lena")
     from django.contrib.auth.models import Permission
 
@@ -97,7 +99,9 @@ def test_restriction_is_sticky_on_the_subject_and_its_earlier_cases(world, api, 
     assert Case.objects.get(pk=again.pk).queue.is_restricted
 
 
-def test_marking_a_policy_restricted_restricts_what_was_already_reported_under_it(world, api, report_body, policies):
+def test_marking_a_policy_restricted_restricts_what_was_already_reported_under_it(
+    world, api, report_body, policies
+):
     case = send(api, report_body, "r-1", "harassment")
     route_case(case_id=case.pk)
 
@@ -113,9 +117,7 @@ def test_marking_a_policy_restricted_restricts_what_was_already_reported_under_i
 
 
 def test_a_rule_sending_a_restricted_policy_to_an_open_queue_is_refused_on_save(world, policies):
-    form = RoutingRuleForm(
-        data={"policies": [policies["child-safety"].pk], "target_queue": world.general.pk}
-    )
+    form = RoutingRuleForm(data={"policies": [policies["child-safety"].pk], "target_queue": world.general.pk})
 
     assert not form.is_valid()
     assert "restricted" in form.errors["target_queue"][0]
@@ -139,7 +141,11 @@ def test_a_restricted_case_is_escalated_only_to_restricted_queues(world, api, re
 
     with pytest.raises(review.ReviewError) as refused:
         review.escalate_case(
-            case_id=case.pk, user=world.carol, queue_id=world.general.pk, note="?", expected_version=case.version
+            case_id=case.pk,
+            user=world.carol,
+            queue_id=world.general.pk,
+            note="?",
+            expected_version=case.version,
         )
     assert refused.value.field == "queue"
     page = browser(world.carol).get(f"/cases/{case.pk}/").content.decode()
@@ -277,14 +283,23 @@ def test_a_picture_that_is_also_restricted_evidence_is_withheld_from_the_unclear
 
     png = factories.png_bytes(3, 3, (10, 20, 30)) if hasattr(factories, "png_bytes") else None
     restricted_case = send(
-        api, report_body, "r-1", "child-safety", subject={**MESSAGE, "media_urls": ["https://a.example/x.png"]}
+        api,
+        report_body,
+        "r-1",
+        "child-safety",
+        subject={**MESSAGE, "media_urls": ["https://a.example/x.png"]},
     )
     open_case = send(
         api,
         report_body,
         "r-2",
         "harassment",
-        subject={"kind": "post", "external_id": "p-2", "text": "t", "media_urls": ["https://b.example/y.png"]},
+        subject={
+            "kind": "post",
+            "external_id": "p-2",
+            "text": "t",
+            "media_urls": ["https://b.example/y.png"],
+        },
     )
     route_case(case_id=open_case.pk)
     # The same bytes under two URLs; the restricted case's copy is marked when its media are fetched.
