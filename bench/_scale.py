@@ -83,10 +83,12 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         cursor.execute(
             """
             INSERT INTO cases_subject (kind, external_id, author_id, text, media_urls, language, url, metadata,
-                                       content_hash, content_version, first_seen_at, last_seen_at)
+                                       content_hash, content_version, first_seen_at, last_seen_at, is_restricted,
+                                       is_protected, protected_reason)
             SELECT 'message', 'm-' || g, 'user-' || (g %% %(authors)s),
                    'reported message ' || g || ' you are worthless and everybody knows it, go away ' || md5(g::text),
-                   '[]', 'en', 'https://platform.example/m/' || g, '{}', md5(g::text), 1, now(), now()
+                   '[]', 'en', 'https://platform.example/m/' || g, '{}', md5(g::text), 1, now(), now(), false,
+                   false, ''
             FROM generate_series(1, %(cases)s) AS g
             """,
             {"cases": cases, "authors": max(1, cases // 5)},
@@ -95,11 +97,11 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
             """
             INSERT INTO cases_case (kind, status, priority, sla_due_at, version, report_count, reporter_count, opened_at,
                                     last_reported_at, updated_at, routed_at, enrichment_state, policy_id, queue_id,
-                                    subject_id, max_score)
+                                    subject_id, max_score, is_restricted)
             SELECT 'report', 'open', floor(random() * 300), now() + ((s.id %% 48) - 6) * interval '1 hour', 1,
                    CASE WHEN s.id %% %(heavy)s = 0 THEN 50 ELSE 1 END, 1,
                    now() - s.id * interval '1 second', now(), now(), now(), '{}', %(policy)s,
-                   (%(queues)s::bigint[])[1 + (s.id %% %(nqueues)s)], s.id, random()
+                   (%(queues)s::bigint[])[1 + (s.id %% %(nqueues)s)], s.id, random(), false
             FROM cases_subject s
             """,
             {"heavy": HEAVY_EVERY, "policy": policy.pk, "queues": queue_ids, "nqueues": len(queue_ids)},
@@ -107,10 +109,11 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         cursor.execute(
             """
             INSERT INTO cases_report (vendor_id, external_id, subject_id, subject_version, case_id, policy_id, reason,
-                                      reporter_id, comment, received_at, payload, payload_hash, outcome)
+                                      reporter_id, comment, received_at, payload, payload_hash, outcome,
+                                      carried_content)
             SELECT %(vendor)s, 'r-' || c.id || '-' || n, c.subject_id, 1, c.id, %(policy)s, 'harassment',
                    'reporter-' || (c.id + n) %% 9973, 'keeps messaging me ' || n, now(), '{}', md5(c.id::text),
-                   %(pending)s
+                   %(pending)s, true
             FROM cases_case c
             CROSS JOIN LATERAL generate_series(1, CASE WHEN c.id %% %(heavy)s = 0 THEN 50 ELSE 1 END) AS n
             """,

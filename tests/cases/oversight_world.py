@@ -8,7 +8,17 @@ from types import SimpleNamespace
 
 from django.utils import timezone
 
-from cases.models import Appeal, Case, Decision, Enforcement, ModelVersion, Report, Reporter, ScoringRecord, VendorCallback
+from cases.models import (
+    Appeal,
+    Case,
+    Decision,
+    Enforcement,
+    ModelVersion,
+    Report,
+    Reporter,
+    ScoringRecord,
+    VendorCallback,
+)
 from cases.services.oversight_rollup import refresh_oversight_hours
 from tests import factories
 from tests.accounts import person
@@ -38,7 +48,9 @@ def build(review_setup) -> SimpleNamespace:
     restricted_queue.members.add(lead)  # a member, never cleared: restricted numbers must not reach her
     vendor = factories.VendorFactory(slug="acme", name="Acme")
     other = factories.VendorFactory(slug="beta", name="Beta")
-    auto_rule = factories.RoutingRuleFactory(name="Obvious spam", automation_mode="live", auto_policy=harassment, auto_action=actions["remove"])
+    auto_rule = factories.RoutingRuleFactory(
+        name="Obvious spam", automation_mode="live", auto_policy=harassment, auto_action=actions["remove"]
+    )
     shadow_rule = factories.RoutingRuleFactory(name="Candidate insults", state="shadow")
 
     def case(restricted=False, status="open"):
@@ -58,8 +70,13 @@ def build(review_setup) -> SimpleNamespace:
     def appeal(decision, state):
         appeal_case = factories.CaseFactory(policy=harassment, queue=queue, kind=Case.Kind.APPEAL)
         return Appeal.objects.create(
-            vendor=vendor, external_id=f"a-{decision.pk}", decision=decision, appeal_case=appeal_case,
-            statement="not me", payload_hash="x", state=state,
+            vendor=vendor,
+            external_id=f"a-{decision.pk}",
+            decision=decision,
+            appeal_case=appeal_case,
+            statement="not me",
+            payload_hash="x",
+            state=state,
         )
 
     # People: three decisions in the open queue, one in the restricted queue.
@@ -81,18 +98,42 @@ def build(review_setup) -> SimpleNamespace:
     # A model (threshold 0.7): agrees on agreed_case (0.9, removed) and cleared_case (0.2, cleared),
     # disagrees on disagreed_case (0.9, cleared), undecided has no person's decision.
     model = ModelVersion.objects.create(
-        policy=harassment, version="tox-1", state="shadow", algorithm="test", artefact=b"", artefact_sha256="", threshold=0.7
+        policy=harassment,
+        version="tox-1",
+        state="shadow",
+        algorithm="test",
+        artefact=b"",
+        artefact_sha256="",
+        threshold=0.7,
     )
-    for target, score in ((agreed_case, 0.9), (disagreed_case, 0.9), (cleared_case, 0.2), (undecided, 0.8), (hidden, 0.9)):
+    for target, score in (
+        (agreed_case, 0.9),
+        (disagreed_case, 0.9),
+        (cleared_case, 0.2),
+        (undecided, 0.8),
+        (hidden, 0.9),
+    ):
         ScoringRecord.objects.create(
-            case=target, model_version=model, scored_at=when, content_version=1, feature_hash="h", score=score, is_shadow=True
+            case=target,
+            model_version=model,
+            scored_at=when,
+            content_version=1,
+            feature_hash="h",
+            score=score,
+            is_shadow=True,
         )
     appeal(Decision.objects.get(case=agreed_case, mode="live"), Appeal.State.UPHELD)
 
     # Reports: Acme 3 (2 upheld, 1 rejected, judged when their cases were resolved), Beta 1 pending, and one
     # Acme report on the restricted case.
     def report(vendor_, outcome, restricted=False, status="resolved"):
-        r = factories.ReportFactory(vendor=vendor_, case=case(restricted=restricted, status=status), policy=harassment, outcome=outcome, reporter_id="rep-1")
+        r = factories.ReportFactory(
+            vendor=vendor_,
+            case=case(restricted=restricted, status=status),
+            policy=harassment,
+            outcome=outcome,
+            reporter_id="rep-1",
+        )
         _at(Report, r.pk, when, "received_at")
         return r
 
@@ -102,7 +143,9 @@ def build(review_setup) -> SimpleNamespace:
     report(other, "pending", status="open")
     report(vendor, "upheld", restricted=True)
     Reporter.objects.create(vendor=vendor, reporter_id="rep-1", upheld_count=8, rejected_count=2)
-    Reporter.objects.create(vendor=other, reporter_id="rep-2", upheld_count=1, rejected_count=3, muted_at=now, muted_by=lead)
+    Reporter.objects.create(
+        vendor=other, reporter_id="rep-2", upheld_count=1, rejected_count=3, muted_at=now, muted_by=lead
+    )
 
     # Deliveries: one failed and one failing enforcement, one delivered; one failed callback to Acme; and a
     # failed enforcement of the restricted case.
@@ -110,8 +153,13 @@ def build(review_setup) -> SimpleNamespace:
 
     def enforcement(decision, state, attempts=0, kind="apply"):
         return Enforcement.objects.create(
-            decision=decision, case=decision.case, kind=kind, state=state, attempts=attempts,
-            idempotency_key=f"e-{decision.pk}-{kind}", payload={},
+            decision=decision,
+            case=decision.case,
+            kind=kind,
+            state=state,
+            attempts=attempts,
+            idempotency_key=f"e-{decision.pk}-{kind}",
+            payload={},
         )
 
     live = list(Decision.objects.filter(mode="live", case__is_restricted=False).order_by("pk"))
@@ -120,10 +168,23 @@ def build(review_setup) -> SimpleNamespace:
     enforcement(live[2], "delivered", attempts=1)
     enforcement(Decision.objects.get(case=hidden, mode="live"), "failed", attempts=8)
     VendorCallback.objects.create(
-        vendor=vendor, decision=live[3], case=live[3].case, state="failed", attempts=5, idempotency_key="cb-1", payload={}
+        vendor=vendor,
+        decision=live[3],
+        case=live[3].case,
+        state="failed",
+        attempts=5,
+        idempotency_key="cb-1",
+        payload={},
     )
     refresh_oversight_hours(since=now - timedelta(days=8), until=now)
     return SimpleNamespace(
-        lead=lead, queue=queue, restricted_queue=restricted_queue, vendor=vendor, other=other, auto_rule=auto_rule,
-        shadow_rule=shadow_rule, model=model, when=when,
+        lead=lead,
+        queue=queue,
+        restricted_queue=restricted_queue,
+        vendor=vendor,
+        other=other,
+        auto_rule=auto_rule,
+        shadow_rule=shadow_rule,
+        model=model,
+        when=when,
     )

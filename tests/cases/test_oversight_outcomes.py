@@ -38,7 +38,12 @@ def totals(rows):
 
 def test_decisions_by_source_count_people_automation_and_shadow_the_lead_may_see(lead_client):
     rows = csv_rows(lead_client.get(URL, {"csv": "decisions-by-source"}))
-    assert rows[0] == ["Period", "Agents (decisions)", "Automated (live) (decisions)", "Shadow (not enforced) (decisions)"]
+    assert rows[0] == [
+        "Period",
+        "Agents (decisions)",
+        "Automated (live) (decisions)",
+        "Shadow (not enforced) (decisions)",
+    ]
     assert len(rows) == 1 + 7  # one row per day of the 7-day period
     assert totals(rows) == {
         "Agents (decisions)": 3,
@@ -87,17 +92,24 @@ def test_the_page_draws_charts_with_the_period_and_filters(lead_client, world, d
     body = response.content.decode()
     assert response.status_code == 200
     assert body.count('<svg class="chart') >= 3
-    assert 'csv=decisions-by-source' in body
+    assert "csv=decisions-by-source" in body
     assert f'<option value="{world.queue.pk}">General</option>' in body  # her queue is offered as a filter
     assert "Child safety" not in body  # a restricted queue she is not cleared for is not
 
 
-def test_query_count_does_not_grow_with_rules_and_models(lead_client, world, review_setup, django_assert_max_num_queries):
+def test_query_count_does_not_grow_with_rules_and_models(
+    lead_client, world, review_setup, django_assert_max_num_queries
+):
     from cases.models import Decision
 
     for n in range(5):
         rule = factories.RoutingRuleFactory(name=f"extra {n}")
-        factories.DecisionFactory(case=factories.CaseFactory(queue=world.queue), mode=Decision.Mode.SHADOW, rule=rule, action=review_setup.actions["remove"])
+        factories.DecisionFactory(
+            case=factories.CaseFactory(queue=world.queue),
+            mode=Decision.Mode.SHADOW,
+            rule=rule,
+            action=review_setup.actions["remove"],
+        )
     with django_assert_max_num_queries(22):
         assert lead_client.get(URL).status_code == 200
 
@@ -124,8 +136,11 @@ def test_a_queue_the_lead_may_not_see_is_refused_with_422(lead_client):
 
 @pytest.mark.parametrize(
     "params, field",
-    [({"period": "year"}, "period"), ({"period": "custom", "from": "x", "to": "2026-01-01"}, "from"),
-     ({"period": "custom", "from": "2026-02-01", "to": "2026-01-01"}, "to")],
+    [
+        ({"period": "year"}, "period"),
+        ({"period": "custom", "from": "x", "to": "2026-01-01"}, "from"),
+        ({"period": "custom", "from": "2026-02-01", "to": "2026-01-01"}, "to"),
+    ],
 )
 def test_a_bad_period_is_answered_422_with_the_error_on_the_page(lead_client, params, field):
     response = lead_client.get(URL, params)
@@ -144,7 +159,17 @@ def test_agents_get_403_and_anonymous_users_log_in(agent_client):
 
 def test_a_custom_period_buckets_by_day(lead_client, world):
     day = world.when.date()
-    rows = csv_rows(lead_client.get(URL, {"csv": "decisions-by-source", "period": "custom", "from": day.isoformat(), "to": day.isoformat()}))
+    rows = csv_rows(
+        lead_client.get(
+            URL,
+            {
+                "csv": "decisions-by-source",
+                "period": "custom",
+                "from": day.isoformat(),
+                "to": day.isoformat(),
+            },
+        )
+    )
     # One day: hourly buckets, and every decision lands in the hour it was made.
     assert len(rows) == 1 + 24
     assert totals(rows)["Agents (decisions)"] == 3

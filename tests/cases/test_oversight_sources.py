@@ -37,8 +37,6 @@ def test_reports_by_vendor_land_on_the_day_they_were_received(lead_client, world
     assert day == [[world.when.strftime("%d %b"), "3", "1"]]
 
 
-
-
 def test_top_reporters_show_their_track_record_and_mutes(lead_client):
     table = by_label(csv_rows(lead_client.get(URL, {"csv": "top-reporters"})))
     # Judged, upheld, rejected, accuracy %, muted: most judged first.
