@@ -152,11 +152,10 @@ def main() -> None:
     args = parser.parse_args()
     url = database_url(DB_NAME, reseed=args.reseed, cases=args.cases, queues=20, agents=16)
     setup_django(url)
+    from django.conf import settings
     from django.contrib.auth.models import User
     from django.test import Client
     from django.test.utils import setup_test_environment
-
-    from django.conf import settings
 
     seed_outcomes()
     setup_test_environment()  # allows the test client's host; nothing else changes
