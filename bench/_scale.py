@@ -83,12 +83,12 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         cursor.execute(
             """
             INSERT INTO cases_subject (kind, external_id, author_id, text, media_urls, language, url, metadata,
-                                       content_hash, content_version, is_restricted, is_protected,
-                                       protected_reason, first_seen_at, last_seen_at)
+                                       content_hash, content_version, first_seen_at, last_seen_at, is_restricted,
+                                       is_protected, protected_reason)
             SELECT 'message', 'm-' || g, 'user-' || (g %% %(authors)s),
                    'reported message ' || g || ' you are worthless and everybody knows it, go away ' || md5(g::text),
-                   '[]', 'en', 'https://platform.example/m/' || g, '{}', md5(g::text), 1, false, false, '',
-                   now(), now()
+                   '[]', 'en', 'https://platform.example/m/' || g, '{}', md5(g::text), 1, now(), now(), false,
+                   false, ''
             FROM generate_series(1, %(cases)s) AS g
             """,
             {"cases": cases, "authors": max(1, cases // 5)},
@@ -108,12 +108,12 @@ def seed(*, cases: int, queues: int, agents: int) -> None:
         )
         cursor.execute(
             """
-            INSERT INTO cases_report (vendor_id, external_id, subject_id, subject_version, carried_content, case_id,
-                                      policy_id, reason, reporter_id, comment, received_at, payload, payload_hash,
-                                      outcome)
-            SELECT %(vendor)s, 'r-' || c.id || '-' || n, c.subject_id, 1, true, c.id, %(policy)s, 'harassment',
+            INSERT INTO cases_report (vendor_id, external_id, subject_id, subject_version, case_id, policy_id, reason,
+                                      reporter_id, comment, received_at, payload, payload_hash, outcome,
+                                      carried_content)
+            SELECT %(vendor)s, 'r-' || c.id || '-' || n, c.subject_id, 1, c.id, %(policy)s, 'harassment',
                    'reporter-' || (c.id + n) %% 9973, 'keeps messaging me ' || n, now(), '{}', md5(c.id::text),
-                   %(pending)s
+                   %(pending)s, true
             FROM cases_case c
             CROSS JOIN LATERAL generate_series(1, CASE WHEN c.id %% %(heavy)s = 0 THEN 50 ELSE 1 END) AS n
             """,

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from cases import campaign_views, spot_views, views
+from cases import campaign_views, oversight_views, spot_views, views
 
 app_name = "cases"
 urlpatterns = [
     path("spot-test", spot_views.spot_test, name="spot-test"),
+    path("oversight/outcomes", oversight_views.outcomes_page, name="oversight-outcomes"),
+    path("oversight/sources", oversight_views.sources_page, name="oversight-sources"),
     path("campaigns/<int:campaign_id>/", campaign_views.campaign_page, name="campaign"),
     path("campaigns/<int:campaign_id>/decide", campaign_views.decide, name="campaign-decide"),
     path("<int:case_id>/", views.case_page, name="review"),

@@ -14,6 +14,7 @@ from cases.models import Case
 from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
+from cases.services.oversight_rollup import refresh_oversight_hours
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
@@ -122,3 +123,11 @@ def sweep_outbox(self) -> int:
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
     return lift()
+
+
+@task("cases.refresh_oversight_hours", soft_time_limit=240, time_limit=300)
+def refresh_oversight_hours_task(self) -> tuple[int, int]:
+    """Beat: rebuild the dashboards' roll-ups of the last OVERSIGHT_REFRESH_HOURS hours (recomputed, so a
+    duplicate or overlapping run writes the same rows)."""
+    now = timezone.now()
+    return refresh_oversight_hours(since=now - timedelta(hours=settings.OVERSIGHT_REFRESH_HOURS), until=now)

@@ -299,6 +299,7 @@ CELERY_BEAT_SCHEDULE = {
     "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
     "pause-surging-rules": {"task": "queues.pause_surging_rules", "schedule": 300.0},
     "record-queue-health": {"task": "queues.record_queue_health", "schedule": 60.0},
+    "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -459,3 +460,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Lead dashboards (Outcomes, Reporters & vendors): the beat task rebuilds the hourly roll-ups of this many
+# past hours every 5 minutes. Decisions confirmed or reports judged later than that keep the counts they had.
+OVERSIGHT_REFRESH_HOURS = env_int("OVERSIGHT_REFRESH_HOURS", 3)
+if OVERSIGHT_REFRESH_HOURS < 1:
+    raise ImproperlyConfigured("OVERSIGHT_REFRESH_HOURS must be at least 1")

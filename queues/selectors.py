@@ -344,15 +344,22 @@ def visible_cases(user) -> QuerySet[Case]:
     - an unrouted case, or a restricted one found outside a restricted queue: only superusers and people
       cleared for every restricted queue (with `queues.view_all_queues`) — restricted until proven otherwise.
     """
+    condition = visible_case_condition(user)
+    return Case.objects.all() if condition is None else Case.objects.filter(condition)
+
+
+def visible_case_condition(user) -> Q | None:
+    """`visible_cases` as a condition on `queue_id`, `queue` and `is_restricted` (None: everything), for rows
+    that carry those two facts of a case themselves (the dashboards' hourly roll-ups)."""
     if not user.is_authenticated or not user.is_active:
-        return Case.objects.none()
+        return Q(pk__in=[])
     if user.is_superuser:
-        return Case.objects.all()
+        return None
     ids, restricted, everywhere = _queue_access(user)
     condition = Q(queue_id__in=ids, is_restricted=False) | Q(queue_id__in=restricted)
     if everywhere:
         condition |= Q(queue__isnull=True) | Q(queue_id__in=ids)
-    return Case.objects.filter(condition)
+    return condition
 
 
 def visible_audit_events(user, events: QuerySet) -> QuerySet:

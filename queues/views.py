@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cases.delivery_health import delivery_alert
 from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.errors import Invalid
@@ -28,13 +29,16 @@ def _wants(request: HttpRequest, target: str) -> bool:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    is_lead = request.user.is_superuser or request.user.has_perm("cases.view_case")
     context = {
         "stats": selectors.dashboard(request.user),
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
-        # Leads (and admins) see the rules the surge guard paused, until someone turns them back on.
-        "paused_rules": selectors.auto_paused_rules()
-        if request.user.is_superuser or request.user.has_perm("cases.view_case")
-        else [],
+        # Leads (and admins) see the rules the surge guard paused, until someone turns them back on, and
+        # failing enforcement deliveries (one query).
+        "paused_rules": selectors.auto_paused_rules() if is_lead else [],
+        "delivery_alert": delivery_alert(request.user)
+        if is_lead and not _wants(request, "queue-table")
+        else None,
     }
     template = (
         "queues/dashboard.html#queue-table" if _wants(request, "queue-table") else "queues/dashboard.html"

@@ -10,6 +10,7 @@ from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
+from cases.models.oversight import DecisionHour, ReportHour
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
@@ -30,11 +31,13 @@ __all__ = [
     "ContentIndicator",
     "ContextProvider",
     "Decision",
+    "DecisionHour",
     "Enforcement",
     "MediaFile",
     "ModelVersion",
     "OutboxMessage",
     "Report",
+    "ReportHour",
     "Reporter",
     "Scorer",
     "ScoringRecord",

@@ -122,6 +122,10 @@ class Case(models.Model):
             # The sweeper's look-up of cases that never got routed.
             models.Index(fields=["opened_at"], name="case_unrouted_idx", condition=Q(routed_at__isnull=True)),
             models.Index(fields=["status", "sla_due_at"], name="case_status_sla_idx"),
+            # Roll-ups recompute the reports judged in the last hours (Reporters & vendors accuracy).
+            models.Index(
+                fields=["resolved_at"], name="case_resolved_idx", condition=Q(resolved_at__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -67,6 +67,12 @@ class Decision(models.Model):
                 name="decision_expiry_idx",
                 condition=Q(effect_expires_at__isnull=False),
             ),
+            # The Outcomes dashboard: a period's decisions by automated and shadow rules.
+            models.Index(
+                fields=["created_at", "rule"], name="decision_rule_time_idx", condition=Q(rule__isnull=False)
+            ),
+            # Roll-ups recompute the last hours of decisions.
+            models.Index(fields=["created_at"], name="decision_time_idx"),
             models.Index(
                 fields=["case", "decided_by"],
                 name="decision_pending_idx",

@@ -87,6 +87,8 @@ class ScoringRecord(models.Model):
                 fields=["case", "model_version", "content_version"], name="one_scoring_per_model_version"
             ),
         ]
+        # The Outcomes dashboard: a period's scores per model.
+        indexes = [models.Index(fields=["scored_at", "model_version"], name="scoring_time_idx")]
 
     def __str__(self) -> str:
         return f"case {self.case_id} by {self.model_version_id}: {self.score:.3f}"

@@ -46,6 +46,8 @@ class Report(models.Model):
             # A vendor's reports in the last minute (`vendor.reports_1m` from the database: backtests, the case
             # page): without it the count walks every report the vendor ever sent.
             models.Index(fields=["vendor", "received_at"], name="report_vendor_received_idx"),
+            # Roll-ups recompute the last hours of reports (every vendor at once).
+            models.Index(fields=["received_at"], name="report_received_idx"),
         ]
 
     def __str__(self) -> str:
@@ -108,6 +110,13 @@ class Reporter(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["vendor", "reporter_id"], name="reporter_identity")]
+        indexes = [
+            # The Reporters & vendors dashboard: reporters with the most judged reports.
+            models.Index(
+                (models.F("upheld_count") + models.F("rejected_count")).desc(), name="reporter_judged_idx"
+            ),
+            models.Index(fields=["muted_at"], name="reporter_muted_idx", condition=Q(muted_at__isnull=False)),
+        ]
         permissions = [("mute_reporter", "Can mute bad-faith reporters (leads)")]
 
     def __str__(self) -> str:
