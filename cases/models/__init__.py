@@ -12,6 +12,7 @@ from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
+from cases.models.statement import StatementOfReasons
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Scorer",
     "ScoringRecord",
     "Signal",
+    "StatementOfReasons",
     "Strike",
     "Subject",
     "SubjectTag",
