@@ -133,7 +133,9 @@ def test_incompatible_content_needs_its_contractual_ground_and_explanation(field
 def test_the_other_grounds_fields_are_refused_rather_than_silently_dropped():
     errors = validate_statement(incompatible(illegal_content_legal_ground="StGB § 130"))
     assert "illegal_content_legal_ground" in errors
-    errors = validate_statement(illegal(incompatible_content_ground="ToS 4", incompatible_content_illegal="No"))
+    errors = validate_statement(
+        illegal(incompatible_content_ground="ToS 4", incompatible_content_illegal="No")
+    )
     assert {"incompatible_content_ground", "incompatible_content_illegal"} <= set(errors)
 
 
@@ -146,7 +148,10 @@ def test_incompatible_content_may_say_it_is_also_illegal():
     "field, overrides",
     [
         ("decision_visibility_other", {"decision_visibility": ["DECISION_VISIBILITY_OTHER"]}),
-        ("decision_monetary_other", {"decision_visibility": None, "decision_monetary": "DECISION_MONETARY_OTHER"}),
+        (
+            "decision_monetary_other",
+            {"decision_visibility": None, "decision_monetary": "DECISION_MONETARY_OTHER"},
+        ),
         ("content_type_other", {"content_type": ["CONTENT_TYPE_OTHER"]}),
     ],
 )
