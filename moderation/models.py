@@ -225,6 +225,14 @@ class Policy(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
 
+    def clean(self) -> None:
+        # A statement of reasons on the illegal-content ground must name the law: refuse it here rather than
+        # at the first restriction.
+        if self.dsa_ground == self.DsaGround.ILLEGAL_CONTENT and not self.dsa_legal_ground.strip():
+            raise ValidationError(
+                {"dsa_legal_ground": "Illegal content needs the legal provision relied on."}
+            )
+
 
 class Vendor(models.Model):
     """An API client that sends reports: detection vendor, user-report pipeline, ML detector, trusted flagger."""

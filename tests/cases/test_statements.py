@@ -259,3 +259,14 @@ def test_content_date_is_when_the_report_says_the_content_was_posted(review_setu
     decision = decide(case, review_setup.agent, review_setup)
 
     assert decision.statement.payload["content_date"] == posted.date().isoformat()
+
+
+def test_an_admin_cannot_save_an_illegal_content_policy_without_its_law(review_setup):
+    from django.core.exceptions import ValidationError
+
+    policy = review_setup.policies["harassment"]
+    policy.dsa_ground = rules.ILLEGAL
+    with pytest.raises(ValidationError, match="legal provision"):
+        policy.full_clean()
+    policy.dsa_legal_ground = "§ 185 StGB"
+    policy.full_clean()

@@ -399,6 +399,7 @@ def policy_form(**overrides):
         "allowed_actions": [],
         "user_facing_text": "",
         "dsa_category": Policy.DsaCategory.SCAMS_AND_FRAUD,
+        "dsa_ground": Policy.DsaGround.INCOMPATIBLE_CONTENT,
     }
     data.update(overrides)
     return data
