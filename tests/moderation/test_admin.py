@@ -477,6 +477,7 @@ def test_the_admin_changing_a_vendor_is_audited_too(admin_client, admin_user):
             "reliability": "0.9",
             "is_active": "on",
             "contact": "",
+            "dsa_source_type": "SOURCE_ARTICLE_16",
             "tokens-TOTAL_FORMS": "0",
             "tokens-INITIAL_FORMS": "0",
             "tokens-MIN_NUM_FORMS": "0",
