@@ -15,6 +15,7 @@ from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
 from cases.services.oversight_rollup import refresh_oversight_hours
+from cases.services.statement_submission import submit_due_statements
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
@@ -131,3 +132,11 @@ def refresh_oversight_hours_task(self) -> tuple[int, int]:
     duplicate or overlapping run writes the same rows)."""
     now = timezone.now()
     return refresh_oversight_hours(since=now - timedelta(hours=settings.OVERSIGHT_REFRESH_HOURS), until=now)
+@task("cases.submit_statements", soft_time_limit=240, time_limit=300)
+def submit_statements(self) -> int:
+    """Beat: due DSA statements of reasons go to the Transparency Database in batches of up to 100 (claimed
+    first, so overlapping runs never send one twice). Returns how many were submitted."""
+    summary = submit_due_statements()
+    if summary.batches:
+        logger.info("DSA statements: %s", summary)
+    return summary.submitted

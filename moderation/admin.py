@@ -71,7 +71,20 @@ class PolicyAdmin(AuditedModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "code", "description", "is_active"]}),
         ("Handling", {"fields": ["severity", "sla_hours", "allowed_actions", "requires_second_review"]}),
-        ("Transparency", {"fields": ["user_facing_text", "dsa_category"]}),
+        (
+            "Transparency (EU DSA statements of reasons)",
+            {
+                "fields": [
+                    "user_facing_text",
+                    "dsa_category",
+                    "dsa_ground",
+                    "dsa_legal_ground",
+                    "dsa_contractual_ground",
+                    "dsa_explanation",
+                    "dsa_also_illegal",
+                ]
+            },
+        ),
         ("Learning", {"fields": ["target_precision"]}),
     ]
 
@@ -108,7 +121,7 @@ class VendorAdmin(WriteOnlySecretsAdmin):
         "active_tokens",
         "created_at",
     ]
-    list_filter = ["is_active", "is_content_authority"]
+    list_filter = ["is_active", "is_content_authority", "dsa_source_type"]
     search_fields = ["name", "slug", "contact"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [VendorTokenInline]

@@ -58,6 +58,12 @@ class Verb(StrEnum):
     VENDOR_CALLBACK_DELIVERED = "vendor_callback.delivered"
     VENDOR_CALLBACK_FAILED = "vendor_callback.failed"
     VENDOR_CALLBACK_RETRIED = "vendor_callback.retried"
+    # EU DSA statements of reasons (Transparency Database) and the transparency report
+    STATEMENT_SUBMITTED = "statement.submitted"
+    STATEMENT_FAILED = "statement.failed"
+    STATEMENT_RETRIED = "statement.retried"
+    STATEMENTS_EXPORTED = "statements.exported"
+    TRANSPARENCY_REPORT_EXPORTED = "transparency_report.exported"
     # Configuration
     POLICY_RESTRICTED_CASES = "policy.restricted_cases"
     VENDOR_TOKEN_ISSUED = "vendor_token.issued"

@@ -25,6 +25,25 @@ SHORTCUT_KEYS = "".join(
 NO_VIOLATION_KEY = "0"
 
 
+# The TDB's restriction values, by the statement field they go in (decision_visibility is a list).
+DSA_RESTRICTIONS = [
+    ("DECISION_VISIBILITY_CONTENT_REMOVED", "Visibility: removal of content"),
+    ("DECISION_VISIBILITY_CONTENT_DISABLED", "Visibility: disabling access"),
+    ("DECISION_VISIBILITY_CONTENT_DEMOTED", "Visibility: demotion"),
+    ("DECISION_VISIBILITY_CONTENT_AGE_RESTRICTED", "Visibility: age restricted"),
+    ("DECISION_VISIBILITY_CONTENT_INTERACTION_RESTRICTED", "Visibility: interaction restricted"),
+    ("DECISION_VISIBILITY_CONTENT_LABELLED", "Visibility: labelled"),
+    ("DECISION_MONETARY_SUSPENSION", "Monetary: suspension of payments"),
+    ("DECISION_MONETARY_TERMINATION", "Monetary: termination of payments"),
+    ("DECISION_PROVISION_PARTIAL_SUSPENSION", "Service: partial suspension"),
+    ("DECISION_PROVISION_TOTAL_SUSPENSION", "Service: total suspension"),
+    ("DECISION_PROVISION_PARTIAL_TERMINATION", "Service: partial termination"),
+    ("DECISION_PROVISION_TOTAL_TERMINATION", "Service: total termination"),
+    ("DECISION_ACCOUNT_SUSPENDED", "Account: suspended"),
+    ("DECISION_ACCOUNT_TERMINATED", "Account: terminated"),
+]
+
+
 class Action(models.Model):
     """Something that can be done to a subject or its author; each maps to an enforcement the platform applies."""
 
@@ -48,6 +67,14 @@ class Action(models.Model):
         null=True, blank=True, help_text="For temporary suspensions."
     )
     is_active = models.BooleanField(default=True)
+    # EU DSA statements of reasons: what kind of restriction this is, when the kind's usual reading is not
+    # right (`cases.statement_rules.restriction_for`); empty means derived from `kind`.
+    dsa_restriction = models.CharField(
+        max_length=64,
+        blank=True,
+        choices=DSA_RESTRICTIONS,
+        help_text="DSA statement of reasons: the restriction this action is (empty: derived from its kind).",
+    )
     shortcut_key = models.CharField(
         max_length=1,
         blank=True,
@@ -131,6 +158,10 @@ class Policy(models.Model):
         )
         OTHER = "STATEMENT_CATEGORY_OTHER", "Other"
 
+    class DsaGround(models.TextChoices):
+        ILLEGAL_CONTENT = "DECISION_GROUND_ILLEGAL_CONTENT", "Illegal content"
+        INCOMPATIBLE_CONTENT = "DECISION_GROUND_INCOMPATIBLE_CONTENT", "Incompatible with our terms"
+
     code = models.SlugField(max_length=64, unique=True, help_text="What vendors send as a report's `reason`.")
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
@@ -165,6 +196,28 @@ class Policy(models.Model):
         help_text="0 < p ≤ 1: precision a trained model's threshold must reach (0.9: at most one wrong flag in "
         "ten). train_model and evaluate_model use it unless given --target-precision.",
     )
+    # The ground a DSA statement of reasons gives for a restriction under this policy: our terms (the usual
+    # case) or the law. Illegal content needs the legal provision relied on.
+    dsa_ground = models.CharField(
+        max_length=40, choices=DsaGround.choices, default=DsaGround.INCOMPATIBLE_CONTENT
+    )
+    dsa_legal_ground = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Illegal content: the legal provision relied on (e.g. a statute).",
+    )
+    dsa_contractual_ground = models.CharField(
+        max_length=500, blank=True, help_text="Terms of service clause relied on (empty: the policy's name)."
+    )
+    dsa_explanation = models.TextField(
+        max_length=2000,
+        blank=True,
+        help_text="Why content is illegal / incompatible on that ground (empty: the user-facing text). "
+        "No personal data: it is published in the EU Transparency Database.",
+    )
+    dsa_also_illegal = models.BooleanField(
+        default=False, help_text="Incompatible content that is also considered illegal."
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -183,6 +236,14 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        # A statement of reasons on the illegal-content ground must name the law: refuse it here rather than
+        # at the first restriction.
+        if self.dsa_ground == self.DsaGround.ILLEGAL_CONTENT and not self.dsa_legal_ground.strip():
+            raise ValidationError(
+                {"dsa_legal_ground": "Illegal content needs the legal provision relied on."}
+            )
 
 
 class Vendor(models.Model):
@@ -215,6 +276,17 @@ class Vendor(models.Model):
     upheld_count = models.PositiveIntegerField(default=0, editable=False)
     rejected_count = models.PositiveIntegerField(default=0, editable=False)
     contact = models.CharField(max_length=200, blank=True)
+    # How a DSA statement of reasons describes a restriction this vendor's report led to: a notice (Art. 16),
+    # a trusted flagger's notice (Art. 22), or our own initiative (a detector we run).
+    dsa_source_type = models.CharField(
+        max_length=40,
+        choices=[
+            ("SOURCE_ARTICLE_16", "Notice (Art. 16 DSA)"),
+            ("SOURCE_TRUSTED_FLAGGER", "Trusted flagger (Art. 22 DSA)"),
+            ("SOURCE_VOLUNTARY", "Own initiative (our detector)"),
+        ],
+        default="SOURCE_ARTICLE_16",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

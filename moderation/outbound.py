@@ -53,9 +53,11 @@ class OutboundTimeout(OutboundError):
 
 
 class BadStatus(OutboundError):
-    def __init__(self, status: int):
+    def __init__(self, status: int, body: bytes = b""):
         super().__init__(f"HTTP {status}")
         self.status = status
+        # What the peer said (capped like any response): some APIs explain a refusal, e.g. a 422's errors.
+        self.body = body
         # 4xx (except 408/429) means our request or configuration is wrong: retrying will not help.
         self.retryable = status >= 500 or status in (408, 429)
 
@@ -208,5 +210,5 @@ def request(
         connection.close()
     if response.status >= 300:
         # 3xx included: redirects are not followed (the target could be internal).
-        raise BadStatus(response.status)
+        raise BadStatus(response.status, body=b"".join(chunks))
     return Response(status=response.status, body=b"".join(chunks))

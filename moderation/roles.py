@@ -34,6 +34,7 @@ LEAD_PERMISSIONS = [
     ("cases", "view_subject"),
     ("cases", "view_bank"),  # leads see what the banks hold and where a hit came from; admins change them
     ("cases", "view_bankentry"),
+    ("cases", "view_statementofreasons"),  # DSA statements, their export and the transparency report
 ]
 
 # Admins configure the platform: policies, actions, queues, routing, vendors, scorers, templates, clearances.

@@ -300,6 +300,7 @@ CELERY_BEAT_SCHEDULE = {
     "pause-surging-rules": {"task": "queues.pause_surging_rules", "schedule": 300.0},
     "record-queue-health": {"task": "queues.record_queue_health", "schedule": 60.0},
     "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
+    "submit-statements": {"task": "cases.submit_statements", "schedule": 60.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -440,6 +441,29 @@ if min(ENFORCEMENT_MAX_ATTEMPTS, VENDOR_CALLBACK_MAX_ATTEMPTS) < 1:
     raise ImproperlyConfigured("ENFORCEMENT_MAX_ATTEMPTS and VENDOR_CALLBACK_MAX_ATTEMPTS must be at least 1")
 if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:
     raise ImproperlyConfigured("VENDOR_CALLBACK_TIMEOUT_SECONDS must be over 0 and at most 60")
+
+# --- EU DSA statements of reasons (Transparency Database) ---------------------------------------------------
+# The multiple-statements endpoint, e.g. https://transparency.dsa.ec.europa.eu/api/v1/statements (sandbox
+# first); empty: statements are built and kept pending, nothing is sent. The token is the platform's API token.
+DSA_TDB_URL = env_str("DSA_TDB_URL", "")
+DSA_TDB_TOKEN = env_str("DSA_TDB_TOKEN", "")
+DSA_TDB_TIMEOUT_SECONDS = env_float("DSA_TDB_TIMEOUT_SECONDS", 30.0)
+DSA_SUBMIT_MAX_ATTEMPTS = env_int("DSA_SUBMIT_MAX_ATTEMPTS", 8)
+DSA_RETRY_BASE_SECONDS = env_float("DSA_RETRY_BASE_SECONDS", 60.0)
+# Statement ids are `<prefix>-decision-<id>`: letters, digits, - and _ only (the TDB's puid charset).
+DSA_PUID_PREFIX = env_str("DSA_PUID_PREFIX", "mod")
+# Where a restriction applies (ISO country codes, EU/EEA): the whole EU unless set.
+_EU_COUNTRIES = [
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IT", "LT",
+    "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+]  # fmt: skip
+DSA_TERRITORIAL_SCOPE = env_list("DSA_TERRITORIAL_SCOPE", _EU_COUNTRIES)
+if not DSA_PUID_PREFIX or not all(c.isascii() and (c.isalnum() or c in "-_") for c in DSA_PUID_PREFIX):
+    raise ImproperlyConfigured("DSA_PUID_PREFIX may hold only letters, digits, - and _")
+if DSA_TDB_URL and not DSA_TDB_TOKEN:
+    raise ImproperlyConfigured("DSA_TDB_URL needs DSA_TDB_TOKEN (the Transparency Database API token)")
+if DSA_SUBMIT_MAX_ATTEMPTS < 1 or not 0 < DSA_TDB_TIMEOUT_SECONDS <= 60:
+    raise ImproperlyConfigured("DSA_SUBMIT_MAX_ATTEMPTS must be ≥ 1 and DSA_TDB_TIMEOUT_SECONDS in (0, 60]")
 
 # --- Outbound HTTP (scorers, context providers, webhooks) ----------------------------------------------
 # Private, loopback and link-local targets are refused unless this is on (tests and the demo use loopback).

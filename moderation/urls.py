@@ -17,6 +17,7 @@ urlpatterns = [
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),
     path("cases/", include("cases.review_urls")),
+    path("dsa/", include("cases.statement_urls")),
     path("api/v1/", include("cases.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file, so the docs work under the CSP (no inline JS).

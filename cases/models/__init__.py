@@ -13,6 +13,7 @@ from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.oversight import DecisionHour, ReportHour
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
+from cases.models.statement import StatementOfReasons
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "Scorer",
     "ScoringRecord",
     "Signal",
+    "StatementOfReasons",
     "Strike",
     "Subject",
     "SubjectTag",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from cases.models import Decision, Enforcement, Report, Reporter, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
+from cases.services.statements import record_statement
 from cases.services.vendor_callbacks import notify_reporting_vendors
 from moderation.audit import Actor, Verb, record_event
 from moderation.models import Action, Vendor
@@ -26,6 +27,7 @@ def decision_takes_effect(decision: Decision) -> None:
         decision.effect_expires_at = timezone.now() + timedelta(hours=decision.action.duration_hours)
         Decision.objects.filter(pk=decision.pk).update(effect_expires_at=decision.effect_expires_at)
     create_enforcement(decision=decision)
+    record_statement(decision)  # the EU DSA statement of reasons, in the same transaction
     subject = decision.case.subject
     days = decision.policy.strike_days
     # The author of the content version decided on: never whoever a later report names.
@@ -57,7 +59,6 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     Returns how many were lifted.
     """
     from django.db import transaction
-
 
     now = now or timezone.now()
     due = list(

@@ -400,6 +400,7 @@ def policy_form(**overrides):
         "user_facing_text": "",
         "dsa_category": Policy.DsaCategory.SCAMS_AND_FRAUD,
         "target_precision": "0.9",
+        "dsa_ground": Policy.DsaGround.INCOMPATIBLE_CONTENT,
     }
     data.update(overrides)
     return data
@@ -477,6 +478,7 @@ def test_the_admin_changing_a_vendor_is_audited_too(admin_client, admin_user):
             "reliability": "0.9",
             "is_active": "on",
             "contact": "",
+            "dsa_source_type": "SOURCE_ARTICLE_16",
             "tokens-TOTAL_FORMS": "0",
             "tokens-INITIAL_FORMS": "0",
             "tokens-MIN_NUM_FORMS": "0",

@@ -88,6 +88,7 @@ def world(review_setup, vendor, api):
         "slug": secret_queue.slug,
         "appeal_case_id": appeal.appeal_case_id,
         "campaign_id": campaign.pk,
+        "statement_id": decision.statement.pk,  # the DSA statement of reasons of the restricted removal
     }
 
 
