@@ -11,6 +11,7 @@ from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.report import Report, Reporter, Signal
+from cases.models.retention import LegalHold
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
 
@@ -31,6 +32,7 @@ __all__ = [
     "ContextProvider",
     "Decision",
     "Enforcement",
+    "LegalHold",
     "MediaFile",
     "ModelVersion",
     "OutboxMessage",
