@@ -14,6 +14,7 @@ from cases.models import Case
 from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
+from cases.services.retention import purge_expired_content as purge
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
@@ -122,3 +123,15 @@ def sweep_outbox(self) -> int:
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
     return lift()
+
+
+@task("cases.purge_expired_content", soft_time_limit=540, time_limit=590)
+def purge_expired_content(self) -> int:
+    """Beat: purge the content of subjects past their policies' retention, in bounded batches."""
+    return len(
+        purge(
+            now=timezone.now(),
+            batch_size=settings.RETENTION_BATCH_SIZE,
+            max_batches=settings.RETENTION_MAX_BATCHES,
+        )
+    )
