@@ -62,6 +62,7 @@ class PolicyAdmin(AuditedModelAdmin):
         "sla_hours",
         "requires_second_review",
         "dsa_category",
+        "retention_days",
         "is_active",
     ]
     list_filter = ["severity", "requires_second_review", "is_active", "dsa_category"]
@@ -72,6 +73,7 @@ class PolicyAdmin(AuditedModelAdmin):
         (None, {"fields": ["name", "code", "description", "is_active"]}),
         ("Handling", {"fields": ["severity", "sla_hours", "allowed_actions", "requires_second_review"]}),
         ("Transparency", {"fields": ["user_facing_text", "dsa_category"]}),
+        ("Retention", {"fields": ["retention_days"]}),
     ]
 
 
