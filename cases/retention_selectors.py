@@ -56,7 +56,9 @@ def due_subjects(*, now: datetime, clocks: dict[int, int] | None = None) -> Quer
         Subject.objects.filter(Exists(content_cases.filter(past)))
         .exclude(Exists(cases.exclude(status=Case.Status.RESOLVED)))
         .exclude(Exists(content_cases.exclude(past)))
-        .exclude(Exists(Appeal.objects.filter(state=Appeal.State.OPEN, decision__case__subject=OuterRef("pk"))))
+        .exclude(
+            Exists(Appeal.objects.filter(state=Appeal.State.OPEN, decision__case__subject=OuterRef("pk")))
+        )
         .exclude(Exists(active_holds(OuterRef("pk"))))
         .filter(
             Q(content_purged_at__isnull=True)

@@ -16,7 +16,9 @@ urlpatterns = [
     path("<int:case_id>/appeal", views.resolve_appeal, name="resolve-appeal"),
     path("<int:case_id>/reports/<int:report_id>/mute", views.mute_reporter, name="mute-reporter"),
     path("<int:case_id>/legal-holds", retention_views.place_hold, name="place-hold"),
-    path("<int:case_id>/legal-holds/<int:hold_id>/release", retention_views.release_hold, name="release-hold"),
+    path(
+        "<int:case_id>/legal-holds/<int:hold_id>/release", retention_views.release_hold, name="release-hold"
+    ),
     path("<int:case_id>/claim", views.claim, name="claim"),
     path("<int:case_id>/skip", views.skip, name="skip"),
     path("<int:case_id>/release", views.release, name="release"),

@@ -32,7 +32,9 @@ def _lock_subject(subject_id: int) -> Subject:
 
 
 @transaction.atomic(durable=True)
-def place_legal_hold(*, user, reason: str, case_id: int | None = None, subject_id: int | None = None) -> LegalHold:
+def place_legal_hold(
+    *, user, reason: str, case_id: int | None = None, subject_id: int | None = None
+) -> LegalHold:
     """Hold a case (`case_id`) or a subject and all its cases (`subject_id`): their content is not purged
     while the hold is active. Leads only (Forbidden); a reason is required (Invalid, field `reason`); a
     second hold on the same target is a Conflict. Audited (`legal_hold.placed`)."""

@@ -82,7 +82,9 @@ def purge_subject_content(*, subject_id: int, now: datetime, clocks: dict[int, i
         if subject is None:
             return None
         cases = list(
-            Case.objects.filter(subject=subject).order_by("-resolved_at", "-pk").values_list("pk", "kind", "policy_id")
+            Case.objects.filter(subject=subject)
+            .order_by("-resolved_at", "-pk")
+            .values_list("pk", "kind", "policy_id")
         )
         # The marker names the policy whose retention ended last: the most recently resolved report case's.
         policy_id = next(pid for _, kind, pid in cases if kind != Case.Kind.APPEAL and pid is not None)
@@ -90,7 +92,9 @@ def purge_subject_content(*, subject_id: int, now: datetime, clocks: dict[int, i
         result = SubjectPurge(subject_id=subject.pk, policy=policy.code, case_ids=[pk for pk, _, _ in cases])
 
         versions = list(
-            SubjectVersion.objects.filter(subject=subject, purged_at__isnull=True).values_list("pk", "media_urls")
+            SubjectVersion.objects.filter(subject=subject, purged_at__isnull=True).values_list(
+                "pk", "media_urls"
+            )
         )
         urls = {str(url) for _, media_urls in versions for url in media_urls or []}
         urls.update(str(url) for url in subject.media_urls or [])
@@ -110,9 +114,9 @@ def purge_subject_content(*, subject_id: int, now: datetime, clocks: dict[int, i
         result.reports = stale.update(comment="", payload=PURGED_PAYLOAD)
         quoted = [
             Signal(pk=pk, value=_without_quotes(value))
-            for pk, value in Signal.objects.filter(case__subject=subject, source=Signal.Source.BANK).values_list(
-                "pk", "value"
-            )
+            for pk, value in Signal.objects.filter(
+                case__subject=subject, source=Signal.Source.BANK
+            ).values_list("pk", "value")
             if _without_quotes(value) is not value
         ]
         result.signals = len(quoted)
@@ -145,7 +149,9 @@ def purge_subject_content(*, subject_id: int, now: datetime, clocks: dict[int, i
     return result
 
 
-def purge_due_content(*, now: datetime, limit: int, after_id: int = 0) -> tuple[list[SubjectPurge], int | None]:
+def purge_due_content(
+    *, now: datetime, limit: int, after_id: int = 0
+) -> tuple[list[SubjectPurge], int | None]:
     """One bounded batch: purge up to `limit` due subjects with ids above `after_id`. Returns what was purged
     and the id to continue after (None when this batch reached the end of what is due)."""
     clocks = retention_clocks()

@@ -13,9 +13,14 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="List what would be purged; purge nothing.")
         parser.add_argument(
-            "--limit", type=int, default=None, help="At most this many subjects (default: one beat run's worth)."
+            "--dry-run", action="store_true", help="List what would be purged; purge nothing."
+        )
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=None,
+            help="At most this many subjects (default: one beat run's worth).",
         )
 
     def handle(self, *args, dry_run: bool, limit: int | None, **options):
