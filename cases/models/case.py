@@ -122,6 +122,11 @@ class Case(models.Model):
             # The sweeper's look-up of cases that never got routed.
             models.Index(fields=["opened_at"], name="case_unrouted_idx", condition=Q(routed_at__isnull=True)),
             models.Index(fields=["status", "sla_due_at"], name="case_status_sla_idx"),
+            # Retention: resolved cases past their policy's clock (`cases.retention_selectors`), one range
+            # per policy with a retention.
+            models.Index(
+                fields=["policy", "resolved_at"], name="case_retention_idx", condition=Q(status="resolved")
+            ),
         ]
 
     def __str__(self) -> str:

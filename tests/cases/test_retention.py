@@ -328,3 +328,40 @@ def test_held_subjects_are_not_listed_as_due(spam, lead):
     )  # direct row: the selector alone is under test
 
     assert list(due_subjects(now=NOW).values_list("pk", flat=True)) == [free.subject_id]
+
+
+def _report_through_intake(vendor, policy, n: int, text: str):
+    from cases.services.intake import ReportInput, SubjectInput, accept_reports
+
+    subject = SubjectInput(kind="post", external_id="post-purged", text=text)
+    return accept_reports(
+        vendor=vendor,
+        reports=[ReportInput(external_id=f"i-{n}", policy=policy, subject=subject, payload={"n": n})],
+    )[0]
+
+
+def test_the_same_content_reported_again_after_a_purge_is_shown_again(
+    spam, django_capture_on_commit_callbacks
+):
+    vendor = factories.VendorFactory()
+    first = _report_through_intake(vendor, spam, 1, TEXT)
+    Case.objects.filter(pk=first.case_id).update(
+        status=Case.Status.RESOLVED, resolved_at=NOW - timedelta(days=40)
+    )
+    purge()
+    assert Subject.objects.get(external_id="post-purged").text == ""
+
+    # Same words again (same content hash, which the purge kept): the evidence comes back, not the marker.
+    _report_through_intake(vendor, spam, 2, TEXT)
+
+    subject = Subject.objects.get(external_id="post-purged")
+    assert subject.text == TEXT and subject.content_purged_at is None
+    version = subject.versions.get()
+    assert version.text == TEXT and version.purged_at is None
+
+
+def test_a_case_without_a_policy_or_resolution_time_keeps_its_subject(spam):
+    case = resolved_case(spam, days_ago=90)
+    factories.CaseFactory(subject=case.subject, policy=None, status=Case.Status.RESOLVED, resolved_at=None)
+
+    assert purge() == []
