@@ -10,8 +10,8 @@ from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
+from cases.models.legal_hold import LegalHold
 from cases.models.report import Report, Reporter, Signal
-from cases.models.retention import LegalHold
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
 
