@@ -9,6 +9,7 @@ from cases.models import (
     ContextProvider,
     Decision,
     Enforcement,
+    LegalHold,
     MediaFile,
     OutboxMessage,
     Report,
@@ -283,6 +284,20 @@ class TagAdmin(AuditedModelAdmin):
     @admin.display(description="subjects", ordering="subject_total")
     def subject_count(self, obj) -> int:
         return obj.subject_total
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(ReadOnlyModelAdmin):
+    """Every legal hold, active and released (placed and released from the case page, by leads)."""
+
+    list_display = ("__str__", "placed_by", "placed_at", "released_by", "released_at")
+    list_filter = (("released_at", admin.EmptyFieldListFilter),)
+
+    # Holds name restricted cases and subjects too, with a reason: superusers only, like media copies.
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_module_permission = has_view_permission
 
 
 @admin.register(MediaFile)

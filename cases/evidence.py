@@ -62,6 +62,7 @@ def _as_version(subject: Subject) -> SubjectVersion:
         url=subject.url,
         metadata=subject.metadata,
         vendor_id=subject.content_vendor_id,
+        purged_at=subject.content_purged_at,
     )
 
 

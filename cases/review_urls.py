@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cases import campaign_views, oversight_views, spot_views, views
+from cases import campaign_views, oversight_views, retention_views, spot_views, views
 
 app_name = "cases"
 urlpatterns = [
@@ -17,6 +17,10 @@ urlpatterns = [
     path("<int:case_id>/confirm", views.confirm, name="confirm"),
     path("<int:case_id>/appeal", views.resolve_appeal, name="resolve-appeal"),
     path("<int:case_id>/reports/<int:report_id>/mute", views.mute_reporter, name="mute-reporter"),
+    path("<int:case_id>/legal-holds", retention_views.place_hold, name="place-hold"),
+    path(
+        "<int:case_id>/legal-holds/<int:hold_id>/release", retention_views.release_hold, name="release-hold"
+    ),
     path("<int:case_id>/claim", views.claim, name="claim"),
     path("<int:case_id>/skip", views.skip, name="skip"),
     path("<int:case_id>/release", views.release, name="release"),

@@ -181,7 +181,9 @@ def review_case(case_id: int, *, user=None) -> Case | None:
     a restricted case then answers exactly as a missing id (one query, same path)."""
     cases = visible_cases(user) if user is not None else Case.objects.all()
     return (
-        cases.select_related("subject", "policy", "queue", "assignee", "routed_by_rule")
+        cases.select_related(
+            "subject", "subject__content_purged_under", "policy", "queue", "assignee", "routed_by_rule"
+        )
         .filter(pk=case_id)
         .first()
     )

@@ -16,6 +16,7 @@ from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
 from cases.services.oversight_rollup import refresh_oversight_hours
 from cases.services.statement_submission import submit_due_statements
+from cases.services.retention import purge_expired_content as purge
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case
@@ -140,3 +141,15 @@ def submit_statements(self) -> int:
     if summary.batches:
         logger.info("DSA statements: %s", summary)
     return summary.submitted
+
+
+@task("cases.purge_expired_content", soft_time_limit=540, time_limit=590)
+def purge_expired_content(self) -> int:
+    """Beat: purge the content of subjects past their policies' retention, in bounded batches."""
+    return len(
+        purge(
+            now=timezone.now(),
+            batch_size=settings.RETENTION_BATCH_SIZE,
+            max_batches=settings.RETENTION_MAX_BATCHES,
+        )
+    )

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cases import campaign_selectors, selectors
+from cases import campaign_selectors, retention_selectors, selectors
 from cases.detection.explanations import explain_case
 from cases.detection.features import TRAINED_MODEL_PREFIX
 from cases.evidence import shown_content
@@ -81,6 +81,10 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "first_beat": True,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
         "campaigns": campaign_selectors.case_campaigns(case=case, user=request.user),
+        # Leads see (and place, release) legal holds; one query, for them only.
+        "legal_holds": retention_selectors.subject_holds(case.subject)
+        if request.user.has_perm("cases.place_legal_hold")
+        else None,
         # Only a case one of our models scored costs the explanation's queries.
         "model_explanation": explain_case(case)
         if any(s.model.startswith(TRAINED_MODEL_PREFIX) for s in data.signals)

@@ -62,6 +62,7 @@ class PolicyAdmin(AuditedModelAdmin):
         "sla_hours",
         "requires_second_review",
         "dsa_category",
+        "retention_days",
         "is_active",
     ]
     list_filter = ["severity", "requires_second_review", "is_active", "dsa_category"]
@@ -86,6 +87,7 @@ class PolicyAdmin(AuditedModelAdmin):
             },
         ),
         ("Learning", {"fields": ["target_precision"]}),
+        ("Retention", {"fields": ["retention_days"]}),
     ]
 
 

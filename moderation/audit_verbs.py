@@ -91,6 +91,10 @@ class Verb(StrEnum):
     BANK_ENTRIES_IMPORTED = "bank.entries_imported"
     BANK_ENTRY_REMOVED = "bank.entry_removed"
     BANK_EXPORTED = "bank.exported"
+    # Retention: content purged after its policy's retention; legal holds that block it
+    CONTENT_PURGED = "content.purged"
+    LEGAL_HOLD_PLACED = "legal_hold.placed"
+    LEGAL_HOLD_RELEASED = "legal_hold.released"
     # Signing in
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"

@@ -218,6 +218,16 @@ class Policy(models.Model):
     dsa_also_illegal = models.BooleanField(
         default=False, help_text="Incompatible content that is also considered illegal."
     )
+    # Data minimisation: the worst content on a platform is kept no longer than its review needs
+    # (`cases.services.retention`). Empty keeps it: a policy must opt in to losing evidence.
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after a case under this policy is resolved before its subject's content (texts of "
+        "every version, media copies, report comments and payloads, matched bank text) is purged; the case, "
+        "decisions, hashes and audit trail stay. Empty: keep forever. Legal holds, open cases and pending "
+        "appeals on the subject block purging.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

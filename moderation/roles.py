@@ -22,6 +22,7 @@ LEAD_PERMISSIONS = [
     ("cases", "act_on_protected"),  # decide protected subjects (e.g. high-profile accounts)
     ("cases", "bulk_decide"),
     ("cases", "mute_reporter"),
+    ("cases", "place_legal_hold"),  # keep a case's or subject's content past retention
     ("cases", "retry_enforcement"),
     ("moderation", "view_auditevent"),
     # Read-only admin pages a lead uses to follow up on their team's work (scoped to visible cases).

@@ -301,6 +301,7 @@ CELERY_BEAT_SCHEDULE = {
     "record-queue-health": {"task": "queues.record_queue_health", "schedule": 60.0},
     "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
     "submit-statements": {"task": "cases.submit_statements", "schedule": 60.0},
+    "purge-expired-content": {"task": "cases.purge_expired_content", "schedule": 600.0},
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -475,6 +476,12 @@ MEDIA_FETCH = env_bool("MEDIA_FETCH", True)
 MEDIA_FETCH_TIMEOUT = env_float("MEDIA_FETCH_TIMEOUT", 10.0)
 MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 8 * 1024 * 1024)
 MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)  # a small file can decode to gigapixels
+
+# --- Retention ----------------------------------------------------------------------------------------------
+# Subjects purged per transaction batch, and batches per beat run: a run stays well inside the task's time
+# limit; what is left is due again on the next run.
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 100)
+RETENTION_MAX_BATCHES = env_int("RETENTION_MAX_BATCHES", 20)
 
 LOGGING = {
     "version": 1,

@@ -132,12 +132,15 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+REFETCHED_STATES = (MediaFile.State.FAILED, MediaFile.State.PURGED)
+
+
 def fetch_media_copy(url: str) -> MediaFile:
     """The stored copy of `url`, fetching it once. Idempotent: a stored or blocked copy is returned as it is;
-    a failed one (timeout, 5xx) is tried again."""
+    a failed one (timeout, 5xx) is tried again, and so is one retention purged (reported again since)."""
     url_hash = media_url_hash(url)
     existing = MediaFile.objects.defer("content").filter(url_hash=url_hash).first()
-    if existing is not None and existing.state != MediaFile.State.FAILED:
+    if existing is not None and existing.state not in REFETCHED_STATES:
         return existing
     state, content, raster, error = _download(url)
     fields = {
@@ -207,7 +210,7 @@ def fetch_case_media(case_ids: list[int]) -> int:
     hashes = {media_url_hash(url): url for url in urls}
     settled = set(
         MediaFile.objects.filter(url_hash__in=hashes)
-        .exclude(state=MediaFile.State.FAILED)
+        .exclude(state__in=REFETCHED_STATES)
         .values_list("url_hash", flat=True)
     )
     fetched = 0

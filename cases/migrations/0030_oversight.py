@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0028_statements'),
+        ('cases', '0029_retention'),
         ('moderation', '0014_vendor_content_authority'),
         ('queues', '0010_rulematch_sampled'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -126,6 +126,11 @@ class Case(models.Model):
             models.Index(
                 fields=["resolved_at"], name="case_resolved_idx", condition=Q(resolved_at__isnull=False)
             ),
+            # Retention: resolved cases past their policy's clock (`cases.retention_selectors`), one range
+            # per policy with a retention.
+            models.Index(
+                fields=["policy", "resolved_at"], name="case_retention_idx", condition=Q(status="resolved")
+            ),
         ]
 
     def __str__(self) -> str:

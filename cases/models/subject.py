@@ -47,6 +47,12 @@ class Subject(models.Model):
     )
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
+    # Retention (`cases.services.retention`): when the content above was purged and under which policy's
+    # retention; what the case page shows in its place. Content stored later is not purged by this mark.
+    content_purged_at = models.DateTimeField(null=True, blank=True)
+    content_purged_under = models.ForeignKey(
+        "moderation.Policy", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         constraints = [
@@ -74,6 +80,8 @@ class SubjectVersion(models.Model):
         Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     captured_at = models.DateTimeField(auto_now_add=True)
+    # Set when retention purged this version's text, media, address and metadata (its hash stays for dedupe).
+    purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["subject_id", "version"]
@@ -147,6 +155,9 @@ class MediaFile(models.Model):
         STORED = "stored"
         BLOCKED = "blocked", "Blocked (type, size or address refused)"
         FAILED = "failed"
+        # Retention removed the bytes; the hashes stay (bank matching, dedupe). A later report of the same
+        # URL fetches it again, like a failed copy.
+        PURGED = "purged", "Purged (retention)"
 
     url_hash = models.CharField(max_length=64, unique=True)
     url = models.CharField(max_length=2048)

@@ -397,6 +397,7 @@ def _record_subject_versions(
     known = _known_versions(items, subjects)
     next_version = _next_versions(items, subjects, known)
     content_changed: dict[int, Subject] = {}
+    restored: dict[tuple[int, int], SubjectInput] = {}
     seen: list[tuple[int, bool, bool]] = []
     for item in items:
         subject = subjects[item.subject.key]
@@ -412,11 +413,16 @@ def _record_subject_versions(
             next_version[subject.pk] += 1
             known[(subject.pk, content_hash)] = version
             new_versions.append(_version_of(subject, item.subject, vendor=vendor, version=version))
+        elif subject.content_purged_at is not None:
+            # Retention purged this content (the hash stays); a report carrying it again brings the same
+            # words back, else its case would show a purge marker for content its reporter just sent.
+            restored[(subject.pk, version)] = item.subject
         owns = _may_set_content(subject, vendor)
-        if owns and content_hash != subject.content_hash:
+        if owns and (content_hash != subject.content_hash or subject.content_purged_at is not None):
             subject.content_version = version
             subject.content_hash = content_hash
             subject.content_vendor_id = vendor.pk
+            subject.content_purged_at = None
             for name, value in item.subject.content().items():
                 setattr(subject, name, value)
             content_changed[subject.pk] = subject
@@ -426,12 +432,23 @@ def _record_subject_versions(
         seen.append((version, True, fresh or version != subject.content_version))
     if new_versions:
         SubjectVersion.objects.bulk_create(new_versions)
+    for (subject_id, version), data in restored.items():  # rare: a repeat of purged content
+        SubjectVersion.objects.filter(subject_id=subject_id, version=version, purged_at__isnull=False).update(
+            **data.content(), purged_at=None
+        )
     if content_changed:
         for subject in content_changed.values():
             subject.last_seen_at = now
         Subject.objects.bulk_update(
             list(content_changed.values()),
-            [*CONTENT_FIELDS, "content_hash", "content_version", "content_vendor", "last_seen_at"],
+            [
+                *CONTENT_FIELDS,
+                "content_hash",
+                "content_version",
+                "content_vendor",
+                "content_purged_at",
+                "last_seen_at",
+            ],
         )
     seen_only = [
         subject.pk

@@ -78,7 +78,12 @@ def world(review_setup, vendor, api):
     CampaignMember.objects.create(
         campaign=campaign, kind=campaign.kind, case=case, subject=case.subject, joined_at=now
     )
+    # A legal hold on the secret case: releasing it by id must not work for the outsider either.
+    from cases.models import LegalHold
+
+    hold = LegalHold.objects.create(case=case, reason="litigation", placed_by=insider, placed_at=now)
     return {
+        "hold_id": hold.pk,
         "case_id": case.pk,
         "report_id": report.pk,
         "enforcement_id": enforcement.pk,
