@@ -15,8 +15,8 @@ from cases.services import outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
 from cases.services.oversight_rollup import refresh_oversight_hours
-from cases.services.statement_submission import submit_due_statements
 from cases.services.retention import purge_expired_content as purge
+from cases.services.statement_submission import submit_due_statements
 from moderation.taskdefs import backoff_seconds, task
 from queues.selectors import forget_routing_config
 from queues.services import route_case, route_locked_case

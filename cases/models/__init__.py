@@ -10,8 +10,8 @@ from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
-from cases.models.oversight import DecisionHour, ReportHour
 from cases.models.legal_hold import LegalHold
+from cases.models.oversight import DecisionHour, ReportHour
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.statement import StatementOfReasons
