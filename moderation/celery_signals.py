@@ -55,9 +55,14 @@ def _task_started(task_id=None, task=None, **_kwargs) -> None:
     if task is None or task_id is None:
         return
     request = task.request
-    carried = getattr(request, REQUEST_ID, None) or (request.headers or {}).get(REQUEST_ID)
-    request_token = request_id_var.set(carried) if carried else None
-    task_token = task_var.set((task_id, task.name))
+    request_token = task_token = None
+    if not request.is_eager:
+        # An eager task runs inside its caller, whose request id is already set. Not touching the context
+        # matters: an eager failure that propagates to the caller skips task_failure and task_postrun, so
+        # nothing would restore it (nor time the task: only its start stays behind, in development).
+        carried = getattr(request, REQUEST_ID, None) or (request.headers or {}).get(REQUEST_ID)
+        request_token = request_id_var.set(carried) if carried else None
+        task_token = task_var.set((task_id, task.name))
     sent_at = getattr(request, SENT_AT, None) or (request.headers or {}).get(SENT_AT)
     if isinstance(sent_at, int | float) and not request.is_eager:
         metrics.TASK_QUEUE_WAIT.labels(task=task.name).observe(max(time.time() - sent_at, 0.0))
@@ -69,22 +74,33 @@ def _task_started(task_id=None, task=None, **_kwargs) -> None:
 def _task_finished(task_id=None, task=None, state=None, **_kwargs) -> None:
     if task is None or task_id is None:
         return
-    started, request_token, task_token = _started.pop(task_id, (None, None, None))
-    if started is not None:
-        metrics.TASK_DURATION.labels(task=task.name).observe(time.perf_counter() - started)
-    metrics.TASKS.labels(task=task.name, state=state or "UNKNOWN").inc()
+    if state != "FAILURE":  # counted by _task_failed
+        metrics.TASKS.labels(task=task.name, state=state or "UNKNOWN").inc()
+    _finish(task_id, task)
     if not task.request.is_eager:
         beat()
+
+
+@task_failure.connect
+def _task_failed(sender=None, task_id=None, **_kwargs) -> None:
+    if sender is None:
+        return
+    metrics.TASKS.labels(task=sender.name, state="FAILURE").inc()
+    metrics.TASK_FAILURES.labels(task=sender.name).inc()
+    if task_id is not None:
+        _finish(task_id, sender)
+
+
+def _finish(task_id: str, task) -> None:
+    """Time the task and restore the caller's context; the first of failure / postrun to come does it."""
+    started, request_token, task_token = _started.pop(task_id, (None, None, None))
+    if started is None:
+        return
+    metrics.TASK_DURATION.labels(task=task.name).observe(time.perf_counter() - started)
     if task_token is not None:
         task_var.reset(task_token)
     if request_token is not None:
         request_id_var.reset(request_token)
-
-
-@task_failure.connect
-def _task_failed(sender=None, **_kwargs) -> None:
-    if sender is not None:
-        metrics.TASK_FAILURES.labels(task=sender.name).inc()
 
 
 def beat(*, force: bool = False) -> None:

@@ -18,10 +18,10 @@ a rule's id, a task's registered name.
 import time
 
 from django.db import transaction
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, disable_created_metrics
 
-# Every metric this app exports; tests check deploy/ dashboards and alerts against this list.
-PREFIX = "moderation_"
+# `_created` series (a timestamp per label set) double what is stored and answer nothing an operator asks.
+disable_created_metrics()
 
 REQUESTS = Counter(
     "moderation_http_requests",
@@ -135,9 +135,9 @@ def exported_metric_names() -> set[str]:
     ):
         for family in metric.describe():
             if family.type == "counter":
-                names |= {f"{family.name}_total", f"{family.name}_created"}
+                names.add(f"{family.name}_total")
             elif family.type == "histogram":
-                names |= {f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count", "created")}
+                names |= {f"{family.name}_{suffix}" for suffix in ("bucket", "sum", "count")}
             else:
                 names.add(family.name)
     return names
