@@ -15,6 +15,7 @@ from celery.signals import (
     task_failure,
     task_postrun,
     task_prerun,
+    worker_init,
 )
 
 from moderation import metrics
@@ -38,6 +39,11 @@ def _use_django_logging(**_kwargs) -> None:
     from django.conf import settings
 
     logging.config.dictConfig(settings.LOGGING)
+
+
+@worker_init.connect
+def _fresh_metrics_files(**_kwargs) -> None:
+    metrics.prepare_multiprocess_dir()  # in the worker's main process, before it forks its children
 
 
 @before_task_publish.connect

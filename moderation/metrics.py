@@ -5,8 +5,10 @@ Two kinds of figures, two ways of collecting them:
 - **Events** (a request answered, reports accepted, a case routed, a task run, an automatic decision) are
   counted here, in the process where they happen. Web workers (gunicorn) and Celery workers (prefork children)
   are separate processes, so with `PROMETHEUS_MULTIPROC_DIR` set every process writes its samples to files in
-  that shared directory and `/metrics` adds them up (prometheus_client's multiprocess mode). Without it (`make
-  run`, tests) the counts live in this process's default registry.
+  that directory and `/metrics` adds up the files of every directory in METRICS_MULTIPROC_DIRS
+  (prometheus_client's multiprocess mode). Files are named by process id, so each container (its own pid
+  namespace) needs its own directory: docker-compose gives web and worker one each on a shared volume. Without
+  it (`make run`, tests) the counts live in this process's default registry.
 - **State** (queue depth and oldest age, SLA breaches, deliveries by state, broker queue lengths) is read at
   scrape time from the database and the broker (`moderation.ops_collectors`): the database is already the
   one truth every process shares, and a restarted worker cannot lose or double it.
@@ -15,10 +17,15 @@ Labels are bounded and carry no content: a view's URL name (never the raw path),
 a rule's id, a task's registered name.
 """
 
+import glob
+import os
 import time
+from pathlib import Path
 
 from django.db import transaction
 from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 # `_created` series (a timestamp per label set) double what is stored and answer nothing an operator asks.
 disable_created_metrics()
@@ -141,3 +148,28 @@ def exported_metric_names() -> set[str]:
             else:
                 names.add(family.name)
     return names
+
+
+class MultiProcessFiles(Collector):
+    """The samples of every process that wrote to any of `directories` (gunicorn workers, Celery children,
+    dead ones included: a counter's past counts stay counted), merged as one."""
+
+    def __init__(self, directories: list[str]):
+        self.directories = directories
+
+    def collect(self):
+        files = [path for directory in self.directories for path in glob.glob(os.path.join(directory, "*.db"))]
+        return MultiProcessCollector.merge(files, accumulate=True)
+
+
+def prepare_multiprocess_dir() -> None:
+    """Empty this process group's PROMETHEUS_MULTIPROC_DIR before its workers start (gunicorn's on_starting,
+    Celery's worker_init): files of a previous run would otherwise pile up, one per process id ever used.
+    Counters restart from zero, which Prometheus' rate() reads as the restart it is."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)

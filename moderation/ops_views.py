@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from moderation.celery_signals import last_heartbeat
+from moderation.metrics import MultiProcessFiles
 from moderation.ops_collectors import OperationsCollector, open_broker
 
 logger = logging.getLogger(__name__)
@@ -41,11 +42,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def _event_metrics() -> bytes:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+    directories = settings.METRICS_MULTIPROC_DIRS or (
+        [os.environ["PROMETHEUS_MULTIPROC_DIR"]] if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else []
+    )
+    if directories:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(MultiProcessFiles(directories))
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 

@@ -307,6 +307,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- Operators: metrics, readiness, logs ---------------------------------------------------------------------
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 (never open by default).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Multiprocess mode (moderation/metrics.py): the directories whose process files /metrics adds up, e.g. web's
+# and the worker's on a shared volume. Empty: this process's PROMETHEUS_MULTIPROC_DIR, if set.
+METRICS_MULTIPROC_DIRS = env_list("METRICS_MULTIPROC_DIRS", [])
 # /readyz fails when no worker has run a task (or its heartbeat task, sent by beat) for this long.
 READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 120)
 # How long /readyz and /metrics wait for the broker (connect and each command) before calling it down.

@@ -312,15 +312,22 @@ def test_broker_queue_lengths_count_every_priority_list_of_a_redis_queue(client,
 # --- many processes ------------------------------------------------------------------------------------------
 
 
+def _count_in_another_process(directory, program: str) -> None:
+    directory.mkdir(parents=True, exist_ok=True)  # made by gunicorn's and Celery's start hooks in production
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", program], env=env, cwd=ROOT, check=True, timeout=60)
+
+
+COUNTS = (
+    "from moderation import metrics\n"
+    "metrics.REPORTS_ACCEPTED.labels(vendor='acme').inc(3)\n"
+    "metrics.TASK_FAILURES.labels(task='cases.enrich_cases').inc()\n"
+)
+
+
 def test_in_multiprocess_mode_the_scrape_adds_up_every_processs_counts(client, settings, tmp_path, monkeypatch):
-    program = (
-        "from moderation import metrics\n"
-        "metrics.REPORTS_ACCEPTED.labels(vendor='acme').inc(3)\n"
-        "metrics.TASK_FAILURES.labels(task='cases.enrich_cases').inc()\n"
-    )
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    for _ in range(2):  # two workers, say a gunicorn worker and a Celery child: separate processes
-        subprocess.run([sys.executable, "-c", program], env=env, cwd=ROOT, check=True, timeout=60)
+    for _ in range(2):  # two gunicorn workers, say: separate processes, one directory
+        _count_in_another_process(tmp_path, COUNTS)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
 
     samples = scrape(client, settings)
@@ -328,3 +335,26 @@ def test_in_multiprocess_mode_the_scrape_adds_up_every_processs_counts(client, s
     assert value(samples, "moderation_intake_reports_total", vendor="acme") == 6
     assert value(samples, "moderation_celery_task_failures_total", task="cases.enrich_cases") == 2
     assert value(samples, "moderation_queue_depth", queue="appeals", restricted="false") == 0  # state too
+
+
+def test_the_scrape_adds_up_the_directories_of_web_and_worker_containers(client, settings, tmp_path):
+    web, worker = tmp_path / "web", tmp_path / "worker"
+    _count_in_another_process(web, COUNTS)
+    _count_in_another_process(worker, COUNTS)
+    settings.METRICS_MULTIPROC_DIRS = [str(web), str(worker)]
+
+    samples = scrape(client, settings)
+
+    assert value(samples, "moderation_intake_reports_total", vendor="acme") == 6
+
+
+def test_a_new_run_starts_its_metrics_files_afresh(tmp_path, monkeypatch):
+    from moderation.metrics import prepare_multiprocess_dir
+
+    _count_in_another_process(tmp_path / "web", COUNTS)
+    assert list((tmp_path / "web").glob("*.db"))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "web"))
+
+    prepare_multiprocess_dir()
+
+    assert not list((tmp_path / "web").glob("*.db"))
