@@ -51,7 +51,11 @@ def delivery_states() -> list[DeliveryStates]:
     pending: one grouped query per kind over their (state, created_at) columns."""
     figures = []
     for kind, model in (("enforcement", Enforcement), ("vendor_callback", VendorCallback)):
-        rows = model.objects.order_by().values_list("state").annotate(count=Count("id"), oldest=Min("created_at"))
+        rows = (
+            model.objects.order_by()
+            .values_list("state")
+            .annotate(count=Count("id"), oldest=Min("created_at"))
+        )
         by_state = {state: 0 for state in model.State.values}
         oldest_pending = None
         for state, count, oldest in rows:

@@ -121,7 +121,7 @@ def beat(*, force: bool = False) -> None:
     try:
         cache.set(HEARTBEAT_CACHE_KEY, now, timeout=24 * 3600)
         _last_beat = now
-    except Exception:  # noqa: BLE001 - the cache being down is /readyz's finding, not the task's failure
+    except Exception:
         logger.warning("could not record the worker heartbeat", exc_info=True)
 
 

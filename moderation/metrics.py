@@ -95,9 +95,7 @@ def observe_first_routing_on_commit(*, opened_at) -> None:
 
 
 def count_automated_decision_on_commit(*, rule_id: int, mode: str) -> None:
-    transaction.on_commit(
-        lambda: AUTOMATED_DECISIONS.labels(rule=str(rule_id), mode=mode).inc(), robust=True
-    )
+    transaction.on_commit(lambda: AUTOMATED_DECISIONS.labels(rule=str(rule_id), mode=mode).inc(), robust=True)
 
 
 def request_metrics(get_response):
@@ -158,7 +156,9 @@ class MultiProcessFiles(Collector):
         self.directories = directories
 
     def collect(self):
-        files = [path for directory in self.directories for path in glob.glob(os.path.join(directory, "*.db"))]
+        files = [
+            path for directory in self.directories for path in glob.glob(os.path.join(directory, "*.db"))
+        ]
         return MultiProcessCollector.merge(files, accumulate=True)
 
 

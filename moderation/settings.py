@@ -315,7 +315,9 @@ READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 120)
 # How long /readyz and /metrics wait for the broker (connect and each command) before calling it down.
 BROKER_PROBE_TIMEOUT_SECONDS = env_float("BROKER_PROBE_TIMEOUT_SECONDS", 1.0)
 if READY_WORKER_HEARTBEAT_SECONDS < 20:
-    raise ImproperlyConfigured("READY_WORKER_HEARTBEAT_SECONDS must be at least 20 (beat sends one every 1/4)")
+    raise ImproperlyConfigured(
+        "READY_WORKER_HEARTBEAT_SECONDS must be at least 20 (beat sends one every 1/4)"
+    )
 CELERY_BEAT_SCHEDULE["record-worker-heartbeat"] = {
     "task": "moderation.record_worker_heartbeat",
     "schedule": READY_WORKER_HEARTBEAT_SECONDS / 4,

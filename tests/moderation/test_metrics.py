@@ -72,13 +72,17 @@ def test_requests_are_counted_and_timed_by_url_name_never_by_raw_path(client, se
 
     after = scrape(client, settings)
     ok = {"view": "healthz", "method": "GET", "status": "2xx"}
-    assert value(after, "moderation_http_requests_total", **ok) - value(
-        before, "moderation_http_requests_total", **ok
-    ) == 2
+    assert (
+        value(after, "moderation_http_requests_total", **ok)
+        - value(before, "moderation_http_requests_total", **ok)
+        == 2
+    )
     missing = {"view": "unresolved", "method": "GET", "status": "4xx"}
-    assert value(after, "moderation_http_requests_total", **missing) - value(
-        before, "moderation_http_requests_total", **missing
-    ) == 1
+    assert (
+        value(after, "moderation_http_requests_total", **missing)
+        - value(before, "moderation_http_requests_total", **missing)
+        == 1
+    )
     timed = "moderation_http_request_duration_seconds_count"
     assert value(after, timed, view="healthz") - value(before, timed, view="healthz") == 2
     labels = {item for key in after for item in key[1]}
@@ -142,7 +146,9 @@ def test_automated_decisions_are_counted_per_rule_and_mode(
     client, settings, review_setup, vendor, django_capture_on_commit_callbacks
 ):
     rule = factories.RoutingRuleFactory(
-        automation_mode="live", auto_policy=review_setup.policies["spam"], auto_action=review_setup.actions["remove"]
+        automation_mode="live",
+        auto_policy=review_setup.policies["spam"],
+        auto_action=review_setup.actions["remove"],
     )
     decided = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["spam"])
     shadowed = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["spam"])
@@ -159,7 +165,9 @@ def test_automated_decisions_are_counted_per_rule_and_mode(
     after = scrape(client, settings)
     counted = "moderation_automated_decisions_total"
     assert value(after, counted, mode="live", **labels) - value(before, counted, mode="live", **labels) == 1
-    assert value(after, counted, mode="shadow", **labels) - value(before, counted, mode="shadow", **labels) == 1
+    assert (
+        value(after, counted, mode="shadow", **labels) - value(before, counted, mode="shadow", **labels) == 1
+    )
 
 
 # --- queues and deliveries (state, read at scrape time) ----------------------------------------------------------
@@ -289,7 +297,9 @@ def test_a_broker_that_is_down_reads_as_down_and_the_scrape_still_answers(client
 
     assert value(samples, "moderation_broker_up") == 0
     assert not any(name == "moderation_broker_queue_length" for name, _ in samples)
-    assert value(samples, "moderation_queue_depth", queue="appeals", restricted="false") == 0  # the rest is there
+    assert (
+        value(samples, "moderation_queue_depth", queue="appeals", restricted="false") == 0
+    )  # the rest is there
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="needs TEST_REDIS_URL (a real Redis broker)")
@@ -325,7 +335,9 @@ COUNTS = (
 )
 
 
-def test_in_multiprocess_mode_the_scrape_adds_up_every_processs_counts(client, settings, tmp_path, monkeypatch):
+def test_in_multiprocess_mode_the_scrape_adds_up_every_processs_counts(
+    client, settings, tmp_path, monkeypatch
+):
     for _ in range(2):  # two gunicorn workers, say: separate processes, one directory
         _count_in_another_process(tmp_path, COUNTS)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))

@@ -46,7 +46,10 @@ def test_every_alert_rule_uses_only_exported_metrics():
         used = set(METRIC.findall(rule["expr"]))
         assert used, f"{rule['alert']} names no moderation_ metric"
         assert used <= EXPORTED, f"{rule['alert']} uses {used - EXPORTED}"
-        assert {"summary"} <= set(rule["annotations"]) and rule["labels"]["severity"] in {"warning", "critical"}
+        assert {"summary"} <= set(rule["annotations"]) and rule["labels"]["severity"] in {
+            "warning",
+            "critical",
+        }
 
 
 @pytest.mark.parametrize(

@@ -48,10 +48,14 @@ def _json_lines(output: list[str]) -> list[dict]:
     return lines
 
 
-def test_the_workers_log_lines_for_a_reports_tasks_carry_the_api_requests_id(worker, api, report_body, review_setup):
+def test_the_workers_log_lines_for_a_reports_tasks_carry_the_api_requests_id(
+    worker, api, report_body, review_setup
+):
     assert connection.vendor == "postgresql"
 
-    response = api.post("/api/v1/reports", report_body(), format="json", HTTP_X_REQUEST_ID="vendor-req-9f8e7d6c")
+    response = api.post(
+        "/api/v1/reports", report_body(), format="json", HTTP_X_REQUEST_ID="vendor-req-9f8e7d6c"
+    )
     assert response.status_code == 201
     assert response["X-Request-ID"] == "vendor-req-9f8e7d6c"
 
@@ -59,7 +63,8 @@ def test_the_workers_log_lines_for_a_reports_tasks_carry_the_api_requests_id(wor
         return [
             entry
             for entry in _json_lines(worker)
-            if entry.get("request_id") == "vendor-req-9f8e7d6c" and entry.get("task_name") == "cases.enrich_cases"
+            if entry.get("request_id") == "vendor-req-9f8e7d6c"
+            and entry.get("task_name") == "cases.enrich_cases"
         ]
 
     lines = wait_for(enrichment_lines, output=worker)

@@ -135,7 +135,7 @@ def test_readyz_fails_when_the_last_worker_heartbeat_is_older_than_the_limit(cli
 def test_probes_need_no_login_even_when_two_factor_is_required(client, settings, django_user_model):
     settings.TWO_FACTOR_REQUIRED = "all"
     settings.CELERY_BROKER_URL = ""
-    client.force_login(django_user_model.objects.create_user("ops", password="x" * 12))  # noqa: S106
+    client.force_login(django_user_model.objects.create_user("ops", password="x" * 12))
 
     assert client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200

@@ -23,7 +23,15 @@ def test_a_well_formed_request_id_is_kept_and_echoed(client):
 
 @pytest.mark.parametrize(
     "incoming",
-    ["", "short", "has space-0123456", "new\nline-0123456", 'quote"-0123456789', "x" * 129, "-starts-with-dash"],
+    [
+        "",
+        "short",
+        "has space-0123456",
+        "new\nline-0123456",
+        'quote"-0123456789',
+        "x" * 129,
+        "-starts-with-dash",
+    ],
 )
 def test_a_missing_or_malformed_request_id_is_replaced_by_a_fresh_one(client, incoming):
     response = client.get("/healthz", HTTP_X_REQUEST_ID=incoming)
