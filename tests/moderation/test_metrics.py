@@ -19,6 +19,7 @@ from cases.models import Case, Enforcement, VendorCallback
 from cases.services.review.decisions import decide_automatically, record_shadow_decision
 from moderation.celery import app
 from moderation.celery_signals import HEARTBEAT_CACHE_KEY, beat
+from moderation.taskdefs import enqueue
 from queues.services.routing import route_case
 from tests import factories
 from tests.moderation.metrics_scrape import TOKEN, scrape, value
@@ -282,7 +283,7 @@ def test_the_worker_heartbeat_age_is_infinite_until_a_worker_beats(client, setti
 
 def test_an_eager_task_is_no_proof_of_a_worker(client, settings):
     _succeeds.delay()
-    app.tasks["moderation.record_worker_heartbeat"].delay()
+    enqueue("moderation.record_worker_heartbeat")
 
     assert value(scrape(client, settings), "moderation_worker_heartbeat_age_seconds") == float("inf")
 
