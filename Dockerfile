@@ -8,7 +8,9 @@ COPY queues queues
 RUN pip install --no-cache-dir .
 COPY . .
 RUN DJANGO_ENV=development python manage.py collectstatic --no-input -v0
-RUN useradd --system --uid 10001 app && chown -R app /app
+# /var/lib/moderation-metrics: Prometheus multiprocess files (a volume in docker-compose, owned by app).
+RUN useradd --system --uid 10001 app && mkdir -p /var/lib/moderation-metrics \
+    && chown -R app /app /var/lib/moderation-metrics
 USER app
 EXPOSE 8000
 # Uvicorn workers under gunicorn (moderation/serving.py): slow clients cannot hold them. nginx goes in front.

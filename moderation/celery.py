@@ -11,6 +11,9 @@ app = Celery("moderation")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# Request ids into tasks, task metrics, the worker heartbeat, Django's logging in workers.
+import moderation.celery_signals  # noqa: E402, F401
+
 
 @task_postrun.connect
 def _drop_broken_or_old_connections(task=None, **_kwargs) -> None:

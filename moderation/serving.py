@@ -51,3 +51,10 @@ max_requests = 20_000
 max_requests_jitter = 2_000
 accesslog = "-"
 forwarded_allow_ips = ""
+
+
+def on_starting(server) -> None:
+    """gunicorn's master, before any worker: start this run's metrics files afresh (moderation/metrics.py)."""
+    from moderation.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()

@@ -62,7 +62,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "moderation.middleware.no_store",  # first: every answer, whoever makes it (static files keep their caching)
+    # Outermost: the request id is set for everything below (and their logs); every answer is counted and timed.
+    "moderation.request_context.request_id_middleware",
+    "moderation.metrics.request_metrics",
+    "moderation.middleware.no_store",  # every answer, whoever makes it (static files keep their caching)
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "moderation.middleware.api_body_limit",
@@ -210,7 +213,8 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+# Load balancers probe and Prometheus scrapes over plain HTTP inside the network (nginx never proxies /metrics).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # Content-Security-Policy (Django's own, 6.0+): this app's pages load only their own scripts, styles, images
 # and XHRs; no inline scripts, no eval, no framing, no plugins, forms post only here. Reported content is
@@ -302,6 +306,26 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
     "submit-statements": {"task": "cases.submit_statements", "schedule": 60.0},
     "purge-expired-content": {"task": "cases.purge_expired_content", "schedule": 600.0},
+}
+
+# --- Operators: metrics, readiness, logs ---------------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404 (never open by default).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Multiprocess mode (moderation/metrics.py): the directories whose process files /metrics adds up, e.g. web's
+# and the worker's on a shared volume. Empty: this process's PROMETHEUS_MULTIPROC_DIR, if set.
+METRICS_MULTIPROC_DIRS = env_list("METRICS_MULTIPROC_DIRS", [])
+# /readyz fails when no worker has run a task (or its heartbeat task, sent by beat) for this long.
+READY_WORKER_HEARTBEAT_SECONDS = env_int("READY_WORKER_HEARTBEAT_SECONDS", 120)
+# How long /readyz and /metrics wait for the broker (connect and each command) before calling it down.
+BROKER_PROBE_TIMEOUT_SECONDS = env_float("BROKER_PROBE_TIMEOUT_SECONDS", 1.0)
+if READY_WORKER_HEARTBEAT_SECONDS < 20:
+    raise ImproperlyConfigured(
+        "READY_WORKER_HEARTBEAT_SECONDS must be at least 20 (beat sends one every 1/4)"
+    )
+CELERY_BEAT_SCHEDULE["record-worker-heartbeat"] = {
+    "task": "moderation.record_worker_heartbeat",
+    "schedule": READY_WORKER_HEARTBEAT_SECONDS / 4,
+    "options": {"expires": READY_WORKER_HEARTBEAT_SECONDS / 4},  # a stale beat is no proof of life
 }
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
@@ -483,11 +507,20 @@ MEDIA_MAX_PIXELS = env_int("MEDIA_MAX_PIXELS", 40_000_000)  # a small file can d
 RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 100)
 RETENTION_MAX_BATCHES = env_int("RETENTION_MAX_BATCHES", 20)
 
+# json (the production default): one JSON object a line, with request_id / task_id / task_name when known
+# (moderation.request_context); plain: the same fields appended to a readable line.
+LOG_FORMAT = env_choice("LOG_FORMAT", "json" if PRODUCTION else "plain", {"json", "plain"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "moderation.request_context.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s]"},
+        "json": {"()": "moderation.request_context.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

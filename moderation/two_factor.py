@@ -63,6 +63,8 @@ def _exempt(path: str) -> bool:
         settings.STATIC_URL,
         "/api/",
         "/healthz",
+        "/readyz",
+        "/metrics",
     )
     return path.startswith(exempt)
 

@@ -29,6 +29,7 @@ from cases.models import Case, Report, Signal, Subject, SubjectVersion
 from cases.services.background import enqueue_case_enrichment, enqueue_media_fetch
 from cases.services.restriction import restrict_subjects, withdraw_from_open_queues
 from moderation.audit import Actor, Verb, audit_event, record_events
+from moderation.metrics import count_reports_on_commit
 from moderation.models import Policy, Vendor
 
 logger = logging.getLogger(__name__)
@@ -301,6 +302,7 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
     # Counted before enrichment is enqueued (on-commit hooks run in order): routing reads these counters.
     _count_velocity(items, subjects, reports)
     transaction.on_commit(lambda: enqueue_case_enrichment(case_ids), robust=True)
+    count_reports_on_commit(vendor_slug=vendor.slug, count=len(reports))
     if media_case_ids:
         transaction.on_commit(lambda: enqueue_media_fetch(media_case_ids), robust=True)
     return reports

@@ -15,6 +15,7 @@ from cases.services.review.decisions import (
     record_shadow_decision,
 )
 from moderation.audit import Actor, Verb, record_event
+from moderation.metrics import observe_first_routing_on_commit
 from queues import selectors
 from queues.matching import rule_matches
 from queues.models import RoutingRule, RuleMatch
@@ -143,6 +144,8 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
             if blocker is None and not take_automation_slot(rule):
                 blocker = "capped"  # today's automatic decisions are used up: people decide the rest
             if blocker is None:
+                if case.routed_at is None:
+                    observe_first_routing_on_commit(opened_at=case.opened_at)
                 decide_automatically(case=case, rule=rule, also=also_save, checked=True)
                 log.add(
                     rule, RuleMatch.Outcome.DECIDED, queue_id=case.queue_id, action_id=rule.auto_action_id
@@ -213,6 +216,8 @@ def route_locked_case(case: Case, *, also_save: tuple[str, ...] = ()) -> Routing
             *also_save,
         ]
     )
+    if first_routing:
+        observe_first_routing_on_commit(opened_at=case.opened_at)
     if first_routing or previous != (case.queue_id, case.routed_by_rule_id, case.priority):
         record_event(
             actor=ROUTER,

@@ -36,6 +36,7 @@ from cases.services.review.common import (
 )
 from moderation.audit import Actor, Verb, record_event
 from moderation.errors import Forbidden
+from moderation.metrics import count_automated_decision_on_commit
 from moderation.models import Action, Policy
 
 ROUTER = Actor.system("router")
@@ -267,6 +268,7 @@ def decide_automatically(
         verb=Verb.DECISION_AUTOMATED,
         data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
     )
+    count_automated_decision_on_commit(rule_id=rule.pk, mode=Decision.Mode.LIVE)
     return decision
 
 
@@ -294,6 +296,7 @@ def record_shadow_decision(*, case: Case, rule) -> bool:
             case_id=case.pk,
             data={"rule": rule.pk, "action": rule.auto_action.code, "policy": rule.auto_policy.code},
         )
+        count_automated_decision_on_commit(rule_id=rule.pk, mode=Decision.Mode.SHADOW)
     return created
 
 
