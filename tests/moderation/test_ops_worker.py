@@ -70,6 +70,18 @@ def test_the_workers_log_lines_for_a_reports_tasks_carry_the_api_requests_id(
     lines = wait_for(enrichment_lines, output=worker)
     assert all(entry["task_id"] for entry in lines)
     assert {"time", "level", "logger", "message"} <= set(lines[0])
+    # Let the tasks the report set off (routing, grouping) finish before the test's tables are truncated: a
+    # worker still writing then holds locks the flush waits on (a deadlock in CI).
+    wait_for(lambda: _idle(worker), output=worker)
+
+
+def _idle(output: list[str]) -> bool:
+    """Every task the worker received has ended (succeeded, raised or was retried)."""
+    received = ended = 0
+    for line in list(output):
+        received += "] received" in line
+        ended += any(mark in line for mark in ("] succeeded in", "] raised", "] retry:"))
+    return received > 0 and ended >= received
 
 
 def test_a_running_worker_makes_readyz_ready(worker, client, shared_cache):
