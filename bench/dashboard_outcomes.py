@@ -21,7 +21,7 @@ from _harness import percentile
 from _scale import database_url, setup_django
 from pages import measure
 
-DB_NAME = "moderation_bench_dasho"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dasho")  # a copy (CREATE DATABASE ... TEMPLATE) may be named
 
 
 def seed_outcomes() -> None:

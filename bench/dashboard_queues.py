@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import database_url, setup_django
 
-DB_NAME = "moderation_bench_dashq"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dashq")  # a copy (CREATE DATABASE ... TEMPLATE) may be named
 DECIDED_EVERY = 10  # cases whose id % 10 < 3 are decided: 300,000 of 1M
 
 SEED_SQL = [
