@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from cases.models import Case
 from cases.services.review.decisions import record_decision
+from moderation.histograms import MAX_RELATIVE_ERROR
 from queues.models import DecisionTiming, QueueClearance, QueueIntakeHour, QueueSnapshot
 from queues.services import claim_case
 from queues.services.health_snapshots import copy_decision_timings, record_queue_health
-from moderation.histograms import MAX_RELATIVE_ERROR
 from tests import factories
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
