@@ -2,8 +2,10 @@
 late appeal lands, and the restriction key that keeps uncleared leads from counting restricted queues."""
 
 from datetime import timedelta
+from io import StringIO
 
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.urls import reverse
 
 from cases.models import Appeal, Case
@@ -108,3 +110,20 @@ def test_restricted_decisions_are_rolled_up_apart_and_shown_only_to_the_cleared(
     QueueClearance.objects.create(user=make_lead("cleared", restricted), queue=restricted, reason="trained")
     client.force_login(User.objects.get(username="cleared"))
     assert column(client.get(reverse("queues:oversight-team"), DAY), "decisions", "Decisions") == {"alice": 1}
+
+
+def test_the_rebuild_command_backfills_the_window(review_setup, clock):
+    past_decision(
+        open_case(review_setup.queue, review_setup.policies["spam"], at=T0),
+        review_setup.agent,
+        review_setup.actions["remove"],
+        at=T0 - timedelta(days=2),
+    )
+    copy_decision_timings()
+    clock.set(T0)
+    out = StringIO()
+    call_command("rebuild_health_rollups", "--days", "3", stdout=out)
+    assert "rebuilt 3 days" in out.getvalue()
+    assert AgentDay.objects.get().day == (T0 - timedelta(days=2)).replace(hour=0)
+    call_command("rebuild_health_rollups", "--days", "3", stdout=StringIO())  # again: the same rows
+    assert AgentDay.objects.count() == 1
