@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import database_url, setup_django
 
-DB_NAME = "moderation_bench_dashq"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dashq")  # a copy (CREATE DATABASE ... TEMPLATE) may be named
 DECIDED_EVERY = 10  # cases whose id % 10 < 3 are decided: 300,000 of 1M
 
 SEED_SQL = [
@@ -158,11 +158,16 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
 
-    from queues.models import DecisionTiming
+    from queues.models import DecisionTiming, TimingBucket
+    from queues.services.health_rollups import rebuild_window
     from queues.services.health_snapshots import record_queue_health
 
     if not DecisionTiming.objects.exists():
         seed_dashboards()
+    if not TimingBucket.objects.exists():
+        began = time.perf_counter()
+        written = rebuild_window(days=31)  # what `manage.py rebuild_health_rollups --days 31` does
+        print(f"backfilled 31 days of timing roll-ups ({written:,} rows) in {time.perf_counter() - began:.1f} s")
     lead, created = User.objects.get_or_create(username="bench-lead")
     if created:
         for codename in ("view_case", "view_all_queues"):

@@ -1,9 +1,9 @@
 """Read side of the Outcomes dashboard: what was decided, by whom or what, and how well automation did.
 
 Every figure is limited to cases the viewer may see (`queues.selectors`): the hourly roll-ups carry the
-case's queue and restriction, the live queries join the case. Decisions by source come from the roll-ups
-(`cases.models.oversight`, at most OVERSIGHT_REFRESH_HOURS old); per rule and per model figures are read
-live, over the few cases automation touched in the period.
+case's queue and restriction, the live queries join the case. Decisions by source come from the hourly roll-ups
+(`cases.models.oversight`, at most OVERSIGHT_REFRESH_HOURS old); per rule and per model figures from the
+daily `PerformanceDay` roll-up (its staleness: `cases.services.performance_rollup`).
 
 - source: agent (a person's live decision), automated (a rule's live decision), shadow (recorded only);
 - agreement: of a shadow verdict (or a model's score against its threshold) with the latest live decision
@@ -18,12 +18,12 @@ from datetime import UTC
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
 
-from cases.models import Appeal, Decision, DecisionHour, ModelVersion, ScoringRecord
+from cases.models import Appeal, Decision, DecisionHour, ModelVersion, PerformanceDay, ScoringRecord
 from moderation.charts import Chart, Series
 from moderation.models import Action, Policy
 from moderation.periods import Period
 from queues.models import RoutingRule
-from queues.selectors import visible_case_condition, visible_cases
+from queues.selectors import visible_case_condition
 
 SOURCES = [(value, label) for value, label in DecisionHour.Source.choices]
 NOT_ENFORCING = (Action.Kind.NO_VIOLATION, Action.Kind.ESCALATE)
@@ -44,15 +44,6 @@ def visible_hours(model, user, period: Period, queue_ids: list[int] | None = Non
     if queue_ids:
         rows = rows.filter(queue_id__in=queue_ids)
     return rows
-
-
-def _visible(queryset, user, queue_ids: list[int] | None, prefix: str = "case"):
-    """Rows about cases (through `prefix`) the user may see, optionally in some of their queues."""
-    if not user.is_superuser:
-        queryset = queryset.filter(**{f"{prefix}__in": visible_cases(user)})
-    if queue_ids:
-        queryset = queryset.filter(**{f"{prefix}__queue_id__in": queue_ids})
-    return queryset
 
 
 # --- decisions by source -------------------------------------------------------------------------------
@@ -164,16 +155,18 @@ def _human_decision(field: str):
     )
 
 
-def rule_performance(user, period: Period, queue_ids=None) -> list[Performance]:
-    """Per routing rule that decided (live) or would have decided (shadow) a case in the period."""
-    decisions = _visible(
-        Decision.objects.filter(created_at__gte=period.start, created_at__lt=period.end, rule__isnull=False),
-        user,
-        queue_ids,
+FIGURES = ("volume", "enforced", "shadow", "reviewed", "agreed", "upheld", "overturned")
+
+
+def rule_figures(start, end) -> list[dict]:
+    """Per rule, queue and restriction, the figures of rule decisions made in [start, end) (the roll-up's
+    source: `cases.services.performance_rollup`)."""
+    decisions = Decision.objects.filter(
+        created_at__gte=start, created_at__lt=end, rule__isnull=False
     ).exclude(review_state=Decision.ReviewState.OVERTURNED)
-    rows = list(
+    return list(
         decisions.annotate(human=_human_decision("action_id"))
-        .values("rule_id")
+        .values("rule_id", "case__queue_id", "case__is_restricted")
         .annotate(
             volume=Count("id"),
             enforced=Count("id", filter=Q(mode=Decision.Mode.LIVE, automated=True)),
@@ -185,27 +178,18 @@ def rule_performance(user, period: Period, queue_ids=None) -> list[Performance]:
         )
         .order_by()
     )
-    rules = {r.pk: r for r in RoutingRule.objects.filter(pk__in=[row["rule_id"] for row in rows])}
-    out = []
-    for row in rows:
-        rule = rules.get(row.pop("rule_id"))
-        out.append(
-            Performance(name=rule.name if rule else "(deleted rule)", state=rule.state if rule else "", **row)
-        )
-    return sorted(out, key=lambda p: (-p.volume, p.name))
 
 
-def model_performance(user, period: Period, queue_ids=None) -> list[Performance]:
-    """Per model version that scored a case in the period: a score at or above the threshold is the model
-    saying "violation", which agrees with a person's enforcing action; below it, with no violation."""
-    scores = _visible(
-        ScoringRecord.objects.filter(scored_at__gte=period.start, scored_at__lt=period.end), user, queue_ids
-    )
+def model_figures(start, end) -> list[dict]:
+    """Per model version, queue and restriction, the figures of scores taken in [start, end): a score at or
+    above the threshold is the model saying "violation", which agrees with a person's enforcing action;
+    below it, with no violation."""
     positive = Q(score__gte=F("cut"))
     human_enforced = Q(human_kind__isnull=False) & ~Q(human_kind__in=NOT_ENFORCING)
     human_cleared = Q(human_kind__in=NOT_ENFORCING)
-    rows = list(
-        scores.annotate(
+    return list(
+        ScoringRecord.objects.filter(scored_at__gte=start, scored_at__lt=end)
+        .annotate(
             cut=Coalesce(F("model_version__threshold"), Value(DEFAULT_THRESHOLD), output_field=FloatField()),
             human_kind=_human_decision("action__kind"),
             appeal_state=Subquery(
@@ -216,7 +200,7 @@ def model_performance(user, period: Period, queue_ids=None) -> list[Performance]
                 .values("state")[:1]
             ),
         )
-        .values("model_version_id")
+        .values("model_version_id", "case__queue_id", "case__is_restricted")
         .annotate(
             volume=Count("id"),
             enforced=Count("id", filter=positive),
@@ -228,14 +212,47 @@ def model_performance(user, period: Period, queue_ids=None) -> list[Performance]
         )
         .order_by()
     )
-    versions = ModelVersion.objects.filter(pk__in=[row["model_version_id"] for row in rows]).defer("artefact")
+
+
+def _performance_days(kind: str, user, period: Period, queue_ids) -> dict[int, dict]:
+    """{rule or model version id: summed figures} of the period's roll-up rows the user may see."""
+    rows = PerformanceDay.objects.filter(kind=kind, day__gte=period.start, day__lt=period.end)
+    condition = visible_case_condition(user)
+    if condition is not None:
+        rows = rows.filter(condition)
+    if queue_ids:
+        rows = rows.filter(queue_id__in=queue_ids)
+    return {
+        row.pop("subject_id"): row
+        for row in rows.values("subject_id").annotate(**{f: Sum(f) for f in FIGURES}).order_by()
+    }
+
+
+def rule_performance(user, period: Period, queue_ids=None) -> list[Performance]:
+    """Per routing rule that decided (live) or would have decided (shadow) a case in the period (from the
+    daily roll-up `PerformanceDay`)."""
+    rows = _performance_days(PerformanceDay.Kind.RULE, user, period, queue_ids)
+    rules = {r.pk: r for r in RoutingRule.objects.filter(pk__in=list(rows))}
+    out = []
+    for rule_id, row in rows.items():
+        rule = rules.get(rule_id)
+        out.append(
+            Performance(name=rule.name if rule else "(deleted rule)", state=rule.state if rule else "", **row)
+        )
+    return sorted(out, key=lambda p: (-p.volume, p.name))
+
+
+def model_performance(user, period: Period, queue_ids=None) -> list[Performance]:
+    """Per model version that scored a case in the period (from the daily roll-up `PerformanceDay`)."""
+    rows = _performance_days(PerformanceDay.Kind.MODEL, user, period, queue_ids)
+    versions = ModelVersion.objects.filter(pk__in=list(rows)).defer("artefact")
     names = {
         v.pk: (f"{v.version} ({v.policy_id and v.policy.name})", v.state)
         for v in versions.select_related("policy")
     }
     out = []
-    for row in rows:
-        name, state = names.get(row.pop("model_version_id"), ("(deleted model)", ""))
+    for version_id, row in rows.items():
+        name, state = names.get(version_id, ("(deleted model)", ""))
         out.append(Performance(name=name, state=state, **row))
     return sorted(out, key=lambda p: (-p.volume, p.name))
 

@@ -11,7 +11,7 @@ from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
 from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.legal_hold import LegalHold
-from cases.models.oversight import DecisionHour, ReportHour
+from cases.models.oversight import DecisionHour, PerformanceDay, ReportHour
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.statement import StatementOfReasons
@@ -39,6 +39,7 @@ __all__ = [
     "MediaFile",
     "ModelVersion",
     "OutboxMessage",
+    "PerformanceDay",
     "Report",
     "ReportHour",
     "Reporter",

@@ -57,3 +57,36 @@ class ReportHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H}h vendor {self.vendor_id}: {self.reports}"
+
+
+class PerformanceDay(models.Model):
+    """What one routing rule or model version did on one day, by where its cases were (queue, restricted):
+    the Outcomes page's per-rule and per-model figures, which otherwise look up every case's latest human
+    decision and appeal. Rebuilt by `cases.services.oversight_rollup` for the days its window touches and the
+    days of rule decisions or scores on cases a person decided or an appeal resolved since."""
+
+    class Kind(models.TextChoices):
+        RULE = "rule"
+        MODEL = "model"
+
+    day = models.DateTimeField()  # UTC midnight
+    queue = models.ForeignKey(
+        "queues.Queue", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    is_restricted = models.BooleanField(default=False)
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    # The rule's or the model version's id (no constraint: a deleted one is shown as such).
+    subject_id = models.BigIntegerField()
+    volume = models.PositiveIntegerField(default=0)
+    enforced = models.PositiveIntegerField(default=0)
+    shadow = models.PositiveIntegerField(default=0)
+    reviewed = models.PositiveIntegerField(default=0)
+    agreed = models.PositiveIntegerField(default=0)
+    upheld = models.PositiveIntegerField(default=0)
+    overturned = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "kind"], name="performance_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.kind} {self.subject_id}: {self.volume}"

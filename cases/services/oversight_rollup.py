@@ -22,6 +22,7 @@ from django.db.models import CharField, Count, Q, Value, When
 from django.db.models.functions import TruncHour
 
 from cases.models import Decision, DecisionHour, Report, ReportHour
+from cases.services.performance_rollup import refresh_performance_days
 
 COUNTED_STATES = ("final", "confirmed", "pending")
 
@@ -41,7 +42,8 @@ def _source():
 
 def refresh_oversight_hours(*, since: datetime, until: datetime) -> tuple[int, int]:
     """Rebuild the roll-up rows of every hour from `since`'s hour up to (not including) `until`'s next hour.
-    Returns (decision rows, report rows) written."""
+    Then the per-rule and per-model days it may have changed (`performance_rollup`). Returns (decision rows,
+    report rows) written."""
     start, end = _hour(since), _hour(until) + timedelta(hours=1)
     decision_rows = [
         DecisionHour(
@@ -99,4 +101,5 @@ def refresh_oversight_hours(*, since: datetime, until: datetime) -> tuple[int, i
         ReportHour.objects.filter(hour__gte=start, hour__lt=end).delete()
         DecisionHour.objects.bulk_create(decision_rows, batch_size=2000)
         ReportHour.objects.bulk_create(list(reports.values()), batch_size=2000)
+    refresh_performance_days(start=start, end=end)
     return len(decision_rows), len(reports)

@@ -1,6 +1,12 @@
 """Queues, routing rules and clearances. One module per concept; import from `queues.models`."""
 
-from queues.models.health_history import DecisionTiming, QueueIntakeHour, QueueSnapshot
+from queues.models.health_history import (
+    AgentDay,
+    DecisionTiming,
+    QueueIntakeHour,
+    QueueSnapshot,
+    TimingBucket,
+)
 from queues.models.queue import CaseSkip, Queue, QueueClearance
 from queues.models.rule_history import (
     RoutingRuleVersion,
@@ -14,6 +20,7 @@ from queues.models.rules import SYSTEM_FACTS, RoutingRule, ScoreCondition, autom
 
 __all__ = [
     "SYSTEM_FACTS",
+    "AgentDay",
     "CaseSkip",
     "DecisionTiming",
     "Queue",
@@ -26,6 +33,7 @@ __all__ = [
     "RuleChangeRequest",
     "RuleMatch",
     "ScoreCondition",
+    "TimingBucket",
     "automation_condition_errors",
     "behaviour_of",
     "snapshot_of",

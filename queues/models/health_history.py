@@ -79,3 +79,64 @@ class DecisionTiming(models.Model):
 
     def __str__(self) -> str:
         return f"timings of decision {self.decision_id}"
+
+
+class TimingBucket(models.Model):
+    """Decision timings of one queue and hour (or day), pre-aggregated for the Queue health page: counts for
+    SLA attainment and duration histograms (`moderation.histograms`) for the medians and p90s. Keyed by queue
+    and restriction so a lead's visible-queue scope applies as it does to the raw timings."""
+
+    class Grain(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    queue = models.ForeignKey("queues.Queue", on_delete=models.CASCADE, related_name="+")
+    is_restricted = models.BooleanField(default=False)
+    grain = models.CharField(max_length=4, choices=Grain.choices)
+    start = models.DateTimeField()
+    decided = models.PositiveIntegerField(default=0)
+    with_sla = models.PositiveIntegerField(default=0)
+    late = models.PositiveIntegerField(default=0)
+    first_review = models.JSONField(default=dict)  # opened -> first claim, {bin: count}
+    to_decision = models.JSONField(default=dict)  # opened -> decided
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["grain", "start", "queue", "is_restricted"], name="timing_bucket_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue_id} {self.grain} {self.start:%Y-%m-%d %H}:00: {self.decided} decided"
+
+
+class AgentDay(models.Model):
+    """One agent's day in one queue and policy, for the Team page: decisions with their handle-time
+    histogram and review outcomes, skips and releases. Review states and appeals change after the day; the
+    beat task recounts the days of decisions whose review or appeal it sees in the audit log."""
+
+    day = models.DateTimeField()  # UTC midnight
+    queue = models.ForeignKey("queues.Queue", on_delete=models.CASCADE, related_name="+")
+    is_restricted = models.BooleanField(default=False)
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    policy_id = models.BigIntegerField()
+    decisions = models.PositiveIntegerField(default=0)
+    handle = models.JSONField(default=dict)  # the decider's claim -> decision, {bin: count}
+    reviewed = models.PositiveIntegerField(default=0)
+    disagreed = models.PositiveIntegerField(default=0)
+    appealed = models.PositiveIntegerField(default=0)
+    judged = models.PositiveIntegerField(default=0)
+    overturned = models.PositiveIntegerField(default=0)
+    skips = models.PositiveIntegerField(default=0)
+    releases = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "queue", "is_restricted", "agent", "policy_id"], name="agent_day_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} on {self.day:%Y-%m-%d} in {self.queue_id}: {self.decisions} decisions"

@@ -18,6 +18,7 @@ from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report
 from moderation.audit import Verb
 from moderation.models import AuditEvent
 from queues.models import DecisionTiming, Queue, QueueIntakeHour, QueueSnapshot
+from queues.services.health_rollups import refresh_health_rollups
 
 TIMING_BATCH = 5000
 # Decisions whose ids sit just below the newest copied one are looked at again: a transaction that took an
@@ -30,6 +31,7 @@ class SnapshotRun:
     snapshots: int
     rolled_up_hours: int
     timings: int
+    rollup_rows: int = 0
 
 
 def _hour(moment: datetime) -> datetime:
@@ -44,7 +46,8 @@ def _shown_in_its_queue() -> Q:
 
 def record_queue_health(*, now: datetime | None = None) -> SnapshotRun:
     """Take this minute's backlog snapshot, recompute the last two hours' intake, copy new decisions'
-    timings and compact old history. Safe to run more than once a minute."""
+    timings, rebuild the days of timing roll-ups that may have changed (`health_rollups`) and compact old
+    history. Safe to run more than once a minute."""
     now = now or timezone.now()
     with transaction.atomic():
         snapshots = _take_snapshots(now)
@@ -52,7 +55,8 @@ def record_queue_health(*, now: datetime | None = None) -> SnapshotRun:
     with transaction.atomic():
         rolled = _roll_up_minutes(now)
     timings = copy_decision_timings()
-    return SnapshotRun(snapshots=snapshots, rolled_up_hours=rolled, timings=timings)
+    rollups = refresh_health_rollups(now=now)
+    return SnapshotRun(snapshots=snapshots, rolled_up_hours=rolled, timings=timings, rollup_rows=rollups)
 
 
 def _take_snapshots(now: datetime) -> int:

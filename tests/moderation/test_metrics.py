@@ -20,6 +20,7 @@ from cases.services.review.decisions import decide_automatically, record_shadow_
 from moderation.celery import app
 from moderation.celery_signals import HEARTBEAT_CACHE_KEY, beat
 from moderation.taskdefs import enqueue
+from queues.models import Queue, QueueSnapshot
 from queues.services.routing import route_case
 from tests import factories
 from tests.moderation.metrics_scrape import TOKEN, scrape, value
@@ -188,7 +189,8 @@ def test_queue_depth_oldest_age_and_sla_breaches_per_queue_restricted_included(
     factories.OpenCaseFactory(queue=general, status=Case.Status.RESOLVED, sla_due_at=now - timedelta(days=1))
     factories.OpenCaseFactory(queue=restricted, sla_due_at=now - timedelta(minutes=1))
 
-    with django_assert_max_num_queries(3):  # queues, and one per outbox kind: however many cases
+    # queues (no fresh snapshot, so counted: one more), and one per outbox kind: however many cases
+    with django_assert_max_num_queries(4):
         samples = scrape(client, settings)
 
     assert value(samples, "moderation_queue_depth", queue="general", restricted="false") == 3
@@ -199,6 +201,30 @@ def test_queue_depth_oldest_age_and_sla_breaches_per_queue_restricted_included(
     assert value(samples, "moderation_sla_breached_cases", queue="child-safety", restricted="true") == 1
     assert ("moderation_queue_depth", frozenset({"queue": "idle", "restricted": "false"}.items())) in samples
     assert value(samples, "moderation_queue_oldest_age_seconds", queue="idle", restricted="false") == 0
+
+
+def test_a_fresh_queue_snapshot_stands_in_for_counting_the_backlog(
+    client, settings, review_setup, django_assert_max_num_queries
+):
+    now = timezone.now()
+    general = review_setup.queue
+    factories.OpenCaseFactory(queue=general, sla_due_at=now - timedelta(minutes=5))
+    for queue in Queue.objects.filter(is_active=True):
+        figures = (
+            dict(waiting=40, in_review=2, overdue=7, oldest_waiting_seconds=600) if queue == general else {}
+        )
+        QueueSnapshot.objects.create(queue=queue, at=now - timedelta(minutes=1), **figures)
+    with django_assert_max_num_queries(3):  # the queues with their snapshots, one per outbox kind
+        samples = scrape(client, settings)
+    assert value(samples, "moderation_queue_depth", queue=general.slug, restricted="false") == 42
+    assert value(samples, "moderation_sla_breached_cases", queue=general.slug, restricted="false") == 7
+    oldest = value(samples, "moderation_queue_oldest_age_seconds", queue=general.slug, restricted="false")
+    assert 660 <= oldest < 720
+
+    QueueSnapshot.objects.update(at=now - timedelta(minutes=3))  # stale: counted again
+    samples = scrape(client, settings)
+    assert value(samples, "moderation_queue_depth", queue=general.slug, restricted="false") == 1
+    assert value(samples, "moderation_sla_breached_cases", queue=general.slug, restricted="false") == 1
 
 
 def test_deliveries_are_counted_by_kind_and_state_with_the_oldest_pending_age(client, settings, review_setup):
