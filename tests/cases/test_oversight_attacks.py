@@ -48,7 +48,7 @@ def test_a_queue_filter_of_non_ascii_or_huge_digits_is_refused_naming_the_field(
     assert response.context["error"].field == "queue"
 
 
-@pytest.mark.parametrize("url", DSA_PAGES + ["/dsa/transparency/?format=csv"])
+@pytest.mark.parametrize("url", [*DSA_PAGES, "/dsa/transparency/?format=csv"])
 @pytest.mark.parametrize("params", [{"until": "9999-12-31"}, {"since": "9999-12-31", "until": "9999-12-31"}])
 def test_a_dsa_period_ending_on_the_last_day_of_the_calendar_is_refused_not_a_server_error(
     world, url, params
