@@ -31,7 +31,8 @@ def _filters(request: HttpRequest):
     allowed = {queue.pk for queue in queues}
     chosen = []
     for value in request.GET.getlist("queue"):
-        if not value.isdigit() or int(value) not in allowed:
+        # isdigit() alone lets "²" and 5,000-digit strings reach int(), which raises (a 500).
+        if not (value.isascii() and value.isdigit() and len(value) < 19) or int(value) not in allowed:
             raise Invalid("queue must be one of the queues you may see.", field="queue")
         chosen.append(int(value))
     return parse_period(request.GET), chosen, queues
@@ -102,7 +103,7 @@ def outcomes_page(request: HttpRequest) -> HttpResponse:
 def sources_page(request: HttpRequest) -> HttpResponse:
     def build(user, period, chosen, context):
         volume, accuracy, figures = sources.vendor_figures(user, period, chosen)
-        reporters = sources.top_reporters()
+        reporters = sources.top_reporters(user)
         muted_count, muted = sources.muted_reporters()
         charts = {
             c.slug: c

@@ -2,22 +2,28 @@
 
 Vendor volume and accuracy come from the hourly roll-ups (`cases.models.oversight`), limited to cases the
 viewer may see. Reporters' track records are the platform's own (`Reporter`: upheld and rejected counts kept
-by every final decision, the same numbers the case page and routing's priority read), all time.
+by every final decision, the same numbers the case page and routing's priority read), all time, less the
+judgements on cases the viewer may not see: a lead not cleared for child safety learns neither who reports
+there nor how often they were upheld.
 Accuracy is the upheld share of judged reports: upheld / (upheld + rejected).
 """
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import Count, F, Q, Sum
 
-from cases.models import Reporter, ReportHour
+from cases.models import Report, Reporter, ReportHour
 from cases.oversight_selectors import bucket_trunc, visible_hours
 from moderation.charts import PALETTE, Chart, Series
 from moderation.models import Vendor
 from moderation.periods import Period
+from queues.selectors import visible_case_condition, visible_cases
 
 TOP_REPORTERS = 20
+# Candidates read (by all-time judged reports, on the index) for each place on the list, so that reporters
+# who drop out or fall back once hidden judgements are taken away leave the list full and in order.
+CANDIDATES_PER_PLACE = 3
 MUTED_SHOWN = 50
 
 
@@ -105,14 +111,44 @@ def vendor_table(figures: list[VendorFigures]) -> Chart:
     )
 
 
-def top_reporters(*, limit: int = TOP_REPORTERS) -> list[Reporter]:
-    """Reporters with the most judged reports (the `reporter_judged_idx` expression index)."""
-    return list(
+def top_reporters(user, *, limit: int = TOP_REPORTERS) -> list[Reporter]:
+    """Reporters with the most judged reports (the `reporter_judged_idx` expression index), counting only
+    their reports on cases `user` may see (three queries). The counts on the returned rows are those."""
+    unrestricted = visible_case_condition(user) is None
+    candidates = list(
         Reporter.objects.select_related("vendor")
         .annotate(judged_total=F("upheld_count") + F("rejected_count"))
         .filter(judged_total__gt=0)
-        .order_by((F("upheld_count") + F("rejected_count")).desc(), "pk")[:limit]
+        .order_by((F("upheld_count") + F("rejected_count")).desc(), "pk")[
+            : limit if unrestricted else limit * CANDIDATES_PER_PLACE
+        ]
     )
+    if unrestricted or not candidates:
+        return candidates
+    who = Q(pk__in=[])
+    for reporter in candidates:
+        who |= Q(vendor_id=reporter.vendor_id, reporter_id=reporter.reporter_id)
+    hidden = {
+        (row["vendor_id"], row["reporter_id"]): row
+        for row in Report.objects.filter(who, outcome__in=(Report.Outcome.UPHELD, Report.Outcome.REJECTED))
+        .exclude(case__in=visible_cases(user))
+        .values("vendor_id", "reporter_id")
+        .annotate(
+            upheld=Count("id", filter=Q(outcome=Report.Outcome.UPHELD)),
+            rejected=Count("id", filter=Q(outcome=Report.Outcome.REJECTED)),
+        )
+        .order_by()
+    }
+    shown = []
+    for reporter in candidates:
+        row = hidden.get((reporter.vendor_id, reporter.reporter_id))
+        if row is not None:
+            reporter.upheld_count = max(0, reporter.upheld_count - row["upheld"])
+            reporter.rejected_count = max(0, reporter.rejected_count - row["rejected"])
+        if reporter.judged:
+            shown.append(reporter)
+    shown.sort(key=lambda r: (-r.judged, r.pk))
+    return shown[:limit]
 
 
 def reporter_table(reporters: list[Reporter]) -> Chart:

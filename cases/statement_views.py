@@ -39,7 +39,8 @@ def _period(request: HttpRequest) -> tuple[date, date] | None:
         )
     except ValueError:
         return None
-    return (since, until) if since <= until else None
+    # The period's end bound is the midnight after `until`: the calendar's last day would overflow (a 500).
+    return (since, until) if since <= until < date.max else None
 
 
 def _bad_period() -> HttpResponse:

@@ -14,6 +14,9 @@ from moderation.errors import Invalid
 
 CHOICES = (("today", "Today"), ("7d", "7 days"), ("30d", "30 days"), ("custom", "Custom"))
 MAX_CUSTOM_DAYS = 366
+# The last day a custom period may end on: its end bound (the next midnight) and the buckets after it must
+# still be dates, or `?to=9999-12-31` would overflow into a 500.
+LAST_DAY = date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def parse_period(params, *, now: datetime | None = None, default: str = "7d") ->
     last = _parse_day(params.get("to", ""), "to")
     if last < first:
         raise Invalid("to must be on or after from.", field="to")
+    if last > LAST_DAY:
+        raise Invalid(f"to must be on or before {LAST_DAY.isoformat()}.", field="to")
     if (last - first).days + 1 > MAX_CUSTOM_DAYS:
         raise Invalid(f"A custom period covers at most {MAX_CUSTOM_DAYS} days.", field="to")
     start, end = _day_start(first), _day_start(last) + timedelta(days=1)

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import Case, CaseNote, Decision, SubjectTag, Tag
+from cases.selectors import media_url_hash
 from cases.services import review
 from moderation.models import Action, AuditEvent
 from tests import factories
@@ -578,7 +579,7 @@ def test_reveal_media_records_who_saw_which_item(case, alice):
     assert event.case_id == case.pk
     assert event.actor_label == "alice"
     assert event.target_type == "cases.case" and event.target_id == str(case.pk)
-    assert event.data == {"index": 1, "url": "https://media.example/b.jpg"}
+    assert event.data == {"index": 1, "url_sha256": media_url_hash("https://media.example/b.jpg")}
 
 
 @pytest.mark.parametrize("index", [2, -1, 100])

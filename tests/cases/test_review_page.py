@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases.models import Case, CaseNote, CaseViewer, Decision, MediaFile, Signal, SubjectTag
+from cases.selectors import media_url_hash
 from moderation.models import AuditEvent
 from queues.services import claim_case
 from tests import factories
@@ -308,7 +309,7 @@ def test_reveal_records_one_audit_event_and_returns_the_unblurred_item(agent_cli
     assert "Blur again" in html
     events = AuditEvent.objects.filter(verb="media.revealed", case_id=case.pk)
     assert events.count() == 1
-    assert events.get().data == {"index": 0, "url": MEDIA_URL}
+    assert events.get().data == {"index": 0, "url_sha256": media_url_hash(MEDIA_URL)}
 
 
 def test_reveal_without_htmx_redirects_to_the_case_and_is_still_audited(agent_client, case):

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cases.evidence import shown_content
 from cases.models import Case, CaseNote, CaseViewer, Report, Reporter, Subject, SubjectTag, Tag
+from cases.selectors import media_url_hash
 from cases.services.review.common import (
     CaseNotVisible,
     ReviewError,
@@ -136,7 +137,9 @@ def reveal_media(*, case_id: int, user, index: int) -> str:
         verb=Verb.MEDIA_REVEALED,
         target=case,
         case_id=case.pk,
-        data={"index": index, "url": str(media[index])[:2048]},
+        # The URL's hash, not the URL: the audit log is append-only and outlives a retention purge, which
+        # must take the content's media URLs with it. The hash still names the copy that was seen.
+        data={"index": index, "url_sha256": media_url_hash(str(media[index]))},
     )
     return media[index]
 
