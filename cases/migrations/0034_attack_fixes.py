@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("cases", "0030_oversight")]
+    dependencies = [("cases", "0033_oversight_rollups")]
 
     operations = [
         migrations.AddIndex(
