@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.db import connections
+
 from moderation.models import EnforcementEndpoint
 
 DEMO_ENDPOINT_NAME = "Demo platform (loopback)"
@@ -35,7 +37,12 @@ def seed_demo_endpoint(*, url: str) -> EnforcementEndpoint:
     endpoint, _ = EnforcementEndpoint.objects.update_or_create(
         name=DEMO_ENDPOINT_NAME,
         defaults={"url": url, "is_active": True, "timeout_seconds": 5.0},
-        create_defaults={"url": url, "is_active": True, "timeout_seconds": 5.0, "secret": secrets.token_hex(32)},
+        create_defaults={
+            "url": url,
+            "is_active": True,
+            "timeout_seconds": 5.0,
+            "secret": secrets.token_hex(32),
+        },
     )
     return endpoint
 
@@ -62,7 +69,13 @@ def make_server(
     class Handler(BaseHTTPRequestHandler):
         server_version = "DemoPlatform/1"
 
-        def do_POST(self):  # noqa: N802 - the stdlib's name
+        def do_POST(self):
+            try:
+                self._receive()
+            finally:
+                connections.close_all()  # this request's thread only: each request runs in a new one
+
+        def _receive(self) -> None:
             if self.path.split("?", 1)[0] != PATH:
                 return self._answer(404, {"error": "not_found"})
             length = int(self.headers.get("Content-Length") or 0)
@@ -94,7 +107,7 @@ def make_server(
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
+        def log_message(self, format, *args):
             pass  # one line per webhook is logged above; the access log would double it
 
     return ThreadingHTTPServer((host, port), Handler)
