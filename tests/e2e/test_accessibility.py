@@ -77,6 +77,8 @@ PAGES = [
     Page("admin: routing rules", "admin", "/admin/queues/routingrule/"),
     Page("admin: add a routing rule", "admin", "/admin/queues/routingrule/add/"),
     Page("admin: change a routing rule", "admin", lambda d: f"/admin/queues/routingrule/{d.rule}/change/"),
+    # Last: it may claim a case (a confirmation page when the browser does not say the link is the app's own).
+    Page("claim the next case", "lead", lambda d: f"/queues/{d.queue}/next"),
 ]
 
 
