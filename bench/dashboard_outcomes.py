@@ -21,7 +21,8 @@ from _harness import percentile
 from _scale import database_url, setup_django
 from pages import measure
 
-DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dasho")  # a copy (CREATE DATABASE ... TEMPLATE) may be named
+# BENCH_DB_NAME: run against a copy (CREATE DATABASE ... TEMPLATE ...) instead of the seeded original.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dasho")
 
 
 def seed_outcomes() -> None:
@@ -155,7 +156,9 @@ def backfill_performance_days() -> None:
         return
     now, began = timezone.now(), time.perf_counter()
     written = refresh_performance_days(start=now - timedelta(days=31), end=now)
-    print(f"backfilled 31 days of rule and model roll-ups ({written:,} rows) in {time.perf_counter() - began:.1f} s")
+    print(
+        f"backfilled 31 days of rule and model roll-ups ({written:,} rows) in {time.perf_counter() - began:.1f} s"
+    )
 
 
 def main() -> None:

@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import database_url, setup_django
 
-DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dashq")  # a copy (CREATE DATABASE ... TEMPLATE) may be named
+# BENCH_DB_NAME: run against a copy (CREATE DATABASE ... TEMPLATE ...) instead of the seeded original.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_dashq")
 DECIDED_EVERY = 10  # cases whose id % 10 < 3 are decided: 300,000 of 1M
 
 SEED_SQL = [
@@ -167,7 +168,9 @@ def main() -> None:
     if not TimingBucket.objects.exists():
         began = time.perf_counter()
         written = rebuild_window(days=31)  # what `manage.py rebuild_health_rollups --days 31` does
-        print(f"backfilled 31 days of timing roll-ups ({written:,} rows) in {time.perf_counter() - began:.1f} s")
+        print(
+            f"backfilled 31 days of timing roll-ups ({written:,} rows) in {time.perf_counter() - began:.1f} s"
+        )
     lead, created = User.objects.get_or_create(username="bench-lead")
     if created:
         for codename in ("view_case", "view_all_queues"):
