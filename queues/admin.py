@@ -11,6 +11,7 @@ from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.errors import DomainError
 from queues.backtest import backtest_rule
 from queues.models import (
+    EscalationRoute,
     Queue,
     QueueClearance,
     RoutingRule,
@@ -60,6 +61,15 @@ class QueueClearanceForm(forms.ModelForm):
         if granter is not None and not granter.is_superuser and cleaned.get("user") == granter:
             raise forms.ValidationError({"user": "Nobody clears themselves: another admin has to grant it."})
         return cleaned
+
+
+@admin.register(EscalationRoute)
+class EscalationRouteAdmin(AuditedModelAdmin):
+    """Per policy, the queue its cases are escalated to first (offered first and preselected on the case)."""
+
+    list_display = ["policy", "queue"]
+    autocomplete_fields = []
+    list_select_related = ["policy", "queue"]
 
 
 @admin.register(QueueClearance)

@@ -1,7 +1,7 @@
 """Queues, routing rules and clearances. One module per concept; import from `queues.models`."""
 
 from queues.models.health_history import DecisionTiming, QueueIntakeHour, QueueSnapshot
-from queues.models.queue import CaseSkip, Queue, QueueClearance
+from queues.models.queue import CaseSkip, EscalationRoute, Queue, QueueClearance
 from queues.models.rule_history import (
     RoutingRuleVersion,
     RuleAutomationDay,
@@ -16,6 +16,7 @@ __all__ = [
     "SYSTEM_FACTS",
     "CaseSkip",
     "DecisionTiming",
+    "EscalationRoute",
     "Queue",
     "QueueClearance",
     "QueueIntakeHour",

@@ -96,18 +96,37 @@
   });
 
   // Toasts: the server sends HX-Trigger {"toast": {"message", "level"}}; text is set with textContent.
-  function showToast(message, level) {
+  function showToast(message, level, undo) {
     var region = $("#toasts");
     if (!region) return;
     var toast = document.createElement("div");
     toast.className = "toast toast-" + String(level || "info").replace(/[^a-z]/g, "");
     toast.textContent = String(message || "");
+    var seconds = 5;
+    if (undo && undo.url && /^\/[\w\/-]*$/.test(undo.url)) {
+      // Undo for the decision's window: an htmx button (CSRF header inherited from <body>), gone when it closes.
+      seconds = Math.max(5, Number(undo.seconds) || 0);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toast-undo";
+      button.textContent = "Undo";
+      button.setAttribute("data-shortcut", "undo");
+      button.setAttribute("hx-post", undo.url);
+      button.setAttribute("hx-vals", JSON.stringify({ decision: String(undo.decision) }));
+      button.setAttribute("hx-target", "#case-main");
+      button.setAttribute("hx-swap", "outerHTML");
+      button.addEventListener("click", function () { setTimeout(function () { toast.remove(); }, 0); });
+      toast.appendChild(document.createTextNode(" "));
+      toast.appendChild(button);
+      setTimeout(function () { button.remove(); }, (Number(undo.seconds) || 0) * 1000);
+      if (window.htmx) window.htmx.process(button);
+    }
     region.appendChild(toast);
-    setTimeout(function () { toast.remove(); }, 5000);
+    setTimeout(function () { toast.remove(); }, seconds * 1000);
   }
 
   document.body.addEventListener("toast", function (event) {
-    if (event.detail) showToast(event.detail.message, event.detail.level);
+    if (event.detail) showToast(event.detail.message, event.detail.level, event.detail.undo);
   });
 
   // After a case swap, put focus at the top of the new case so screen readers and keys start there.
