@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from cases.models import Case, Enforcement
 from cases.services import outbox
-from moderation.models import Action, EnforcementEndpoint
+from moderation.models import EnforcementEndpoint
 from tests import factories
 from tests.e2e.conftest import PASSWORD, log_in
 from tests.webhooks import LoopbackServers
