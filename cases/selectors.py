@@ -447,7 +447,20 @@ def bulk_choices() -> dict:
     """Policies and actions a lead can pick for a bulk decision (validated again per case)."""
     config = _review_config.get()
     actions = {action.pk: action for listed in config.actions_by_policy.values() for action in listed}
-    return {"policies": config.policies, "actions": sorted(actions.values(), key=lambda action: action.name)}
+    # Which policies allow each action, so the form offers only the chosen policy's actions.
+    under: dict[int, list[str]] = {}
+    for policy_id, listed in config.actions_by_policy.items():
+        for action in listed:
+            if action.kind != Action.Kind.ESCALATE:
+                under.setdefault(action.pk, []).append(str(policy_id))
+    return {
+        "policies": config.policies,
+        "actions": [
+            {"action": action, "policies": " ".join(under.get(action.pk, []))}
+            for action in sorted(actions.values(), key=lambda action: action.name)
+            if action.pk in under
+        ],
+    }
 
 
 def _reporter_records(reports: list[Report]) -> dict:

@@ -138,6 +138,40 @@
     }
   });
 
+  // Bulk decide: "select all on this page" ticks every case box of the form; the action list offers only
+  // what the chosen policy allows (the server checks again).
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target || !target.getAttribute) return;
+    var form = target.getAttribute("data-select-all");
+    if (form) {
+      document.querySelectorAll('input[type=checkbox][name=cases][form="' + form.replace(/[^\w-]/g, "") + '"]')
+        .forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.hasAttribute("data-filters-actions")) filterActions(target);
+  });
+
+  function filterActions(policySelect) {
+    var actions = document.getElementById(policySelect.getAttribute("data-filters-actions"));
+    if (!actions) return;
+    var chosen = policySelect.value;
+    var firstAllowed = null;
+    Array.prototype.forEach.call(actions.options, function (option) {
+      var allowed = (" " + (option.getAttribute("data-policies") || "") + " ").indexOf(" " + chosen + " ") !== -1;
+      option.disabled = !allowed;
+      option.hidden = !allowed;
+      if (allowed && firstAllowed === null) firstAllowed = option;
+    });
+    var current = actions.options[actions.selectedIndex];
+    if ((!current || current.disabled) && firstAllowed) firstAllowed.selected = true;
+  }
+
+  function filterAllActions() {
+    document.querySelectorAll("[data-filters-actions]").forEach(filterActions);
+  }
+  filterAllActions();
+  document.body.addEventListener("htmx:afterSwap", filterAllActions);
+
   // Server-rendered toasts (full page loads) fade out too.
   document.querySelectorAll("#toasts .toast").forEach(function (toast) {
     setTimeout(function () { toast.remove(); }, 6000);
