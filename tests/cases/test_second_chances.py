@@ -227,7 +227,7 @@ def test_a_lead_reassigns_a_held_case_and_the_previous_holders_page_says_so(
     beat = client.post(reverse("cases:heartbeat", args=[case.pk]), {"holding": "1"}, **HX)
     assert b"a lead gave it to bob" in beat.content
     page = client.get(reverse("cases:review", args=[case.pk]))
-    assert b"Held by bob since" in page.content
+    assert b"bob is reviewing this case \xc2\xb7 held since" in page.content
 
 
 def test_a_lead_takes_over_and_cannot_give_a_case_to_someone_outside_its_queue(case, review_setup, lead):

@@ -44,11 +44,11 @@ def test_a_lead_reassigns_a_held_case_and_the_previous_holder_is_told(new_page, 
     lead = new_page()
     log_in(lead, live_server, "lena")
     lead.goto(url)
-    expect(lead.locator("#holder")).to_contain_text("Held by alice since")
+    expect(lead.locator("#holder")).to_contain_text("alice is reviewing this case · held since")
     lead.locator("#reassign summary").click()
     lead.get_by_label("Reassign to").select_option(label="bob")
     lead.get_by_role("button", name="Reassign", exact=True).click()
-    expect(lead.locator("#holder")).to_contain_text("Held by bob since")
+    expect(lead.locator("#holder")).to_contain_text("bob is reviewing this case · held since")
 
     expect(holder.locator("#lease-lost")).to_contain_text("a lead gave it to bob")
     assert Case.objects.get(pk=desk["case"].pk).assignee == desk["bob"]
