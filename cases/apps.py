@@ -10,7 +10,7 @@ class CasesConfig(AppConfig):
         from cases.models import ContextProvider, Scorer, Tag
         from cases.selectors import forget_review_config, forget_signal_sources
         from moderation.models import Action, Policy
-        from queues.models import Queue
+        from queues.models import EscalationRoute, Queue
 
         # Cache invalidation only: enrichment sees a saved scorer or provider at once in this process.
         for model in (Scorer, ContextProvider):
@@ -19,7 +19,7 @@ class CasesConfig(AppConfig):
                     forget_signal_sources, sender=model, dispatch_uid=f"sources-{model.__name__}-{signal}"
                 )
         # The case page's policies, actions, queues and curated tags.
-        for model in (Policy, Action, Queue, Tag):
+        for model in (Policy, Action, Queue, Tag, EscalationRoute):
             for signal in (post_save, post_delete):
                 signal.connect(
                     forget_review_config, sender=model, dispatch_uid=f"review-{model.__name__}-{signal}"

@@ -31,7 +31,7 @@ from cases.models import (
 from cases.track_record import reporters_for
 from moderation.config_cache import ConfigCache
 from moderation.models import SHORTCUT_KEYS, Action, Policy, Vendor
-from queues.models import Queue
+from queues.models import EscalationRoute, Queue
 from queues.selectors import cleared_for_restricted, visible_cases
 
 _policies = ConfigCache(lambda: {policy.code: policy for policy in Policy.objects.filter(is_active=True)})
@@ -169,6 +169,8 @@ class CaseReview:
     # The content version shown and the others this case's reports carried (`cases.evidence`).
     evidence: Any = None
     text_truncated: bool = False
+    now: datetime | None = None
+    escalation_default: int | None = None  # the queue the Escalate list preselects
     lease_is_mine: bool = False
     held_by_other: bool = False
     # The velocity counters around the case (`cases.counters`), labelled for the page.
@@ -224,7 +226,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         Signal.objects.filter(case=evidence_case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
     )
     decisions = list(
-        Decision.objects.filter(case=case).select_related("action", "policy", "decided_by", "rule")[:20]
+        Decision.objects.filter(case=case).select_related(
+            "action", "policy", "decided_by", "rule", "withdrawn_by"
+        )[:20]
     )
     deliveries = list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20])
     vendor_callbacks = list(
@@ -312,6 +316,9 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         for queue in config.queues
         if queue.pk != case.queue_id and (queue.is_restricted or not case.is_restricted)
     ]
+    # The case's policy's escalation queue first (preselected), never merely the alphabetical first.
+    preferred = config.escalation_queue_by_policy.get(case.policy_id)
+    escalation_queues.sort(key=lambda queue: queue.pk != preferred)
     return CaseReview(
         case=case,
         reports=reports,
@@ -339,6 +346,8 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
         text_truncated=len(content.text or "") > TEXT_SHOWN_CHARS,
         evidence=evidence,
+        now=now,
+        escalation_default=preferred if any(q.pk == preferred for q in escalation_queues) else None,
         lease_is_mine=case.assignee_id == user.pk and case.lease_is_live(now),
         held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),
         velocity=velocity_panel(subject, cleared_for_restricted=cleared_for_restricted(user)),
@@ -391,6 +400,7 @@ class ReviewConfig:
     actions_by_policy: dict[int, list[Action]]
     queues: list
     curated_tags: list[Tag]
+    escalation_queue_by_policy: dict[int, int]
 
 
 def _load_review_config() -> ReviewConfig:
@@ -423,6 +433,7 @@ def _load_review_config() -> ReviewConfig:
         actions_by_policy=actions,
         queues=list(Queue.objects.filter(is_active=True).order_by("name")),
         curated_tags=list(Tag.objects.filter(is_curated=True).order_by("slug")[:200]),
+        escalation_queue_by_policy=dict(EscalationRoute.objects.values_list("policy_id", "queue_id")),
     )
 
 
@@ -436,7 +447,20 @@ def bulk_choices() -> dict:
     """Policies and actions a lead can pick for a bulk decision (validated again per case)."""
     config = _review_config.get()
     actions = {action.pk: action for listed in config.actions_by_policy.values() for action in listed}
-    return {"policies": config.policies, "actions": sorted(actions.values(), key=lambda action: action.name)}
+    # Which policies allow each action, so the form offers only the chosen policy's actions.
+    under: dict[int, list[str]] = {}
+    for policy_id, listed in config.actions_by_policy.items():
+        for action in listed:
+            if action.kind != Action.Kind.ESCALATE:
+                under.setdefault(action.pk, []).append(str(policy_id))
+    return {
+        "policies": config.policies,
+        "actions": [
+            {"action": action, "policies": " ".join(under.get(action.pk, []))}
+            for action in sorted(actions.values(), key=lambda action: action.name)
+            if action.pk in under
+        ],
+    }
 
 
 def _reporter_records(reports: list[Report]) -> dict:

@@ -121,6 +121,12 @@ def sweep_outbox(self) -> int:
     return sum(outbox.sweep(kind=kind) for kind in outbox.KINDS)
 
 
+@task("cases.release_held_deliveries", soft_time_limit=50, time_limit=60)
+def release_held_deliveries(self) -> int:
+    """Beat: enforcements and vendor callbacks held for a decision's undo window, now closed, are enqueued."""
+    return sum(outbox.release_held(kind=kind) for kind in outbox.KINDS)
+
+
 @task("cases.lift_expired_decisions", soft_time_limit=120, time_limit=150)
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
@@ -133,6 +139,8 @@ def refresh_oversight_hours_task(self) -> tuple[int, int]:
     duplicate or overlapping run writes the same rows)."""
     now = timezone.now()
     return refresh_oversight_hours(since=now - timedelta(hours=settings.OVERSIGHT_REFRESH_HOURS), until=now)
+
+
 @task("cases.submit_statements", soft_time_limit=240, time_limit=300)
 def submit_statements(self) -> int:
     """Beat: due DSA statements of reasons go to the Transparency Database in batches of up to 100 (claimed

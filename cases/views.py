@@ -22,15 +22,18 @@ from cases.evidence import shown_content
 from cases.models import Case, MediaFile
 from cases.services import appeals, outbox
 from cases.services.messages import compose_user_message
-from cases.services.review import case_work, decisions
+from cases.services.review import case_work, decisions, second_chances
 from moderation.errors import Conflict, Forbidden, Invalid
 from moderation.models import Action, Policy
 from moderation.page_errors import page_status, with_error_toast
 from queues.selectors import visible_queue_ids
 from queues.services import (
     ClaimRefused,
+    can_reassign,
     claim_case,
     claim_next_case,
+    eligible_agents,
+    reassign_case,
     release_case,
     renew_lease,
     skip_case,
@@ -79,6 +82,8 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "viewers": data.viewers,
         "holding": data.lease_is_mine,
         "first_beat": True,
+        # Leads take over or reassign a case still open: who may work it (one query, for them only).
+        "reassign_to": eligible_agents(case) if case.is_open and can_reassign(request.user) else None,
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
         "campaigns": campaign_selectors.case_campaigns(case=case, user=request.user),
         # Leads see (and place, release) legal holds; one query, for them only.
@@ -165,8 +170,10 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
     def after(decision) -> HttpResponse:
         message = f"Case {case.pk}: {decision.action.name} ({decision.policy.name})."
         if request.POST.get("then") == "stay":
-            return _toast(_render_review(request, selectors.review_case(case.pk)), message)
-        return _next_case(request, case.queue, message)
+            response = _toast(_render_review(request, selectors.review_case(case.pk)), message)
+        else:
+            response = _next_case(request, case.queue, message)
+        return _offer_undo(response, case, decision)
 
     return _change_case(
         request,
@@ -187,6 +194,84 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             "selected_policy_id": form["policy"] or case.policy_id,
         },
         on_done=after,
+    )
+
+
+def _offer_undo(response: HttpResponse, case: Case, decision) -> HttpResponse:
+    """The toast after a decision carries its Undo button for the undo window (HTMX answers only; a full
+    page shows the Undo form on the decided case instead)."""
+    if decision.undo_until is None or "HX-Trigger" not in response:
+        return response
+    trigger = json.loads(response["HX-Trigger"])
+    trigger["toast"]["undo"] = {
+        "url": reverse("cases:undo", args=[case.pk]),
+        "decision": decision.pk,
+        "seconds": max(int((decision.undo_until - timezone.now()).total_seconds()), 1),
+    }
+    response["HX-Trigger"] = json.dumps(trigger)
+    return response
+
+
+@login_required
+@require_POST
+def undo(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The decider takes their decision back inside the undo window: the case is theirs again, in place."""
+    case = _visible_case(request, case_id)
+    try:
+        second_chances.undo_decision(
+            case_id=case.pk, user=request.user, decision_id=_int(request.POST.get("decision")) or 0
+        )
+    except Conflict as exc:
+        # 409: a second undo or one after the window. Nothing is swapped: the page the agent is on stays.
+        response = HttpResponse(exc.message, status=409, content_type="text/plain; charset=utf-8")
+        response["HX-Reswap"] = "none"
+        return _toast(response, exc.message, "error")
+    message = f"Decision on case {case.pk} undone: it is yours again."
+    if not request.htmx:
+        return _toast(redirect("cases:review", case_id=case.pk), message, request=request)
+    response = _render_review(request, selectors.review_case(case.pk))
+    response["HX-Push-Url"] = reverse("cases:review", args=[case.pk])
+    return _toast(response, message)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, case_id: int) -> HttpResponse:
+    """A lead reverses the decision in force (optionally reopening the case); the case re-rendered."""
+    case = _visible_case(request, case_id)
+    reason = request.POST.get("withdraw_reason", "")
+    reopen = request.POST.get("reopen") == "1"
+    return _change_case(
+        request,
+        case,
+        lambda version: second_chances.withdraw_decision(
+            case_id=case.pk, user=request.user, reason=reason, reopen=reopen, expected_version=version
+        ),
+        on_refused=lambda exc: {"withdraw_error": exc, "withdraw_reason": reason},
+        on_done=lambda decision: _toast(
+            _render_review(request, selectors.review_case(case.pk)),
+            f"Case {case.pk}: {decision.action.name} {'reversed and reopened' if reopen else 'reversed'}.",
+        ),
+    )
+
+
+@login_required
+@require_POST
+def reassign(request: HttpRequest, case_id: int) -> HttpResponse:
+    """A lead takes the case over (no agent chosen: themselves) or gives it to another eligible agent."""
+    case = _visible_case(request, case_id)
+    to_user_id = _int(request.POST.get("assignee")) or request.user.pk
+    return _change_case(
+        request,
+        case,
+        lambda version: reassign_case(
+            case_id=case.pk, user=request.user, to_user_id=to_user_id, expected_version=version
+        ),
+        on_refused=lambda exc: {"reassign_error": exc},
+        on_done=lambda changed: _toast(
+            _render_review(request, selectors.review_case(case.pk)),
+            f"Case {case.pk} is now held by {changed.assignee.get_username()}.",
+        ),
     )
 
 

@@ -20,6 +20,9 @@ class Verb(StrEnum):
     CASE_LEASE_EXPIRED = "case.lease_expired"
     # Working a case
     CASE_ESCALATED = "case.escalated"
+    CASE_REOPENED = "case.reopened"  # a lead sent a decided case back for a fresh decision
+    CASE_TAKEN_OVER = "case.taken_over"  # a lead took a case another agent held
+    CASE_REASSIGNED = "case.reassigned"  # a lead gave a case to another eligible agent
     CASE_NOTE_ADDED = "case.note_added"
     SUBJECT_TAGGED = "subject.tagged"
     SUBJECT_UNTAGGED = "subject.untagged"
@@ -35,6 +38,8 @@ class Verb(StrEnum):
     DECISION_AUTOMATED = "decision.automated"
     DECISION_SHADOW_RECORDED = "decision.shadow_recorded"
     DECISION_EXPIRED = "decision.expired"
+    DECISION_UNDONE = "decision.undone"  # its decider took it back inside the undo window
+    DECISION_REVERSED = "decision.reversed"  # a lead reversed it outside appeals
     BULK_DECIDED = "bulk.decided"
     # Campaigns (cases grouped by near-duplicate text, a shared link host or shared media)
     CAMPAIGN_FORMED = "campaign.formed"

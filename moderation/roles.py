@@ -24,6 +24,8 @@ LEAD_PERMISSIONS = [
     ("cases", "mute_reporter"),
     ("cases", "place_legal_hold"),  # keep a case's or subject's content past retention
     ("cases", "retry_enforcement"),
+    ("cases", "reverse_decision"),  # reopen or reverse a decision outside appeals
+    ("cases", "reassign_case"),  # take over or reassign a case another agent holds
     ("moderation", "view_auditevent"),
     # Read-only admin pages a lead uses to follow up on their team's work (scoped to visible cases).
     ("cases", "view_case"),

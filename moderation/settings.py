@@ -300,6 +300,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unrouted-cases": {"task": "cases.sweep_unrouted_cases", "schedule": 60.0},
     "release-expired-leases": {"task": "queues.release_expired_leases", "schedule": 30.0},
     "sweep-outbox": {"task": "cases.sweep_outbox", "schedule": 60.0},
+    # Deliveries held for a decision's undo window go out within this many seconds of it closing.
+    "release-held-deliveries": {"task": "cases.release_held_deliveries", "schedule": 5.0},
     "lift-expired-decisions": {"task": "cases.lift_expired_decisions", "schedule": 60.0},
     "pause-surging-rules": {"task": "queues.pause_surging_rules", "schedule": 300.0},
     "record-queue-health": {"task": "queues.record_queue_health", "schedule": 60.0},
@@ -466,6 +468,18 @@ if min(ENFORCEMENT_MAX_ATTEMPTS, VENDOR_CALLBACK_MAX_ATTEMPTS) < 1:
     raise ImproperlyConfigured("ENFORCEMENT_MAX_ATTEMPTS and VENDOR_CALLBACK_MAX_ATTEMPTS must be at least 1")
 if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:
     raise ImproperlyConfigured("VENDOR_CALLBACK_TIMEOUT_SECONDS must be over 0 and at most 60")
+
+# --- Second chances -------------------------------------------------------------------------------------------
+# After a decision its decider may undo it for this many seconds (the toast's Undo); enforcement webhooks,
+# the user's message, vendor callbacks and the DSA statement wait until the window closes. 0: no undo, effects
+# go out at once.
+DECISION_UNDO_SECONDS = env_int("DECISION_UNDO_SECONDS", 10)
+if not 0 <= DECISION_UNDO_SECONDS <= 600:
+    raise ImproperlyConfigured("DECISION_UNDO_SECONDS must be between 0 and 600")
+# Bulk decide: the most cases one batch may decide ("all matching the filter" is capped to this).
+BULK_DECIDE_MAX_CASES = env_int("BULK_DECIDE_MAX_CASES", 500)
+if not 1 <= BULK_DECIDE_MAX_CASES <= 1000:
+    raise ImproperlyConfigured("BULK_DECIDE_MAX_CASES must be between 1 and 1000")
 
 # --- EU DSA statements of reasons (Transparency Database) ---------------------------------------------------
 # The multiple-statements endpoint, e.g. https://transparency.dsa.ec.europa.eu/api/v1/statements (sandbox

@@ -11,6 +11,7 @@ from moderation.errors import DomainError
 from queues.admin_forms import QueueClearanceForm, RoutingRuleForm, RulePositionForm, ScoreConditionFormSet
 from queues.backtest import backtest_rule
 from queues.models import (
+    EscalationRoute,
     Queue,
     QueueClearance,
     RoutingRule,
@@ -43,6 +44,15 @@ class QueueAdmin(AuditedModelAdmin):
         if obj is not None and obj.is_restricted and not request.user.is_superuser:
             return ["is_restricted"]
         return []
+
+
+@admin.register(EscalationRoute)
+class EscalationRouteAdmin(AuditedModelAdmin):
+    """Per policy, the queue its cases are escalated to first (offered first and preselected on the case)."""
+
+    list_display = ["policy", "queue"]
+    autocomplete_fields = []
+    list_select_related = ["policy", "queue"]
 
 
 @admin.register(QueueClearance)

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.delivery_health import delivery_alert
@@ -52,7 +53,17 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     queue = selectors.queue_for_user(request.user, slug)
     if queue is None:
         raise Http404("No such queue")
-    filterset = CaseQueueFilter(request.GET, queryset=selectors.queue_cases(queue))
+    # The summary of the lead's last bulk decision on this queue, shown once.
+    result = request.session.pop("bulk_result", None)
+    return _render_queue(
+        request, queue, request.GET, bulk_result=result if result and result.get("queue") == slug else None
+    )
+
+
+def _render_queue(
+    request: HttpRequest, queue, query: QueryDict, *, status: int = 200, **extra
+) -> HttpResponse:
+    filterset = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
     page = None
     if filterset.is_valid():
         filtered = filterset.qs
@@ -60,16 +71,24 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         # Counted on the bare filter (no join to subjects) and capped: an exact count of a 50,000-case queue
         # costs more than the page itself; past the cap the page says "more than" and filters narrow it.
         paginator.count = filtered.order_by()[: settings.QUEUE_COUNT_CAP + 1].count()
-        page = paginator.get_page(request.GET.get("page"))
+        page = paginator.get_page(query.get("page"))
         tags = selectors.tags_by_subject([case.subject_id for case in page])
         for case in page:
             case.tag_slugs = tags.get(case.subject_id, [])
-    context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
+    context = {
+        "queue": queue,
+        "filter": filterset,
+        "page": page,
+        "count_cap": settings.QUEUE_COUNT_CAP,
+        "bulk_cap": settings.BULK_DECIDE_MAX_CASES,
+        "filter_query": query.urlencode() if hasattr(query, "urlencode") else "",
+        **extra,
+    }
     if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
         context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
     # 422 (not 400): htmx swaps it in, so the errors replace the list instead of being dropped.
-    return render(request, template, context, status=200 if page is not None else 422)
+    return render(request, template, context, status=status if page is not None else 422)
 
 
 @login_required
@@ -97,30 +116,60 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["POST"])
 def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
-    """Leads: one policy and action for the selected cases of this queue, each decided and audited on its own."""
+    """Leads: one policy and action for the selected cases of this queue (or all matching the filter, up to
+    BULK_DECIDE_MAX_CASES), each decided and audited on its own. A refused batch re-renders the page with the
+    selection and choices kept; a done one shows its summary."""
     queue = selectors.queue_for_user(request.user, slug)
     if queue is None:
         raise Http404("No such queue")
+    cap = settings.BULK_DECIDE_MAX_CASES
+    query = QueryDict(request.POST.get("filter", "")[:4000])
+    scope = "filter" if request.POST.get("scope") == "filter" else "selected"
     ids = [case_id for case_id in map(_positive_int, request.POST.getlist("cases")[:2000]) if case_id]
-    # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
-    in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
+    form = {
+        "selected": set(ids),
+        "policy": _positive_int(request.POST.get("policy")),
+        "action": _positive_int(request.POST.get("action")),
+        "reason": request.POST.get("reason", "")[:5000],
+        "scope": scope,
+    }
     try:
+        if scope == "filter":
+            # The cases the lead saw counted: the queue's filter as it stood, re-applied now, capped.
+            matching = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
+            if not matching.is_valid():
+                raise Invalid("The filter is not valid any more: filter again.", field="cases")
+            ids = list(matching.qs.values_list("pk", flat=True)[:cap])
+        elif len(ids) > cap:
+            raise Invalid(f"Select at most {cap} cases at once.", field="cases")
+        # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
+        in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
         outcome = decide_in_bulk(
             user=request.user,
             case_ids=[case_id for case_id in ids if case_id in in_queue],
-            policy_id=_positive_int(request.POST.get("policy")),
-            action_id=_positive_int(request.POST.get("action")),
-            reason=request.POST.get("reason", ""),
+            policy_id=form["policy"],
+            action_id=form["action"],
+            reason=form["reason"],
         )
     except Invalid as exc:  # Forbidden (not a lead) is moderation.page_errors' 403
-        messages.error(request, exc.message)
-    else:
-        skipped = len(outcome.skipped) + len(set(ids) - in_queue)
-        messages.success(
-            request,
-            f"Decided {len(outcome.decided)} case(s); skipped {skipped} (held, decided or protected).",
-        )
-    return redirect("queues:queue", slug=queue.slug)
+        return _render_queue(request, queue, query, status=422, bulk_error=exc.message, bulk_form=form)
+    outside = sorted(set(ids) - in_queue)
+    skipped = {
+        **{str(k): v for k, v in outcome.skipped.items()},
+        **{str(k): "Not in this queue." for k in outside},
+    }
+    messages.success(
+        request,
+        f"Decided {len(outcome.decided)} case(s); skipped {len(skipped)} (held, decided or protected).",
+    )
+    request.session["bulk_result"] = {
+        "queue": queue.slug,
+        "decided": outcome.decided[:100],
+        "decided_count": len(outcome.decided),
+        "skipped": dict(list(skipped.items())[:100]),
+    }
+    target = reverse("queues:queue", args=[queue.slug])
+    return redirect(f"{target}?{query.urlencode()}" if query else target)
 
 
 def _positive_int(value) -> int | None:

@@ -117,6 +117,13 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _no_undo_window_unless_asked(settings):
+    """Most tests check what a decision sets in motion at once; the undo window (which holds it back) has its
+    own tests (tests/cases/test_second_chances.py and the browser test), which turn it back on."""
+    settings.DECISION_UNDO_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2 at production strength costs about a second per login on this machine; tests log in a lot."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

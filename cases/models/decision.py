@@ -21,6 +21,8 @@ class Decision(models.Model):
         PENDING = "pending", "Awaiting confirmation"
         CONFIRMED = "confirmed"
         OVERTURNED = "overturned"
+        UNDONE = "undone", "Undone by its decider"
+        REVERSED = "reversed", "Reversed by a lead"
 
     # Decisions that stand (awaiting or overturned ones do not): what vendors, history and metrics read.
     IN_FORCE = ("final", "confirmed")
@@ -56,6 +58,17 @@ class Decision(models.Model):
     # For a timed action (a temporary suspension, a restriction for N hours): when it lapses. A beat task
     # then sends the reversing enforcement, once.
     effect_expires_at = models.DateTimeField(null=True, blank=True)
+    # Second chances: the decider may undo the decision until `undo_until`; its external effects (webhooks,
+    # the user's message, vendor callbacks, the DSA statement) are held back until then. NULL: no undo.
+    undo_until = models.DateTimeField(null=True, blank=True)
+    # What the case was before the decision resolved it, so an undo puts it back exactly there.
+    status_before = models.CharField(max_length=24, blank=True)
+    # Who undid or reversed it, when and why (undone / reversed states only).
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawn_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -26,6 +26,8 @@ class OutboxMessage(models.Model):
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
+        # Never to be sent: its decision was undone inside the undo window, before any attempt.
+        CANCELLED = "cancelled"
 
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     idempotency_key = models.CharField(max_length=80, unique=True)
@@ -41,6 +43,9 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Held back for the decision's undo window: no task holds the row; once this time has passed the release
+    # sweeper (`outbox.release_held`) enqueues it. NULL: not held.
+    held_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
@@ -66,6 +71,8 @@ class Enforcement(OutboxMessage):
         permissions = [
             ("retry_enforcement", "Can retry failed deliveries: enforcements and vendor callbacks (leads)"),
             ("bulk_decide", "Can decide many cases at once (leads)"),
+            ("reverse_decision", "Can reopen or reverse a decision outside appeals (leads)"),
+            ("reassign_case", "Can take over or reassign a case another agent holds (leads)"),
         ]
         indexes = [
             models.Index(fields=["state", "created_at"], name="enforcement_state_idx"),

@@ -36,6 +36,10 @@ class Report(models.Model):
     payload_hash = models.CharField(max_length=64, help_text="Idempotency: a replay must hash the same.")
     # Set by the case's final decision: upheld (the report was right) or rejected (no violation).
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
+    # The decision that judged it: an undo puts exactly these reports back to pending.
+    judged_by = models.ForeignKey(
+        "cases.Decision", null=True, blank=True, on_delete=models.SET_NULL, related_name="judged_reports"
+    )
 
     class Meta:
         ordering = ["received_at", "id"]

@@ -103,7 +103,7 @@ def record_report_outcomes(decision: Decision) -> None:
     rows = list(pending.values_list("vendor_id", "reporter_id").annotate(n=Count("id")).order_by())
     if not rows:
         return
-    pending.update(outcome=outcome)
+    pending.update(outcome=outcome, judged_by=decision)  # judged_by: an undo puts exactly these back
 
     notify_reporting_vendors(decision, outcome=outcome)
     counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
@@ -117,6 +117,36 @@ def record_report_outcomes(decision: Decision) -> None:
     _count_into(
         Vendor.objects.all(), {vendor_id: Q(pk=vendor_id) for vendor_id in per_vendor}, per_vendor, counter
     )
+
+
+def withdraw_report_outcomes(decision: Decision) -> int:
+    """An undone or reopened decision judged nothing after all: the reports it judged are pending again and
+    their reporters' and vendors' track records lose the count (the same fixed number of statements as
+    counting them in). Returns how many reports went back to pending."""
+    judged = Report.objects.filter(judged_by=decision)
+    rows = list(judged.values_list("vendor_id", "reporter_id", "outcome").annotate(n=Count("id")).order_by())
+    if not rows:
+        return 0
+    returned = judged.update(outcome=Report.Outcome.PENDING, judged_by=None)
+    for outcome in (Report.Outcome.UPHELD, Report.Outcome.REJECTED):
+        counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
+        per_vendor: dict[int, int] = {}
+        per_reporter: dict[tuple[int, str], int] = {}
+        for vendor_id, reporter_id, row_outcome, n in rows:
+            if row_outcome != outcome:
+                continue
+            per_vendor[vendor_id] = per_vendor.get(vendor_id, 0) - n
+            if reporter_id:
+                per_reporter[(vendor_id, reporter_id)] = per_reporter.get((vendor_id, reporter_id), 0) - n
+        where = {pair: Q(vendor_id=pair[0], reporter_id=pair[1]) for pair in per_reporter}
+        _count_into(Reporter.objects.all(), where, per_reporter, counter)
+        _count_into(
+            Vendor.objects.all(),
+            {vendor_id: Q(pk=vendor_id) for vendor_id in per_vendor},
+            per_vendor,
+            counter,
+        )
+    return returned
 
 
 # Pairs per statement: keeps each UPDATE well inside every backend's limit on parameters.

@@ -51,10 +51,12 @@ def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
 
 def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY) -> Enforcement | None:
     """Within the decision's transaction: the enforcement to deliver (once per decision and kind), or None
-    for actions the platform need not apply. Delivery is enqueued when the transaction commits."""
+    for actions the platform need not apply. Delivery is enqueued when the transaction commits, or, for an
+    apply inside the decision's undo window, once the window closes (`outbox.release_held`)."""
     if decision.mode != Decision.Mode.LIVE or decision.action.kind in NOT_ENFORCED:
         return None
     key = f"enf_{decision.pk}_{kind}"
+    held = outbox.held_until(decision) if kind == Enforcement.Kind.APPLY else None
     enforcement, created = Enforcement.objects.get_or_create(
         decision=decision,
         kind=kind,
@@ -62,7 +64,8 @@ def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY
             "case_id": decision.case_id,
             "idempotency_key": key,
             "payload": enforcement_payload(decision, kind=kind, key=key),
-            "next_attempt_at": timezone.now(),  # due now, held by the task enqueued on commit
+            # Due now and held by the task enqueued on commit; an apply waits out the undo window first.
+            **outbox.hold_fields(held, timezone.now()),
         },
     )
     if created:
@@ -73,5 +76,6 @@ def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY
                 kind=Enforcement.Kind.APPLY,
                 state__in=[Enforcement.State.PENDING, Enforcement.State.FAILED],
             ).update(state=Enforcement.State.FAILED, last_error=outbox.SUPERSEDED, next_attempt_at=None)
-        outbox.enqueue_on_commit(outbox.ENFORCEMENT, [enforcement.pk])
+        if held is None:
+            outbox.enqueue_on_commit(outbox.ENFORCEMENT, [enforcement.pk])
     return enforcement

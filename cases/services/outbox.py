@@ -48,6 +48,7 @@ EVENT_HEADER = "X-Moderation-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 SUPERSEDED = "Cancelled: the decision was reversed (appeal or expiry) before this was delivered."
+UNDONE = "Cancelled: the decision was undone inside its undo window, before anything was sent."
 NO_ENDPOINT = "No active enforcement endpoint is configured (admin → Enforcement endpoints)."
 NO_CALLBACK = "The vendor has no callback URL and secret any more (admin → Vendors)."
 
@@ -62,6 +63,7 @@ SWEEP_BATCH = 500
 PENDING = OutboxMessage.State.PENDING
 DELIVERED = OutboxMessage.State.DELIVERED
 FAILED = OutboxMessage.State.FAILED
+CANCELLED = OutboxMessage.State.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,52 @@ def signed_post(
     except outbound.OutboundError as exc:
         return str(exc)[:500] or exc.__class__.__name__, exc.retryable, getattr(exc, "status", None)
     return "", False, response.status
+
+
+# --- the undo window ----------------------------------------------------------------------------------------
+
+
+def held_until(decision) -> datetime | None:
+    """Until when a decision's external effects are held back (its undo window), or None: send at once."""
+    until = decision.undo_until
+    return until if until is not None and until > timezone.now() else None
+
+
+def hold_fields(held: datetime | None, now: datetime) -> dict:
+    """A new row's schedule: due now and held by the task enqueued on commit, or held for the undo window
+    (no task: `release_held` enqueues it once the window closes; not claimable before, clock skew included)."""
+    if held is None:
+        return {"next_attempt_at": now}
+    return {"held_until": held, "next_attempt_at": held + timedelta(seconds=CLOCK_SKEW_SECONDS)}
+
+
+def release_held(*, kind: Kind) -> int:
+    """Rows whose undo window has closed (and were not cancelled by an undo) are enqueued. Returns how many.
+
+    Released by compare-and-set on `held_until`, so two sweepers never both enqueue one row (and a duplicate
+    would still be harmless: only the worker that claims a row sends it)."""
+    now = timezone.now()
+    due = Q(state=PENDING, held_until__isnull=False, held_until__lte=now)
+    ids = list(
+        kind.model.objects.filter(due).order_by("held_until").values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    released = [
+        pk for pk in ids if kind.model.objects.filter(due, pk=pk).update(held_until=None, next_attempt_at=now)
+    ]
+    return enqueue(kind, released) if released else 0
+
+
+def cancel_held(*, kind: Kind, decision_id: int) -> bool:
+    """Inside an undo's transaction: cancel every row of the decision that was never attempted nor claimed.
+    False (and nothing changed for the caller to keep) when one already is claimed or was sent: the undo must
+    then be refused, so a row is never both delivered and undone. A worker claiming at the same moment waits
+    on the row lock and then finds the row no longer pending."""
+    rows = kind.model.objects.filter(decision_id=decision_id)
+    total = rows.exclude(state=CANCELLED).count()
+    cancelled = rows.filter(state=PENDING, attempts=0, claimed_until__isnull=True).update(
+        state=CANCELLED, held_until=None, next_attempt_at=None, last_error=UNDONE
+    )
+    return cancelled == total
 
 
 # --- enqueueing ---------------------------------------------------------------------------------------------

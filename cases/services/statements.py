@@ -70,6 +70,8 @@ def record_statement(decision: Decision) -> StatementOfReasons | None:
             "validation_errors": errors,
             "state": StatementOfReasons.State.FAILED if errors else StatementOfReasons.State.PENDING,
             "last_error": _summary(errors),
+            # Not submitted while its decision may still be undone.
+            "next_attempt_at": decision.undo_until,
             **_columns(payload),
         },
     )

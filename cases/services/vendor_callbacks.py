@@ -31,6 +31,7 @@ def notify_reporting_vendors(decision: Decision, *, outcome: str) -> list[Vendor
     for vendor_id, external_id in reports:
         report_ids.setdefault(vendor_id, []).append(external_id)
     now = timezone.now()
+    held = outbox.held_until(decision)  # the undo window: sent once it closes
     callbacks = VendorCallback.objects.bulk_create(
         VendorCallback(
             vendor_id=vendor_id,
@@ -40,11 +41,12 @@ def notify_reporting_vendors(decision: Decision, *, outcome: str) -> list[Vendor
             payload=callback_payload(
                 decision, key=f"out_{decision.pk}_{vendor_id}", outcome=outcome, reports=ids
             ),
-            next_attempt_at=now,  # due now, held by the task enqueued on commit
+            **outbox.hold_fields(held, now),
         )
         for vendor_id, ids in report_ids.items()
     )
-    outbox.enqueue_on_commit(outbox.VENDOR_CALLBACK, [callback.pk for callback in callbacks])
+    if held is None:
+        outbox.enqueue_on_commit(outbox.VENDOR_CALLBACK, [callback.pk for callback in callbacks])
     return callbacks
 
 

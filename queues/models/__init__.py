@@ -7,7 +7,7 @@ from queues.models.health_history import (
     QueueSnapshot,
     TimingBucket,
 )
-from queues.models.queue import CaseSkip, Queue, QueueClearance
+from queues.models.queue import CaseSkip, EscalationRoute, Queue, QueueClearance
 from queues.models.rule_history import (
     RoutingRuleVersion,
     RuleAutomationDay,
@@ -23,6 +23,7 @@ __all__ = [
     "AgentDay",
     "CaseSkip",
     "DecisionTiming",
+    "EscalationRoute",
     "Queue",
     "QueueClearance",
     "QueueIntakeHour",

@@ -86,3 +86,22 @@ class QueueClearance(models.Model):
     def clean(self) -> None:
         if self.queue_id and not self.queue.is_restricted:
             raise ValidationError({"queue": "Only restricted queues need a clearance."})
+
+
+class EscalationRoute(models.Model):
+    """Where a policy's cases are escalated first: the case page offers this queue at the top of its
+    Escalate list, preselected, instead of whichever queue sorts first by name.
+
+    Kept on the queues side (not a field of `moderation.Policy`): the platform base never imports the apps,
+    and a queue is a queues concept. One route per policy; a policy without one offers the list by name."""
+
+    policy = models.OneToOneField(
+        "moderation.Policy", on_delete=models.CASCADE, related_name="escalation_route"
+    )
+    queue = models.ForeignKey(Queue, on_delete=models.CASCADE, related_name="escalation_routes")
+
+    class Meta:
+        verbose_name = "escalation route"
+
+    def __str__(self) -> str:
+        return f"{self.policy} → {self.queue}"

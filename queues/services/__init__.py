@@ -10,6 +10,7 @@ from queues.services.claims import (
     renew_lease,
     skip_case,
 )
+from queues.services.handover import can_reassign, eligible_agents, reassign_case
 from queues.services.routing import (
     RoutingOutcome,
     lock_case_for_routing,
@@ -21,9 +22,12 @@ __all__ = [
     "ClaimRefused",
     "HoldLimitReached",
     "RoutingOutcome",
+    "can_reassign",
     "claim_case",
     "claim_next_case",
+    "eligible_agents",
     "lock_case_for_routing",
+    "reassign_case",
     "release_case",
     "release_expired_leases",
     "renew_lease",

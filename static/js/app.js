@@ -96,18 +96,37 @@
   });
 
   // Toasts: the server sends HX-Trigger {"toast": {"message", "level"}}; text is set with textContent.
-  function showToast(message, level) {
+  function showToast(message, level, undo) {
     var region = $("#toasts");
     if (!region) return;
     var toast = document.createElement("div");
     toast.className = "toast toast-" + String(level || "info").replace(/[^a-z]/g, "");
     toast.textContent = String(message || "");
+    var seconds = 5;
+    if (undo && undo.url && /^\/[\w\/-]*$/.test(undo.url)) {
+      // Undo for the decision's window: an htmx button (CSRF header inherited from <body>), gone when it closes.
+      seconds = Math.max(5, Number(undo.seconds) || 0);
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "toast-undo";
+      button.textContent = "Undo";
+      button.setAttribute("data-shortcut", "undo");
+      button.setAttribute("hx-post", undo.url);
+      button.setAttribute("hx-vals", JSON.stringify({ decision: String(undo.decision) }));
+      button.setAttribute("hx-target", "#case-main");
+      button.setAttribute("hx-swap", "outerHTML");
+      button.addEventListener("click", function () { setTimeout(function () { toast.remove(); }, 0); });
+      toast.appendChild(document.createTextNode(" "));
+      toast.appendChild(button);
+      setTimeout(function () { button.remove(); }, (Number(undo.seconds) || 0) * 1000);
+      if (window.htmx) window.htmx.process(button);
+    }
     region.appendChild(toast);
-    setTimeout(function () { toast.remove(); }, 5000);
+    setTimeout(function () { toast.remove(); }, seconds * 1000);
   }
 
   document.body.addEventListener("toast", function (event) {
-    if (event.detail) showToast(event.detail.message, event.detail.level);
+    if (event.detail) showToast(event.detail.message, event.detail.level, event.detail.undo);
   });
 
   // After a case swap, put focus at the top of the new case so screen readers and keys start there.
@@ -118,6 +137,40 @@
       if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus({ preventScroll: false }); }
     }
   });
+
+  // Bulk decide: "select all on this page" ticks every case box of the form; the action list offers only
+  // what the chosen policy allows (the server checks again).
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!target || !target.getAttribute) return;
+    var form = target.getAttribute("data-select-all");
+    if (form) {
+      document.querySelectorAll('input[type=checkbox][name=cases][form="' + form.replace(/[^\w-]/g, "") + '"]')
+        .forEach(function (box) { box.checked = target.checked; });
+    }
+    if (target.hasAttribute("data-filters-actions")) filterActions(target);
+  });
+
+  function filterActions(policySelect) {
+    var actions = document.getElementById(policySelect.getAttribute("data-filters-actions"));
+    if (!actions) return;
+    var chosen = policySelect.value;
+    var firstAllowed = null;
+    Array.prototype.forEach.call(actions.options, function (option) {
+      var allowed = (" " + (option.getAttribute("data-policies") || "") + " ").indexOf(" " + chosen + " ") !== -1;
+      option.disabled = !allowed;
+      option.hidden = !allowed;
+      if (allowed && firstAllowed === null) firstAllowed = option;
+    });
+    var current = actions.options[actions.selectedIndex];
+    if ((!current || current.disabled) && firstAllowed) firstAllowed.selected = true;
+  }
+
+  function filterAllActions() {
+    document.querySelectorAll("[data-filters-actions]").forEach(filterActions);
+  }
+  filterAllActions();
+  document.body.addEventListener("htmx:afterSwap", filterAllActions);
 
   // Server-rendered toasts (full page loads) fade out too.
   document.querySelectorAll("#toasts .toast").forEach(function (toast) {

@@ -12,7 +12,7 @@ CaseConflict and change nothing, so nothing is silently overwritten.
 """
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -109,6 +109,9 @@ def record_decision(
     needs_second_review = (
         overturned is None and action.kind not in NOT_ENFORCED and _requires_second_review(case, policy)
     )
+    # The decider's second chance: an agent's final decision (not a lead's batch, not one overturning
+    # another's) may be undone for DECISION_UNDO_SECONDS; its external effects wait until then.
+    undoable = must_hold and overturned is None and not needs_second_review and settings.DECISION_UNDO_SECONDS
     decision = Decision(
         case=case,
         policy=policy,
@@ -116,6 +119,8 @@ def record_decision(
         mode=Decision.Mode.LIVE,
         automated=False,
         decided_by=user,
+        undo_until=now + timedelta(seconds=settings.DECISION_UNDO_SECONDS) if undoable else None,
+        status_before=case.status,
         reason=reason,
         notes=notes,
         subject_version=evidence.version,
