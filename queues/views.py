@@ -13,7 +13,7 @@ from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
-from queues import selectors
+from queues import saved_view_selectors, selectors
 from queues.filters import CaseQueueFilter
 from queues.services import ClaimRefused, claim_next_case
 
@@ -65,6 +65,11 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
         for case in page:
             case.tag_slugs = tags.get(case.subject_id, [])
     context = {"queue": queue, "filter": filterset, "page": page, "count_cap": settings.QUEUE_COUNT_CAP}
+    if not _wants(request, "case-list"):
+        context["saved_views"] = saved_view_selectors.queue_saved_views(queue)
+        context["starred"] = saved_view_selectors.is_starred(request.user, queue)
+        context["can_save_view"] = request.user.is_superuser or request.user.has_perm("queues.add_savedview")
+        context["current_filter"] = request.GET.urlencode()
     if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
         context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"

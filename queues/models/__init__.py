@@ -11,6 +11,7 @@ from queues.models.rule_history import (
     snapshot_of,
 )
 from queues.models.rules import SYSTEM_FACTS, RoutingRule, ScoreCondition, automation_condition_errors
+from queues.models.saved_view import QueueStar, SavedView
 
 __all__ = [
     "SYSTEM_FACTS",
@@ -20,11 +21,13 @@ __all__ = [
     "QueueClearance",
     "QueueIntakeHour",
     "QueueSnapshot",
+    "QueueStar",
     "RoutingRule",
     "RoutingRuleVersion",
     "RuleAutomationDay",
     "RuleChangeRequest",
     "RuleMatch",
+    "SavedView",
     "ScoreCondition",
     "automation_condition_errors",
     "behaviour_of",
