@@ -37,9 +37,9 @@ def star(request: HttpRequest, slug: str) -> HttpResponse:
     set_queue_star(user=request.user, queue=queue, starred=starred)
     if request.htmx:
         context = {"queue": queue, "starred": starred}
-        return render(
-            request, "queues/queue.html#star-form", context, headers={"HX-Trigger": "shortcuts-changed"}
-        )
+        response = render(request, "queues/queue.html#star-form", context)
+        response["HX-Trigger"] = "shortcuts-changed"  # the header's shortcuts reload themselves
+        return response
     return redirect("queues:queue", slug=queue.slug)
 
 
