@@ -8,7 +8,7 @@
 
 from types import SimpleNamespace
 
-from cases.models import Appeal, Case, Decision, Strike, SubjectVersion
+from cases.models import Appeal, Case, Strike, SubjectVersion
 from queues.models import QueueClearance
 from tests import factories
 from tests.accounts import fresh, person
@@ -55,7 +55,11 @@ def build_world(review_setup, policies, vendor) -> SimpleNamespace:
     )
     action = review_setup.actions["remove"]
     decision = factories.DecisionFactory(
-        case=case1, action=action, decided_by=review_setup.agent, reason="selling followers", subject_version=1
+        case=case1,
+        action=action,
+        decided_by=review_setup.agent,
+        reason="selling followers",
+        subject_version=1,
     )
     strike = Strike.objects.create(
         author_id="author-7", subject=post1, decision=decision, policy=policies["spam"]

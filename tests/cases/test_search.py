@@ -87,7 +87,10 @@ def browser_user_without_queues():
 
 
 def test_text_finds_only_cases_in_the_searchers_queues_and_never_restricted_ones(world):
-    assert case_ids(search(user=world.alice, query="cheap followers")) == {world.case1.pk, world.appeal_case.pk}
+    assert case_ids(search(user=world.alice, query="cheap followers")) == {
+        world.case1.pk,
+        world.appeal_case.pk,
+    }
     assert case_ids(search(user=world.bob, query="cheap followers")) == {world.case2.pk}
     assert case_ids(search(user=world.carol, query="cheap followers")) == {world.case3.pk}
 

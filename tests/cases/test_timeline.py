@@ -51,7 +51,9 @@ def test_restricted_subjects_stay_out_of_an_author_timeline_for_the_uncleared(wo
     for user in (world.alice, world.lena):
         page = timeline(user=user, scope=Scope(author_id="author-7"))
         assert world.case3.pk not in {entry.pk for entry in page.entries if entry.kind == "case"}
-        assert world.post3.pk not in {entry.item.subject_id for entry in page.entries if entry.kind == "version"}
+        assert world.post3.pk not in {
+            entry.item.subject_id for entry in page.entries if entry.kind == "version"
+        }
     cleared = timeline(user=world.carol, scope=Scope(author_id="author-7"))
     assert {entry.pk for entry in cleared.entries if entry.kind == "case"} == {world.case3.pk}
 

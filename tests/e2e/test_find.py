@@ -35,7 +35,7 @@ def test_an_agent_finds_a_subject_with_the_keyboard_and_reads_its_story(new_page
 
     for _ in range(3):
         page.keyboard.press("ArrowDown")
-    subject_option = page.locator('#search-popup [role="option"][href$="/subjects/%d/"]' % world.post1.pk)
+    subject_option = page.locator(f'#search-popup [role="option"][href$="/subjects/{world.post1.pk}/"]')
     expect(subject_option).to_have_attribute("aria-selected", "true")
     expect(box).to_have_attribute("aria-activedescendant", subject_option.get_attribute("id"))
     screenshot(page, "find-search-dropdown")
