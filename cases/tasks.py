@@ -133,8 +133,6 @@ def refresh_oversight_hours_task(self) -> tuple[int, int]:
     duplicate or overlapping run writes the same rows)."""
     now = timezone.now()
     return refresh_oversight_hours(since=now - timedelta(hours=settings.OVERSIGHT_REFRESH_HOURS), until=now)
-
-
 @task("cases.submit_statements", soft_time_limit=240, time_limit=300)
 def submit_statements(self) -> int:
     """Beat: due DSA statements of reasons go to the Transparency Database in batches of up to 100 (claimed
