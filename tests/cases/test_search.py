@@ -1,6 +1,7 @@
 """Global search: ids of every kind and text, grouped by kind, only what the searcher may see."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from cases.search_selectors import search
@@ -134,3 +135,32 @@ def test_the_results_page_escapes_the_query_and_stays_under_the_query_bound(
 def test_the_results_page_lists_each_kind(world):
     html = browser(world.alice).get("/cases/search", {"q": "author-7"}).content.decode()
     assert "Authors" in html and "/cases/authors/?id=author-7" in html
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the statement timeout is PostgreSQL's")
+def test_the_text_search_time_limit_is_put_back_after_the_search(world):
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = '7s'")
+    search(user=world.alice, query="cheap followers")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone()[0] == "7s"
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the statement timeout is PostgreSQL's")
+def test_a_text_search_over_its_time_limit_says_so_instead_of_failing(world, settings):
+    from cases.models import Case, Subject
+
+    # 3,000 long texts that all contain the words: matching them takes far longer than a 1 ms limit.
+    subjects = Subject.objects.bulk_create(
+        Subject(kind="post", external_id=f"long-{n}", author_id="a", text="cheap followers " * 700)
+        for n in range(3000)
+    )
+    Case.objects.bulk_create(Case(subject=subject, queue=world.general) for subject in subjects)
+    settings.SEARCH_TEXT_TIMEOUT_MS = 1
+
+    results = search(user=world.alice, query="cheap followers")
+
+    assert results.text_timed_out and results.cases == []
+    assert search(user=world.alice, query="post-1").subjects  # the connection still answers
