@@ -115,9 +115,13 @@ def search(*, user, query: str, limit: int | None = None) -> SearchResults:
             Hit(kind="author", label=query, url=author_url(query), detail="author id", matched="author id")
         )
 
+    if results.count:
+        # An id that found something is what was meant: a substring match of "12345" or "m-12" in millions
+        # of texts (bench/search.py) would cost more than everything above and add only noise.
+        return results
     if len(query) < MIN_TEXT_LENGTH:
         results.text_too_short = True
-    elif len(results.cases) < limit:
+    else:
         try:
             add_cases(_text_matches(cases, query, limit), "text")
         except DatabaseError:

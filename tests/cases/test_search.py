@@ -164,3 +164,10 @@ def test_a_text_search_over_its_time_limit_says_so_instead_of_failing(world, set
 
     assert results.text_timed_out and results.cases == []
     assert search(user=world.alice, query="post-1").subjects  # the connection still answers
+
+
+def test_an_id_that_finds_something_does_not_also_search_the_texts(world):
+    world.post1.text = f"see case {world.case1.pk} and rep-1"
+    world.post1.save()
+    results = search(user=world.alice, query="rep-1")
+    assert [hit.matched for hit in results.cases] == ["report id"]
