@@ -2,10 +2,14 @@
 
 from django.urls import path
 
-from cases import campaign_views, oversight_views, retention_views, spot_views, views
+from cases import campaign_views, find_views, oversight_views, retention_views, spot_views, views
 
 app_name = "cases"
 urlpatterns = [
+    path("search", find_views.search, name="search"),
+    path("subjects/<int:subject_id>/", find_views.subject_page, name="subject"),
+    path("subjects/<int:subject_id>/versions/<int:number>", find_views.version_page, name="subject-version"),
+    path("authors/", find_views.author_page, name="author"),
     path("spot-test", spot_views.spot_test, name="spot-test"),
     path("oversight/outcomes", oversight_views.outcomes_page, name="oversight-outcomes"),
     path("oversight/sources", oversight_views.sources_page, name="oversight-sources"),

@@ -100,6 +100,11 @@ class Verb(StrEnum):
     CONTENT_PURGED = "content.purged"
     LEGAL_HOLD_PLACED = "legal_hold.placed"
     LEGAL_HOLD_RELEASED = "legal_hold.released"
+    # Finding work: a lead's saved queue views (for the team), an agent's starred queues
+    SAVED_VIEW_CREATED = "saved_view.created"
+    SAVED_VIEW_DELETED = "saved_view.deleted"
+    QUEUE_STARRED = "queue.starred"
+    QUEUE_UNSTARRED = "queue.unstarred"
     # Signing in
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_TWO_FACTOR_ENROLLED = "auth.two_factor_enrolled"

@@ -38,6 +38,8 @@ LEAD_PERMISSIONS = [
     ("cases", "view_bank"),  # leads see what the banks hold and where a hit came from; admins change them
     ("cases", "view_bankentry"),
     ("cases", "view_statementofreasons"),  # DSA statements, their export and the transparency report
+    ("queues", "add_savedview"),  # a queue filter saved under a name for everyone working the queue
+    ("queues", "delete_savedview"),
 ]
 
 # Admins configure the platform: policies, actions, queues, routing, vendors, scorers, templates, clearances.

@@ -434,6 +434,12 @@ DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 15)
 QUEUE_PAGE_SIZE = env_int("QUEUE_PAGE_SIZE", 50)
 # The queue page counts matching cases up to this many (then says "more than").
 QUEUE_COUNT_CAP = env_int("QUEUE_COUNT_CAP", 10_000)
+# Global search (header box): hits per group (cases, subjects, authors); the text match's time limit on
+# PostgreSQL (a very common word answers "narrow it down" instead of holding a connection).
+SEARCH_RESULTS_LIMIT = env_int("SEARCH_RESULTS_LIMIT", 10)
+SEARCH_TEXT_TIMEOUT_MS = env_int("SEARCH_TEXT_TIMEOUT_MS", 250)
+# Subject and author timelines: entries per page (keyset pagination, newest first).
+TIMELINE_PAGE_SIZE = env_int("TIMELINE_PAGE_SIZE", 50)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
 # The leads' queue-health history: a snapshot a minute kept this many days, then one an hour kept this long.

@@ -14,7 +14,7 @@ from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
-from queues import selectors
+from queues import saved_view_selectors, selectors
 from queues.filters import CaseQueueFilter
 from queues.services import ClaimRefused, claim_next_case
 
@@ -84,6 +84,11 @@ def _render_queue(
         "filter_query": query.urlencode() if hasattr(query, "urlencode") else "",
         **extra,
     }
+    if not _wants(request, "case-list"):
+        context["saved_views"] = saved_view_selectors.queue_saved_views(queue)
+        context["starred"] = saved_view_selectors.is_starred(request.user, queue)
+        context["can_save_view"] = request.user.is_superuser or request.user.has_perm("queues.add_savedview")
+        context["current_filter"] = request.GET.urlencode()
     if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
         context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"

@@ -6,8 +6,15 @@ from django import template
 from django.utils import timezone
 
 from cases.content_display import host_warning, render_hostile_text, render_url, url_host
+from cases.search_selectors import author_url as _author_url
 
 register = template.Library()
+
+
+@register.simple_tag
+def author_url(author_id) -> str:
+    """The author page of `author_id` (a query parameter: author ids may hold any character)."""
+    return _author_url(str(author_id or ""))
 
 
 @register.filter

@@ -17,6 +17,7 @@ from queues.models.rule_history import (
     snapshot_of,
 )
 from queues.models.rules import SYSTEM_FACTS, RoutingRule, ScoreCondition, automation_condition_errors
+from queues.models.saved_view import QueueStar, SavedView
 
 __all__ = [
     "SYSTEM_FACTS",
@@ -28,11 +29,13 @@ __all__ = [
     "QueueClearance",
     "QueueIntakeHour",
     "QueueSnapshot",
+    "QueueStar",
     "RoutingRule",
     "RoutingRuleVersion",
     "RuleAutomationDay",
     "RuleChangeRequest",
     "RuleMatch",
+    "SavedView",
     "ScoreCondition",
     "TimingBucket",
     "automation_condition_errors",

@@ -62,6 +62,88 @@
     return true;
   }
 
+  // Global search (header). Ctrl-K focuses it on every page, even from a text field; "/" does where it is not
+  // the note shortcut (a case page). Suggestions follow the ARIA combobox pattern: focus stays in the box,
+  // arrow keys move aria-activedescendant over the options, Enter opens the active one (or, with none
+  // active, submits for the full results page), Escape closes the list.
+  function searchBox() { return document.getElementById("global-search"); }
+  function searchPopup() { return document.getElementById("search-popup"); }
+
+  function focusSearch() {
+    var box = searchBox();
+    if (!box) return false;
+    box.focus();
+    box.select();
+    return true;
+  }
+
+  function searchOptions() {
+    return Array.prototype.slice.call(document.querySelectorAll('#search-popup [role="option"]'));
+  }
+
+  function activeOption() {
+    var options = searchOptions();
+    for (var i = 0; i < options.length; i++) if (options[i].getAttribute("aria-selected") === "true") return i;
+    return -1;
+  }
+
+  function setActiveOption(index) {
+    var box = searchBox();
+    searchOptions().forEach(function (option, i) {
+      option.setAttribute("aria-selected", i === index ? "true" : "false");
+      option.classList.toggle("active", i === index);
+      if (i === index) {
+        box.setAttribute("aria-activedescendant", option.id);
+        option.scrollIntoView({ block: "nearest" });
+      }
+    });
+    if (index < 0) box.removeAttribute("aria-activedescendant");
+  }
+
+  function showSearchPopup(open) {
+    var box = searchBox(), popup = searchPopup();
+    if (!box || !popup) return;
+    popup.hidden = !open;
+    box.setAttribute("aria-expanded", open && searchOptions().length ? "true" : "false");
+    if (!open) setActiveOption(-1);
+  }
+
+  var box = searchBox();
+  if (box) {
+    box.addEventListener("keydown", function (event) {
+      var options = searchOptions(), current = activeOption(), popup = searchPopup();
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        if (!options.length) return;
+        event.preventDefault();
+        showSearchPopup(true);
+        var step = event.key === "ArrowDown" ? 1 : -1;
+        setActiveOption(current < 0 ? (step > 0 ? 0 : options.length - 1) : (current + step + options.length) % options.length);
+      } else if (event.key === "Enter" && current >= 0 && popup && !popup.hidden) {
+        event.preventDefault();
+        window.location.assign(options[current].href);
+      } else if (event.key === "Escape" && popup && !popup.hidden) {
+        event.preventDefault();  // close the list first; a second Escape leaves the box
+        showSearchPopup(false);
+      }
+    });
+    box.addEventListener("focus", function () { if (searchPopup().children.length) showSearchPopup(true); });
+    document.addEventListener("click", function (event) {
+      if (!event.target.closest || !event.target.closest(".global-search")) showSearchPopup(false);
+    });
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      if (event.detail && event.detail.target && event.detail.target.id === "search-popup") {
+        showSearchPopup(searchPopup().children.length > 0 && document.activeElement === searchBox());
+        setActiveOption(-1);
+      }
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if ((event.ctrlKey || event.metaKey) && !event.altKey && !event.shiftKey && (event.key === "k" || event.key === "K")) {
+      if (focusSearch()) event.preventDefault();
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
     var target = event.target;
@@ -82,7 +164,7 @@
         break;
       case "e": handled = escalate(); break;
       case "r": handled = clickFirst('.media-item.blurred [data-shortcut="reveal"]'); break;
-      case "/": handled = focusNotes(); break;
+      case "/": handled = focusNotes() || focusSearch(); break;
       case "?": toggleHelp(); handled = true; break;
       default:
         if (/^[0-9a-z]$/.test(event.key)) handled = chooseAction(event.key);

@@ -82,7 +82,17 @@ def world(review_setup, vendor, api):
     from cases.models import LegalHold
 
     hold = LegalHold.objects.create(case=case, reason="litigation", placed_by=insider, placed_at=now)
+    # A saved view on the secret queue and the secret subject's content version: removing the view, and the
+    # subject's timeline and version pages, must not work for the outsider either.
+    from cases.models import SubjectVersion
+    from queues.models import SavedView
+
+    view = SavedView.objects.create(queue=secret_queue, name="secret view", querystring="sla=late")
+    SubjectVersion.objects.get_or_create(subject=case.subject, version=1, defaults={"content_hash": "h"})
     return {
+        "view_id": view.pk,
+        "subject_id": case.subject_id,
+        "number": 1,
         "hold_id": hold.pk,
         "case_id": case.pk,
         "report_id": report.pk,
@@ -164,3 +174,5 @@ def test_the_insider_reaches_the_same_urls(world):
     assert browser.get(f"/queues/{world['slug']}/").status_code == 200
     assert browser.get(f"/cases/{world['case_id']}/media/0").status_code == 200
     assert browser.get(f"/cases/campaigns/{world['campaign_id']}/").status_code == 200
+    assert browser.get(f"/cases/subjects/{world['subject_id']}/").status_code == 200
+    assert browser.get(f"/cases/subjects/{world['subject_id']}/versions/1").status_code == 200
