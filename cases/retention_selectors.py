@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cases.models import Appeal, Case, LegalHold, Report, Subject, SubjectVersion
 from moderation.models import Policy
+from queues.selectors import visible_case_condition
 
 
 def retention_clocks() -> dict[int, int]:
@@ -81,9 +82,15 @@ def why_kept(subject: Subject, *, now: datetime) -> str:
     return "retention not over"
 
 
-def subject_holds(subject: Subject) -> list[LegalHold]:
-    """Active holds on the subject and on any of its cases, newest first."""
-    return list(active_holds(subject).select_related("placed_by", "case"))
+def subject_holds(subject: Subject, user) -> list[LegalHold]:
+    """Active holds on the subject and on those of its cases `user` may see, newest first. A hold on a
+    restricted case of the same subject (its reason often names the matter) is neither shown to nor
+    releasable by a lead who is not cleared for it."""
+    holds = active_holds(subject)
+    condition = visible_case_condition(user)
+    if condition is not None:
+        holds = holds.filter(Q(case__isnull=True) | Q(case__in=Case.objects.filter(condition)))
+    return list(holds.select_related("placed_by", "case"))
 
 
 def purge_preview(*, now: datetime, limit: int) -> list[dict]:

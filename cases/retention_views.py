@@ -48,7 +48,7 @@ def place_hold(request: HttpRequest, case_id: int) -> HttpResponse:
 def release_hold(request: HttpRequest, case_id: int, hold_id: int) -> HttpResponse:
     """Release an active hold on this case or its subject, with a reason."""
     case = _visible_case(request, case_id)
-    if hold_id not in {hold.pk for hold in retention_selectors.subject_holds(case.subject)}:
+    if hold_id not in {hold.pk for hold in retention_selectors.subject_holds(case.subject, request.user)}:
         raise Http404("No such legal hold on this case")
     try:
         release_legal_hold(user=request.user, hold_id=hold_id, reason=request.POST.get("reason", ""))

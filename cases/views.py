@@ -87,7 +87,7 @@ def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **ext
         "heartbeat_seconds": settings.CASE_HEARTBEAT_SECONDS,
         "campaigns": campaign_selectors.case_campaigns(case=case, user=request.user),
         # Leads see (and place, release) legal holds; one query, for them only.
-        "legal_holds": retention_selectors.subject_holds(case.subject)
+        "legal_holds": retention_selectors.subject_holds(case.subject, request.user)
         if request.user.has_perm("cases.place_legal_hold")
         else None,
         # Only a case one of our models scored costs the explanation's queries.
