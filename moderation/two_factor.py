@@ -8,6 +8,7 @@ the wait after each failure) and every enrolment, success and failure is audited
 """
 
 from io import BytesIO
+from urllib.parse import urlparse
 
 import qrcode
 import qrcode.image.svg
@@ -84,6 +85,10 @@ def require_two_factor(get_response):
             step = VERIFY_URL_NAME if has_authenticator(user) else SETUP_URL_NAME
             target = _step_url(step, request.get_full_path())
             if getattr(request, "htmx", False):
+                if _exempt(urlparse(request.headers.get("HX-Current-URL", "")).path):
+                    # A fragment the two-factor page itself loads (the header's): sending that page to itself
+                    # again would reload it for ever. Nothing to swap in until the session is verified.
+                    return HttpResponse(status=204)
                 response = HttpResponse(status=200)
                 response["HX-Redirect"] = target  # a fragment must not swap in the verification page
                 return response

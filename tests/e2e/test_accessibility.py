@@ -118,6 +118,7 @@ def violations(page) -> list[str]:
     """axe-core's WCAG 2 A/AA violations on the page as it is now, one readable line per failing element."""
     if not AXE.exists():
         pytest.fail(f"axe-core is missing at {AXE}: run `make axe` (npm install into .cache/axe)")
+    page.wait_for_load_state("load")  # a form post's answer must be the page axe reads, not the one leaving
     page.add_script_tag(path=str(AXE))
     found = page.evaluate(
         """async (tags) => {

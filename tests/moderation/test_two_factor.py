@@ -75,6 +75,20 @@ def test_an_unverified_htmx_request_is_told_to_navigate_not_given_a_fragment():
     assert response.content == b""
 
 
+def test_a_fragment_the_two_factor_page_itself_loads_is_not_sent_back_to_that_page():
+    """The header's fragments (shortcuts, badges) load on every page, the set-up page too: an HX-Redirect to
+    the page they came from would reload it for ever."""
+    client = logged_in(person("lena", "lead"))
+
+    response = client.get(
+        "/queues/shortcuts", HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=f"http://testserver{SETUP}?next=/"
+    )
+
+    assert response.status_code == 204
+    assert "HX-Redirect" not in response
+    assert response.content == b""
+
+
 def test_logout_stays_reachable_while_unverified():
     client = logged_in(person("lena", "lead"))
 
