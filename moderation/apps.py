@@ -28,6 +28,12 @@ class ModerationConfig(AppConfig):
         from cases.selectors import forget_cached_policies
         from moderation.models import Policy
 
+        from django.contrib.auth.signals import user_logged_in
+
+        from moderation.comfort import on_login
+
+        # Not business logic: the person's display settings are copied into their new session.
+        user_logged_in.connect(on_login, dispatch_uid="comfort-into-session")
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="moderation-sync-roles")
         # Cache invalidation only (no business logic): a saved policy is visible to intake at once.
         for signal in (post_save, post_delete):

@@ -8,6 +8,7 @@ from django.db import connection
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, Verb, record_event
@@ -105,7 +106,7 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
-    return HttpResponse("Not found", status=404, content_type="text/plain")
+    return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -113,4 +114,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": "server_error", "detail": "Internal error; it has been logged."}, status=500
         )
-    return HttpResponse("Server error", status=500, content_type="text/plain")
+    # No request context: the failure may be in what the context processors read (database, session).
+    return HttpResponse(loader.get_template("500.html").render(), status=500)
