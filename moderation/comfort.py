@@ -23,7 +23,15 @@ from moderation.comfort_models import Blur, OrgDefaults, Theme, UserSettings
 from moderation.models import AuditEvent
 
 SESSION_KEY = "comfort"
-CHOSEN = ("blur", "greyscale", "auto_reveal", "mute_video", "enlarge_on_reveal", "exposure_budget_minutes", "theme")
+CHOSEN = (
+    "blur",
+    "greyscale",
+    "auto_reveal",
+    "mute_video",
+    "enlarge_on_reveal",
+    "exposure_budget_minutes",
+    "theme",
+)
 
 
 @dataclass(frozen=True)
@@ -48,12 +56,13 @@ class Comfort:
     def body_class(self) -> str:
         """On <body>: how media is shown (static/css/app.css, static/js/app.js read these)."""
         names = [f"blur-{self.blur}"]
-        names += [name for name, on in (
-            ("greyscale", self.greyscale),
+        names.append("greyscale" if self.greyscale else "colour-media")
+        flags = (
             ("auto-reveal", self.auto_reveal),
             ("mute-video", self.mute_video),
             ("enlarge-on-reveal", self.enlarge_on_reveal),
-        ) if on]
+        )
+        names += [name for name, on in flags if on]
         return " ".join(names)
 
     @property

@@ -62,7 +62,9 @@ class UserSettings(models.Model):
     enlarge_on_reveal = models.BooleanField(null=True, blank=True)
     exposure_budget_minutes = models.PositiveIntegerField(null=True, blank=True, validators=[BUDGET_LIMIT])
     theme = models.CharField(max_length=8, choices=Theme.choices, blank=True)
-    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name; empty: the site's time zone.")
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name; empty: the site's time zone."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -39,7 +39,9 @@ class SettingsForm(forms.Form):
     """Every field may be left at the organisation's default (empty), so a later change of it applies."""
 
     blur = forms.ChoiceField(label="Blur strength", required=False)
-    greyscale = forms.TypedChoiceField(label="Greyscale media", required=False, coerce=_on_off, empty_value=None)
+    greyscale = forms.TypedChoiceField(
+        label="Greyscale media", required=False, coerce=_on_off, empty_value=None
+    )
     auto_reveal = forms.TypedChoiceField(
         label="Reveal media automatically when a case opens", required=False, coerce=_on_off, empty_value=None
     )
@@ -59,13 +61,23 @@ class SettingsForm(forms.Form):
     def __init__(self, *args, defaults, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["blur"].choices = [(DEFAULT, _default_label(defaults.blur)), *Blur.choices]
-        self.fields["theme"].choices = [(DEFAULT, _default_label(defaults.get_theme_display())), *Theme.choices]
+        self.fields["theme"].choices = [
+            (DEFAULT, _default_label(defaults.get_theme_display())),
+            *Theme.choices,
+        ]
         for name in ("greyscale", "auto_reveal", "mute_video", "enlarge_on_reveal"):
-            self.fields[name].choices = [(DEFAULT, _default_label(getattr(defaults, name))), ("on", "On"), ("off", "Off")]
+            self.fields[name].choices = [
+                (DEFAULT, _default_label(getattr(defaults, name))),
+                ("on", "On"),
+                ("off", "Off"),
+            ]
         budget = self.fields["exposure_budget_minutes"]
         budget.help_text = f"Empty: the organisation's default ({defaults.exposure_budget_minutes} minutes)."
         zones = sorted(zoneinfo.available_timezones())
-        self.fields["time_zone"].choices = [(DEFAULT, "The site's time zone"), *((zone, zone) for zone in zones)]
+        self.fields["time_zone"].choices = [
+            (DEFAULT, "The site's time zone"),
+            *((zone, zone) for zone in zones),
+        ]
 
 
 def _initial(own: UserSettings | None) -> dict:

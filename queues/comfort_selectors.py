@@ -44,7 +44,9 @@ def header_badges(user) -> Badges:
     - appeals: open appeals on decisions they neither made nor confirmed (they may review them);
     - failing deliveries (leads): enforcements and callbacks failing or given up.
     """
-    mine = Decision.objects.filter(case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user)
+    mine = Decision.objects.filter(
+        case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
+    )
     involved = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
         Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
     )
@@ -87,7 +89,9 @@ class TeamExposure:
         return self.people >= MIN_PEOPLE
 
 
-def team_exposure(lead, comfort: Comfort, *, budget_minutes: int, now: datetime | None = None) -> TeamExposure:
+def team_exposure(
+    lead, comfort: Comfort, *, budget_minutes: int, now: datetime | None = None
+) -> TeamExposure:
     """Aggregated exposure today (the lead's day) from reveals on cases the lead may see (one query)."""
     now = now or timezone.now()
     events = visible_audit_events(lead, AuditEvent.objects.all())

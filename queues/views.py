@@ -11,9 +11,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cases.delivery_health import delivery_alert
 from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
+from moderation.comfort import my_exposure, session_comfort
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
-from moderation.comfort import my_exposure, session_comfort
 from queues import comfort_selectors, selectors
 from queues.filters import CaseQueueFilter
 from queues.services import ClaimRefused, claim_next_case
