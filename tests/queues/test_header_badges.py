@@ -90,7 +90,9 @@ def test_a_restricted_escalation_is_counted_only_for_the_cleared(review_setup):
 def test_failing_deliveries_are_shown_to_leads_only_and_without_restricted_cases(review_setup):
     open_case = _case(review_setup.queue, status=Case.Status.RESOLVED)
     decision = factories.DecisionFactory(case=open_case, action=review_setup.actions["remove"])
-    Enforcement.objects.create(decision=decision, case=open_case, idempotency_key="e1", payload={}, state="failed")
+    Enforcement.objects.create(
+        decision=decision, case=open_case, idempotency_key="e1", payload={}, state="failed"
+    )
     restricted = factories.QueueFactory(slug="child-safety", is_restricted=True)
     hidden = _case(restricted, status=Case.Status.RESOLVED, is_restricted=True)
     hidden_decision = factories.DecisionFactory(case=hidden, action=review_setup.actions["remove"])
