@@ -138,14 +138,14 @@ def day_start(comfort: Comfort, now: datetime | None = None) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def exposure_seconds(reveal_times: list[datetime], *, now: datetime) -> float:
-    """Revealed media on screen: each reveal opens a window of EXPOSURE_PER_REVEAL_SECONDS (not past now);
-    overlapping windows count once."""
+def exposure_seconds(reveal_times: list[datetime]) -> float:
+    """Revealed media on screen: each reveal opens a window of EXPOSURE_PER_REVEAL_SECONDS, counted in full
+    from the moment of the reveal (looking is what the budget is about); overlapping windows count once."""
     window = timedelta(seconds=settings.EXPOSURE_PER_REVEAL_SECONDS)
     total = 0.0
     open_until = None
     for at in sorted(reveal_times):
-        end = min(at + window, now)
+        end = at + window
         if open_until is None or at >= open_until:
             total += max((end - at).total_seconds(), 0)
         elif end > open_until:
@@ -181,7 +181,7 @@ def my_exposure(user, comfort: Comfort, *, now: datetime | None = None) -> Expos
     """Today's exposure of one person (one query): shown to them only, never to their lead."""
     now = now or timezone.now()
     times = reveal_times(actor_ids=[str(user.pk)], since=day_start(comfort, now)).get(str(user.pk), [])
-    return Exposure(int(exposure_seconds(times, now=now) // 60), comfort.exposure_budget_minutes)
+    return Exposure(int(exposure_seconds(times) // 60), comfort.exposure_budget_minutes)
 
 
 # --- Per request ----------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def team_exposure(
     now = now or timezone.now()
     events = visible_audit_events(lead, AuditEvent.objects.all())
     per_person = reveal_times(actor_ids=None, since=day_start(comfort, now), events=events)
-    minutes = sorted(int(exposure_seconds(times, now=now) // 60) for times in per_person.values())
+    minutes = sorted(int(exposure_seconds(times) // 60) for times in per_person.values())
     if len(minutes) < MIN_PEOPLE:
         return TeamExposure(len(minutes), 0, 0, 0, budget_minutes)
     over = sum(1 for value in minutes if budget_minutes and value >= budget_minutes)

@@ -1,4 +1,4 @@
-"""Template filters for comfort: timestamps that say their time zone, audit details as a readable list."""
+"""Template filters that make things readable: timestamps that say their time zone, audit details as a list."""
 
 from datetime import datetime
 
