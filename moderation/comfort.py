@@ -53,6 +53,10 @@ class Comfort:
         return f"theme-{self.theme}" if self.theme in (Theme.LIGHT, Theme.DARK) else ""
 
     @property
+    def theme_label(self) -> str:
+        return Theme(self.theme).label if self.theme in Theme.values else Theme.SYSTEM.label
+
+    @property
     def body_class(self) -> str:
         """On <body>: how media is shown (static/css/app.css, static/js/app.js read these)."""
         names = [f"blur-{self.blur}"]

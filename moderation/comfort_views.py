@@ -8,7 +8,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 
 from moderation.comfort import (
     CHOSEN,
@@ -115,3 +117,21 @@ def my_settings(request):
         else None,
     }
     return render(request, "moderation/my_settings.html", context, status=status)
+
+
+NEXT_THEME = {Theme.SYSTEM: Theme.DARK, Theme.DARK: Theme.LIGHT, Theme.LIGHT: Theme.SYSTEM}
+
+
+@login_required
+@require_POST
+def switch_theme(request):
+    """The header's theme button: system → dark → light → system, stored as the person's setting."""
+    current = session_comfort(request).theme
+    save_user_settings(user=request.user, values={"theme": NEXT_THEME.get(current, Theme.SYSTEM)})
+    remember_comfort(request, request.user)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = reverse("queues:dashboard")
+    return redirect(back)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/two-factor/setup/", two_factor.two_factor_setup, name="two-factor-setup"),
     path("accounts/two-factor/", two_factor.two_factor_verify, name="two-factor-verify"),
     path("me/settings", comfort_views.my_settings, name="my-settings"),
+    path("me/theme", comfort_views.switch_theme, name="switch-theme"),
     path("", include("queues.urls")),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),

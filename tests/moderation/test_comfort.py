@@ -237,3 +237,15 @@ def test_the_case_page_gives_each_age_its_timestamp_with_the_zone(agent_client, 
     html = agent_client.get(reverse("cases:review", args=[case.pk])).content.decode()
 
     assert re.search(r'<time datetime="[^"]+" title="\d{4}-\d\d-\d\d \d\d:\d\d UTC">\d+s ago</time>', html)
+
+
+def test_the_header_theme_button_cycles_and_goes_back_to_the_page(agent_client, review_setup):
+    response = agent_client.post(reverse("switch-theme"), {"next": "/queues/general/"})
+
+    assert response.status_code == 302 and response["Location"] == "/queues/general/"
+    assert UserSettings.objects.get(user=review_setup.agent).theme == "dark"
+    agent_client.post(reverse("switch-theme"), {"next": "https://evil.example/"})
+    assert UserSettings.objects.get(user=review_setup.agent).theme == "light"
+    response = agent_client.post(reverse("switch-theme"), {"next": "https://evil.example/"})
+    assert response["Location"] == reverse("queues:dashboard")
+    assert 'class="theme-' not in agent_client.get(reverse("queues:dashboard")).content.decode()
