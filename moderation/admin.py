@@ -4,6 +4,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
@@ -14,11 +15,13 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from moderation.admin_audit import AuditedModelAdmin, ReadOnlyModelAdmin
 from moderation.admin_secrets import WriteOnlySecretsAdmin, write_only_secrets_form
 from moderation.audit import Actor
+from moderation.comfort import org_defaults
 from moderation.models import (
     Action,
     AuditEvent,
     EnforcementEndpoint,
     MessageTemplate,
+    OrgDefaults,
     Policy,
     Vendor,
     VendorToken,
@@ -325,3 +328,20 @@ class AuditedTOTPDeviceAdmin(_ResettableDevicesAdmin, TOTPDeviceAdmin):
 @admin.register(StaticDevice)
 class AuditedStaticDeviceAdmin(_ResettableDevicesAdmin, StaticDeviceAdmin):
     pass
+
+
+@admin.register(OrgDefaults)
+class OrgDefaultsAdmin(AuditedModelAdmin):
+    """The organisation's wellness defaults: one row, so no adding a second one and no deleting it."""
+
+    list_display = ("__str__", "blur", "greyscale", "auto_reveal", "exposure_budget_minutes", "theme")
+
+    def has_add_permission(self, request):
+        return not OrgDefaults.objects.exists() and super().has_add_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        # Straight to the one row (created with the defaults on first visit).
+        return redirect("admin:moderation_orgdefaults_change", org_defaults().pk)

@@ -23,11 +23,16 @@ class ModerationConfig(AppConfig):
     def ready(self) -> None:
         # In ready(): importing registers the deploy checks and the OpenAPI auth extension (Django's advice for
         # registration side effects), and models can be imported only once the app registry is loaded.
+        from django.contrib.auth.signals import user_logged_in
+
         import moderation.checks
         import moderation.schema  # noqa: F401
         from cases.selectors import forget_cached_policies
+        from moderation.comfort import on_login
         from moderation.models import Policy
 
+        # Not business logic: the person's display settings are copied into their new session.
+        user_logged_in.connect(on_login, dispatch_uid="comfort-into-session")
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="moderation-sync-roles")
         # Cache invalidation only (no business logic): a saved policy is visible to intake at once.
         for signal in (post_save, post_delete):

@@ -112,6 +112,8 @@ class Verb(StrEnum):
     AUTH_TWO_FACTOR_FAILED = "auth.two_factor_failed"
     AUTH_TWO_FACTOR_RESET = "auth.two_factor_reset"
     AUTH_BACKUP_CODE_USED = "auth.backup_code_used"
+    # Wellness and comfort: a person's own media, theme and time-zone settings
+    SETTINGS_CHANGED = "settings.changed"
 
 
 def known_verb(verb: "Verb | str") -> Verb:

@@ -73,8 +73,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         if len(events) > PAGE_SIZE:
             events = events[:PAGE_SIZE]
             next_before = events[-1].pk
-    for event in events:
-        event.data_text = json.dumps(event.data, ensure_ascii=False, sort_keys=True)[:400]
     query = request.GET.copy()
     query.pop("before", None)
     context = {

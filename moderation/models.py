@@ -459,3 +459,6 @@ class MessageTemplate(models.Model):
 
 
 MESSAGE_PLACEHOLDERS = ("subject", "policy", "policy_text", "action", "duration", "appeal_link", "reason")
+
+
+from moderation.comfort_models import OrgDefaults, UserSettings  # noqa: E402,F401  (registered with this app)

@@ -75,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "moderation.comfort.time_zone_middleware",  # after sessions: a person's time zone for their pages
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -97,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "moderation.comfort.comfort_context",
             ],
         },
     },
@@ -347,6 +349,10 @@ ENRICHMENT_MAX_ATTEMPTS = env_int("ENRICHMENT_MAX_ATTEMPTS", 5)
 ENRICHMENT_RETRY_BASE_SECONDS = env_float("ENRICHMENT_RETRY_BASE_SECONDS", 10.0)
 # Policies, routing rules and signal sources are cached per process this long (saves clear the local copy).
 CONFIG_CACHE_SECONDS = env_float("CONFIG_CACHE_SECONDS", 5.0)
+# Wellness (moderation/comfort.py): how long one reveal counts as revealed media on screen, and how often the
+# header's badges (what waits for me, the break suggestion) refresh.
+EXPOSURE_PER_REVEAL_SECONDS = env_int("EXPOSURE_PER_REVEAL_SECONDS", 120)
+BADGE_POLL_SECONDS = env_int("BADGE_POLL_SECONDS", 30)
 # The sweeper routes cases still unrouted this long after they opened.
 ROUTING_GRACE_SECONDS = env_int("ROUTING_GRACE_SECONDS", 60)
 

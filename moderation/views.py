@@ -106,7 +106,7 @@ def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
 def not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "not_found", "detail": "No such endpoint."}, status=404)
-    return render(request, "errors/404.html", status=404)
+    return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -114,4 +114,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         return JsonResponse(
             {"error": "server_error", "detail": "Internal error; it has been logged."}, status=500
         )
-    return HttpResponse(loader.render_to_string("errors/500.html"), status=500)
+    # No request context: the failure may be in what the context processors read (database, session).
+    return HttpResponse(loader.get_template("500.html").render(), status=500)

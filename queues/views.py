@@ -12,9 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from cases.delivery_health import delivery_alert
 from cases.selectors import bulk_choices
 from cases.services.review.bulk import bulk_decide as decide_in_bulk
+from moderation.comfort import my_exposure, session_comfort
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
-from queues import saved_view_selectors, selectors
+from queues import comfort_selectors, saved_view_selectors, selectors
 from queues.filters import CaseQueueFilter
 from queues.services import ClaimRefused, claim_next_case
 
@@ -180,3 +181,16 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
 def _positive_int(value) -> int | None:
     text = str(value or "").strip()
     return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 19 else None
+
+
+@login_required
+@require_GET
+def badges(request: HttpRequest) -> HttpResponse:
+    """The header's badges and the break suggestion, refreshed by one poll (templates/base.html)."""
+    comfort = session_comfort(request)
+    context = {
+        "badges": comfort_selectors.header_badges(request.user),
+        "exposure": my_exposure(request.user, comfort) if comfort.exposure_budget_minutes else None,
+        "poll_seconds": settings.BADGE_POLL_SECONDS,
+    }
+    return render(request, "queues/_badges.html", context)

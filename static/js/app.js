@@ -254,6 +254,24 @@
   filterAllActions();
   document.body.addEventListener("htmx:afterSwap", filterAllActions);
 
+  // Wellness settings (classes on <body>, moderation/comfort.py): videos start muted; with auto-reveal on, the
+  // media of a case opened is revealed through the same audited reveal as the button ("Blur again" stays put).
+  function applyComfort(root) {
+    var body = document.body;
+    if (body.classList.contains("mute-video")) {
+      root.querySelectorAll("video").forEach(function (video) { video.muted = true; });
+    }
+    if (body.classList.contains("auto-reveal")) {
+      root.querySelectorAll('.media-item.blurred [data-shortcut="reveal"]').forEach(function (button) { button.click(); });
+    }
+  }
+
+  // After htmx has processed the page (it starts on DOMContentLoaded too), so a reveal goes through it.
+  document.addEventListener("DOMContentLoaded", function () { setTimeout(function () { applyComfort(document); }, 0); });
+  document.body.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail && event.detail.target && event.detail.target.id === "case-main") applyComfort(event.detail.target);
+  });
+
   // Server-rendered toasts (full page loads) fade out too.
   document.querySelectorAll("#toasts .toast").forEach(function (toast) {
     setTimeout(function () { toast.remove(); }, 6000);

@@ -876,7 +876,8 @@ def csrf_client(review_setup):
 
 def _page_csrf_token(client, case) -> str:
     html = client.get(page_url(case)).content.decode()
-    match = re.search(r"<body hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'>", html)
+    # (other attributes of <body>, such as the wellness classes, may come first)
+    match = re.search(r"<body[^>]*\shx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'>", html)
     assert match, "the page puts the CSRF token into hx-headers on <body>"
     return match.group(1)
 
