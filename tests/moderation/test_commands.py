@@ -11,7 +11,7 @@ from django.test import Client
 from cases.models import Case, Report
 from moderation.models import Action, AuditEvent, Policy, Vendor, VendorToken
 from moderation.tokens import TOKEN_PREFIX, hash_token
-from queues.models import Queue, RoutingRule, ScoreCondition
+from queues.models import Queue, QueueIntakeHour, QueueSnapshot, RoutingRule, ScoreCondition
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +239,13 @@ def test_seed_demo_ships_matching_banks_whose_hits_route_demo_cases(settings):
     assert set(routed) <= {"spam", "child-safety", "violent-extremism"}
     run("seed_demo", "--reports", "10")  # re-runnable: the banks are not duplicated
     assert Bank.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # the demo's reports are routed when their batches commit
+def test_seed_demo_fills_the_lead_dashboards_without_a_beat():
+    """`make run` has no beat: the demo records the first backlog snapshot and intake itself, so a lead's
+    Queue health page shows the demo's reports, not "no data"."""
+    run("seed_demo", "--reports", "40")
+
+    assert QueueSnapshot.objects.filter(waiting__gt=0).exists()
+    assert sum(QueueIntakeHour.objects.values_list("reports", flat=True)) > 0

@@ -1,9 +1,14 @@
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
 from cases.demo import DEMO_PASSWORD, seed_configuration, seed_reports
 from cases.demo_platform import PATH, seed_demo_endpoint
+from cases.services.oversight_rollup import refresh_oversight_hours
 from moderation.audit import Actor
 from moderation.services import issue_vendor_token
+from queues.services.health_snapshots import record_queue_health
 
 
 class Command(BaseCommand):
@@ -27,6 +32,11 @@ class Command(BaseCommand):
         if platform_url:
             endpoint = seed_demo_endpoint(url=platform_url.rstrip("/") + PATH)
         created = seed_reports(vendors=seeded["vendors"], count=reports)
+        # The lead dashboards read what beat's tasks record; `make run` has no beat, so record the first
+        # snapshot and roll-ups now (both are idempotent: a re-run rewrites the same rows).
+        now = timezone.now()
+        record_queue_health(now=now)
+        refresh_oversight_hours(since=now - timedelta(days=1), until=now)
         _, token = issue_vendor_token(
             vendor=seeded["vendors"]["user-reports"], label="demo", actor=Actor.system("seed_demo")
         )
