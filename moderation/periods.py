@@ -19,6 +19,16 @@ MAX_CUSTOM_DAYS = 366
 LAST_DAY = date(9998, 12, 31)
 
 
+def hour_start(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in: the key of every hourly bucket and roll-up row."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    """The UTC day a moment falls in: the key of every daily bucket and roll-up row."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 @dataclass(frozen=True)
 class Period:
     key: str  # today | 7d | 30d | custom
@@ -39,10 +49,7 @@ class Period:
         return out
 
     def bucket_of(self, moment: datetime) -> datetime:
-        moment = moment.astimezone(UTC)
-        if self.bucket == "hour":
-            return moment.replace(minute=0, second=0, microsecond=0)
-        return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return hour_start(moment) if self.bucket == "hour" else day_start(moment)
 
     def label(self, bucket_start: datetime) -> str:
         return bucket_start.strftime("%H:00" if self.bucket == "hour" else "%d %b")

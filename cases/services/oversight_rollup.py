@@ -23,12 +23,9 @@ from django.db.models.functions import TruncHour
 
 from cases.models import Decision, DecisionHour, Report, ReportHour
 from cases.services.performance_rollup import refresh_performance_days
+from moderation.periods import hour_start
 
 COUNTED_STATES = ("final", "confirmed", "pending")
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _source():
@@ -44,7 +41,7 @@ def refresh_oversight_hours(*, since: datetime, until: datetime) -> tuple[int, i
     """Rebuild the roll-up rows of every hour from `since`'s hour up to (not including) `until`'s next hour.
     Then the per-rule and per-model days it may have changed (`performance_rollup`). Returns (decision rows,
     report rows) written."""
-    start, end = _hour(since), _hour(until) + timedelta(hours=1)
+    start, end = hour_start(since), hour_start(until) + timedelta(hours=1)
     decision_rows = [
         DecisionHour(
             hour=row["h"],

@@ -9,7 +9,7 @@ than OVERSIGHT_REFRESH_HOURS) stays until `refresh_oversight_hours` covers that 
 derived counts.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 
@@ -17,16 +17,13 @@ from cases.models import Appeal, Decision, PerformanceDay, ScoringRecord
 from cases.oversight_selectors import FIGURES, model_figures, rule_figures
 from moderation.audit import Verb
 from moderation.models import AuditEvent
+from moderation.periods import day_start
 
 APPEAL_VERBS = (Verb.APPEAL_FILED, Verb.APPEAL_UPHELD, Verb.APPEAL_OVERTURNED)
 
 
-def _day(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def days_to_rebuild(start: datetime, end: datetime) -> set[datetime]:
-    days, at = set(), _day(start)
+    days, at = set(), day_start(start)
     while at < end:
         days.add(at)
         at += timedelta(days=1)
@@ -39,15 +36,15 @@ def days_to_rebuild(start: datetime, end: datetime) -> set[datetime]:
     appealed = Appeal.objects.filter(appeal_case_id__in=appeal_cases).values("decision__case_id")
     touched = decided.union(appealed)
     # Only days before the window need finding: the window's own days are rebuilt anyway.
-    earlier = {"created_at__lt": _day(start)}
+    earlier = {"created_at__lt": day_start(start)}
     for at in Decision.objects.filter(rule__isnull=False, case_id__in=touched, **earlier).values_list(
         "created_at", flat=True
     ):
-        days.add(_day(at))
-    for at in ScoringRecord.objects.filter(case_id__in=touched, scored_at__lt=_day(start)).values_list(
+        days.add(day_start(at))
+    for at in ScoringRecord.objects.filter(case_id__in=touched, scored_at__lt=day_start(start)).values_list(
         "scored_at", flat=True
     ):
-        days.add(_day(at))
+        days.add(day_start(at))
     return days
 
 

@@ -9,7 +9,7 @@ are derived, disposable aggregates.
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +18,7 @@ from cases.models import Appeal, Case, Decision
 from moderation.audit import Verb
 from moderation.histograms import histogram
 from moderation.models import AuditEvent
+from moderation.periods import day_start, hour_start
 from queues.models import AgentDay, CaseSkip, DecisionTiming, TimingBucket
 
 LATE_CHANGES = (
@@ -32,12 +33,8 @@ LATE_CHANGES = (
 LATE_CHANGE_WINDOW = timedelta(minutes=10)
 
 
-def day_of(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def days_to_rebuild(now: datetime) -> set[datetime]:
-    days = {day_of(now), day_of(now - timedelta(hours=1))}
+    days = {day_start(now), day_start(now - timedelta(hours=1))}
     touched = AuditEvent.objects.filter(
         verb__in=LATE_CHANGES, at__gte=now - LATE_CHANGE_WINDOW, case_id__isnull=False
     ).values("case_id")
@@ -46,7 +43,7 @@ def days_to_rebuild(now: datetime) -> set[datetime]:
     for at in Decision.objects.filter(
         mode=Decision.Mode.LIVE, case_id__in=touched.union(appealed)
     ).values_list("created_at", flat=True):
-        days.add(day_of(at))
+        days.add(day_start(at))
     return days
 
 
@@ -58,7 +55,7 @@ def refresh_health_rollups(*, now: datetime | None = None) -> int:
 
 def rebuild_window(*, days: int, now: datetime | None = None) -> int:
     """Rebuild the last `days` days (today included): a backfill, or after a change to past decisions."""
-    today = day_of(now or timezone.now())
+    today = day_start(now or timezone.now())
     return sum(rebuild_day(today - timedelta(days=n)) for n in range(days))
 
 
@@ -113,7 +110,7 @@ def rebuild_day(day: datetime) -> int:
         claimed,
         due,
     ) in timings:
-        hour = decided.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hour = hour_start(decided)
         for key in (
             (queue_id, restricted, TimingBucket.Grain.HOUR, hour),
             (queue_id, restricted, "day", day),

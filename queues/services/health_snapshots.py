@@ -17,6 +17,7 @@ from django.utils import timezone
 from cases.models import CLAIMABLE_STATUSES, Case, Decision, Report
 from moderation.audit import Verb
 from moderation.models import AuditEvent
+from moderation.periods import hour_start
 from queues.models import DecisionTiming, Queue, QueueIntakeHour, QueueSnapshot
 from queues.services.health_rollups import refresh_health_rollups
 
@@ -32,10 +33,6 @@ class SnapshotRun:
     rolled_up_hours: int
     timings: int
     rollup_rows: int = 0
-
-
-def _hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _shown_in_its_queue() -> Q:
@@ -93,7 +90,7 @@ def _take_snapshots(now: datetime) -> int:
 
 
 def _count_intake(now: datetime) -> None:
-    since = _hour(now) - timedelta(hours=1)
+    since = hour_start(now) - timedelta(hours=1)
     totals: dict[tuple[int, datetime], dict[str, int]] = {}
     opened = (
         Case.objects.filter(_shown_in_its_queue(), opened_at__gte=since, queue__isnull=False)
@@ -129,7 +126,7 @@ def _count_intake(now: datetime) -> None:
 def _roll_up_minutes(now: datetime) -> int:
     """Minute rows older than `SNAPSHOT_MINUTE_DAYS` become one row per queue and hour (its worst backlog
     and oldest wait), then go; hour rows older than `SNAPSHOT_HOUR_DAYS` go."""
-    cutoff = _hour(now - timedelta(days=settings.SNAPSHOT_MINUTE_DAYS))
+    cutoff = hour_start(now - timedelta(days=settings.SNAPSHOT_MINUTE_DAYS))
     old = QueueSnapshot.objects.filter(grain=QueueSnapshot.Grain.MINUTE, at__lt=cutoff)
     hours = (
         old.annotate(hour=Trunc("at", "hour", tzinfo=UTC))
