@@ -25,6 +25,7 @@ from queues.models import Queue, RoutingRule
 from queues.selectors import visible_queue_ids
 from tests import factories
 from tests.accounts import code_for_key, key_from_secret
+from tests.cases.find_world import version
 from tests.e2e.conftest import OUTPUT
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,6 +43,10 @@ class Demo:
     campaign: int
     rule: int
     empty_queue: str
+    subject: int  # the media case's subject, with two content versions
+    author: str
+    search: str  # a word of the subject's text
+    version: int
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,13 @@ PAGES = [
     Page("team", "lead", "/oversight/team"),
     Page("outcomes", "lead", "/cases/oversight/outcomes"),
     Page("sources", "lead", "/cases/oversight/sources"),
+    Page("search", "agent", lambda d: f"/cases/search?q={d.search}"),
+    Page("search, nothing found", "agent", "/cases/search?q=zzqqxx-nothing"),
+    Page("subject timeline", "agent", lambda d: f"/cases/subjects/{d.subject}/"),
+    Page("content version", "agent", lambda d: f"/cases/subjects/{d.subject}/versions/{d.version}"),
+    Page("author timeline", "lead", lambda d: f"/cases/authors/?id={d.author}"),
+    Page("my settings", "agent", "/me/settings"),
+    Page("my settings, lead", "lead", "/me/settings"),
     Page("DSA statements", "admin", "/dsa/statements/"),
     Page("transparency report", "admin", "/dsa/transparency/"),
     Page("not found", "agent", "/cases/987654321/", status=404),
@@ -96,6 +108,10 @@ def demo(live_server) -> Demo:
         if set(case.subject.media_urls) & stored
     )
     factories.hold(media_case, agent)
+    subject = media_case.subject
+    # A second content version, so the version page shows a diff against the first.
+    latest = subject.versions.order_by("-version").first()
+    version(subject, latest.version + 1, f"{latest.text} (edited)")
     busy = set(Case.objects.values_list("queue_id", flat=True))
     return Demo(
         queue=media_case.queue.slug,
@@ -103,6 +119,10 @@ def demo(live_server) -> Demo:
         campaign=Campaign.objects.order_by("-member_count").first().pk,
         rule=RoutingRule.objects.filter(score_conditions__isnull=False).first().pk,
         empty_queue=Queue.objects.exclude(pk__in=busy).filter(is_restricted=False).first().slug,
+        subject=subject.pk,
+        author=subject.author_id,
+        version=latest.version + 1,
+        search=next(word for word in subject.text.split() if word.isalpha() and len(word) > 3),
     )
 
 
@@ -131,12 +151,14 @@ def violations(page) -> list[str]:
     return found
 
 
-def test_no_page_of_the_app_has_an_axe_violation(new_page, live_server, demo):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_page_of_the_app_has_an_axe_violation(new_page, live_server, demo, scheme):
+    """Light and dark: the theme follows the system's colour scheme unless a person picks one."""
     pages = {}
     found: dict[str, list[str]] = {}
     for entry in PAGES:
         if entry.user not in pages:
-            pages[entry.user] = new_page(bypass_csp=True)
+            pages[entry.user] = new_page(bypass_csp=True, color_scheme=scheme)
             if entry.user:
                 log_in(pages[entry.user], live_server, entry.user)
         page = pages[entry.user]
@@ -148,7 +170,7 @@ def test_no_page_of_the_app_has_an_axe_violation(new_page, live_server, demo):
 
     report = json.dumps(found, indent=1, ensure_ascii=False)
     OUTPUT.mkdir(exist_ok=True)
-    (OUTPUT / "axe-violations.json").write_text(report)  # a CI artifact, with the screenshots
+    (OUTPUT / f"axe-violations-{scheme}.json").write_text(report)  # a CI artifact, with the screenshots
     assert found == {}, report
 
 
