@@ -36,6 +36,34 @@ class Badges:
         return self.escalations + self.confirmations + self.appeals + (self.failing_deliveries or 0)
 
 
+WAITING_KINDS = ("escalations", "confirmations", "appeals")
+
+
+def _waiting(user):
+    """The cases that may wait on `user` (visible, not held by someone else, not resolved), annotated with
+    what tells the badges apart: one definition for the counts and for the list behind each badge."""
+    mine = Decision.objects.filter(
+        case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
+    )
+    involved = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
+        Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
+    )
+    free = Q(assignee__isnull=True) | Q(assignee=user)
+    return (
+        visible_cases(user)
+        .filter(free)
+        .exclude(status=Case.Status.RESOLVED)
+        .annotate(my_decision=Exists(mine), my_appeal=Exists(involved))
+    )
+
+
+WAITING_FILTERS = {
+    "escalations": Q(status=Case.Status.ESCALATED),
+    "confirmations": Q(status=Case.Status.PENDING_CONFIRMATION, my_decision=False),
+    "appeals": Q(kind=Case.Kind.APPEAL, my_appeal=False),
+}
+
+
 def header_badges(user) -> Badges:
     """What waits for `user`, counted in one query (two for leads: the outbox's alarm is a second one).
 
@@ -44,29 +72,24 @@ def header_badges(user) -> Badges:
     - appeals: open appeals on decisions they neither made nor confirmed (they may review them);
     - failing deliveries (leads): enforcements and callbacks failing or given up.
     """
-    mine = Decision.objects.filter(
-        case=OuterRef("pk"), review_state=Decision.ReviewState.PENDING, decided_by=user
-    )
-    involved = Appeal.objects.filter(appeal_case=OuterRef("pk")).filter(
-        Q(decision__decided_by=user) | Q(decision__reviewed_by=user)
-    )
-    free = Q(assignee__isnull=True) | Q(assignee=user)
-    counts = (
-        visible_cases(user)
-        .filter(free)
-        .exclude(status=Case.Status.RESOLVED)
-        .annotate(my_decision=Exists(mine), my_appeal=Exists(involved))
-        .aggregate(
-            escalations=Count("pk", filter=Q(status=Case.Status.ESCALATED)),
-            confirmations=Count("pk", filter=Q(status=Case.Status.PENDING_CONFIRMATION, my_decision=False)),
-            appeals=Count("pk", filter=Q(kind=Case.Kind.APPEAL, my_appeal=False)),
-        )
+    counts = _waiting(user).aggregate(
+        **{kind: Count("pk", filter=WAITING_FILTERS[kind]) for kind in WAITING_KINDS}
     )
     failing = None
     if is_lead(user):
         alert = delivery_alert(user)
         failing = alert.failing + alert.failed
     return Badges(counts["escalations"], counts["confirmations"], counts["appeals"], failing)
+
+
+def waiting_cases(user, kind: str, *, limit: int = 100) -> list[Case]:
+    """The cases behind one badge, most urgent first (one query): what the badge counted, to open one."""
+    return list(
+        _waiting(user)
+        .filter(WAITING_FILTERS[kind])
+        .select_related("queue", "subject", "policy")
+        .order_by("-priority", "opened_at", "pk")[:limit]
+    )
 
 
 # Fewer people than this and an aggregate describes someone: the figures are withheld.

@@ -9,6 +9,7 @@ urlpatterns = [
     path("queues/", views.dashboard, name="dashboard"),
     path("queues/shortcuts", shortcut_views.shortcuts, name="shortcuts"),
     path("me/badges", views.badges, name="badges"),
+    path("me/waiting/<slug:kind>", views.waiting, name="waiting"),
     path("queues/<slug:slug>/", views.queue_page, name="queue"),
     path("queues/<slug:slug>/next", views.claim_next, name="next"),
     path("queues/<slug:slug>/bulk-decide", views.bulk_decide, name="bulk-decide"),

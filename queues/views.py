@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.delivery_health import delivery_alert
@@ -194,3 +195,25 @@ def badges(request: HttpRequest) -> HttpResponse:
         "poll_seconds": settings.BADGE_POLL_SECONDS,
     }
     return render(request, "queues/_badges.html", context)
+
+
+WAITING_TITLES = {
+    "escalations": _("Escalations to your queues"),
+    "confirmations": _("Second reviews you may confirm"),
+    "appeals": _("Appeals you may review"),
+}
+
+
+@login_required
+@require_GET
+def waiting(request: HttpRequest, kind: str) -> HttpResponse:
+    """The cases behind a header badge: what it counted, most urgent first, each a link to its case."""
+    if kind not in comfort_selectors.WAITING_KINDS:
+        raise Http404("No such list")
+    context = {
+        "kind": kind,
+        "title": WAITING_TITLES[kind],
+        "cases": comfort_selectors.waiting_cases(request.user, kind),
+        "limit": 100,
+    }
+    return render(request, "queues/waiting.html", context)

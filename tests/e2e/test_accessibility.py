@@ -81,6 +81,7 @@ PAGES = [
     Page("content version", "agent", lambda d: f"/cases/subjects/{d.subject}/versions/{d.version}"),
     Page("author timeline", "lead", lambda d: f"/cases/authors/?id={d.author}"),
     Page("my settings", "agent", "/me/settings"),
+    Page("what waits: second reviews", "agent", "/me/waiting/confirmations"),
     Page("my settings, lead", "lead", "/me/settings"),
     Page("DSA statements", "admin", "/dsa/statements/"),
     Page("transparency report", "admin", "/dsa/transparency/"),

@@ -137,3 +137,44 @@ def test_the_badges_need_a_login(client, db):
     response = client.get(reverse("queues:badges"))
 
     assert response.status_code == 302
+
+
+def test_each_badge_opens_the_list_of_what_it_counted(agent_client, review_setup, bob):
+    waiting = _case(review_setup.queue, status=Case.Status.ESCALATED, priority=5)
+    urgent = _case(review_setup.queue, status=Case.Status.ESCALATED, priority=50)
+    _case(review_setup.queue, status=Case.Status.ESCALATED, assignee=bob)  # someone else holds it
+    _case(review_setup.queue, status=Case.Status.OPEN)
+
+    badges = agent_client.get(reverse("queues:badges")).content.decode()
+    response = agent_client.get(reverse("queues:waiting", args=["escalations"]))
+
+    assert f'href="{reverse("queues:waiting", args=["escalations"])}" data-badge="escalations"' in badges
+    listed = [int(part.split('"')[0]) for part in response.content.decode().split('data-case="')[1:]]
+    assert listed == [urgent.pk, waiting.pk]  # what the badge counted (2), most urgent first
+
+
+def test_the_list_behind_a_badge_leaves_out_restricted_cases_for_the_uncleared(agent_client, review_setup):
+    restricted = factories.QueueFactory(slug="child-safety", is_restricted=True)
+    restricted.members.add(review_setup.agent)
+    hidden = _case(restricted, status=Case.Status.ESCALATED, is_restricted=True)
+
+    html = agent_client.get(reverse("queues:waiting", args=["escalations"])).content.decode()
+
+    assert f'data-case="{hidden.pk}"' not in html
+    assert "Nothing waits for you here." in html
+
+
+def test_a_second_review_list_leaves_out_my_own_decisions(agent_client, review_setup, bob):
+    mine = _case(review_setup.queue, status=Case.Status.PENDING_CONFIRMATION)
+    _pending_decision(mine, review_setup.agent, review_setup.actions["remove"])
+    theirs = _case(review_setup.queue, status=Case.Status.PENDING_CONFIRMATION)
+    _pending_decision(theirs, bob, review_setup.actions["remove"])
+
+    html = agent_client.get(reverse("queues:waiting", args=["confirmations"])).content.decode()
+
+    assert f'data-case="{theirs.pk}"' in html
+    assert f'data-case="{mine.pk}"' not in html
+
+
+def test_an_unknown_badge_list_is_not_found(agent_client):
+    assert agent_client.get("/me/waiting/everything").status_code == 404
