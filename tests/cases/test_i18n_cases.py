@@ -253,7 +253,7 @@ def test_user_content_inside_a_translated_sentence_stays_escaped(agent_client, c
 def po_entries(path: Path) -> list[dict]:
     """The entries of a .po file: msgctxt, msgid, msgid_plural, msgstr / msgstr[n] (joined), flags."""
     entries, entry, key = [], None, None
-    for line in path.read_text(encoding="utf-8").splitlines() + [""]:
+    for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
         if not line.strip():
             if entry:
                 entries.append(entry)
