@@ -87,6 +87,7 @@ def test_the_case_page_speaks_german_with_plural_counts(agent_client, case):
     assert ">Signale</h2>" in html
     assert "Verlauf der Autor*in" in html
     assert "Keine aktiven Verwarnungen." in html
+    assert '0 frühere Maßnahmen gegen <a class="author-link" href="/cases/authors/?id=author-de">' in html
     assert "Claim this case" not in html and "Author's history" not in html
 
 
