@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from cases import campaign_selectors
@@ -70,12 +71,32 @@ def decide(request: HttpRequest, campaign_id: int) -> HttpResponse:
         response = _render(request, campaign_id, status=page_status(exc), decision_error=exc, form=form)
         return with_error_toast(request, response, exc)
     skipped = len(outcome.skipped_protected) + len(outcome.skipped_held) + len(outcome.skipped_changed)
-    summary = (
-        f"Decided {len(outcome.decided)} case(s); skipped {len(outcome.skipped_protected)} protected, "
-        f"{len(outcome.skipped_held)} held by others, {outcome.skipped_hidden} hidden from you"
-        f"{f', {len(outcome.skipped_changed)} changed meanwhile' if outcome.skipped_changed else ''}."
-    )
+    counts = {
+        "decided": len(outcome.decided),
+        "protected": len(outcome.skipped_protected),
+        "held": len(outcome.skipped_held),
+        "hidden": outcome.skipped_hidden,
+        "changed": len(outcome.skipped_changed),
+        "remaining": outcome.remaining,
+    }
+    # "case(s)" rather than ngettext: the summary holds several counts, and one sentence per count reads worse.
+    if outcome.skipped_changed:
+        summary = (
+            _(
+                "Decided %(decided)s case(s); skipped %(protected)s protected, %(held)s held by others, "
+                "%(hidden)s hidden from you, %(changed)s changed meanwhile."
+            )
+            % counts
+        )
+    else:
+        summary = (
+            _(
+                "Decided %(decided)s case(s); skipped %(protected)s protected, %(held)s held by others, "
+                "%(hidden)s hidden from you."
+            )
+            % counts
+        )
     if outcome.remaining:
-        summary += f" {outcome.remaining} more open case(s) remain: decide the campaign again."
+        summary += " " + _("%(remaining)s more open case(s) remain: decide the campaign again.") % counts
     messages.add_message(request, messages.SUCCESS if not skipped else messages.INFO, summary)
     return redirect("cases:campaign", campaign_id=campaign_id)

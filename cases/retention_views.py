@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases import retention_selectors, selectors
@@ -39,7 +40,10 @@ def place_hold(request: HttpRequest, case_id: int) -> HttpResponse:
     except (Invalid, Conflict) as refused:
         messages.error(request, refused.message)
     else:
-        messages.success(request, "Legal hold placed on the " + ("subject." if on_subject else "case."))
+        messages.success(
+            request,
+            _("Legal hold placed on the subject.") if on_subject else _("Legal hold placed on the case."),
+        )
     return redirect("cases:review", case_id=case.pk)
 
 
@@ -55,5 +59,5 @@ def release_hold(request: HttpRequest, case_id: int, hold_id: int) -> HttpRespon
     except (Invalid, Conflict) as refused:
         messages.error(request, refused.message)
     else:
-        messages.success(request, "Legal hold released.")
+        messages.success(request, _("Legal hold released."))
     return redirect("cases:review", case_id=case.pk)

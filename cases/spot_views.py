@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from cases.detection.spot import MAX_SPOT_TEXT, spot_signals
@@ -23,12 +24,16 @@ from queues.selectors import CaseFacts, case_facts, visible_cases
 
 
 class SpotTestForm(forms.Form):
-    text = forms.CharField(required=False, max_length=MAX_SPOT_TEXT, widget=forms.Textarea(attrs={"rows": 5}))
-    kind = forms.ChoiceField(choices=Subject.Kind.choices, initial=Subject.Kind.MESSAGE)
-    language = forms.CharField(required=False, max_length=16, initial="en")
-    author_id = forms.CharField(required=False, max_length=255, label="Author id (for strikes)")
-    policy = forms.ModelChoiceField(queryset=Policy.objects.filter(is_active=True), required=False)
-    case_id = forms.IntegerField(required=False, min_value=1, label="…or a case id")
+    text = forms.CharField(
+        required=False, max_length=MAX_SPOT_TEXT, widget=forms.Textarea(attrs={"rows": 5}), label=_("Text")
+    )
+    kind = forms.ChoiceField(choices=Subject.Kind.choices, initial=Subject.Kind.MESSAGE, label=_("Kind"))
+    language = forms.CharField(required=False, max_length=16, initial="en", label=_("Language"))
+    author_id = forms.CharField(required=False, max_length=255, label=_("Author id (for strikes)"))
+    policy = forms.ModelChoiceField(
+        queryset=Policy.objects.filter(is_active=True), required=False, label=_("Policy")
+    )
+    case_id = forms.IntegerField(required=False, min_value=1, label=_("…or a case id"))
 
     def clean_language(self):
         language = self.cleaned_data["language"].strip().lower()
@@ -39,7 +44,7 @@ class SpotTestForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("text", "").strip() and not cleaned.get("case_id") and not self.errors:
-            raise forms.ValidationError("Paste a text or enter a case id.")
+            raise forms.ValidationError(_("Paste a text or enter a case id."))
         return cleaned
 
 

@@ -12,6 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -40,7 +42,7 @@ from queues.services import (
 )
 
 # Decisions and escalations from the page must say which version of the case the agent saw.
-MISSING_VERSION = (
+MISSING_VERSION = gettext_lazy(
     "The form did not say which version of the case you saw. Check the case below and try again."
 )
 SERVABLE_MEDIA_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
@@ -168,7 +170,11 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
     }
 
     def after(decision) -> HttpResponse:
-        message = f"Case {case.pk}: {decision.action.name} ({decision.policy.name})."
+        message = _("Case %(case_id)s: %(action)s (%(policy)s).") % {
+            "case_id": case.pk,
+            "action": decision.action.name,
+            "policy": decision.policy.name,
+        }
         if request.POST.get("then") == "stay":
             response = _toast(_render_review(request, selectors.review_case(case.pk)), message)
         else:
@@ -226,7 +232,7 @@ def undo(request: HttpRequest, case_id: int) -> HttpResponse:
         response = HttpResponse(exc.message, status=409, content_type="text/plain; charset=utf-8")
         response["HX-Reswap"] = "none"
         return _toast(response, exc.message, "error")
-    message = f"Decision on case {case.pk} undone: it is yours again."
+    message = _("Decision on case %(case_id)s undone: it is yours again.") % {"case_id": case.pk}
     if not request.htmx:
         return _toast(redirect("cases:review", case_id=case.pk), message, request=request)
     response = _render_review(request, selectors.review_case(case.pk))
@@ -250,7 +256,12 @@ def withdraw(request: HttpRequest, case_id: int) -> HttpResponse:
         on_refused=lambda exc: {"withdraw_error": exc, "withdraw_reason": reason},
         on_done=lambda decision: _toast(
             _render_review(request, selectors.review_case(case.pk)),
-            f"Case {case.pk}: {decision.action.name} {'reversed and reopened' if reopen else 'reversed'}.",
+            (
+                _("Case %(case_id)s: %(action)s reversed and reopened.")
+                if reopen
+                else _("Case %(case_id)s: %(action)s reversed.")
+            )
+            % {"case_id": case.pk, "action": decision.action.name},
         ),
     )
 
@@ -270,7 +281,8 @@ def reassign(request: HttpRequest, case_id: int) -> HttpResponse:
         on_refused=lambda exc: {"reassign_error": exc},
         on_done=lambda changed: _toast(
             _render_review(request, selectors.review_case(case.pk)),
-            f"Case {case.pk} is now held by {changed.assignee.get_username()}.",
+            _("Case %(case_id)s is now held by %(agent)s.")
+            % {"case_id": case.pk, "agent": changed.assignee.get_username()},
         ),
     )
 
@@ -292,7 +304,10 @@ def escalate(request: HttpRequest, case_id: int) -> HttpResponse:
         ),
         on_refused=lambda exc: {"escalation_error": exc, "escalation_note": note},
         on_done=lambda escalated: _next_case(
-            request, case.queue, f"Case {case.pk} escalated to {escalated.queue.name}."
+            request,
+            case.queue,
+            _("Case %(case_id)s escalated to %(queue)s.")
+            % {"case_id": case.pk, "queue": escalated.queue.name},
         ),
     )
 
@@ -308,11 +323,13 @@ def claim(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.review_case(case.pk)
     if claimed is None:
         return _render_review(
-            request, case, status=409, conflict="Someone else is reviewing this case, or it was decided."
+            request, case, status=409, conflict=_("Someone else is reviewing this case, or it was decided.")
         )
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
-    return _toast(_render_review(request, case), f"Case {case.pk} is yours for now.")
+    return _toast(
+        _render_review(request, case), _("Case %(case_id)s is yours for now.") % {"case_id": case.pk}
+    )
 
 
 @login_required
@@ -320,7 +337,7 @@ def claim(request: HttpRequest, case_id: int) -> HttpResponse:
 def skip(request: HttpRequest, case_id: int) -> HttpResponse:
     case = _visible_case(request, case_id)
     skip_case(case_id=case.pk, user=request.user)
-    return _next_case(request, case.queue, f"Skipped case {case.pk}.")
+    return _next_case(request, case.queue, _("Skipped case %(case_id)s.") % {"case_id": case.pk})
 
 
 @login_required
@@ -330,7 +347,9 @@ def release(request: HttpRequest, case_id: int) -> HttpResponse:
     release_case(case_id=case.pk, user=request.user)
     target = reverse("queues:queue", args=[case.queue.slug]) if case.queue_id else reverse("queues:dashboard")
     response = HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    return _toast(response, f"Case {case.pk} went back to the queue.", request=request)
+    return _toast(
+        response, _("Case %(case_id)s went back to the queue.") % {"case_id": case.pk}, request=request
+    )
 
 
 @login_required
@@ -503,7 +522,7 @@ def _retry_delivery(
 ) -> HttpResponse:
     case = _visible_case(request, case_id)
     if not request.user.has_perm("cases.retry_enforcement"):
-        return HttpResponse("Only leads can retry deliveries.", status=403, content_type="text/plain")
+        return HttpResponse(_("Only leads can retry deliveries."), status=403, content_type="text/plain")
     if not kind.model.objects.filter(pk=message_id, case=case).exists():
         raise Http404("No such delivery")
     retried = outbox.retry(kind=kind, message_id=message_id, user=request.user)
@@ -513,7 +532,7 @@ def _retry_delivery(
     response = render(request, f"cases/review.html#{partial}", {"case": case, "review": data})
     return _toast(
         response,
-        "Delivery queued again." if retried else "Nothing to retry.",
+        _("Delivery queued again.") if retried else _("Nothing to retry."),
         "success" if retried else "info",
     )
 
@@ -531,7 +550,10 @@ def confirm(request: HttpRequest, case_id: int) -> HttpResponse:
         ),
         on_refused=lambda exc: {"decision_error": exc},
         on_done=lambda decision: _next_case(
-            request, case.queue, f"Case {case.pk}: confirmed {decision.action.name}."
+            request,
+            case.queue,
+            _("Case %(case_id)s: confirmed %(action)s.")
+            % {"case_id": case.pk, "action": decision.action.name},
         ),
     )
 
@@ -551,7 +573,10 @@ def resolve_appeal(request: HttpRequest, case_id: int) -> HttpResponse:
         ),
         on_refused=lambda exc: {"decision_error": exc, "decision_input": {"reason": reason}},
         on_done=lambda appeal: _next_case(
-            request, case.queue, f"Appeal {appeal.pk}: {appeal.get_state_display()}."
+            request,
+            case.queue,
+            _("Appeal %(appeal_id)s: %(state)s.")
+            % {"appeal_id": appeal.pk, "state": appeal.get_state_display()},
         ),
     )
 
@@ -572,7 +597,7 @@ def mute_reporter(request: HttpRequest, case_id: int, report_id: int) -> HttpRes
         reason=request.POST.get("reason", ""),
     )
     response = _render_review(request, case) if request.htmx else redirect("cases:review", case_id=case.pk)
-    return _toast(response, "Reporter muted." if muted else "Reporter unmuted.", request=request)
+    return _toast(response, _("Reporter muted.") if muted else _("Reporter unmuted."), request=request)
 
 
 @login_required

@@ -8,6 +8,7 @@ restart loses nothing, on SQLite as on PostgreSQL.
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
 from cases.models.subject import Subject
@@ -17,9 +18,9 @@ class Campaign(models.Model):
     """A group of cases that look coordinated. Its members stay listed when they resolve (history)."""
 
     class Kind(models.TextChoices):
-        NEAR_DUPLICATE_TEXT = "near_duplicate_text", "Near-duplicate text"
-        SHARED_DOMAIN = "shared_domain", "Shared link host"
-        SHARED_MEDIA = "shared_media", "Shared media"
+        NEAR_DUPLICATE_TEXT = "near_duplicate_text", _("Near-duplicate text")
+        SHARED_DOMAIN = "shared_domain", _("Shared link host")
+        SHARED_MEDIA = "shared_media", _("Shared media")
 
     class Status(models.TextChoices):
         OPEN = "open"

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cases.models.subject import Subject
 from moderation.models import Policy
@@ -17,17 +18,18 @@ class Case(models.Model):
     """The unit of review: all open reports on one subject."""
 
     class Status(models.TextChoices):
-        OPEN = "open"
-        IN_REVIEW = "in_review"
-        ESCALATED = "escalated"
-        PENDING_CONFIRMATION = "pending_confirmation", "Awaiting confirmation"
-        RESOLVED = "resolved"
+        # Labels as Django derived them before they were marked for translation (so no migration).
+        OPEN = "open", _("Open")
+        IN_REVIEW = "in_review", _("In Review")
+        ESCALATED = "escalated", _("Escalated")
+        PENDING_CONFIRMATION = "pending_confirmation", _("Awaiting confirmation")
+        RESOLVED = "resolved", _("Resolved")
 
     class Kind(models.TextChoices):
-        REPORT = "report", "Reports"
-        APPEAL = "appeal", "Appeal"
+        REPORT = "report", _("Reports")
+        APPEAL = "appeal", _("Appeal")
         # History brought from a previous tool (`import_decisions`): closed, labelled, never enforced.
-        IMPORTED = "imported", "Imported decision"
+        IMPORTED = "imported", _("Imported decision")
 
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.REPORT)
@@ -153,8 +155,8 @@ class CaseNote(models.Model):
     """An internal note on a case, for the team only (never sent to the user or the reporter)."""
 
     class Kind(models.TextChoices):
-        NOTE = "note", "Note"
-        ESCALATION = "escalation", "Escalation"
+        NOTE = "note", _("Note")
+        ESCALATION = "escalation", _("Escalation")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

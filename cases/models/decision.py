@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
 from cases.models.subject import Subject
@@ -13,16 +14,16 @@ class Decision(models.Model):
     """A verdict on a case. Immutable: a reversal is a new decision."""
 
     class Mode(models.TextChoices):
-        LIVE = "live", "Live"
-        SHADOW = "shadow", "Shadow (recorded, not enforced)"
+        LIVE = "live", _("Live")
+        SHADOW = "shadow", _("Shadow (recorded, not enforced)")
 
     class ReviewState(models.TextChoices):
-        FINAL = "final"
-        PENDING = "pending", "Awaiting confirmation"
-        CONFIRMED = "confirmed"
-        OVERTURNED = "overturned"
-        UNDONE = "undone", "Undone by its decider"
-        REVERSED = "reversed", "Reversed by a lead"
+        FINAL = "final", _("Final")
+        PENDING = "pending", _("Awaiting confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        OVERTURNED = "overturned", _("Overturned")
+        UNDONE = "undone", _("Undone by its decider")
+        REVERSED = "reversed", _("Reversed by a lead")
 
     # Decisions that stand (awaiting or overturned ones do not): what vendors, history and metrics read.
     IN_FORCE = ("final", "confirmed")
@@ -145,9 +146,9 @@ class Appeal(models.Model):
     the strike."""
 
     class State(models.TextChoices):
-        OPEN = "open"
-        UPHELD = "upheld"
-        OVERTURNED = "overturned"
+        OPEN = "open", _("Open")
+        UPHELD = "upheld", _("Upheld")
+        OVERTURNED = "overturned", _("Overturned")
 
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="appeals")
     external_id = models.CharField(max_length=200, help_text="Idempotency key, unique per vendor.")

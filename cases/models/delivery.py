@@ -1,6 +1,7 @@
 """Signed webhooks that must arrive exactly once in effect: enforcements and vendor callbacks."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
 from cases.models.decision import Decision
@@ -23,11 +24,11 @@ class OutboxMessage(models.Model):
     """
 
     class State(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
         # Never to be sent: its decision was undone inside the undo window, before any attempt.
-        CANCELLED = "cancelled"
+        CANCELLED = "cancelled", _("Cancelled")
 
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     idempotency_key = models.CharField(max_length=80, unique=True)
@@ -57,8 +58,8 @@ class Enforcement(OutboxMessage):
     delivered or given up (`failed`, retryable by a lead)."""
 
     class Kind(models.TextChoices):
-        APPLY = "apply", "Apply"
-        REVERSE = "reverse", "Reverse (undo)"
+        APPLY = "apply", _("Apply")
+        REVERSE = "reverse", _("Reverse (undo)")
 
     decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="enforcements")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="enforcements")

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from cases.models.case import Case
 from cases.models.subject import Subject
@@ -65,13 +66,13 @@ class Signal(models.Model):
     """A fact attached to a case by intake or a worker: an ML score, a vendor score, context data."""
 
     class Source(models.TextChoices):
-        VENDOR_SCORE = "vendor_score", "Vendor-provided score"
-        SCORER = "scorer", "ML scorer"
-        CONTEXT = "context", "Context provider"
-        BANK = "bank", "Matching bank"
+        VENDOR_SCORE = "vendor_score", _("Vendor-provided score")
+        SCORER = "scorer", _("ML scorer")
+        CONTEXT = "context", _("Context provider")
+        BANK = "bank", _("Matching bank")
         # A candidate model's score beside the live one: shown to admins, never a routing fact (no
         # ScoreCondition source names it).
-        SHADOW_MODEL = "shadow_model", "Shadow model (not routed on)"
+        SHADOW_MODEL = "shadow_model", _("Shadow model (not routed on)")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="signals")
     report = models.ForeignKey(

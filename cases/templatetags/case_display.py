@@ -4,6 +4,8 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from cases.content_display import host_warning, render_hostile_text, render_url, url_host
 from cases.search_selectors import author_url as _author_url
@@ -49,9 +51,11 @@ def age(value: datetime | None) -> str:
 def due_in(value: datetime | None) -> str:
     """Time to an SLA deadline: 'in 3h' or '2h late'."""
     if value is None:
-        return "no SLA"
+        return _("no SLA")
     seconds = (value - timezone.now()).total_seconds()
-    return f"in {_compact(seconds)}" if seconds >= 0 else f"{_compact(-seconds)} late"
+    if seconds >= 0:
+        return _("in %(time)s") % {"time": _compact(seconds)}
+    return _("%(time)s late") % {"time": _compact(-seconds)}
 
 
 @register.filter
@@ -72,7 +76,14 @@ def percent(value) -> str:
 
 def _compact(seconds: float) -> str:
     seconds = max(0, int(seconds))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    # One letter per unit, so each is translated alone ("2d" is "2T" in German); the context keeps the
+    # letters apart from any other "d" or "m" in the catalogue.
+    for unit, size in (
+        (pgettext("compact duration: days", "d"), 86400),
+        (pgettext("compact duration: hours", "h"), 3600),
+        (pgettext("compact duration: minutes", "m"), 60),
+    ):
         if seconds >= size:
             return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    unit = pgettext("compact duration: seconds", "s")
+    return f"{seconds}{unit}"
