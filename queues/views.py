@@ -7,6 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.delivery_health import delivery_alert
@@ -115,7 +116,10 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "queues/empty.html", {"queue": queue})
     if case.queue_id != queue.pk:
         # At CASE_MAX_HELD: the case the agent already holds elsewhere, not another one.
-        messages.info(request, f"You are still reviewing case {case.pk}: decide, skip or release it first.")
+        messages.info(
+            request,
+            _("You are still reviewing case %(case)s: decide, skip or release it first.") % {"case": case.pk},
+        )
     return redirect("cases:review", case_id=case.pk)
 
 
@@ -162,11 +166,12 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
     outside = sorted(set(ids) - in_queue)
     skipped = {
         **{str(k): v for k, v in outcome.skipped.items()},
-        **{str(k): "Not in this queue." for k in outside},
+        **{str(k): _("Not in this queue.") for k in outside},
     }
     messages.success(
         request,
-        f"Decided {len(outcome.decided)} case(s); skipped {len(skipped)} (held, decided or protected).",
+        _("Decided %(decided)d case(s); skipped %(skipped)d (held, decided or protected).")
+        % {"decided": len(outcome.decided), "skipped": len(skipped)},
     )
     request.session["bulk_result"] = {
         "queue": queue.slug,
