@@ -225,7 +225,7 @@ def _fmt(value: float) -> str:
     if value is None:
         return "-"
     if abs(value) >= 1000:
-        return number_format(value, 0, force_grouping=True)
+        return number_format(round(value), 0, force_grouping=True)
     if float(value).is_integer():
         return str(int(value))
-    return number_format(value, 1)
+    return number_format(round(value, 1), 1)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -114,7 +115,9 @@ def my_settings(request):
     if request.method == "POST":
         if form.is_valid():
             save_user_settings(user=request.user, values=form.cleaned_data)
-            remember_comfort(request, request.user)
+            comfort = remember_comfort(request, request.user)
+            # Said in the language just chosen: the next page is the first in it.
+            translation.activate(comfort.language or translation.get_language_from_request(request))
             messages.success(request, _("Settings saved."))
             return redirect("my-settings")
         status = 422

@@ -32,19 +32,20 @@ class Entry:
 def read_po(path: Path) -> list[Entry]:
     entries: list[Entry] = []
     current, last = Entry(), None
-    started = False
 
     def finish():
-        nonlocal current, started, last
-        if started:
+        nonlocal current, last
+        if last is not None:
             entries.append(current)
-        current, started, last = Entry(), False, None
+        current, last = Entry(), None
 
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
-        if not line:
-            finish()
+        if not line:  # blank lines may stand anywhere, even between an entry's msgid and msgstr
             continue
+        starts_entry = line.startswith("#") or line.startswith("msgctxt") or line.startswith("msgid ")
+        if starts_entry and last is not None and last.startswith("msgstr"):
+            finish()
         if line.startswith("#~"):
             current.obsolete = True
             continue
@@ -56,9 +57,6 @@ def read_po(path: Path) -> list[Entry]:
         match = KEYWORD.match(line)
         if match:
             keyword, value = match.groups()
-            if keyword == "msgid" and started and last not in (None, "msgctxt"):
-                finish()
-            started = True
             last = keyword
             text = _unquote(value)
             if keyword == "msgctxt":
@@ -68,8 +66,7 @@ def read_po(path: Path) -> list[Entry]:
             elif keyword == "msgid_plural":
                 current.msgid_plural = text
             else:
-                index = int(keyword[7:-1]) if "[" in keyword else 0
-                current.msgstr[index] = text
+                current.msgstr[_index(keyword)] = text
             continue
         if line.startswith('"') and last:  # a continuation of the last keyword's string
             text = _unquote(line)
@@ -80,7 +77,10 @@ def read_po(path: Path) -> list[Entry]:
             elif last == "msgid_plural":
                 current.msgid_plural += text
             else:
-                index = int(last[7:-1]) if "[" in last else 0
-                current.msgstr[index] += text
+                current.msgstr[_index(last)] += text
     finish()
     return entries
+
+
+def _index(keyword: str) -> int:
+    return int(keyword[7:-1]) if "[" in keyword else 0
