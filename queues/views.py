@@ -148,10 +148,10 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
             # The cases the lead saw counted: the queue's filter as it stood, re-applied now, capped.
             matching = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
             if not matching.is_valid():
-                raise Invalid("The filter is not valid any more: filter again.", field="cases")
+                raise Invalid(_("The filter is not valid any more: filter again."), field="cases")
             ids = list(matching.qs.values_list("pk", flat=True)[:cap])
         elif len(ids) > cap:
-            raise Invalid(f"Select at most {cap} cases at once.", field="cases")
+            raise Invalid(_("Select at most %(cap)d cases at once.") % {"cap": cap}, field="cases")
         # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
         in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
         outcome = decide_in_bulk(

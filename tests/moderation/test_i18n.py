@@ -37,7 +37,7 @@ CATALOGUES = [
     Path(settings.BASE_DIR) / "moderation" / "locale" / "de" / "LC_MESSAGES" / "django.po",
     Path(settings.BASE_DIR) / "queues" / "locale" / "de" / "LC_MESSAGES" / "django.po",
 ]
-PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|\{\{\s*\w+\s*\}\}|<[^>]+>")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdr]|\{\{\s*\w+\s*\}\}|<[^>]+>")
 GERMAN = {"HTTP_ACCEPT_LANGUAGE": "de-DE,de;q=0.9,en;q=0.5"}
 
 
