@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, Verb, record_event
@@ -27,24 +28,24 @@ PAGE_SIZE = 100
 
 
 class AuditEventFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_label", label="Actor (username, vendor or system)")
+    actor = django_filters.CharFilter(field_name="actor_label", label=_("Actor (username, vendor or system)"))
     actor_type = django_filters.ChoiceFilter(
-        choices=AuditEvent.ActorType.choices, empty_label="Any actor type"
+        choices=AuditEvent.ActorType.choices, empty_label=_("Any actor type"), label=_("Actor type")
     )
-    verb = django_filters.CharFilter(field_name="verb", lookup_expr="startswith", label="Verb (prefix)")
-    target_type = django_filters.CharFilter(field_name="target_type", label="Object type")
-    target_id = django_filters.CharFilter(field_name="target_id", label="Object id")
-    case = django_filters.NumberFilter(field_name="case_id", label="Case id", min_value=1)
+    verb = django_filters.CharFilter(field_name="verb", lookup_expr="startswith", label=_("Verb (prefix)"))
+    target_type = django_filters.CharFilter(field_name="target_type", label=_("Object type"))
+    target_id = django_filters.CharFilter(field_name="target_id", label=_("Object id"))
+    case = django_filters.NumberFilter(field_name="case_id", label=_("Case id"), min_value=1)
     since = django_filters.IsoDateTimeFilter(
         field_name="at",
         lookup_expr="gte",
-        label="From",
+        label=_("From"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
     until = django_filters.IsoDateTimeFilter(
         field_name="at",
         lookup_expr="lt",
-        label="Until",
+        label=_("Until"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 

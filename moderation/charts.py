@@ -14,8 +14,11 @@ import math
 from dataclasses import dataclass, field
 
 from django.http import HttpResponse
+from django.utils.formats import number_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from moderation.spreadsheets import csv_response
 
@@ -66,7 +69,7 @@ class Chart:
     def summary(self) -> str:
         """A sentence or two a screen reader can say instead of the picture."""
         if self.is_empty:
-            return f"{self.title}: no data in this period."
+            return _("%(title)s: no data in this period.") % {"title": self.title}
         parts = []
         for s in self.series[:PALETTE]:
             known = [v for v in s.values if v is not None]
@@ -74,13 +77,29 @@ class Chart:
                 continue
             if self.kind == "line":
                 parts.append(
-                    f"{s.name} from {_fmt(known[0])} to {_fmt(known[-1])}, highest {_fmt(max(known))}"
+                    _("%(series)s from %(first)s to %(last)s, highest %(highest)s")
+                    % {
+                        "series": s.name,
+                        "first": _fmt(known[0]),
+                        "last": _fmt(known[-1]),
+                        "highest": _fmt(max(known)),
+                    }
                 )
             else:
-                parts.append(f"{s.name} total {_fmt(sum(known))}, highest {_fmt(max(known))}")
-        more = f" and {len(self.series) - PALETTE} more series" if len(self.series) > PALETTE else ""
+                parts.append(
+                    _("%(series)s total %(total)s, highest %(highest)s")
+                    % {"series": s.name, "total": _fmt(sum(known)), "highest": _fmt(max(known))}
+                )
+        extra = len(self.series) - PALETTE
+        more = (
+            ngettext(" and %(count)d more series", " and %(count)d more series", extra) % {"count": extra}
+            if extra > 0
+            else ""
+        )
         unit = f" ({self.unit})" if self.unit else ""
-        return f"{self.title}{unit}: " + "; ".join(parts) + more + ". The table below has every value."
+        return (
+            f"{self.title}{unit}: " + "; ".join(parts) + more + ". " + _("The table below has every value.")
+        )
 
     def csv(self, filename: str | None = None) -> HttpResponse:
         return csv_response(filename or f"{self.slug}.csv", self.headers, self.rows)
@@ -202,10 +221,11 @@ def _plain(value):
 
 
 def _fmt(value: float) -> str:
+    """A number for the picture and its text alternative, in the active language's format (1,234.5 / 1.234,5)."""
     if value is None:
         return "-"
     if abs(value) >= 1000:
-        return f"{value:,.0f}"
+        return number_format(round(value), 0, force_grouping=True)
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.1f}"
+    return number_format(round(value, 1), 1)

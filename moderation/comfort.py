@@ -32,6 +32,8 @@ CHOSEN = (
     "exposure_budget_minutes",
     "theme",
 )
+# Every field a person may set: those over an organisation default, and those without one.
+PERSONAL = (*CHOSEN, "time_zone", "language")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Comfort:
     exposure_budget_minutes: int = 60
     theme: str = Theme.SYSTEM
     time_zone: str = ""
+    language: str = ""  # empty: the switcher's cookie or the browser's Accept-Language (moderation.language)
 
     @property
     def html_class(self) -> str:
@@ -90,6 +93,7 @@ def resolve_comfort(user) -> Comfort:
             if chosen not in (None, ""):
                 values[name] = chosen
         values["time_zone"] = own.time_zone
+        values["language"] = own.language
     return Comfort(**values)
 
 
@@ -119,7 +123,7 @@ def valid_time_zone(name: str) -> bool:
 def save_user_settings(*, user, values: dict) -> UserSettings:
     """A person saves "My settings". Audited (`settings.changed`, with what they chose)."""
     own, _ = UserSettings.objects.select_for_update().get_or_create(user=user)
-    for name in (*CHOSEN, "time_zone"):
+    for name in PERSONAL:
         if name in values:
             setattr(own, name, values[name])
     own.full_clean()
@@ -128,7 +132,7 @@ def save_user_settings(*, user, values: dict) -> UserSettings:
         actor=Actor.for_user(user),
         verb=Verb.SETTINGS_CHANGED,
         target=own,
-        data={name: getattr(own, name) for name in (*CHOSEN, "time_zone")},
+        data={name: getattr(own, name) for name in PERSONAL},
     )
     return own
 

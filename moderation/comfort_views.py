@@ -9,11 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from moderation.comfort import (
-    CHOSEN,
+    PERSONAL,
     my_exposure,
     org_defaults,
     remember_comfort,
@@ -29,8 +32,8 @@ YES_NO = {"on": True, "off": False}
 
 def _default_label(value) -> str:
     if isinstance(value, bool):
-        value = "on" if value else "off"
-    return f"Organisation default ({value})"
+        value = _("on") if value else _("off")
+    return _("Organisation default (%(value)s)") % {"value": value}
 
 
 def _on_off(value) -> bool | None:
@@ -40,29 +43,35 @@ def _on_off(value) -> bool | None:
 class SettingsForm(forms.Form):
     """Every field may be left at the organisation's default (empty), so a later change of it applies."""
 
-    blur = forms.ChoiceField(label="Blur strength", required=False)
+    blur = forms.ChoiceField(label=_lazy("Blur strength"), required=False)
     greyscale = forms.TypedChoiceField(
-        label="Greyscale media", required=False, coerce=_on_off, empty_value=None
+        label=_lazy("Greyscale media"), required=False, coerce=_on_off, empty_value=None
     )
     auto_reveal = forms.TypedChoiceField(
-        label="Reveal media automatically when a case opens", required=False, coerce=_on_off, empty_value=None
+        label=_lazy("Reveal media automatically when a case opens"),
+        required=False,
+        coerce=_on_off,
+        empty_value=None,
     )
-    mute_video = forms.TypedChoiceField(label="Mute video", required=False, coerce=_on_off, empty_value=None)
+    mute_video = forms.TypedChoiceField(
+        label=_lazy("Mute video"), required=False, coerce=_on_off, empty_value=None
+    )
     enlarge_on_reveal = forms.TypedChoiceField(
-        label="Enlarge media on reveal", required=False, coerce=_on_off, empty_value=None
+        label=_lazy("Enlarge media on reveal"), required=False, coerce=_on_off, empty_value=None
     )
     exposure_budget_minutes = forms.IntegerField(
-        label="Exposure budget (minutes of revealed media a day; 0: none)",
+        label=_lazy("Exposure budget (minutes of revealed media a day; 0: none)"),
         required=False,
         min_value=0,
         validators=[BUDGET_LIMIT],
     )
-    theme = forms.ChoiceField(label="Theme", required=False)
-    time_zone = forms.ChoiceField(label="Time zone", required=False)
+    theme = forms.ChoiceField(label=_lazy("Theme"), required=False)
+    time_zone = forms.ChoiceField(label=_lazy("Time zone"), required=False)
+    language = forms.ChoiceField(label=_lazy("Language"), required=False)
 
     def __init__(self, *args, defaults, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["blur"].choices = [(DEFAULT, _default_label(defaults.blur)), *Blur.choices]
+        self.fields["blur"].choices = [(DEFAULT, _default_label(defaults.get_blur_display())), *Blur.choices]
         self.fields["theme"].choices = [
             (DEFAULT, _default_label(defaults.get_theme_display())),
             *Theme.choices,
@@ -70,22 +79,26 @@ class SettingsForm(forms.Form):
         for name in ("greyscale", "auto_reveal", "mute_video", "enlarge_on_reveal"):
             self.fields[name].choices = [
                 (DEFAULT, _default_label(getattr(defaults, name))),
-                ("on", "On"),
-                ("off", "Off"),
+                ("on", _("On")),
+                ("off", _("Off")),
             ]
         budget = self.fields["exposure_budget_minutes"]
-        budget.help_text = f"Empty: the organisation's default ({defaults.exposure_budget_minutes} minutes)."
+        budget.help_text = _("Empty: the organisation's default (%(minutes)s minutes).") % {
+            "minutes": defaults.exposure_budget_minutes
+        }
         zones = sorted(zoneinfo.available_timezones())
         self.fields["time_zone"].choices = [
-            (DEFAULT, "The site's time zone"),
+            (DEFAULT, _("The site's time zone")),
             *((zone, zone) for zone in zones),
         ]
+        # Each language in its own name, so a person who cannot read the current one still finds theirs.
+        self.fields["language"].choices = [(DEFAULT, _("The browser's language")), *settings.LANGUAGES]
 
 
 def _initial(own: UserSettings | None) -> dict:
     if own is None:
         return {}
-    initial = {name: getattr(own, name) for name in (*CHOSEN, "time_zone")}
+    initial = {name: getattr(own, name) for name in PERSONAL}
     for name, value in initial.items():
         if isinstance(value, bool):
             initial[name] = "on" if value else "off"
@@ -102,8 +115,10 @@ def my_settings(request):
     if request.method == "POST":
         if form.is_valid():
             save_user_settings(user=request.user, values=form.cleaned_data)
-            remember_comfort(request, request.user)
-            messages.success(request, "Settings saved.")
+            comfort = remember_comfort(request, request.user)
+            # Said in the language just chosen: the next page is the first in it.
+            translation.activate(comfort.language or translation.get_language_from_request(request))
+            messages.success(request, _("Settings saved."))
             return redirect("my-settings")
         status = 422
     # A visit refreshes the settings in the session, so a change of the defaults applies from here on.

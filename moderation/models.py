@@ -5,6 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from moderation.validators import LANGUAGE_RE, validate_outbound_settings
 
@@ -48,14 +49,14 @@ class Action(models.Model):
     """Something that can be done to a subject or its author; each maps to an enforcement the platform applies."""
 
     class Kind(models.TextChoices):
-        REMOVE = "remove", "Remove content"
-        RESTRICT = "restrict", "Restrict visibility"
-        LABEL = "label", "Label content"
-        WARN = "warn", "Warn author"
-        SUSPEND_TEMPORARY = "suspend_temporary", "Suspend account (temporary)"
-        SUSPEND_PERMANENT = "suspend_permanent", "Suspend account (permanent)"
-        ESCALATE = "escalate", "Escalate"
-        NO_VIOLATION = "no_violation", "No violation (dismiss)"
+        REMOVE = "remove", _("Remove content")
+        RESTRICT = "restrict", _("Restrict visibility")
+        LABEL = "label", _("Label content")
+        WARN = "warn", _("Warn author")
+        SUSPEND_TEMPORARY = "suspend_temporary", _("Suspend account (temporary)")
+        SUSPEND_PERMANENT = "suspend_permanent", _("Suspend account (permanent)")
+        ESCALATE = "escalate", _("Escalate")
+        NO_VIOLATION = "no_violation", _("No violation (dismiss)")
 
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=120)
@@ -357,9 +358,9 @@ class AuditEvent(models.Model):
     """
 
     class ActorType(models.TextChoices):
-        USER = "user"
-        VENDOR = "vendor"
-        SYSTEM = "system"
+        USER = "user", _("User")
+        VENDOR = "vendor", _("Vendor")
+        SYSTEM = "system", _("System")
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices)

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from moderation.errors import Invalid
 
-CHOICES = (("today", "Today"), ("7d", "7 days"), ("30d", "30 days"), ("custom", "Custom"))
+CHOICES = (
+    ("today", gettext_lazy("Today")),
+    ("7d", gettext_lazy("7 days")),
+    ("30d", gettext_lazy("30 days")),
+    ("custom", gettext_lazy("Custom")),
+)
 MAX_CUSTOM_DAYS = 366
 # The last day a custom period may end on: its end bound (the next midnight) and the buckets after it must
 # still be dates, or `?to=9999-12-31` would overflow into a 500.
@@ -52,7 +60,8 @@ class Period:
         return hour_start(moment) if self.bucket == "hour" else day_start(moment)
 
     def label(self, bucket_start: datetime) -> str:
-        return bucket_start.strftime("%H:00" if self.bucket == "hour" else "%d %b")
+        # In the active language ("02 Dec" / "02 Dez"); hours read the same everywhere.
+        return bucket_start.strftime("%H:00") if self.bucket == "hour" else date_format(bucket_start, "d M")
 
     def query(self) -> dict[str, str]:
         """The GET parameters that select this period again (links, CSV downloads)."""
@@ -65,8 +74,11 @@ class Period:
     def title(self) -> str:
         if self.key == "custom":
             last_day = (self.end - timedelta(days=1)).date()
-            return f"{self.start.date().isoformat()} to {last_day.isoformat()}"
-        return dict(CHOICES)[self.key]
+            return _("%(first)s to %(last)s") % {
+                "first": self.start.date().isoformat(),
+                "last": last_day.isoformat(),
+            }
+        return str(dict(CHOICES)[self.key])
 
 
 def _day_start(day: date) -> datetime:
@@ -77,7 +89,8 @@ def _parse_day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except (TypeError, ValueError):
-        raise Invalid(f"{field} must be a date as YYYY-MM-DD.", field=field) from None
+        # The field's name stays as it is in the address (`from`, `to`): that is what the person can change.
+        raise Invalid(_("%(field)s must be a date as YYYY-MM-DD.") % {"field": field}, field=field) from None
 
 
 def parse_period(params, *, now: datetime | None = None, default: str = "7d") -> Period:
@@ -93,14 +106,16 @@ def parse_period(params, *, now: datetime | None = None, default: str = "7d") ->
         end = today + timedelta(days=1)
         return Period(key, end - timedelta(days=days), end, "day")
     if key != "custom":
-        raise Invalid("period must be one of today, 7d, 30d, custom.", field="period")
+        raise Invalid(_("period must be one of today, 7d, 30d, custom."), field="period")
     first = _parse_day(params.get("from", ""), "from")
     last = _parse_day(params.get("to", ""), "to")
     if last < first:
-        raise Invalid("to must be on or after from.", field="to")
+        raise Invalid(_("to must be on or after from."), field="to")
     if last > LAST_DAY:
-        raise Invalid(f"to must be on or before {LAST_DAY.isoformat()}.", field="to")
+        raise Invalid(_("to must be on or before %(day)s.") % {"day": LAST_DAY.isoformat()}, field="to")
     if (last - first).days + 1 > MAX_CUSTOM_DAYS:
-        raise Invalid(f"A custom period covers at most {MAX_CUSTOM_DAYS} days.", field="to")
+        raise Invalid(
+            _("A custom period covers at most %(days)d days.") % {"days": MAX_CUSTOM_DAYS}, field="to"
+        )
     start, end = _day_start(first), _day_start(last) + timedelta(days=1)
     return Period("custom", start, end, "hour" if end - start <= timedelta(days=1) else "day")

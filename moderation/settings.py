@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "moderation.middleware.api_body_limit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "moderation.language.LanguageMiddleware",  # after sessions (a saved choice), before common (its redirects)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -98,6 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
                 "moderation.comfort.comfort_context",
             ],
         },
@@ -163,7 +165,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# Pages in English or German: a person's saved choice, else the header switcher's cookie, else the browser's
+# Accept-Language (moderation.language). The API answers in English whatever is asked (its error
+# bodies are a contract); audit verbs, logs and metrics are never translated.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "moderation" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

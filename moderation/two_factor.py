@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
@@ -161,7 +162,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
                     {"backup_codes": backup_codes, "next": _next_url(request)},
                 )
             return redirect(_step_url(VERIFY_URL_NAME, _next_url(request)))  # another session enrolled
-        error = "That code did not match. Check the time on your phone and try the current code."
+        error = _("That code did not match. Check the time on your phone and try the current code.")
         record_event(
             actor=Actor.for_user(user), verb=Verb.AUTH_TWO_FACTOR_FAILED, target=user, data={"step": "setup"}
         )
@@ -252,7 +253,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             record_event(actor=Actor.for_user(user), verb=verb, target=device)
             return redirect(_next_url(request))
         error, status = (
-            "That code did not match, or too many tries: wait a little and try the current code.",
+            _("That code did not match, or too many tries: wait a little and try the current code."),
             400,
         )
         record_event(

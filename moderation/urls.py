@@ -3,7 +3,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from moderation import audit_views, comfort_views, ops_views, two_factor, views
+from moderation import audit_views, comfort_views, language, ops_views, two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/two-factor/", two_factor.two_factor_verify, name="two-factor-verify"),
     path("me/settings", comfort_views.my_settings, name="my-settings"),
     path("me/theme", comfort_views.switch_theme, name="switch-theme"),
+    path("i18n/setlang/", language.switch_language, name="set-language"),
     path("", include("queues.urls")),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/export.csv", audit_views.audit_export, name="audit-export"),

@@ -9,6 +9,7 @@ from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from moderation.audit import Actor, Verb, record_event
@@ -39,7 +40,15 @@ class StaffLoginView(LoginView):
             # Never validated: validating would check the password, which a locked-out guesser must not get.
             form._errors, form.cleaned_data = ErrorDict(), {}
             minutes = max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)
-            form.add_error(None, f"Too many failed attempts. Try again in {minutes} minutes.")
+            form.add_error(
+                None,
+                ngettext(
+                    "Too many failed attempts. Try again in %(minutes)d minute.",
+                    "Too many failed attempts. Try again in %(minutes)d minutes.",
+                    minutes,
+                )
+                % {"minutes": minutes},
+            )
             return self.render_to_response(self.get_context_data(form=form, locked=True), status=429)
         return super().post(request, *args, **kwargs)
 

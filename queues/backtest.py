@@ -19,6 +19,7 @@ from types import SimpleNamespace
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.counters import counters_at
 from cases.models import Appeal, Case, Decision, Report, Signal, Strike, Subject
@@ -85,7 +86,10 @@ def backtest_rule(rule: RoutingRule | dict, *, days: int, now: datetime | None =
     """Replay `rule` (a saved rule, or a snapshot as `snapshot_of` writes it) over the cases opened in the
     last `days` days. Reads only. Raises Invalid (field `days`) outside 1..RULE_BACKTEST_MAX_DAYS."""
     if not isinstance(days, int) or not 1 <= days <= settings.RULE_BACKTEST_MAX_DAYS:
-        raise Invalid(f"Backtest between 1 and {settings.RULE_BACKTEST_MAX_DAYS} days.", field="days")
+        raise Invalid(
+            _("Backtest between 1 and %(days)d days.") % {"days": settings.RULE_BACKTEST_MAX_DAYS},
+            field="days",
+        )
     snapshot = snapshot_of(rule) if isinstance(rule, RoutingRule) else rule
     end = now or timezone.now()
     start = end - timedelta(days=days)

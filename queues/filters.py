@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Subject, SubjectTag
 from moderation.models import Policy, Vendor
@@ -18,53 +19,66 @@ SORTS = {
     "reported": ("-last_reported_at",),
     "reports": ("-report_count", "opened_at"),
 }
+SORT_LABELS = {
+    "priority": _("Priority"),
+    "oldest": _("Oldest"),
+    "newest": _("Newest"),
+    "sla": _("SLA"),
+    "reported": _("Reported"),
+    "reports": _("Reports"),
+}
 SLA_STATES = [
-    ("late", "Past SLA"),
-    ("soon", "Due within 1 hour"),
-    ("today", "Due within 24 hours"),
-    ("ok", "Within SLA"),
+    ("late", _("Past SLA")),
+    ("soon", _("Due within 1 hour")),
+    ("today", _("Due within 24 hours")),
+    ("ok", _("Within SLA")),
 ]
 STATUS_CHOICES = [
-    ("waiting", "Waiting (unclaimed)"),
-    ("active", "Not resolved"),
-    ("open", "Open"),
-    ("in_review", "In review"),
-    ("escalated", "Escalated"),
-    ("pending_confirmation", "Awaiting confirmation"),
-    ("resolved", "Resolved"),
-    ("any", "Any"),
+    ("waiting", _("Waiting (unclaimed)")),
+    ("active", _("Not resolved")),
+    ("open", _("Open")),
+    ("in_review", _("In review")),
+    ("escalated", _("Escalated")),
+    ("pending_confirmation", _("Awaiting confirmation")),
+    ("resolved", _("Resolved")),
+    ("any", _("Any")),
 ]
 
 
 class CaseQueueFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
-        choices=STATUS_CHOICES, method="filter_status", empty_label=None, label="Status"
+        choices=STATUS_CHOICES, method="filter_status", empty_label=None, label=_("Status")
     )
-    policy = django_filters.ModelChoiceFilter(queryset=Policy.objects.all(), empty_label="Any policy")
+    policy = django_filters.ModelChoiceFilter(
+        queryset=Policy.objects.all(), empty_label=_("Any policy"), label=_("Policy")
+    )
     kind = django_filters.ChoiceFilter(
-        field_name="subject__kind", choices=Subject.Kind.choices, empty_label="Any kind"
+        field_name="subject__kind", choices=Subject.Kind.choices, empty_label=_("Any kind"), label=_("Kind")
     )
     vendor = django_filters.ModelChoiceFilter(
-        queryset=Vendor.objects.all(), method="filter_vendor", empty_label="Any vendor", label="Reported by"
+        queryset=Vendor.objects.all(),
+        method="filter_vendor",
+        empty_label=_("Any vendor"),
+        label=_("Reported by"),
     )
     sla = django_filters.ChoiceFilter(
-        choices=SLA_STATES, method="filter_sla", empty_label="Any SLA state", label="SLA"
+        choices=SLA_STATES, method="filter_sla", empty_label=_("Any SLA state"), label=_("SLA")
     )
     priority_min = django_filters.NumberFilter(field_name="priority", lookup_expr="gte", min_value=0)
     priority_max = django_filters.NumberFilter(field_name="priority", lookup_expr="lte", min_value=0)
     score_min = django_filters.NumberFilter(
-        field_name="max_score", lookup_expr="gte", min_value=0, max_value=1
+        field_name="max_score", lookup_expr="gte", min_value=0, max_value=1, label=_("Score from")
     )
     score_max = django_filters.NumberFilter(
-        field_name="max_score", lookup_expr="lte", min_value=0, max_value=1
+        field_name="max_score", lookup_expr="lte", min_value=0, max_value=1, label=_("Score up to")
     )
-    tag = django_filters.CharFilter(method="filter_tag", max_length=64, label="Tag")
-    q = django_filters.CharFilter(method="filter_text", max_length=200, label="Search")
+    tag = django_filters.CharFilter(method="filter_tag", max_length=64, label=_("Tag"))
+    q = django_filters.CharFilter(method="filter_text", max_length=200, label=_("Search"))
     sort = django_filters.ChoiceFilter(
-        choices=[(key, key.replace("_", " ").title()) for key in SORTS],
+        choices=list(SORT_LABELS.items()),
         method="filter_noop",
         empty_label=None,
-        label="Sort by",
+        label=_("Sort by"),
     )
 
     class Meta:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from django.db.models import Max, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
+from django.utils.translation import gettext as _
 
 from moderation.charts import Chart, Series
 from moderation.histograms import merge, percentile
@@ -90,11 +91,11 @@ def queue_health_charts(scope: Scope, period: Period) -> list[Chart]:
     charts.append(
         Chart(
             "backlog",
-            "Backlog per queue (most waiting)",
+            _("Backlog per queue (most waiting)"),
             labels,
             [Series(names[pk], backlog[pk]) for pk in names],
-            unit="cases",
-            x_title="Period",
+            unit=_("cases"),
+            x_title=_("Period"),
         )
     )
 
@@ -112,22 +113,22 @@ def queue_health_charts(scope: Scope, period: Period) -> list[Chart]:
     charts.append(
         Chart(
             "intake",
-            "Intake",
+            _("Intake"),
             labels,
-            [Series("Cases opened", opened), Series("Reports received", reports)],
+            [Series(_("Cases opened"), opened), Series(_("Reports received"), reports)],
             kind="bar",
-            unit="count",
-            x_title="Period",
+            unit=_("count"),
+            x_title=_("Period"),
         )
     )
     charts.append(
         Chart(
             "oldest",
-            "Oldest waiting case per queue",
+            _("Oldest waiting case per queue"),
             labels,
             [Series(names[pk], oldest[pk]) for pk in names],
-            unit="minutes",
-            x_title="Period",
+            unit=_("minutes"),
+            x_title=_("Period"),
         )
     )
 
@@ -149,27 +150,27 @@ def queue_health_charts(scope: Scope, period: Period) -> list[Chart]:
     charts.append(
         Chart(
             "sla",
-            "SLA attainment (decided within SLA / decided)",
+            _("SLA attainment (decided within SLA / decided)"),
             labels,
-            [Series("Within SLA", attained)],
+            [Series(_("Within SLA"), attained)],
             unit="%",
-            x_title="Period",
+            x_title=_("Period"),
         )
     )
     charts.append(
         Chart(
             "breaches",
-            "SLA breaches (decided late)",
+            _("SLA breaches (decided late)"),
             labels,
-            [Series("Breaches", breaches)],
+            [Series(_("Breaches"), breaches)],
             kind="bar",
-            unit="decisions",
-            x_title="Period",
+            unit=_("decisions"),
+            x_title=_("Period"),
         )
     )
     for slug, title, bins in (
-        ("first-review", "Time to first review (opened → first claim)", first_review),
-        ("time-to-decision", "Time to decision (opened → decided)", to_decision),
+        ("first-review", _("Time to first review (opened → first claim)"), first_review),
+        ("time-to-decision", _("Time to decision (opened → decided)"), to_decision),
     ):
         median = [_minutes(percentile(b, 0.5)) for b in bins]
         p90 = [_minutes(percentile(b, 0.9)) for b in bins]
@@ -178,9 +179,9 @@ def queue_health_charts(scope: Scope, period: Period) -> list[Chart]:
                 slug,
                 title,
                 labels,
-                [Series("Median", median), Series("p90", p90)],
-                unit="minutes",
-                x_title="Period",
+                [Series(_("Median"), median), Series(_("p90"), p90)],
+                unit=_("minutes"),
+                x_title=_("Period"),
             )
         )
     return charts

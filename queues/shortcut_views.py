@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from moderation.errors import DomainError
@@ -58,7 +59,11 @@ def save(request: HttpRequest, slug: str) -> HttpResponse:
     except DomainError as exc:  # refusals as a message on the queue page, whatever their kind
         messages.error(request, exc.message)
         return redirect("queues:queue", slug=queue.slug)
-    messages.success(request, f"Saved the view “{view.name}” for everyone working {queue.name}.")
+    messages.success(
+        request,
+        _("Saved the view “%(view)s” for everyone working %(queue)s.")
+        % {"view": view.name, "queue": queue.name},
+    )
     return redirect(f"{reverse('queues:queue', args=[queue.slug])}?{view.querystring}")
 
 
@@ -71,5 +76,5 @@ def remove(request: HttpRequest, slug: str, view_id: int) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Removed the saved view.")
+        messages.success(request, _("Removed the saved view."))
     return redirect("queues:queue", slug=queue.slug)

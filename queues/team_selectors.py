@@ -10,6 +10,7 @@ within 4.9 % of the exact ones). The review sample is read live.
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q, Sum
+from django.utils.translation import gettext as _
 
 from cases.models import Decision
 from moderation.charts import Chart, Series
@@ -79,75 +80,77 @@ def team_charts(scope: Scope, period: Period) -> list[Chart]:
     return [
         Chart(
             "decisions",
-            "Decisions per agent",
+            _("Decisions per agent"),
             agents,
-            [Series("Decisions", [decisions.get(a, 0) for a in agent_ids])],
+            [Series(_("Decisions"), [decisions.get(a, 0) for a in agent_ids])],
             kind="bar",
-            unit="decisions",
-            x_title="Agent",
+            unit=_("decisions"),
+            x_title=_("Agent"),
         ),
         Chart(
             "handle-time",
-            "Handle time (claim → decision)",
+            _("Handle time (claim → decision)"),
             agents,
             [
-                Series("Median", [_minutes(handle.get(a, (None, None))[0]) for a in agent_ids]),
-                Series("p90", [_minutes(handle.get(a, (None, None))[1]) for a in agent_ids]),
+                Series(_("Median"), [_minutes(handle.get(a, (None, None))[0]) for a in agent_ids]),
+                Series(_("p90"), [_minutes(handle.get(a, (None, None))[1]) for a in agent_ids]),
             ],
             kind="bar",
-            unit="minutes",
-            x_title="Agent",
+            unit=_("minutes"),
+            x_title=_("Agent"),
         ),
         Chart(
             "skips",
-            "Skips and releases",
+            _("Skips and releases"),
             agents,
             [
-                Series("Skips", [skips.get(a, 0) for a in agent_ids]),
-                Series("Releases", [releases.get(a, 0) for a in agent_ids]),
+                Series(_("Skips"), [skips.get(a, 0) for a in agent_ids]),
+                Series(_("Releases"), [releases.get(a, 0) for a in agent_ids]),
             ],
             kind="bar",
-            unit="cases",
-            x_title="Agent",
+            unit=_("cases"),
+            x_title=_("Agent"),
         ),
         Chart(
             "agent-review",
-            "Second review, appeals and overturns per agent",
+            _("Second review, appeals and overturns per agent"),
             agents,
             [
-                Series("Second-review disagreement", rates(per_agent, agent_ids, "disagreed", "reviewed")),
-                Series("Appeal rate", rates(per_agent, agent_ids, "appealed", "n")),
-                Series("Overturn rate", rates(per_agent, agent_ids, "overturned", "judged")),
+                Series(_("Second-review disagreement"), rates(per_agent, agent_ids, "disagreed", "reviewed")),
+                Series(_("Appeal rate"), rates(per_agent, agent_ids, "appealed", "n")),
+                Series(_("Overturn rate"), rates(per_agent, agent_ids, "overturned", "judged")),
             ],
             kind="bar",
             unit="%",
-            x_title="Agent",
+            x_title=_("Agent"),
         ),
         Chart(
             "policy-review",
-            "Second review, appeals and overturns per policy",
+            _("Second review, appeals and overturns per policy"),
             policies,
             [
-                Series("Second-review disagreement", rates(per_policy, policy_ids, "disagreed", "reviewed")),
-                Series("Appeal rate", rates(per_policy, policy_ids, "appealed", "n")),
-                Series("Overturn rate", rates(per_policy, policy_ids, "overturned", "judged")),
+                Series(
+                    _("Second-review disagreement"), rates(per_policy, policy_ids, "disagreed", "reviewed")
+                ),
+                Series(_("Appeal rate"), rates(per_policy, policy_ids, "appealed", "n")),
+                Series(_("Overturn rate"), rates(per_policy, policy_ids, "overturned", "judged")),
             ],
             kind="bar",
             unit="%",
-            x_title="Policy",
+            x_title=_("Policy"),
         ),
         Chart(
             "review-sample",
-            "Review sample: agents agreeing with the rule",
+            _("Review sample: agents agreeing with the rule"),
             agents,
             [
-                Series("Sampled cases decided", [sample[a]["n"] if a in sample else 0 for a in agent_ids]),
+                Series(_("Sampled cases decided"), [sample[a]["n"] if a in sample else 0 for a in agent_ids]),
                 Series(
-                    "Agreed with the rule", [sample[a]["agreed"] if a in sample else 0 for a in agent_ids]
+                    _("Agreed with the rule"), [sample[a]["agreed"] if a in sample else 0 for a in agent_ids]
                 ),
             ],
             kind="bar",
-            unit="cases",
-            x_title="Agent",
+            unit=_("cases"),
+            x_title=_("Agent"),
         ),
     ]

@@ -7,7 +7,8 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.delivery_health import delivery_alert
@@ -116,7 +117,10 @@ def claim_next(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "queues/empty.html", {"queue": queue})
     if case.queue_id != queue.pk:
         # At CASE_MAX_HELD: the case the agent already holds elsewhere, not another one.
-        messages.info(request, f"You are still reviewing case {case.pk}: decide, skip or release it first.")
+        messages.info(
+            request,
+            _("You are still reviewing case %(case)s: decide, skip or release it first.") % {"case": case.pk},
+        )
     return redirect("cases:review", case_id=case.pk)
 
 
@@ -145,10 +149,10 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
             # The cases the lead saw counted: the queue's filter as it stood, re-applied now, capped.
             matching = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
             if not matching.is_valid():
-                raise Invalid("The filter is not valid any more: filter again.", field="cases")
+                raise Invalid(_("The filter is not valid any more: filter again."), field="cases")
             ids = list(matching.qs.values_list("pk", flat=True)[:cap])
         elif len(ids) > cap:
-            raise Invalid(f"Select at most {cap} cases at once.", field="cases")
+            raise Invalid(_("Select at most %(cap)d cases at once.") % {"cap": cap}, field="cases")
         # Only cases of this queue: a crafted id from elsewhere is skipped, never decided.
         in_queue = set(selectors.queue_cases(queue).filter(pk__in=ids).values_list("pk", flat=True))
         outcome = decide_in_bulk(
@@ -163,11 +167,12 @@ def bulk_decide(request: HttpRequest, slug: str) -> HttpResponse:
     outside = sorted(set(ids) - in_queue)
     skipped = {
         **{str(k): v for k, v in outcome.skipped.items()},
-        **{str(k): "Not in this queue." for k in outside},
+        **{str(k): _("Not in this queue.") for k in outside},
     }
     messages.success(
         request,
-        f"Decided {len(outcome.decided)} case(s); skipped {len(skipped)} (held, decided or protected).",
+        _("Decided %(decided)d case(s); skipped %(skipped)d (held, decided or protected).")
+        % {"decided": len(outcome.decided), "skipped": len(skipped)},
     )
     request.session["bulk_result"] = {
         "queue": queue.slug,
@@ -198,9 +203,9 @@ def badges(request: HttpRequest) -> HttpResponse:
 
 
 WAITING_TITLES = {
-    "escalations": _("Escalations to your queues"),
-    "confirmations": _("Second reviews you may confirm"),
-    "appeals": _("Appeals you may review"),
+    "escalations": gettext_lazy("Escalations to your queues"),
+    "confirmations": gettext_lazy("Second reviews you may confirm"),
+    "appeals": gettext_lazy("Appeals you may review"),
 }
 
 

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Case as When_
 from django.db.models import Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import CLAIMABLE_STATUSES, Appeal, Case, Decision
 from moderation.audit import Actor, Verb, audit_event, record_event, record_events
@@ -92,7 +93,7 @@ def claim_next_case(*, user, queue: Queue) -> Case | None:
     Audited (`case.claimed`). Raises ClaimRefused if the user may not work the queue.
     """
     if not queue.is_active or queue.pk not in visible_queue_ids(user):
-        raise ClaimRefused(f"You are not a member of the queue {queue.name!r}.")
+        raise ClaimRefused(_("You are not a member of the queue %(queue)r.") % {"queue": queue.name})
     now = timezone.now()
     if connection.vendor == "postgresql":
         return _claim_next_in_one_statement(user=user, queue=queue, now=now)

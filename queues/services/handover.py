@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.models import Case
 from cases.models.case import CLAIMABLE_STATUSES
@@ -51,7 +52,7 @@ def reassign_case(*, case_id: int, user, to_user_id: int, expected_version: int 
     decided or changed meanwhile. Audited (`case.taken_over` / `case.reassigned`, naming the previous holder).
     """
     if not can_reassign(user):
-        raise Forbidden("Only leads can take over or reassign a case.")
+        raise Forbidden(_("Only leads can take over or reassign a case."))
     now = timezone.now()
     case = (
         visible_cases(user)
@@ -61,23 +62,25 @@ def reassign_case(*, case_id: int, user, to_user_id: int, expected_version: int 
         .first()
     )
     if case is None:
-        raise NotFound("No such case.", field="case")
+        raise NotFound(_("No such case."), field="case")
     if case.status not in CLAIMABLE_STATUSES:
-        raise Conflict("This case was decided: there is nothing to take over.", existing=case.pk)
+        raise Conflict(_("This case was decided: there is nothing to take over."), existing=case.pk)
     if expected_version is not None and expected_version != case.version:
         raise Conflict(
-            "This case changed while you had it open. Reload it and check again.", existing=case.pk
+            _("This case changed while you had it open. Reload it and check again."), existing=case.pk
         )
     target = get_user_model().objects.filter(pk=to_user_id, is_active=True).first() if to_user_id else None
     if target is None or not (
         target.pk == user.pk or (case.queue_id in visible_queue_ids(target) and can_view_case(target, case))
     ):
         raise Invalid(
-            "Choose an agent who works this case's queue (and is cleared for it).", field="assignee"
+            _("Choose an agent who works this case's queue (and is cleared for it)."), field="assignee"
         )
     previous = case.assignee if case.assignee_id and case.lease_is_live(now) else None
     if previous is not None and previous.pk == target.pk:
-        raise Conflict(f"{target.get_username()} already holds this case.", existing=case.pk)
+        raise Conflict(
+            _("%(agent)s already holds this case.") % {"agent": target.get_username()}, existing=case.pk
+        )
     case.assignee = target
     case.claimed_at = now
     case.lease_expires_at = now + lease_length()

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.db import IntegrityError, transaction
 from django.http import QueryDict
+from django.utils.translation import gettext as _
 
 from moderation.audit import Actor, Verb, record_event
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,7 +26,11 @@ def normalised_filter(querystring: str) -> str:
     form = CaseQueueFilter(QueryDict(urlencode(kept)), queryset=Queue.objects.none()).form
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        raise Invalid(f"The filter is not valid ({field}: {' '.join(errors)}).", field="querystring")
+        raise Invalid(
+            _("The filter is not valid (%(field)s: %(errors)s).")
+            % {"field": field, "errors": " ".join(errors)},
+            field="querystring",
+        )
     return urlencode(kept)
 
 
@@ -34,20 +39,22 @@ def save_view(*, user, queue: Queue, name: str, querystring: str) -> SavedView:
     """Save the queue page's filter under `name` for everyone who may see the queue. Leads only
     (`queues.add_savedview`); a name already used on the queue is a Conflict. Audited (`saved_view.created`)."""
     if queue.pk not in visible_queue_ids(user):
-        raise NotFound("No such queue.", field="queue")
+        raise NotFound(_("No such queue."), field="queue")
     if not (user.is_superuser or user.has_perm("queues.add_savedview")):
-        raise Forbidden("Only leads save views for the team.", field="name")
+        raise Forbidden(_("Only leads save views for the team."), field="name")
     name = " ".join((name or "").split())
     if not name:
-        raise Invalid("Give the view a name.", field="name")
+        raise Invalid(_("Give the view a name."), field="name")
     if len(name) > MAX_NAME:
-        raise Invalid(f"Keep the name under {MAX_NAME} characters.", field="name")
+        raise Invalid(_("Keep the name under %(max)d characters.") % {"max": MAX_NAME}, field="name")
     query = normalised_filter(querystring)
     try:
         with transaction.atomic():
             view = SavedView.objects.create(queue=queue, name=name, querystring=query, created_by=user)
     except IntegrityError:
-        raise Conflict(f"This queue already has a view called “{name}”.", field="name") from None
+        raise Conflict(
+            _("This queue already has a view called “%(name)s”.") % {"name": name}, field="name"
+        ) from None
     record_event(
         actor=Actor.for_user(user),
         verb=Verb.SAVED_VIEW_CREATED,
@@ -62,9 +69,9 @@ def delete_view(*, user, view_id: int) -> None:
     """Remove a saved view (leads, `queues.delete_savedview`). Audited (`saved_view.deleted`)."""
     view = SavedView.objects.select_for_update().select_related("queue").filter(pk=view_id).first()
     if view is None or view.queue_id not in visible_queue_ids(user):
-        raise NotFound("No such saved view.", field="view")
+        raise NotFound(_("No such saved view."), field="view")
     if not (user.is_superuser or user.has_perm("queues.delete_savedview")):
-        raise Forbidden("Only leads remove saved views.", field="view")
+        raise Forbidden(_("Only leads remove saved views."), field="view")
     record_event(
         actor=Actor.for_user(user),
         verb=Verb.SAVED_VIEW_DELETED,

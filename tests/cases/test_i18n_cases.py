@@ -286,7 +286,7 @@ def po_entries(path: Path) -> list[dict]:
     return [e for e in entries if e.get("msgid")]  # the header has an empty msgid
 
 
-@pytest.mark.parametrize("name", ["django.po", "templates_cases.po"])
+@pytest.mark.parametrize("name", ["django.po"])
 def test_the_german_catalogue_is_complete_and_nothing_is_fuzzy(name):
     entries = po_entries(LOCALE / name)
 
@@ -296,7 +296,7 @@ def test_the_german_catalogue_is_complete_and_nothing_is_fuzzy(name):
     assert "fuzzy" not in (LOCALE / name).read_text(encoding="utf-8").split("\n\n")[0]  # the header
 
 
-@pytest.mark.parametrize("name", ["django.po", "templates_cases.po"])
+@pytest.mark.parametrize("name", ["django.po"])
 def test_every_translation_keeps_the_placeholders_of_its_source(name):
     wrong = []
     for entry in po_entries(LOCALE / name):
@@ -327,12 +327,3 @@ def test_the_committed_mo_is_compiled_from_the_committed_po():
             stale.append(entry["msgid"])
 
     assert stale == []
-
-
-def test_the_cases_catalogue_holds_every_template_string_of_the_cases_pages():
-    # The app's catalogue is the one Django loads for these pages; templates_cases.po is its template part,
-    # kept apart for merging into the project catalogue.
-    app = {(e.get("msgctxt"), e["msgid"]) for e in po_entries(LOCALE / "django.po")}
-    templates = {(e.get("msgctxt"), e["msgid"]) for e in po_entries(LOCALE / "templates_cases.po")}
-
-    assert templates - app == set()
