@@ -9,7 +9,9 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Exchange, Queue
 
+from moderation import task_queues
 from moderation.env import (
     database_from_url,
     env_bool,
@@ -291,9 +293,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis redelivers an unacked task after this; it must exceed the longest task time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+# Redis hands an unacked task (a worker killed mid-task, or one holding a countdown) to another worker after
+# visibility_timeout: it must exceed the longest time limit plus the longest countdown (the outbox backs off
+# up to 1 h), or a waiting retry is delivered twice (tests/moderation/workers checks it). So a task a killed
+# worker held on Redis runs again within this (the sweepers cover cases and deliveries sooner); RabbitMQ
+# redelivers at once when the connection drops (its consumer_timeout must exceed the same sum: set
+# `consumer_timeout = 7200000` in rabbitmq.conf, docs/deployment.md). Checked for such tasks every
+# unacked_restore_interval seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
+# One queue per kind of work (moderation/task_queues.py); a worker without -Q serves them all.
+CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in task_queues.broker_names(queue_prefix=CELERY_QUEUE_PREFIX)
+]
+# A worker that lost its broker connection stops its acks-late tasks: the broker hands their messages to
+# another worker anyway, and two copies of one task running at once is what idempotency guards must not face.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Celery's Django fixup closes the database connection before and after every task unless this is set: a new
 # PostgreSQL connection per task costs more than the task (measured: 37 ms a task → see bench/pipeline.py).
 # Connections are still recycled every 2 x this many tasks, and dropped ones are reopened by Django.
