@@ -497,6 +497,9 @@ VENDOR_CALLBACK_TIMEOUT_SECONDS = env_float("VENDOR_CALLBACK_TIMEOUT_SECONDS", 1
 # A pending delivery whose task should have run this long ago is enqueued again by the beat sweeper (one the
 # broker refused is taken at the next sweep).
 ENFORCEMENT_STALE_SECONDS = env_int("ENFORCEMENT_STALE_SECONDS", 900)
+# An outbox claim outlives its HTTP call by this much (cases/services/outbox.py); a worker killed mid-call
+# holds its row no longer than the call's timeout plus this, then the sweeper sends it again (same key).
+OUTBOX_CLAIM_MARGIN_SECONDS = env_int("OUTBOX_CLAIM_MARGIN_SECONDS", 30)
 if min(ENFORCEMENT_MAX_ATTEMPTS, VENDOR_CALLBACK_MAX_ATTEMPTS) < 1:
     raise ImproperlyConfigured("ENFORCEMENT_MAX_ATTEMPTS and VENDOR_CALLBACK_MAX_ATTEMPTS must be at least 1")
 if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:

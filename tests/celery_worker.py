@@ -170,6 +170,15 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+        if self.process is not None:
+            # The pool children die a moment after the main process: gone only once the group is empty.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(self.process.pid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.05)
 
     def terminate(self) -> None:
         """SIGTERM to the worker's main process, as `docker stop` or systemd send: a warm shutdown."""
