@@ -145,6 +145,10 @@ if DB_POOL:
             "max_size": env_int("DB_POOL_MAX_SIZE", 10),
             "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
         }
+# Behind PgBouncer in transaction pooling mode, a server-side cursor (`.iterator()`) would outlive the
+# transaction PgBouncer hands back: set DB_PGBOUNCER=1 there (and DB_POOL=0, one pooler is enough).
+if env_bool("DB_PGBOUNCER", False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 MIGRATE_DATABASE_URL = env_str("MIGRATE_DATABASE_URL")
