@@ -262,7 +262,10 @@ class HoldingServer:
             def log_message(self, *args):
                 pass
 
-        port = int(os.environ.get("TEST_HOLDING_PORT", "0"))  # 0: any free port
+        # TEST_HOLDING_PORT: a base port (one port a parallel test process above it); unset: any free port.
+        base = int(os.environ.get("TEST_HOLDING_PORT", "0"))
+        index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+        port = base + index if base else 0
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
