@@ -74,8 +74,16 @@ serve: install
 	  $(PY) manage.py create_app_role "$$APP_DB_ROLE" --password-env APP_DB_PASSWORD; fi
 	env -u MIGRATE_DATABASE_URL $(VENV)/bin/gunicorn -c python:moderation.serving moderation.asgi:application --bind $(HOST):$(PORT)
 
+# A Celery worker serving QUEUES (comma-separated; moderation/task_queues.py): intake, media, enforcement,
+# sweeps, training, or all (default). `make worker QUEUES=enforcement,media`; an unknown name is refused.
+# Warm shutdown on SIGTERM: it stops taking tasks, finishes the running ones, then exits 0.
+QUEUES ?= all
+comma := ,
 worker: install
-	$(VENV)/bin/celery -A moderation worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2}
+	@queues=$$($(PY) -m moderation.task_queues '$(QUEUES)') || exit 2; \
+	echo "Serving $$queues"; \
+	exec $(VENV)/bin/celery -A moderation worker --loglevel=INFO --concurrency=$${CELERY_CONCURRENCY:-2} \
+	  -Q "$$queues" -n '$(subst $(comma),-,$(QUEUES))@%h'
 
 beat: install
 	$(VENV)/bin/celery -A moderation beat --loglevel=INFO --schedule=var/celerybeat-schedule

@@ -52,7 +52,7 @@ def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False, gro
         enrich_case_again.apply_async((case_id, attempt + 1), countdown=countdown)
 
 
-@task("cases.enrich_cases", soft_time_limit=120, time_limit=150)
+@task("cases.enrich_cases", queue="intake", soft_time_limit=120, time_limit=150)
 def enrich_cases(self, case_ids: list[int]) -> None:
     """Intake's chunk: grouped into campaigns first, all at once (a fixed number of statements and one
     commit for the chunk, and no case row locked meanwhile), then each case enriched and routed, its
@@ -62,7 +62,7 @@ def enrich_cases(self, case_ids: list[int]) -> None:
         enrich_and_route(case_id, eager=bool(self.request.is_eager), group=False)
 
 
-@task("cases.fetch_case_media", soft_time_limit=120, time_limit=150)
+@task("cases.fetch_case_media", queue="media", soft_time_limit=120, time_limit=150)
 def fetch_case_media(self, case_ids: list[int]) -> int:
     """Store the media copies, then match them against the hash banks; a case with a new hit is routed
     again on it (detection is handed routing, as for enrichment)."""
@@ -72,12 +72,12 @@ def fetch_case_media(self, case_ids: list[int]) -> int:
     return fetched
 
 
-@task("cases.enrich_case_again")
+@task("cases.enrich_case_again", queue="intake")
 def enrich_case_again(self, case_id: int, attempt: int) -> None:
     enrich_and_route(case_id, attempt=attempt, eager=bool(self.request.is_eager))
 
 
-@task("cases.sweep_unrouted_cases", soft_time_limit=240, time_limit=300)
+@task("cases.sweep_unrouted_cases", queue="sweeps", soft_time_limit=240, time_limit=300)
 def sweep_unrouted_cases(self) -> int:
     """Beat: cases still unrouted after a grace period (worker down, broker lost the message) are routed on
     what is known now and get their enrichment enqueued again."""
@@ -96,7 +96,7 @@ def sweep_unrouted_cases(self) -> int:
     return len(stuck)
 
 
-@task("cases.deliver_enforcement", soft_time_limit=120, time_limit=150)
+@task("cases.deliver_enforcement", queue="enforcement", soft_time_limit=120, time_limit=150)
 def deliver_enforcement(self, enforcement_id: int, attempt: int | None = None) -> str:
     """One attempt at an enforcement, if it is due and this worker claims it (`cases.services.outbox`); a
     transient failure schedules the next one. `attempt` is ignored: the row counts its attempts (messages
@@ -106,7 +106,7 @@ def deliver_enforcement(self, enforcement_id: int, attempt: int | None = None) -
     ).state
 
 
-@task("cases.deliver_vendor_callback", soft_time_limit=120, time_limit=150)
+@task("cases.deliver_vendor_callback", queue="enforcement", soft_time_limit=120, time_limit=150)
 def deliver_vendor_callback(self, callback_id: int) -> str:
     """One attempt at a vendor callback, as for enforcements."""
     return outbox.deliver(
@@ -114,26 +114,26 @@ def deliver_vendor_callback(self, callback_id: int) -> str:
     ).state
 
 
-@task("cases.sweep_outbox", soft_time_limit=120, time_limit=150)
+@task("cases.sweep_outbox", queue="sweeps", soft_time_limit=120, time_limit=150)
 def sweep_outbox(self) -> int:
     """Beat: enforcements and vendor callbacks left pending with no task holding them (the broker refused
     them, lost them, or a worker died) are enqueued again; claims keep them from being sent twice."""
     return sum(outbox.sweep(kind=kind) for kind in outbox.KINDS)
 
 
-@task("cases.release_held_deliveries", soft_time_limit=50, time_limit=60)
+@task("cases.release_held_deliveries", queue="sweeps", soft_time_limit=50, time_limit=60)
 def release_held_deliveries(self) -> int:
     """Beat: enforcements and vendor callbacks held for a decision's undo window, now closed, are enqueued."""
     return sum(outbox.release_held(kind=kind) for kind in outbox.KINDS)
 
 
-@task("cases.lift_expired_decisions", soft_time_limit=120, time_limit=150)
+@task("cases.lift_expired_decisions", queue="sweeps", soft_time_limit=120, time_limit=150)
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
     return lift()
 
 
-@task("cases.refresh_oversight_hours", soft_time_limit=240, time_limit=300)
+@task("cases.refresh_oversight_hours", queue="sweeps", soft_time_limit=240, time_limit=300)
 def refresh_oversight_hours_task(self) -> tuple[int, int]:
     """Beat: rebuild the dashboards' roll-ups of the last OVERSIGHT_REFRESH_HOURS hours (recomputed, so a
     duplicate or overlapping run writes the same rows)."""
@@ -141,7 +141,7 @@ def refresh_oversight_hours_task(self) -> tuple[int, int]:
     return refresh_oversight_hours(since=now - timedelta(hours=settings.OVERSIGHT_REFRESH_HOURS), until=now)
 
 
-@task("cases.submit_statements", soft_time_limit=240, time_limit=300)
+@task("cases.submit_statements", queue="sweeps", soft_time_limit=240, time_limit=300)
 def submit_statements(self) -> int:
     """Beat: due DSA statements of reasons go to the Transparency Database in batches of up to 100 (claimed
     first, so overlapping runs never send one twice). Returns how many were submitted."""
@@ -151,7 +151,7 @@ def submit_statements(self) -> int:
     return summary.submitted
 
 
-@task("cases.purge_expired_content", soft_time_limit=540, time_limit=590)
+@task("cases.purge_expired_content", queue="sweeps", soft_time_limit=540, time_limit=590)
 def purge_expired_content(self) -> int:
     """Beat: purge the content of subjects past their policies' retention, in bounded batches."""
     return len(

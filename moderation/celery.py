@@ -1,4 +1,7 @@
-"""The Celery app. Eager (in-process) when CELERY_BROKER_URL is unset, a Redis-backed worker otherwise."""
+"""The Celery app. Eager (in-process) when CELERY_BROKER_URL is unset, workers on Redis or RabbitMQ otherwise.
+
+Every task goes to the queue its declaration names (`moderation.taskdefs.task(queue=...)`), with the
+deployment's `CELERY_QUEUE_PREFIX` in front; workers serve the queues `-Q` lists (`make worker QUEUES=...`)."""
 
 import os
 
@@ -10,6 +13,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "moderation.settings")
 app = Celery("moderation")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def route_task(name, args, kwargs, options, task=None, **_kwargs):
+    """The router (`task_routes`): the task's declared queue, prefixed. Read when a task is sent, so a prefix
+    changed at run time (parallel test runs on one broker) applies. Beat sends by name: looked up then."""
+    declared = task if task is not None else app.tasks.get(name)
+    group = getattr(declared, "queue_group", None)
+    if group is None:
+        return (
+            None  # Celery's own tasks: the default queue (no task of ours is there: tests/moderation/workers)
+        )
+    return {"queue": (app.conf.queue_prefix or "") + group}
+
+
+app.conf.task_routes = (route_task,)
 
 # Request ids into tasks, task metrics, the worker heartbeat, Django's logging in workers.
 import moderation.celery_signals  # noqa: E402, F401

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Exchange, Queue
 
+from moderation import task_queues
 from moderation.env import (
     database_from_url,
     env_bool,
@@ -145,6 +147,10 @@ if DB_POOL:
             "max_size": env_int("DB_POOL_MAX_SIZE", 10),
             "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
         }
+# Behind PgBouncer in transaction pooling mode, a server-side cursor (`.iterator()`) would outlive the
+# transaction PgBouncer hands back: set DB_PGBOUNCER=1 there (and DB_POOL=0, one pooler is enough).
+if env_bool("DB_PGBOUNCER", False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 # Off by default: it costs a `SELECT 1` round trip on every request; turn on behind flaky networks/poolers.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", False)
 MIGRATE_DATABASE_URL = env_str("MIGRATE_DATABASE_URL")
@@ -298,9 +304,28 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Redis redelivers an unacked task after this; it must exceed the longest task time limit.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+# Redis hands an unacked task (a worker killed mid-task, or one holding a countdown) to another worker after
+# visibility_timeout: it must exceed the longest time limit plus the longest countdown (the outbox backs off
+# up to 1 h), or a waiting retry is delivered twice (tests/moderation/workers checks it). So a task a killed
+# worker held on Redis runs again within this (the sweepers cover cases and deliveries sooner); RabbitMQ
+# redelivers at once when the connection drops (its consumer_timeout must exceed the same sum: set
+# `consumer_timeout = 7200000` in rabbitmq.conf, docs/deployment.md). Checked for such tasks every
+# unacked_restore_interval seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 7200),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_SECONDS", 10),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
+# One queue per kind of work (moderation/task_queues.py); a worker without -Q serves them all.
+CELERY_QUEUE_PREFIX = env_str("CELERY_QUEUE_PREFIX", "")
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in task_queues.broker_names(queue_prefix=CELERY_QUEUE_PREFIX)
+]
+# A worker that lost its broker connection stops its acks-late tasks: the broker hands their messages to
+# another worker anyway, and two copies of one task running at once is what idempotency guards must not face.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Celery's Django fixup closes the database connection before and after every task unless this is set: a new
 # PostgreSQL connection per task costs more than the task (measured: 37 ms a task → see bench/pipeline.py).
 # Connections are still recycled every 2 x this many tasks, and dropped ones are reopened by Django.
@@ -483,6 +508,9 @@ VENDOR_CALLBACK_TIMEOUT_SECONDS = env_float("VENDOR_CALLBACK_TIMEOUT_SECONDS", 1
 # A pending delivery whose task should have run this long ago is enqueued again by the beat sweeper (one the
 # broker refused is taken at the next sweep).
 ENFORCEMENT_STALE_SECONDS = env_int("ENFORCEMENT_STALE_SECONDS", 900)
+# An outbox claim outlives its HTTP call by this much (cases/services/outbox.py); a worker killed mid-call
+# holds its row no longer than the call's timeout plus this, then the sweeper sends it again (same key).
+OUTBOX_CLAIM_MARGIN_SECONDS = env_int("OUTBOX_CLAIM_MARGIN_SECONDS", 30)
 if min(ENFORCEMENT_MAX_ATTEMPTS, VENDOR_CALLBACK_MAX_ATTEMPTS) < 1:
     raise ImproperlyConfigured("ENFORCEMENT_MAX_ATTEMPTS and VENDOR_CALLBACK_MAX_ATTEMPTS must be at least 1")
 if not 0 < VENDOR_CALLBACK_TIMEOUT_SECONDS <= 60:

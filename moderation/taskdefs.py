@@ -1,16 +1,31 @@
-"""The one way to declare a Celery task here: ids in, idempotent, acks late, bounded retries, time limits."""
+"""The one way to declare a Celery task here: ids in, idempotent, acks late, bounded retries, time limits,
+and the queue it runs on (`moderation.task_queues`)."""
 
 import random
 
 from django.db import InterfaceError, OperationalError
 
 from moderation.celery import app
+from moderation.task_queues import QUEUES
 
 # Transient infrastructure failures: retried by Celery with exponential backoff and jitter.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError)
 
 
-def task(name: str, *, soft_time_limit: int = 60, time_limit: int = 90, max_retries: int = 5, **options):
+def task(
+    name: str,
+    *,
+    queue: str,
+    soft_time_limit: int = 60,
+    time_limit: int = 90,
+    max_retries: int = 5,
+    **options,
+):
+    """`queue` is one of `task_queues.QUEUES` (required: a task on no named queue would wait for a worker
+    nobody starts). It is kept as `queue_group`, not Celery's `queue`, so the router can add the deployment's
+    prefix when the task is sent (`moderation.celery.route_task`)."""
+    if queue not in QUEUES:
+        raise ValueError(f"task {name}: queue {queue!r} is not one of {', '.join(QUEUES)}")
     return app.task(
         name=name,
         bind=True,
@@ -24,6 +39,7 @@ def task(name: str, *, soft_time_limit: int = 60, time_limit: int = 90, max_retr
         retry_backoff_max=300,
         retry_jitter=True,
         ignore_result=True,
+        queue_group=queue,
         **options,
     )
 

@@ -52,8 +52,8 @@ UNDONE = "Cancelled: the decision was undone inside its undo window, before anyt
 NO_ENDPOINT = "No active enforcement endpoint is configured (admin → Enforcement endpoints)."
 NO_CALLBACK = "The vendor has no callback URL and secret any more (admin → Vendors)."
 
-# A claim outlives the HTTP call it covers by this much (loading and recording the row, a slow database).
-CLAIM_MARGIN_SECONDS = 30
+# A claim outlives the HTTP call it covers by OUTBOX_CLAIM_MARGIN_SECONDS (loading and recording the row, a
+# slow database): after a worker died mid-call, the sweeper may take the row once the claim has run out.
 LONGEST_CALL_SECONDS = 60.0  # `outbound.request` ends every exchange by then, whatever timeout it is given
 # A countdown task may run a little before the `next_attempt_at` another machine's clock wrote.
 CLOCK_SKEW_SECONDS = 2
@@ -300,7 +300,9 @@ def deliver(*, kind: Kind, message_id: int, eager: bool = False) -> DeliveryOutc
     if isinstance(destination, str):
         refusal, destination = destination, None
     timeout = min(destination.timeout, LONGEST_CALL_SECONDS) if destination else 0.0
-    claimed_until = claim(kind, message, lease_seconds=timeout + CLAIM_MARGIN_SECONDS, now=timezone.now())
+    claimed_until = claim(
+        kind, message, lease_seconds=timeout + settings.OUTBOX_CLAIM_MARGIN_SECONDS, now=timezone.now()
+    )
     if claimed_until is None:
         return DeliveryOutcome(PENDING, claimed=False)
 

@@ -1,29 +1,19 @@
-"""End to end with a real Celery worker process on a Redis broker and PostgreSQL (not eager).
+"""End to end with a real Celery worker process on a Redis broker, then on RabbitMQ, and PostgreSQL (not eager).
 
 A report posted to the API is committed, its enrichment is enqueued on commit, and a separate worker process
 scores it with the built-in model, calls a vendor on loopback (retrying through its failures) and routes it.
-Needs PostgreSQL and TEST_REDIS_URL (CI sets both); elsewhere the module is skipped.
+Needs PostgreSQL and TEST_REDIS_URL (CI sets both, and TEST_RABBITMQ_URL); elsewhere the module is skipped.
 """
 
-import os
-import subprocess
-import sys
-import threading
-import time
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import pytest
-import redis
 from django.db import connection
 
 from cases.models import Case, Scorer, Signal
-from moderation.celery import app
 from queues.models import ScoreCondition
 from tests import factories
+from tests.celery_worker import BROKERS, REDIS_URL, broker_url, run_worker, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+__all__ = ["REDIS_URL", "_broker_url", "run_worker", "wait_for"]  # other real-worker modules import these
 
 pytestmark = [
     pytest.mark.worker,
@@ -36,107 +26,17 @@ pytestmark = [
 
 
 def _broker_url() -> str:
-    """One Redis database per xdist process, so parallel test processes never share a queue."""
-    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    parts = urlsplit(REDIS_URL)
-    return parts._replace(path=f"/{10 + index % 6}").geturl()
+    return broker_url("redis")
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def run_worker(django_db_blocker, **settings_env: str):
-    """Start a real Celery worker on this test database and a Redis broker; point this process's task sends
-    at it; yield its output lines; stop it. `settings_env` adds the worker's own settings (env vars)."""
-    broker = _broker_url()
-    redis.Redis.from_url(broker).flushdb()
-    with django_db_blocker.unblock():
-        database_url = _database_url()
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        CELERY_BROKER_URL=broker,
-        OUTBOUND_ALLOW_PRIVATE_NETWORKS="1",
-        CONFIG_CACHE_SECONDS="0",  # each test brings its own rules and queues
-        SECRET_KEY="test-worker",
-        PYTHONPATH=str(ROOT),
-        **settings_env,
-    )
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "moderation",
-            "worker",
-            "--pool=prefork",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel=INFO",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read_output():
-        for line in process.stdout:
-            lines.append(line)
-            if " ready." in line:
-                ready.set()
-
-    threading.Thread(target=read_output, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("celery worker did not start:\n" + "".join(lines[-50:]))
-
-    # This test process now sends tasks to the broker instead of running them in-process.
-    previous = (app.conf.task_always_eager, app.conf.broker_url)
-    app.conf.task_always_eager = False
-    app.conf.broker_url = broker
-    _forget_broker_connections()
-    yield lines
-    app.conf.task_always_eager, app.conf.broker_url = previous
-    _forget_broker_connections()
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-@pytest.fixture(scope="module")
-def worker(django_db_setup, django_db_blocker):
+@pytest.fixture(scope="module", params=BROKERS)
+def worker(request, django_db_setup, django_db_blocker):
     yield from run_worker(
-        django_db_blocker, ENRICHMENT_RETRY_BASE_SECONDS="0.2", ENRICHMENT_DEADLINE_SECONDS="3"
+        django_db_blocker,
+        broker=request.param,
+        ENRICHMENT_RETRY_BASE_SECONDS="0.2",
+        ENRICHMENT_DEADLINE_SECONDS="3",
     )
-
-
-def _forget_broker_connections() -> None:
-    # Celery caches its connection and producer pools on first use; earlier tests in this process may have
-    # created them for another broker URL. This is the reset Celery itself does after a fork.
-    app._after_fork()
-
-
-def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.1, output=None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    tail = "".join((output or [])[-40:])
-    pytest.fail(f"condition not met within {timeout}s; worker output:\n{tail}")
 
 
 @pytest.fixture

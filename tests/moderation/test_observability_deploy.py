@@ -100,13 +100,19 @@ def test_compose_runs_prometheus_and_grafana_only_in_the_observability_profile()
     mounts = " ".join(services["prometheus"]["volumes"])
     assert "deploy/prometheus.yml" in mounts and "deploy/prometheus-alerts.yml" in mounts
     assert any("grafana-dashboard.json" in volume for volume in services["grafana"]["volumes"])
-    # Web and worker write their metrics files into their own directories of one shared volume.
-    web, worker = services["web"]["environment"], services["worker"]["environment"]
-    assert web["PROMETHEUS_MULTIPROC_DIR"] != worker["PROMETHEUS_MULTIPROC_DIR"]
-    assert set(web["METRICS_MULTIPROC_DIRS"].split(",")) == {
+    # Web and each worker container write their metrics files into their own directories of one shared
+    # volume (the worker's named by its container's host name); /metrics reads them all.
+    web = services["web"]["environment"]
+    workers = [service for name, service in services.items() if name.startswith("worker-")]
+    assert workers
+    for worker in workers:
+        assert (
+            "PROMETHEUS_MULTIPROC_DIR=/var/lib/moderation-metrics/workers/$$HOSTNAME" in worker["command"][-1]
+        )
+    assert web["METRICS_MULTIPROC_DIRS"].split(",") == [
         web["PROMETHEUS_MULTIPROC_DIR"],
-        worker["PROMETHEUS_MULTIPROC_DIR"],
-    }
+        "/var/lib/moderation-metrics/workers/*",
+    ]
 
 
 def test_nginx_never_proxies_metrics_to_the_outside():

@@ -55,6 +55,9 @@ def deploy_check(tmp_path, **extra_env) -> subprocess.CompletedProcess:
         "DJANGO_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.sqlite3'}",
+        # Production shares its cache and sends tasks to a broker (moderation.W002, W003); never contacted here.
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
         "DJANGO_SETTINGS_MODULE": "moderation.settings",
     }
     env.pop("DJANGO_DEBUG", None)
