@@ -63,8 +63,8 @@ def free_port() -> int:
 class Gunicorn:
     """The production web server (moderation/serving.py: uvicorn workers, ASGI), as `make serve` runs it."""
 
-    def __init__(self, env: dict, workers: int = 2):
-        self.port = free_port()
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None):
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [
                 PYTHON,

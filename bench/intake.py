@@ -1,9 +1,9 @@
 """Intake benchmark (PostgreSQL): raw executemany vs single-report POST vs batch POST through gunicorn.
 
-    python bench/intake.py [--reports 6000] [--batches 100] [--clients 4]
+    python bench/intake.py [--reports 6000] [--batches 120] [--clients 16] [--database moderation_bench]
 
-Uses a fresh database `moderation_bench` on the server of $BENCH_DATABASE_URL / $DATABASE_URL (default:
-local PostgreSQL as postgres). Celery goes to a Redis broker (db 14, flushed) so intake pays the real enqueue
+Uses a fresh database (`--database`, default `moderation_bench`) on the server of $BENCH_DATABASE_URL / $DATABASE_URL (default:
+local PostgreSQL as postgres). Celery goes to a Redis broker ($BENCH_REDIS_URL, default db 14, flushed) so intake pays the real enqueue
 cost while no worker competes for the 2 cores. Prints rates and each as a ratio of the raw insert rate.
 """
 
@@ -71,11 +71,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reports", type=int, default=6000, help="single-report POSTs")
     parser.add_argument("--batches", type=int, default=120, help="batch POSTs of 100")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database", default="moderation_bench", help="dropped and created afresh")
+    parser.add_argument("--port", type=int, default=0, help="gunicorn's port (0: any free one)")
     args = parser.parse_args()
 
-    database_url = fresh_database("moderation_bench")
+    database_url = fresh_database(args.database)
     env = django_env(database_url, CELERY_BROKER_URL=BROKER)
     redis.Redis.from_url(BROKER).flushdb()
     manage(env, "migrate", "--no-input", "-v0")
@@ -83,7 +85,7 @@ def main() -> None:
     token = manage(env, "create_vendor", "Bench vendor", "--reliability", "0.7").strip().splitlines()[-1]
 
     raw = raw_insert_rate(database_url, rows=20000)
-    server = Gunicorn(env, workers=args.workers)
+    server = Gunicorn(env, workers=args.workers, port=args.port or None)
     try:
         warm = [dumps(report(n, "warm")) for n in range(200)]
         post_concurrently(server.port, token, "/api/v1/reports", warm, args.clients)
