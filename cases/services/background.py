@@ -51,7 +51,7 @@ def enqueue_grouping() -> None:
     sweep (every minute) covers a lost message or an outage of the broker."""
     eager = settings.CELERY_TASK_ALWAYS_EAGER  # no broker (development, tests): nothing runs it later
     delay = settings.INTAKE_GROUP_DELAY_SECONDS
-    if not eager and not cache.add(GROUPING_SCHEDULED_KEY, 1, timeout=delay):
+    if not eager and not _first_in_window(delay):
         return
     try:
         if eager:
@@ -60,3 +60,11 @@ def enqueue_grouping() -> None:
             enqueue(GROUP_ACCEPTED_REPORTS, countdown=delay + 0.2)
     except Exception:
         logger.exception("could not enqueue %s; beat's sweep will group the reports", GROUP_ACCEPTED_REPORTS)
+
+
+def _first_in_window(delay: float) -> bool:
+    try:
+        return cache.add(GROUPING_SCHEDULED_KEY, 1, timeout=delay)
+    except Exception:  # the cache is down: a message too many beats a report left waiting a minute
+        logger.warning("cache unavailable; scheduling the grouper regardless", exc_info=True)
+        return True

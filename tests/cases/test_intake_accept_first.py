@@ -185,3 +185,34 @@ def test_grouping_is_a_fixed_number_of_statements_whatever_the_count(vendor, pol
         return len(queries)
 
     assert statements(5, 0) == statements(60, 100)
+
+
+def test_with_a_broker_the_grouper_is_sent_once_a_window_and_after_it(
+    api, report_body, monkeypatch, settings
+):
+    """However many reports arrive, one message per INTAKE_GROUP_DELAY_SECONDS, due just after the window
+    closes (so every report stored inside the window is committed before that grouper looks)."""
+    from django.core.cache import cache
+
+    from cases.models import AcceptedReport
+    from cases.services.background import GROUPING_SCHEDULED_KEY
+    from tests.webhooks import hold_task
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.INTAKE_GROUP_DELAY_SECONDS = 1.0
+    cache.delete(GROUPING_SCHEDULED_KEY)
+    held = hold_task(monkeypatch, "cases.group_accepted_reports", AcceptedReport)
+
+    for n in range(4):
+        assert (
+            api.post("/api/v1/reports", report_body(external_id=f"w-{n}"), format="json", **ASYNC).status_code
+            == 202
+        )
+
+    assert [countdown for _, countdown in held.sent] == [1.2]
+    assert not Report.objects.exists()
+    held.run()  # the worker, once the countdown is over
+    assert Report.objects.count() == 4
+    cache.delete(GROUPING_SCHEDULED_KEY)  # the window closed
+    api.post("/api/v1/reports", report_body(external_id="w-late"), format="json", **ASYNC)
+    assert len(held.sent) == 2
