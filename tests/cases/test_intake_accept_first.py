@@ -194,6 +194,7 @@ def test_with_a_broker_the_grouper_is_sent_once_a_window_and_after_it(
     closes (so every report stored inside the window is committed before that grouper looks)."""
     from django.core.cache import cache
 
+    import cases.tasks  # noqa: F401  (registers the task, as a worker's start does)
     from cases.models import AcceptedReport
     from cases.services.background import GROUPING_SCHEDULED_KEY
     from tests.webhooks import hold_task
