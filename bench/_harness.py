@@ -63,8 +63,8 @@ def free_port() -> int:
 class Gunicorn:
     """The production web server (moderation/serving.py: uvicorn workers, ASGI), as `make serve` runs it."""
 
-    def __init__(self, env: dict, workers: int = 2):
-        self.port = free_port()
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None):
+        self.port = port or free_port()
         self.proc = subprocess.Popen(
             [
                 PYTHON,
@@ -103,10 +103,10 @@ class Gunicorn:
 
 
 def _post_many(args):
-    port, token, path, bodies = args
+    port, token, path, bodies, extra_headers = args
     latencies = []
     statuses: dict[int, int] = {}
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", **extra_headers}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for body in bodies:
         started = time.perf_counter()
@@ -128,12 +128,14 @@ def _post_many(args):
     return latencies, statuses
 
 
-def post_concurrently(port: int, token: str, path: str, bodies: list[bytes], clients: int):
+def post_concurrently(
+    port: int, token: str, path: str, bodies: list[bytes], clients: int, headers: dict | None = None
+):
     """POST every body with `clients` processes; returns (seconds, latencies, statuses)."""
     chunks = [bodies[i::clients] for i in range(clients)]
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         started = time.perf_counter()
-        results = pool.map(_post_many, [(port, token, path, chunk) for chunk in chunks])
+        results = pool.map(_post_many, [(port, token, path, chunk, headers or {}) for chunk in chunks])
         elapsed = time.perf_counter() - started
     latencies = sorted(lat for lats, _ in results for lat in lats)
     statuses: dict[int, int] = {}

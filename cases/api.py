@@ -1,7 +1,12 @@
 """Intake REST API (v1). Views parse, authorise, call one service or selector, render."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -9,6 +14,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases import selectors
+from cases.api_schema import (
+    AUTH_ERRORS,
+    COMMON_ERRORS,
+    CONFLICT_BODY,
+    ERROR_BODY,
+    PREFER_ASYNC,
+    REPORT_EXAMPLE,
+)
 from cases.models import Appeal
 from cases.serializers import (
     MAX_APPEAL_ID,
@@ -17,85 +30,29 @@ from cases.serializers import (
     BatchInputSerializer,
     BatchResultSerializer,
     CaseOutSerializer,
+    ReportAcceptedSerializer,
     ReportCreatedSerializer,
     ReportInputSerializer,
     ReportOutSerializer,
 )
 from cases.services.appeals import file_appeal
 from cases.services.intake import accept_reports
+from cases.services.intake_accept_first import accept_reports_first
 from cases.validation import parse_report
 from moderation.content import find_unstorable_text, printable
 from moderation.errors import Conflict
 
-ERROR_BODY = inline_serializer(
-    "Error",
-    {
-        "error": drf_serializers.CharField(
-            help_text="A stable code: `validation_error`, `not_authenticated`, `authentication_failed`, "
-            "`not_found`, `payload_too_large`, `unsupported_media_type`, `throttled`, `unavailable`, ..."
-        ),
-        "detail": drf_serializers.CharField(help_text="What went wrong, for the developer."),
-        # Only validation errors name fields; a 401 or 404 has nothing to point at.
-        "fields": drf_serializers.DictField(
-            child=drf_serializers.ListField(child=drf_serializers.CharField()),
-            required=False,
-            help_text="Validation errors only: each bad field's dotted path (`subject.kind`) and its messages.",
-        ),
-    },
-)
-CONFLICT_BODY = inline_serializer(
-    "ConflictError",
-    {
-        "error": drf_serializers.CharField(help_text="`conflict`."),
-        "detail": drf_serializers.CharField(),
-        "fields": drf_serializers.DictField(
-            child=drf_serializers.ListField(child=drf_serializers.CharField())
-        ),
-        "existing": inline_serializer(
-            "ConflictingObject",
-            {"id": drf_serializers.IntegerField()},
-            required=False,
-            help_text="The object already stored under this key, when there is one.",
-        ),
-    },
-)
 
-REPORT_EXAMPLE = {
-    "external_id": "vendor-report-8812",
-    "reason": "harassment",
-    "subject": {
-        "kind": "message",
-        "external_id": "msg-99120",
-        "author_id": "user-4411",
-        "text": "you are worthless, log off forever",
-        "media_urls": [],
-        "language": "en",
-        "url": "https://platform.example/messages/msg-99120",
-        "metadata": {"channel": "dm"},
-    },
-    "reporter": {"id": "user-1002"},
-    "comment": "keeps messaging me after I blocked them",
-    "occurred_at": "2026-11-20T09:30:00Z",
-    "scores": [{"label": "toxicity", "score": 0.91}],
-}
+def wants_async(request) -> bool:
+    """RFC 7240 `Prefer: respond-async` (among other preferences, any case)."""
+    header = request.META.get("HTTP_PREFER", "")
+    return any(token.split(";")[0].strip().lower() == "respond-async" for token in header.split(",") if token)
 
-# Any authenticated call can also be refused before the view runs: no or a bad token (401), over the vendor's
-# rate (429, with Retry-After), or the database briefly unreachable (503, with Retry-After; nothing written).
-AUTH_ERRORS = {
-    401: OpenApiResponse(ERROR_BODY, description="Missing, invalid or revoked token."),
-    429: OpenApiResponse(
-        ERROR_BODY, description="Over the vendor's rate limit; retry after `Retry-After` seconds."
-    ),
-    503: OpenApiResponse(
-        ERROR_BODY, description="Briefly unavailable, nothing was written; retry after `Retry-After` seconds."
-    ),
-}
-COMMON_ERRORS = {
-    400: OpenApiResponse(ERROR_BODY, description="Invalid input; `fields` names each bad field."),
-    413: OpenApiResponse(ERROR_BODY, description="Body over the configured size."),
-    415: OpenApiResponse(ERROR_BODY, description="Content-Type is not application/json."),
-    **AUTH_ERRORS,
-}
+
+def _accepted_response(body: dict, code: int) -> Response:
+    response = Response(body, status=code)
+    response["Preference-Applied"] = "respond-async"
+    return response
 
 
 class ReportCreateView(APIView):
@@ -105,11 +62,16 @@ class ReportCreateView(APIView):
         description=(
             "Creates a report and attaches it to its subject's open case (or opens one). Idempotent per "
             "`external_id`: a replay with the same body returns 200 with the same ids and status `duplicate`; "
-            "the same `external_id` with a different body returns 409."
+            "the same `external_id` with a different body returns 409. With `Prefer: respond-async` it "
+            "answers 202 with the report's id as soon as it is stored, and the case follows shortly."
         ),
         request=ReportInputSerializer,
+        parameters=[PREFER_ASYNC],
         responses={
             201: ReportCreatedSerializer,
+            202: OpenApiResponse(
+                ReportAcceptedSerializer, description="Accepted first (`Prefer: respond-async`)."
+            ),
             200: OpenApiResponse(ReportCreatedSerializer, description="Duplicate of an earlier report."),
             409: OpenApiResponse(CONFLICT_BODY, description="external_id reused with a different body."),
             **COMMON_ERRORS,
@@ -128,6 +90,8 @@ class ReportCreateView(APIView):
         item, errors = parse_report(request.data, selectors.active_policies_by_code())
         if errors:
             raise ValidationError(errors)
+        if wants_async(request):
+            return self._accept_first(request, item)
         (outcome,) = accept_reports(vendor=request.user, reports=[item])
         if outcome.status == "conflict":
             raise Conflict(outcome.detail, field="external_id", existing=outcome.report_id)
@@ -135,6 +99,17 @@ class ReportCreateView(APIView):
         return Response(
             body, status=status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK
         )
+
+    def _accept_first(self, request, item) -> Response:
+        (outcome,) = accept_reports_first(vendor=request.user, reports=[item])
+        if outcome.status == "conflict":
+            raise Conflict(outcome.detail, field="external_id", existing=outcome.report_id)
+        body = {"id": outcome.report_id, "case_id": outcome.case_id, "status": outcome.status}
+        if outcome.status == "duplicate":  # already on its case: what a plain replay answers
+            return _accepted_response(body, status.HTTP_200_OK)
+        response = _accepted_response(body, status.HTTP_202_ACCEPTED)
+        response["Location"] = f"/api/v1/reports/{outcome.report_id}"
+        return response
 
 
 class ReportBatchView(APIView):
@@ -147,10 +122,18 @@ class ReportBatchView(APIView):
         description=(
             "Each item is validated and stored on its own terms: results come back in request order, one per "
             "item, as `created`, `duplicate` or `error` (with `fields`). One bad item never loses the good "
-            "ones. Answers 200 when every item was accepted, 207 when any item is an error."
+            "ones. Answers 200 when every item was accepted, 207 when any item is an error. With "
+            "`Prefer: respond-async` the items are stored and answered at once (`accepted`, with their ids, "
+            "202) and join their cases shortly."
         ),
         request=BatchInputSerializer,
-        responses={200: BatchResultSerializer, 207: BatchResultSerializer, **COMMON_ERRORS},
+        parameters=[PREFER_ASYNC],
+        responses={
+            200: BatchResultSerializer,
+            202: BatchResultSerializer,
+            207: BatchResultSerializer,
+            **COMMON_ERRORS,
+        },
         examples=[
             OpenApiExample("Two reports", value={"reports": [REPORT_EXAMPLE]}, request_only=True),
             OpenApiExample(
@@ -204,8 +187,9 @@ class ReportBatchView(APIView):
                 valid_items.append(item)
                 valid_indexes.append(index)
 
+        accept = accept_reports_first if wants_async(request) else accept_reports
         for index, outcome in zip(
-            valid_indexes, accept_reports(vendor=request.user, reports=valid_items), strict=True
+            valid_indexes, accept(vendor=request.user, reports=valid_items), strict=True
         ):
             result = {"index": index, "external_id": outcome.external_id}
             if outcome.status == "conflict":
@@ -219,11 +203,19 @@ class ReportBatchView(APIView):
                 result |= {"status": outcome.status, "id": outcome.report_id, "case_id": outcome.case_id}
             results[index] = result
 
-        summary = {"created": 0, "duplicate": 0, "error": 0}
+        summary = {"created": 0, "duplicate": 0, "error": 0} | (
+            {"accepted": 0} if accept is not accept_reports else {}
+        )
         for result in results:
             summary[result["status"]] += 1
         code = status.HTTP_207_MULTI_STATUS if summary["error"] else status.HTTP_200_OK
-        return Response({"results": results, "summary": summary}, status=code)
+        if accept is accept_reports:
+            return Response({"results": results, "summary": summary}, status=code)
+        # Accept-first: 202 when every item was accepted or already a report; 207 as ever when any failed.
+        return _accepted_response(
+            {"results": results, "summary": summary},
+            code if summary["error"] else status.HTTP_202_ACCEPTED,
+        )
 
 
 class ReportDetailView(APIView):
@@ -235,15 +227,38 @@ class ReportDetailView(APIView):
     )
     def get(self, request, report_id: int):
         report = selectors.vendor_report(vendor=request.user, report_id=report_id)
+        accepted = None
         if report is None:
-            raise NotFound("No such report.")
+            accepted = selectors.vendor_accepted_report(vendor=request.user, report_id=report_id)
+            if accepted is None:
+                raise NotFound("No such report.")
+            if accepted.report_id is not None and accepted.outcome != "conflict":
+                # Grouped as a duplicate of a report sent plainly meanwhile under the same key: that one.
+                report = selectors.vendor_report(vendor=request.user, report_id=accepted.report_id)
+        if report is None:
+            return self._accepted(accepted)
         body = {
+            "status": "grouped",
             "id": report.pk,
             "external_id": report.external_id,
             "reason": report.reason,
             "received_at": report.received_at,
             "subject": {"kind": report.subject.kind, "external_id": report.subject.external_id},
             "case": selectors.case_outcome_for_vendor(vendor=request.user, case=report.case),
+        }
+        return Response(ReportOutSerializer(body).data)
+
+    def _accepted(self, accepted) -> Response:
+        """Accepted first and not on its case yet (or refused when grouped: its key was taken meanwhile)."""
+        payload = accepted.payload
+        body = {
+            "status": "conflict" if accepted.outcome == "conflict" else "accepted",
+            "id": accepted.pk,
+            "external_id": accepted.external_id,
+            "reason": payload["reason"],
+            "received_at": accepted.accepted_at,
+            "subject": {"kind": payload["subject"]["kind"], "external_id": payload["subject"]["external_id"]},
+            "case": None,
         }
         return Response(ReportOutSerializer(body).data)
 

@@ -12,6 +12,7 @@ from cases.content_display import url_host
 from cases.counters import VelocityReading, velocity_panel
 from cases.evidence import case_evidence
 from cases.models import (
+    AcceptedReport,
     Appeal,
     Bank,
     Case,
@@ -474,3 +475,8 @@ def _reporter_records(reports: list[Report]) -> dict:
 
 def bank_named(name: str) -> Bank | None:
     return Bank.objects.filter(name=name).first()
+
+
+def vendor_accepted_report(*, vendor: Vendor, report_id: int) -> AcceptedReport | None:
+    """A report this vendor sent accept-first, grouped or not (`report_id` says which report it became)."""
+    return AcceptedReport.objects.filter(pk=report_id, vendor=vendor).first()

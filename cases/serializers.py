@@ -193,10 +193,16 @@ class ReportCreatedSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "duplicate"])
 
 
+class ReportAcceptedSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The report's id, the same once it is on its case.")
+    case_id = serializers.IntegerField(allow_null=True, help_text="null until grouped.")
+    status = serializers.ChoiceField(choices=["accepted"])
+
+
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     external_id = serializers.CharField(allow_null=True)
-    status = serializers.ChoiceField(choices=["created", "duplicate", "error"])
+    status = serializers.ChoiceField(choices=["created", "duplicate", "accepted", "error"])
     id = serializers.IntegerField(required=False)
     case_id = serializers.IntegerField(required=False)
     error = serializers.CharField(required=False)
@@ -226,14 +232,20 @@ class CaseOutSerializer(serializers.Serializer):
     opened_at = serializers.DateTimeField()
     report_count = serializers.IntegerField(help_text="Reports this vendor sent on the case.")
     decision = DecisionOutSerializer(
-        allow_null=True, help_text="Once decided; only for a vendor whose reports brought content to the case."
+        allow_null=True,
+        help_text="Once decided; only for a vendor whose reports brought content to the case.",
     )
 
 
 class ReportOutSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["grouped", "accepted", "conflict"],
+        help_text="`grouped`: on its case. `accepted`: accepted first, joining its case shortly. `conflict`: "
+        "accepted first, but its external_id was used meanwhile for a different body; not stored.",
+    )
     id = serializers.IntegerField()
     external_id = serializers.CharField()
     reason = serializers.CharField()
     received_at = serializers.DateTimeField()
     subject = serializers.DictField()
-    case = CaseOutSerializer()
+    case = CaseOutSerializer(allow_null=True)

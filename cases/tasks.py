@@ -11,7 +11,7 @@ from cases.detection import campaign_batch, campaigns, media
 from cases.detection.bank_hits import match_media_banks
 from cases.detection.enrichment import EnrichmentOutcome, enrich_case
 from cases.models import Case
-from cases.services import outbox
+from cases.services import intake_accept_first, outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
 from cases.services.oversight_rollup import refresh_oversight_hours
@@ -50,6 +50,15 @@ def enrich_and_route(case_id: int, *, attempt: int = 0, eager: bool = False, gro
             return
         countdown = backoff_seconds(attempt + 1, base=settings.ENRICHMENT_RETRY_BASE_SECONDS)
         enrich_case_again.apply_async((case_id, attempt + 1), countdown=countdown)
+
+
+@task("cases.group_accepted_reports", queue="intake", soft_time_limit=120, time_limit=150)
+def group_accepted_reports(self) -> None:
+    """Reports accepted first become reports on their cases, 500 at a time, until none is waiting (bounded:
+    what arrives meanwhile schedules its own run)."""
+    for _ in range(20):
+        if intake_accept_first.group_accepted_reports() < intake_accept_first.GROUP_LIMIT:
+            return
 
 
 @task("cases.enrich_cases", queue="intake", soft_time_limit=120, time_limit=150)

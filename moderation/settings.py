@@ -342,6 +342,8 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
     "submit-statements": {"task": "cases.submit_statements", "schedule": 60.0},
     "purge-expired-content": {"task": "cases.purge_expired_content", "schedule": 600.0},
+    # Reports accepted first (`Prefer: respond-async`) are grouped on demand; this catches a lost message.
+    "group-accepted-reports": {"task": "cases.group_accepted_reports", "schedule": 60.0},
 }
 
 # --- Operators: metrics, readiness, logs ---------------------------------------------------------------------
@@ -363,6 +365,9 @@ CELERY_BEAT_SCHEDULE["record-worker-heartbeat"] = {
     "schedule": READY_WORKER_HEARTBEAT_SECONDS / 4,
     "options": {"expires": READY_WORKER_HEARTBEAT_SECONDS / 4},  # a stale beat is no proof of life
 }
+
+# Accept-first intake: a report accepted with `Prefer: respond-async` is on its case within about this long.
+INTAKE_GROUP_DELAY_SECONDS = env_float("INTAKE_GROUP_DELAY_SECONDS", 1.0)
 
 # --- Enrichment and routing ---------------------------------------------------------------------------------
 # How long a case waits for its scorers and context providers before it is routed on what is known.

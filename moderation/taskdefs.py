@@ -2,6 +2,7 @@
 and the queue it runs on (`moderation.task_queues`)."""
 
 import random
+import threading
 
 from django.db import InterfaceError, OperationalError
 
@@ -50,13 +51,20 @@ def backoff_seconds(attempt: int, *, base: float, cap: float = 600.0) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
 def enqueue(name: str, *args, **options):
     """Send the task registered as `name` (`delay`, or `apply_async` with `options`): how services ask for
     background work without importing the task modules, which import them (models <- selectors <- services
     <- tasks). Tasks register under their names at app load (`app.autodiscover_tasks`); eager mode applies as
     for `delay`. Raises what the broker raises: callers decide whether an outage may fail them."""
     if name not in app.tasks:
-        # A web process has not imported the task modules yet: the same import a worker does at start.
-        app.loader.import_default_modules()
+        # A web process has not imported the task modules yet: the same import a worker does at start. Under
+        # ASGI the first requests arrive at once, in threads: Celery imports the modules once, so a second
+        # thread would look before the first had finished (NotRegistered, enrichment lost). One at a time.
+        with _IMPORT_LOCK:
+            if name not in app.tasks:
+                app.loader.import_default_modules()
     task_ = app.tasks[name]
     return task_.apply_async(args, **options) if options else task_.delay(*args)

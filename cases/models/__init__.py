@@ -4,6 +4,7 @@ A package of modules by concept; every model is importable from `cases.models` a
 migrations).
 """
 
+from cases.models.accepted_report import AcceptedReport
 from cases.models.bank import Bank, BankChange, BankEntry
 from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, TextFingerprint, TextSignature
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
@@ -21,6 +22,7 @@ __all__ = [
     "CLAIMABLE_STATUSES",
     "TAG_SLUG_VALIDATOR",
     "URL_PLACEHOLDERS",
+    "AcceptedReport",
     "Appeal",
     "Bank",
     "BankChange",

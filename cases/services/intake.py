@@ -12,101 +12,32 @@ Concurrency rules (PostgreSQL, READ COMMITTED):
   are found by the unique `(vendor, external_id)` key, so a retry never creates a second report.
 """
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
-from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from cases.counters import NewSubjectEvent, ReportEvent, record_reports
-from cases.models import Case, Report, Signal, Subject, SubjectVersion
+from cases.models import Report, Signal, Subject
 from cases.services.background import enqueue_case_enrichment, enqueue_media_fetch
+from cases.services.intake_cases import cases_for
+from cases.services.intake_inputs import (  # re-exported: callers build inputs from here
+    IntakeOutcome,
+    ReportInput,
+    SubjectInput,
+    canonical_hash,
+)
+from cases.services.intake_subjects import lock_or_create_subjects, record_subject_versions
 from cases.services.restriction import restrict_subjects, withdraw_from_open_queues
 from moderation.audit import Actor, Verb, audit_event, record_events
 from moderation.metrics import count_reports_on_commit
-from moderation.models import Policy, Vendor
+from moderation.models import Vendor
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
-CONTENT_FIELDS = ("author_id", "text", "media_urls", "language", "url", "metadata")
-
-
-@dataclass(frozen=True)
-class SubjectInput:
-    kind: str
-    external_id: str
-    author_id: str = ""
-    text: str = ""
-    media_urls: tuple[str, ...] = ()
-    language: str = ""
-    url: str = ""
-    metadata: dict = field(default_factory=dict)
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.kind, self.external_id)
-
-    @property
-    def has_content(self) -> bool:
-        return bool(self.author_id or self.text or self.media_urls or self.url or self.metadata)
-
-    def content(self) -> dict[str, Any]:
-        return {
-            "author_id": self.author_id,
-            "text": self.text,
-            "media_urls": list(self.media_urls),
-            "language": self.language,
-            "url": self.url,
-            "metadata": self.metadata,
-        }
-
-    @cached_property
-    def content_hash(self) -> str:
-        return canonical_hash(self.content())
-
-
-@dataclass(frozen=True)
-class ReportInput:
-    """A validated report, as the API hands it to the service."""
-
-    external_id: str
-    policy: Policy
-    subject: SubjectInput
-    payload: dict  # the canonical, JSON-safe form of the validated item (stored as evidence)
-    reporter_id: str = ""
-    comment: str = ""
-    occurred_at: datetime | None = None
-    scores: tuple[tuple[str, float], ...] = ()
-
-    @cached_property
-    def payload_hash(self) -> str:
-        return canonical_hash(self.payload)
-
-    @property
-    def reporter_key(self) -> str:
-        # Reporter ids are scoped to the vendor that sent them; no reporter id counts as the vendor itself.
-        return self.reporter_id
-
-
-@dataclass
-class IntakeOutcome:
-    external_id: str
-    status: str  # "created" | "duplicate" | "conflict"
-    report_id: int | None = None
-    case_id: int | None = None
-    detail: str = ""
-
-
-def canonical_hash(value: Any) -> str:
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+__all__ = ["IntakeOutcome", "ReportInput", "SubjectInput", "accept_reports", "canonical_hash"]
 
 
 def accept_reports(*, vendor: Vendor, reports: list[ReportInput]) -> list[IntakeOutcome]:
@@ -205,8 +136,8 @@ def _replay_outcome(item: ReportInput, stored_hash: str, report_id: int, case_id
 
 
 def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datetime) -> list[Report]:
-    subjects = _lock_or_create_subjects(items, vendor=vendor, now=now)
-    seen = _record_subject_versions(items, subjects, vendor=vendor, now=now)
+    subjects = lock_or_create_subjects(items, vendor=vendor, now=now)
+    seen = record_subject_versions(items, subjects, vendor=vendor, now=now)
     versions = [version for version, _, _ in seen]
     restrict_subjects(
         {
@@ -215,11 +146,12 @@ def _store_fresh_reports(*, vendor: Vendor, items: list[ReportInput], now: datet
             if item.policy.is_restricted and not subjects[item.subject.key].is_restricted
         }
     )
-    cases, opened = _cases_for(items, subjects, versions, now=now)
+    cases, opened = cases_for(items, subjects, versions, now=now)
 
     reports = Report.objects.bulk_create(
         [
             Report(
+                pk=item.report_id,  # None but for reports accepted first: the id their 202 promised
                 vendor=vendor,
                 external_id=item.external_id,
                 subject=subjects[item.subject.key],
@@ -328,292 +260,6 @@ def _count_velocity(
         if getattr(subject, "_is_new", False)
     ]
     transaction.on_commit(lambda: record_reports(events, created), robust=True)
-
-
-def _lock_or_create_subjects(
-    items: list[ReportInput], *, vendor: Vendor, now: datetime
-) -> dict[tuple[str, str], Subject]:
-    """Every subject the items name, locked for this transaction; missing ones inserted in key order.
-
-    A subject inserted here starts at content version 1 with the first item's content, and is marked
-    `_is_new`: no case can reference it yet, which saves the case look-ups.
-    """
-    first_seen: dict[tuple[str, str], SubjectInput] = {}
-    for item in items:
-        first_seen.setdefault(item.subject.key, item.subject)
-    # Both columns of the (kind, external_id) unique index, so the look-up is an index scan.
-    kinds = {key[0] for key in first_seen}
-    external_ids = {key[1] for key in first_seen}
-    subjects = {
-        (subject.kind, subject.external_id): subject
-        for subject in Subject.objects.select_for_update()
-        .filter(kind__in=kinds, external_id__in=external_ids)
-        .order_by("id")
-        if (subject.kind, subject.external_id) in first_seen
-    }
-    missing = sorted(key for key in first_seen if key not in subjects)
-    if missing:
-        created = Subject.objects.bulk_create(
-            [
-                Subject(
-                    kind=key[0],
-                    external_id=key[1],
-                    content_version=1,
-                    content_hash=first_seen[key].content_hash,
-                    content_vendor=vendor if first_seen[key].has_content else None,
-                    first_seen_at=now,
-                    last_seen_at=now,
-                    **first_seen[key].content(),
-                )
-                for key in missing
-            ]
-        )
-        for subject in created:
-            subject._is_new = True
-            subjects[(subject.kind, subject.external_id)] = subject
-    return subjects
-
-
-def _record_subject_versions(
-    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], *, vendor: Vendor, now: datetime
-) -> list[tuple[int, bool, bool]]:
-    """Per item: (the subject version it carried or saw, whether it brought content, whether that content is
-    new evidence for its case). Evidence is never overwritten, and no vendor changes what another shows:
-
-    - content equal to what the subject shows, or to a version already kept, refers to that version;
-    - other content becomes a new `SubjectVersion`, recorded with the vendor that sent it;
-    - only the subject's content vendor (the first to supply content) moves what the subject shows on (an
-      edit on its platform); another vendor's different text or author stays its own version, which the case
-      page shows beside the others as a conflict;
-    - a report that carries no content (only the subject's identity) saw the content as it stands, and brings
-      nothing: it does not make its vendor a party to the case (`Report.carried_content`).
-    """
-    first_by_key: dict[tuple[str, str], SubjectInput] = {}
-    for item in items:
-        first_by_key.setdefault(item.subject.key, item.subject)
-    new_versions: list[SubjectVersion] = []
-    for key, subject in subjects.items():
-        if getattr(subject, "_is_new", False):
-            first = first_by_key[key]
-            new_versions.append(_version_of(subject, first, vendor=vendor if first.has_content else None))
-    known = _known_versions(items, subjects)
-    next_version = _next_versions(items, subjects, known)
-    content_changed: dict[int, Subject] = {}
-    restored: dict[tuple[int, int], SubjectInput] = {}
-    seen: list[tuple[int, bool, bool]] = []
-    for item in items:
-        subject = subjects[item.subject.key]
-        if not item.subject.has_content:
-            # Naming a subject, even first, brings no evidence: the vendor is no party to the case.
-            seen.append((subject.content_version, False, False))
-            continue
-        content_hash = item.subject.content_hash
-        version = known.get((subject.pk, content_hash))
-        fresh = version is None
-        if fresh:
-            version = next_version[subject.pk]
-            next_version[subject.pk] += 1
-            known[(subject.pk, content_hash)] = version
-            new_versions.append(_version_of(subject, item.subject, vendor=vendor, version=version))
-        elif subject.content_purged_at is not None:
-            # Retention purged this content (the hash stays); a report carrying it again brings the same
-            # words back, else its case would show a purge marker for content its reporter just sent.
-            restored[(subject.pk, version)] = item.subject
-        owns = _may_set_content(subject, vendor)
-        if owns and (content_hash != subject.content_hash or subject.content_purged_at is not None):
-            subject.content_version = version
-            subject.content_hash = content_hash
-            subject.content_vendor_id = vendor.pk
-            subject.content_purged_at = None
-            for name, value in item.subject.content().items():
-                setattr(subject, name, value)
-            content_changed[subject.pk] = subject
-        elif owns and subject.content_vendor_id is None:
-            subject.content_vendor_id = vendor.pk
-            content_changed[subject.pk] = subject
-        seen.append((version, True, fresh or version != subject.content_version))
-    if new_versions:
-        SubjectVersion.objects.bulk_create(new_versions)
-    for (subject_id, version), data in restored.items():  # rare: a repeat of purged content
-        SubjectVersion.objects.filter(subject_id=subject_id, version=version, purged_at__isnull=False).update(
-            **data.content(), purged_at=None
-        )
-    if content_changed:
-        for subject in content_changed.values():
-            subject.last_seen_at = now
-        Subject.objects.bulk_update(
-            list(content_changed.values()),
-            [
-                *CONTENT_FIELDS,
-                "content_hash",
-                "content_version",
-                "content_vendor",
-                "content_purged_at",
-                "last_seen_at",
-            ],
-        )
-    seen_only = [
-        subject.pk
-        for subject in subjects.values()
-        if not getattr(subject, "_is_new", False) and subject.pk not in content_changed
-    ]
-    if seen_only:
-        Subject.objects.filter(pk__in=seen_only).update(last_seen_at=now)
-    return seen
-
-
-def _may_set_content(subject: Subject, vendor: Vendor) -> bool:
-    """Whose content a subject shows: its content vendor's (the first to supply some), until the platform's
-    own feed (`Vendor.is_content_authority`) sends its version; then only the platform moves it on."""
-    if subject.content_vendor_id in (None, vendor.pk):
-        return True
-    return vendor.is_content_authority
-
-
-def _known_versions(
-    items: list[ReportInput], subjects: dict[tuple[str, str], Subject]
-) -> dict[tuple[int, str], int]:
-    """(subject id, content hash) → version already kept: what the subjects show, and, in one query, any
-    earlier version the items' content repeats."""
-    known = {(subject.pk, subject.content_hash): subject.content_version for subject in subjects.values()}
-    wanted = {
-        item.subject.content_hash
-        for item in items
-        if item.subject.has_content
-        and not getattr(subjects[item.subject.key], "_is_new", False)
-        and (subjects[item.subject.key].pk, item.subject.content_hash) not in known
-    }
-    if wanted:
-        old_ids = [s.pk for s in subjects.values() if not getattr(s, "_is_new", False)]
-        for subject_id, content_hash, version in SubjectVersion.objects.filter(
-            subject_id__in=old_ids, content_hash__in=wanted
-        ).values_list("subject_id", "content_hash", "version"):
-            known.setdefault((subject_id, content_hash), version)
-    return known
-
-
-def _next_versions(
-    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], known: dict[tuple[int, str], int]
-) -> dict[int, int]:
-    """The next free version number of each subject that may get a new version (one query for all)."""
-    nexts = {subject.pk: subject.content_version + 1 for subject in subjects.values()}
-    needing = {
-        subjects[item.subject.key].pk
-        for item in items
-        if item.subject.has_content
-        and (subjects[item.subject.key].pk, item.subject.content_hash) not in known
-        and not getattr(subjects[item.subject.key], "_is_new", False)
-    }
-    if needing:
-        for row in (
-            SubjectVersion.objects.filter(subject_id__in=needing)
-            .values("subject_id")
-            .annotate(top=Max("version"))
-            .order_by()
-        ):
-            nexts[row["subject_id"]] = max(nexts[row["subject_id"]], row["top"] + 1)
-    return nexts
-
-
-def _version_of(
-    subject: Subject, data: SubjectInput, *, vendor: Vendor, version: int | None = None
-) -> SubjectVersion:
-    return SubjectVersion(
-        subject=subject,
-        version=version or subject.content_version,
-        content_hash=data.content_hash if version else subject.content_hash,
-        vendor=vendor,
-        **data.content(),
-    )
-
-
-def _cases_for(
-    items: list[ReportInput], subjects: dict[tuple[str, str], Subject], versions: list[int], *, now: datetime
-) -> tuple[list[Case], list[Case]]:
-    """The case each item joins: the subject's open case, a resolved one it only repeats, or a new one."""
-    known_ids = {subject.pk for subject in subjects.values() if not getattr(subject, "_is_new", False)}
-    open_cases: dict[int, Case] = {}
-    last_resolved: dict[int, Case] = {}
-    if known_ids:
-        # Locked (after the subjects: same order everywhere), so the router cannot resolve a case while a
-        # report is being added to it; a case resolved while we waited no longer matches and is not returned.
-        open_cases = {
-            case.subject_id: case
-            for case in Case.objects.select_for_update()
-            .filter(subject_id__in=known_ids, kind=Case.Kind.REPORT)
-            .exclude(status=Case.Status.RESOLVED)
-            .order_by("id")
-        }
-        without_open = known_ids - open_cases.keys()
-        last_resolved = _last_resolved_cases(without_open) if without_open else {}
-
-    chosen: list[Case] = []
-    to_open: dict[int, Case] = {}
-    for item, version in zip(items, versions, strict=True):
-        subject = subjects[item.subject.key]
-        case = open_cases.get(subject.pk) or to_open.get(subject.pk)
-        if case is None:
-            resolved = last_resolved.get(subject.pk)
-            if resolved is not None and _repeats_decided_report(item, version, resolved):
-                case = resolved
-            else:
-                case = to_open[subject.pk] = Case(
-                    subject=subject, policy=item.policy, opened_at=now, is_restricted=subject.is_restricted
-                )
-                case._reporters = set()
-        if case.pk is None:
-            # A case opened by this call gets its aggregates now, so it needs no UPDATE afterwards.
-            case.report_count += 1
-            case._reporters.add(item.reporter_key)
-            case.reporter_count = len(case._reporters)
-            case.last_reported_at = now
-            if item.policy.severity > case.policy.severity:
-                case.policy = item.policy
-        chosen.append(case)
-
-    opened: list[Case] = []
-    if to_open:
-        opened = Case.objects.bulk_create(list(to_open.values()))
-    return chosen, opened
-
-
-def _last_resolved_cases(subject_ids: set[int]) -> dict[int, Case]:
-    latest: dict[int, Case] = {}
-    for case in (
-        Case.objects.filter(subject_id__in=subject_ids, status=Case.Status.RESOLVED, kind=Case.Kind.REPORT)
-        .order_by("subject_id", "-resolved_at", "-id")
-        .only("id", "subject_id", "resolved_at", "status")
-    ):
-        latest.setdefault(case.subject_id, case)
-    if latest:
-        facts = (
-            Report.objects.filter(case__in=latest.values())
-            .order_by()
-            .values_list("case_id", "policy_id", "subject_version")
-            .distinct()
-        )
-        by_case: dict[int, tuple[set[int], int]] = {}
-        for case_id, policy_id, version in facts:
-            policies, max_version = by_case.get(case_id, (set(), 0))
-            policies.add(policy_id)
-            by_case[case_id] = (policies, max(max_version, version))
-        for case in latest.values():
-            case._decided_policies, case._decided_version = by_case.get(case.pk, (set(), 0))
-    return latest
-
-
-def _repeats_decided_report(item: ReportInput, version: int, resolved: Case) -> bool:
-    """A late report adds nothing to a decided case: same reason, same content, seen before the decision.
-
-    Anything else (a new reason, new content, or abuse seen after the decision) deserves a new review.
-    """
-    return (
-        item.policy.pk in resolved._decided_policies
-        and version <= resolved._decided_version
-        and item.occurred_at is not None
-        and resolved.resolved_at is not None
-        and item.occurred_at <= resolved.resolved_at
-    )
 
 
 # One statement for every touched pre-existing case. Hand-written because the ORM version (three correlated

@@ -1,0 +1,81 @@
+"""Accept-first under concurrency: retries of one key store it once, two groupers never group a report twice
+(needs real row locks and a real sequence: PostgreSQL)."""
+
+import pytest
+from django.db import connection
+
+from cases.models import AcceptedReport, Case, Report
+from cases.services import intake_accept_first
+from cases.validation import parse_report
+from tests.cases.test_intake_concurrency import _run_concurrently
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locking semantics need PostgreSQL"),
+]
+
+
+def _report(n: int, policy, subject_id: str = "viral-1"):
+    """A report as the API hands it over (the grouper rebuilds it from its canonical payload)."""
+    raw = {
+        "external_id": f"c-{n}",
+        "reason": policy.code,
+        "subject": {"kind": "post", "external_id": subject_id, "text": f"text {n % 3}"},
+        "reporter": {"id": f"u-{n}"},
+    }
+    item, errors = parse_report(raw, {policy.code: policy})
+    assert not errors, errors
+    return item
+
+
+@pytest.fixture(autouse=True)
+def no_grouping(monkeypatch):
+    monkeypatch.setattr(intake_accept_first, "enqueue_grouping", lambda: None)
+
+
+def test_concurrent_retries_of_one_accepted_report_store_it_once(vendor, policies):
+    outcomes = []
+    item = _report(1, policies["spam"])
+    _run_concurrently(
+        [lambda: outcomes.extend(intake_accept_first.accept_reports_first(vendor=vendor, reports=[item]))]
+        * 10
+    )
+
+    assert AcceptedReport.objects.count() == 1
+    assert {o.status for o in outcomes} == {"accepted"}
+    assert {o.report_id for o in outcomes} == {AcceptedReport.objects.get().pk}
+
+
+def test_concurrent_groupers_make_each_report_exactly_once(vendor, policies):
+    items = [_report(n, policies["spam"], subject_id=f"s-{n % 7}") for n in range(120)]
+    intake_accept_first.accept_reports_first(vendor=vendor, reports=items)
+
+    _run_concurrently([lambda: intake_accept_first.group_accepted_reports(limit=40)] * 4)
+    intake_accept_first.group_accepted_reports()  # whatever a loser of the claim left
+
+    assert Report.objects.count() == 120
+    assert set(Report.objects.values_list("id", flat=True)) == set(
+        AcceptedReport.objects.values_list("id", flat=True)
+    )
+    assert Case.objects.count() == 7  # one open case per subject
+    assert not AcceptedReport.objects.filter(grouped_at__isnull=True).exists()
+    assert connection.vendor == "postgresql"
+
+
+def test_a_grouper_killed_after_its_reports_were_made_is_taken_over_without_duplicates(vendor, policies):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    items = [_report(n, policies["spam"], subject_id=f"k-{n}") for n in range(5)]
+    intake_accept_first.accept_reports_first(vendor=vendor, reports=items)
+    intake_accept_first.group_accepted_reports()
+    # As if the grouper died before recording: its claim lapsed, nothing marked grouped.
+    AcceptedReport.objects.update(
+        grouped_at=None, outcome="", claimed_at=timezone.now() - timedelta(minutes=10)
+    )
+
+    assert intake_accept_first.group_accepted_reports() == 5
+
+    assert Report.objects.count() == 5
+    assert set(AcceptedReport.objects.values_list("outcome", flat=True)) == {"created"}
