@@ -104,13 +104,13 @@ LOAD = [
     ),
     (
         "appeals",
-        # 1 % of the decisions, each with its own (resolved) appeal case: ids after every report case.
+        # 1 % of the decisions, each with its own (resolved) appeal case: ids right after the report cases.
         """
         WITH a AS (
             INSERT INTO cases_case (id, kind, status, priority, version, report_count, reporter_count, opened_at,
                                     updated_at, resolved_at, enrichment_state, policy_id, queue_id, subject_id,
                                     is_restricted)
-            SELECT 2 * %(total)s + d.id, 'appeal', 'resolved', 0, 1, 0, 0, d.created_at + interval '1 day',
+            SELECT %(total)s + 1 + d.id / 100, 'appeal', 'resolved', 0, 1, 0, 0, d.created_at + interval '1 day',
                    d.created_at + interval '2 days', d.created_at + interval '2 days', '{}', d.policy_id,
                    c.queue_id, c.subject_id, false
             FROM cases_decision d JOIN cases_case c ON c.id = d.case_id
@@ -119,9 +119,9 @@ LOAD = [
         )
         INSERT INTO cases_appeal (id, vendor_id, external_id, decision_id, appeal_case_id, appellant_id,
                                   statement, payload_hash, state, outcome_reason, created_at, resolved_at)
-        SELECT a.id - 2 * %(total)s, (%(vendors)s::bigint[])[1], 'ap-' || (a.id - 2 * %(total)s),
-               a.id - 2 * %(total)s, a.id, '', 'not me', 'x',
-               CASE WHEN a.id %% 300 = 3 THEN 'overturned' ELSE 'upheld' END, '',
+        SELECT a.id - %(total)s, (%(vendors)s::bigint[])[1], 'ap-' || (a.id - %(total)s),
+               (a.id - %(total)s - 1) * 100 + 3, a.id, '', 'not me', 'x',
+               CASE WHEN a.id %% 3 = 0 THEN 'overturned' ELSE 'upheld' END, '',
                now() - interval '1 day', now()
         FROM a
         """,

@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import HEAVY_EVERY, database_url, setup_django
 
-DB_NAME = "moderation_bench_scale"
+# BENCH_DB_NAME: another database, e.g. moderation_scale10m from bench/generate_scale.py.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_scale")
 
 
 def measure(client, paths: list[str]) -> tuple[list[float], int, int]:
