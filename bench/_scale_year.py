@@ -49,7 +49,7 @@ LOAD = [
                'reported message ' || g || ' you are worthless and everybody knows it, go away ' || md5(g::text),
                '[]', 'en', 'https://platform.example/m/' || g, '{}', md5(g::text), 1, %(now)s, %(now)s, false,
                false, ''
-        FROM generate_series(1, %(total)s) AS g
+        FROM generate_series(1, %(total)s::bigint) AS g
         """,
     ),
     (
@@ -65,7 +65,7 @@ LOAD = [
                CASE WHEN g %% 500 = 0 THEN 50 ELSE 1 + (g * 7) %% 4 END,
                o, o, o, o, '{}', (%(policies)s::bigint[])[1 + g %% 4],
                (%(queues)s::bigint[])[1 + g %% 20], g, random(), false
-        FROM generate_series(1, %(total)s) AS g,
+        FROM generate_series(1, %(total)s::bigint) AS g,
              LATERAL (SELECT CASE WHEN g <= %(resolved)s
                           THEN %(now)s - interval '365 days' + (g::float / %(resolved)s) * interval '364 days'
                           ELSE %(now)s - interval '30 days'
