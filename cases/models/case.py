@@ -119,6 +119,16 @@ class Case(models.Model):
                 name="case_queue_reported_idx",
                 condition=~Q(status="resolved"),
             ),
+            # The queue page's "most reports" sort over unresolved cases (a sort of a whole queue otherwise). Not
+            # resolved cases by priority have no index of their own: it would tie with the claim index above
+            # and claim-next's plan then picks it (tests/queues/test_query_plans.py).
+            models.Index(
+                "queue",
+                models.F("report_count").desc(),
+                "opened_at",
+                name="case_queue_reports_idx",
+                condition=~Q(status="resolved"),
+            ),
             # The sweeper's look-up of cases that never got routed.
             models.Index(fields=["opened_at"], name="case_unrouted_idx", condition=Q(routed_at__isnull=True)),
             models.Index(fields=["status", "sla_due_at"], name="case_status_sla_idx"),
