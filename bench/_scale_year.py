@@ -291,7 +291,7 @@ def seed_year(*, resolved: int = 3_000_000, open_cases: int = 1_000_000, authors
     for codename in ("view_case", "view_all_queues"):
         overseer.user_permissions.add(Permission.objects.get(codename=codename))
     User.objects.create_superuser("bench-root", "", "x")
-    for queue in queues:
+    for queue in Queue.objects.all():  # the seeded ones and any a migration made (Appeals)
         queue.members.set([*agents, lead])
     auto = RoutingRule.objects.create(
         name="bench automated",
