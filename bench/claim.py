@@ -31,11 +31,11 @@ def claimer(url: str, index: int, seconds: float, rate: float, ready, results) -
     from django.db import connection
 
     from cases.models import Case
-    from queues.models import Queue
+    from queues.selectors import visible_queues
     from queues.services import claim_next_case
 
     user = User.objects.get(username=f"agent{index:02d}")
-    queues = list(Queue.objects.all())
+    queues = list(visible_queues(user))  # the ones the agent may claim from (not the restricted ones)
     rng = random.Random(index)
     latencies: list[float] = []
     claimed: list[int] = []

@@ -55,13 +55,13 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     from cases.models import Case
-    from queues.models import Queue
+    from queues.selectors import visible_queues
 
     setup_test_environment()  # allows the test client's host; nothing else changes
     client = Client()
     client.force_login(User.objects.get(username="agent00"))
     rng = random.Random(1)
-    slugs = list(Queue.objects.values_list("slug", flat=True))
+    slugs = list(visible_queues(User.objects.get(username="agent00")).values_list("slug", flat=True))
     top = Case.objects.order_by("-pk").values_list("pk", flat=True).first()
     n = args.requests
     shapes = {
