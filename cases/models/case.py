@@ -88,6 +88,8 @@ class Case(models.Model):
         ]
         indexes = [
             # Claim-next: highest priority, then oldest, among unassigned open or escalated cases of a queue.
+            # On PostgreSQL it also carries is_restricted (INCLUDE, migration 0037_scale) so the queue page's
+            # capped count of waiting cases is index-only.
             models.Index(
                 "queue",
                 models.F("priority").desc(),
