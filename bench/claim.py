@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import database_url, setup_django
 
-DB_NAME = "moderation_bench_scale"
+# BENCH_DB_NAME: another database, e.g. moderation_scale10m from bench/generate_scale.py.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_scale")
 
 
 def claimer(url: str, index: int, seconds: float, rate: float, ready, results) -> None:
@@ -30,11 +31,11 @@ def claimer(url: str, index: int, seconds: float, rate: float, ready, results) -
     from django.db import connection
 
     from cases.models import Case
-    from queues.models import Queue
+    from queues.selectors import visible_queues
     from queues.services import claim_next_case
 
     user = User.objects.get(username=f"agent{index:02d}")
-    queues = list(Queue.objects.all())
+    queues = list(visible_queues(user))  # the ones the agent may claim from (not the restricted ones)
     rng = random.Random(index)
     latencies: list[float] = []
     claimed: list[int] = []

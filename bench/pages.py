@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _harness import percentile
 from _scale import HEAVY_EVERY, database_url, setup_django
 
-DB_NAME = "moderation_bench_scale"
+# BENCH_DB_NAME: another database, e.g. moderation_scale10m from bench/generate_scale.py.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_scale")
 
 
 def measure(client, paths: list[str]) -> tuple[list[float], int, int]:
@@ -54,13 +55,13 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     from cases.models import Case
-    from queues.models import Queue
+    from queues.selectors import visible_queues
 
     setup_test_environment()  # allows the test client's host; nothing else changes
     client = Client()
     client.force_login(User.objects.get(username="agent00"))
     rng = random.Random(1)
-    slugs = list(Queue.objects.values_list("slug", flat=True))
+    slugs = list(visible_queues(User.objects.get(username="agent00")).values_list("slug", flat=True))
     top = Case.objects.order_by("-pk").values_list("pk", flat=True).first()
     n = args.requests
     shapes = {

@@ -19,7 +19,8 @@ from _harness import percentile
 from _scale import HEAVY_EVERY, database_url, setup_django
 from pages import measure
 
-DB_NAME = "moderation_bench_find"
+# BENCH_DB_NAME: another database, e.g. moderation_scale10m from bench/generate_scale.py.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_find")
 
 
 def main() -> None:

@@ -90,6 +90,8 @@ class Case(models.Model):
         ]
         indexes = [
             # Claim-next: highest priority, then oldest, among unassigned open or escalated cases of a queue.
+            # On PostgreSQL it also carries is_restricted (INCLUDE, migration 0037_scale) so the queue page's
+            # capped count of waiting cases is index-only.
             models.Index(
                 "queue",
                 models.F("priority").desc(),
@@ -119,6 +121,16 @@ class Case(models.Model):
             models.Index(
                 fields=["queue", "last_reported_at"],
                 name="case_queue_reported_idx",
+                condition=~Q(status="resolved"),
+            ),
+            # The queue page's "most reports" sort over unresolved cases (a sort of a whole queue otherwise). Not
+            # resolved cases by priority have no index of their own: it would tie with the claim index above
+            # and claim-next's plan then picks it (tests/queues/test_query_plans.py).
+            models.Index(
+                "queue",
+                models.F("report_count").desc(),
+                "opened_at",
+                name="case_queue_reports_idx",
                 condition=~Q(status="resolved"),
             ),
             # The sweeper's look-up of cases that never got routed.

@@ -56,6 +56,8 @@ class Report(models.Model):
             # Top reporters leave out a reporter's judgements on cases the lead may not see: a handful of
             # reporters' reports, found by who sent them.
             models.Index(fields=["vendor", "reporter_id"], name="report_reporter_idx"),
+            # The case page's newest reports of a case: a viral case's 100,000 reports are not sorted per view.
+            models.Index(fields=["case", "received_at", "id"], name="report_case_time_idx"),
         ]
 
     def __str__(self) -> str:

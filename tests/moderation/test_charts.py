@@ -68,6 +68,20 @@ def test_table_and_csv_carry_the_same_values():
     assert "01 Dec,2" in body
 
 
+def test_table_body_shows_every_row_escaped_with_a_dash_for_gaps():
+    chart = Chart(
+        slug="c",
+        title="t",
+        x_labels=["<b>mon</b>", "tue"],
+        series=[Series("a", [3.0, None]), Series("b", [1.25, 7])],
+    )
+
+    assert str(chart.table_body) == (
+        '<tr><th scope="row">&lt;b&gt;mon&lt;/b&gt;</th><td class="num">3</td><td class="num">1.25</td></tr>'
+        '<tr><th scope="row">tue</th><td class="num">-</td><td class="num">7</td></tr>'
+    )
+
+
 def test_an_empty_chart_says_so():
     chart = Chart(slug="e", title="Nothing", x_labels=["a"], series=[Series("q", [0])])
     assert chart.is_empty and "no data" in chart.summary
