@@ -71,7 +71,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     atomic = False
-    dependencies = [("cases", "0032_search")]
+    dependencies = [("cases", "0036_intake")]
     operations = [
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(create, drop, elidable=False)],
