@@ -78,7 +78,9 @@ def decided_version(case: Case) -> int | None:
     )
 
 
-def case_evidence(case: Case, *, evidence_case: Case | None = None, shown_version: int | None = None) -> CaseEvidence:
+def case_evidence(
+    case: Case, *, evidence_case: Case | None = None, shown_version: int | None = None
+) -> CaseEvidence:
     """The versions of `case`'s subject its reports carried (for an appeal: the appealed case's reports,
     `evidence_case`), the shown one first. Three queries, whatever the number of reports."""
     subject = case.subject

@@ -226,7 +226,8 @@ class CaseOutSerializer(serializers.Serializer):
     opened_at = serializers.DateTimeField()
     report_count = serializers.IntegerField(help_text="Reports this vendor sent on the case.")
     decision = DecisionOutSerializer(
-        allow_null=True, help_text="Once decided; only for a vendor whose reports brought content to the case."
+        allow_null=True,
+        help_text="Once decided; only for a vendor whose reports brought content to the case.",
     )
 
 

@@ -49,7 +49,8 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], name="one_event_per_source_id"),
         ]
-        indexes = [models.Index(fields=["author_id", "received_at"], name="event_author_time")]
+        # The counters read one source's events by author over the last day.
+        indexes = [models.Index(fields=["source", "author_id", "received_at"], name="event_author_time")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.external_id}"
