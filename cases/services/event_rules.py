@@ -8,8 +8,8 @@ condition check (`queues.matching.condition_holds`) judges them, with the same s
     [system] event.author_events_24h       ... last 24 hours
     [system] event.author_bank_hits_24h    bank hits on this author's events, last 24 hours
 
-The counters are read from the stored events in one aggregate query per batch, so a redelivered event (the
-same row) never counts twice. A rule's policy condition does not apply to events (an event has no report
+The counters are read from the stored events in one aggregate query per batch (plus the batch's own events
+before each), and a redelivered event is a replay that is never run again, so it never counts twice. A rule's policy condition does not apply to events (an event has no report
 reason); its event trigger's `event_types` does instead.
 """
 
@@ -99,33 +99,45 @@ def detect(items, rules: list[EventRule]) -> list[Detected]:
     return found
 
 
-def read_counters(source: Vendor, authors: set[str], *, now: datetime) -> dict[str, dict[str, float]]:
-    """Each author's event counters as of `now` (the batch's own events included), in one query."""
-    authors = {author for author in authors if author}
-    if not authors:
-        return {}
-    rows = (
-        Event.objects.filter(source=source, author_id__in=authors, received_at__gt=now - timedelta(hours=24))
-        .values("author_id")
-        .annotate(
-            last_hour=Count("id", filter=Q(received_at__gt=now - timedelta(hours=1))),
-            last_day=Count("id"),
-            bank_hits=Sum("bank_hits"),
+def read_counters(source: Vendor, items, found: list[Detected], *, now: datetime) -> list[dict[str, float]]:
+    """Each event's author counters as they stand at that event: the author's stored events (one aggregate
+    query, run before the batch is inserted) plus the batch's own events up to and including it, in order,
+    so a burst inside one batch counts the way it would have one event at a time."""
+    authors = {item.subject.author_id for item in items if item.subject.author_id}
+    stored: dict[str, list[float]] = {}
+    if authors:
+        rows = (
+            Event.objects.filter(
+                source=source, author_id__in=authors, received_at__gt=now - timedelta(hours=24)
+            )
+            .values("author_id")
+            .annotate(
+                last_hour=Count("id", filter=Q(received_at__gt=now - timedelta(hours=1))),
+                last_day=Count("id"),
+                bank_hits=Sum("bank_hits"),
+            )
         )
-    )
-    return {
-        row["author_id"]: {
-            EVENTS_1H: float(row["last_hour"]),
-            EVENTS_24H: float(row["last_day"]),
-            BANK_HITS_24H: float(row["bank_hits"] or 0),
+        stored = {
+            row["author_id"]: [float(row["last_hour"]), float(row["last_day"]), float(row["bank_hits"] or 0)]
+            for row in rows
         }
-        for row in rows
-    }
+    counters: list[dict[str, float]] = []
+    for item, detected in zip(items, found, strict=True):
+        author = item.subject.author_id
+        if not author:
+            counters.append({})
+            continue
+        running = stored.setdefault(author, [0.0, 0.0, 0.0])
+        running[0] += 1
+        running[1] += 1
+        running[2] += detected.bank_hits
+        counters.append(dict(zip(EVENT_COUNTERS, running, strict=True)))
+    return counters
 
 
-def event_facts(item, found: Detected, counters: dict[str, dict[str, float]], *, source: Vendor) -> CaseFacts:
+def event_facts(item, found: Detected, counters: dict[str, float], *, source: Vendor) -> CaseFacts:
     signals = dict(found.signals)
-    for name, value in counters.get(item.subject.author_id, {}).items():
+    for name, value in counters.items():
         signals[(ScoreCondition.Source.SYSTEM, name)] = {"": value}
     return CaseFacts(
         policy_ids=set(),

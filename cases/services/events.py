@@ -7,8 +7,8 @@ batch pulled from the stream), in one transaction and a bounded number of querie
    the same row, acted on once (at-least-once delivery plus this is effectively once);
 2. new events run through the detectors: the matching banks (normalised text, URLs) and, when a rule reads it,
    the built-in text model, all batched;
-3. they are inserted in one statement, then one aggregate query reads every author's event counters (counted
-   from these rows, so a replay can never count twice);
+3. one aggregate query reads the authors' event counters from the stored events (a replay is never run
+   again, so it never counts twice), and the new events are inserted in one statement;
 4. the rules with an event trigger (`EventTrigger`) are matched on those facts (`cases.services.event_rules`);
    the first live match acts: its cases are opened through intake in one call (so one open case per subject
    holds), and a rule that decides automatically decides through the automated-decision path with its
@@ -157,6 +157,7 @@ def _ingest_once(*, source: Vendor, events: list[EventInput]) -> list[EventOutco
 def _store_and_act(source: Vendor, items: list[EventInput], now: datetime) -> list[EventOutcome]:
     rules = event_rules()
     detected = detect(items, rules)
+    counters = read_counters(source, items, detected, now=now) if rules else []
     rows = Event.objects.bulk_create(
         [
             Event(
@@ -177,10 +178,9 @@ def _store_and_act(source: Vendor, items: list[EventInput], now: datetime) -> li
     outcomes = [EventOutcome(row.external_id, "created", row.pk) for row in rows]
     if not rules:
         return outcomes
-    counters = read_counters(source, {item.subject.author_id for item in items}, now=now)
     matches: list[EventRule | None] = []
-    for item, found, row in zip(items, detected, rows, strict=True):
-        match, watched = first_live_match(rules, item, found, counters, source=source)
+    for item, found, row, counted in zip(items, detected, rows, counters, strict=True):
+        match, watched = first_live_match(rules, item, found, counted, source=source)
         row.shadow_rule_ids = watched
         matches.append(match)
     _act(source, items, rows, matches, outcomes, now)
@@ -198,7 +198,7 @@ def _act(source, items, rows, matches, outcomes, now) -> None:
         for index, match in enumerate(matches)
         if match is not None and match.policy is not None
     ]
-    for index, match in enumerate(matches):
+    for match in matches:
         if match is not None and match.policy is None:
             logger.error("event rule %s has no policy to open a case with", match.rule.pk)
     if not opening:
@@ -252,9 +252,12 @@ def _decide(rule: RoutingRule, case_id: int) -> str:
         return Event.Outcome.SHADOW_DECIDED
     # Live: the decision service's guards (held, protected, sampled), then the rule's daily cap; a case that
     # may not be decided automatically goes to people (routed on commit by intake's enrichment).
-    if automation_blocker(case) is None and take_automation_slot(rule):
-        if decide_automatically(case=case, rule=rule, checked=True) is not None:
-            return Event.Outcome.DECIDED
+    if (
+        automation_blocker(case) is None
+        and take_automation_slot(rule)
+        and decide_automatically(case=case, rule=rule, checked=True) is not None
+    ):
+        return Event.Outcome.DECIDED
     return Event.Outcome.CASE_OPENED
 
 
