@@ -10,7 +10,7 @@ from django.core.management import call_command
 from cases.management.event_stream import EventStream
 from cases.models import Case, Event, Report
 from queues.models import ScoreCondition
-from tests.cases.events.nats_server import delete_stream, new_stream
+from tests.cases.events.nats_server import NATS_URL, delete_stream, new_stream
 from tests.cases.events.world import event_body, event_rule, scam_bank
 
 
@@ -71,7 +71,7 @@ def test_a_redelivered_message_counts_once_and_opens_one_case(stream, vendor, re
     stream.publish(event_body("e1", text="one"), event_body("e2", text="two"))
     # A consumer that stores the batch and dies before acking: the server redelivers after ack_wait.
     crashed = EventStream(
-        url="nats://127.0.0.1:4222",
+        url=NATS_URL,
         stream=stream.name,
         subject=stream.subject,
         durable=stream.durable,
