@@ -28,6 +28,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from nats.js.errors import NotFoundError
 
 from cases.event_validation import parse_event
+from cases.services.event_rules import prepare_detection
 from cases.services.events import ingest_events
 from moderation.models import Vendor
 
@@ -97,6 +98,7 @@ class EventStream:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def open(self) -> None:
+        prepare_detection()
         self.thread.start()
         self._call(self._connect())
 
@@ -207,7 +209,8 @@ class EventStream:
                 acks.append(msg)
                 setattr(self.tally, outcome.status, getattr(self.tally, outcome.status) + 1)
                 if outcome.status == "created":
-                    self.tally.outcomes[outcome.outcome] = self.tally.outcomes.get(outcome.outcome, 0) + 1
+                    key = str(outcome.outcome)
+                    self.tally.outcomes[key] = self.tally.outcomes.get(key, 0) + 1
         if self.pause_before_ack:
             time.sleep(self.pause_before_ack)
         self._call(self._settle(acks, naks, dead))

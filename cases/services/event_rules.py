@@ -13,12 +13,14 @@ before each), and a redelivered event is a replay that is never run again, so it
 reason); its event trigger's `event_types` does instead.
 """
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, Sum
 
-from cases.detection.bank_hits import bank_hits_for
+from cases.detection.bank_hits import bank_hits_for, compiled_banks
 from cases.detection.textmodel import text_model
 from cases.models import Event, EventTrigger
 from moderation.models import Policy, Vendor
@@ -37,9 +39,17 @@ TEXT_MODEL_LABEL = "profanity"  # the built-in model's label
 
 @dataclass(frozen=True)
 class EventRule:
+    """A rule with an event trigger, its conditions read once from the prefetched rows (matching runs for
+    every event and every rule: no related-manager call on that path)."""
+
     rule: RoutingRule
     event_types: frozenset[str]
     policy: Policy | None  # the reason of the case it opens
+    kinds: frozenset[str]
+    vendor_ids: frozenset[int]
+    languages: frozenset[str]
+    conditions: tuple[ScoreCondition, ...]
+    acts_unattributably: bool  # decides automatically on conditions we cannot attribute: never acts
 
 
 @dataclass
@@ -48,10 +58,27 @@ class Detected:
     signals: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
 
+_compiled: tuple[list[RoutingRule], float, list[EventRule]] | None = None
+
+
 def event_rules() -> list[EventRule]:
     """The evaluated routing rules (live and shadow, in position order) that have an event trigger: the
-    cached rule set plus one query for the triggers."""
+    routing rule cache's rules and their triggers, compiled again when that cache reloads (a saved rule,
+    condition or trigger clears it) or after CONFIG_CACHE_SECONDS."""
+    global _compiled
     rules = active_rules()
+    if (
+        _compiled is not None
+        and _compiled[0] is rules
+        and time.monotonic() - _compiled[1] <= settings.CONFIG_CACHE_SECONDS
+    ):
+        return _compiled[2]
+    compiled = _compile(rules)
+    _compiled = (rules, time.monotonic(), compiled)
+    return compiled
+
+
+def _compile(rules: list[RoutingRule]) -> list[EventRule]:
     triggers = {
         trigger.rule_id: trigger
         for trigger in EventTrigger.objects.filter(rule_id__in=[rule.pk for rule in rules]).select_related(
@@ -63,17 +90,32 @@ def event_rules() -> list[EventRule]:
             rule=rule,
             event_types=frozenset(triggers[rule.pk].event_types or ()),
             policy=triggers[rule.pk].open_policy or rule.auto_policy,
+            kinds=frozenset(rule.subject_kinds or ()),
+            vendor_ids=frozenset(vendor.pk for vendor in rule.vendors.all()),
+            languages=frozenset(language.lower().split("-")[0] for language in rule.languages or ()),
+            conditions=tuple(rule.score_conditions.all()),
+            acts_unattributably=rule.automation_mode != RoutingRule.AutomationMode.OFF
+            and not rule.automation_is_attributable,
         )
         for rule in rules
         if rule.pk in triggers
     ]
 
 
+def prepare_detection() -> None:
+    """Compile the banks and the event rules now (a consumer does it before taking its first batch, so the
+    first events do not wait for a 10,000-term bank to compile)."""
+    compiled_banks()
+    rules = event_rules()
+    if _uses_text_model(rules):
+        text_model()
+
+
 def _uses_text_model(rules: list[EventRule]) -> bool:
     return any(
         condition.source == ScoreCondition.Source.SCORER and condition.label == TEXT_MODEL_LABEL
         for event_rule in rules
-        for condition in event_rule.rule.score_conditions.all()
+        for condition in event_rule.conditions
     )
 
 
@@ -152,19 +194,15 @@ def event_facts(item, found: Detected, counters: dict[str, float], *, source: Ve
 
 
 def _matches(event_rule: EventRule, item, facts: CaseFacts) -> bool:
-    rule = event_rule.rule
     if event_rule.event_types and item.type not in event_rule.event_types:
         return False
-    if rule.subject_kinds and facts.subject_kind not in rule.subject_kinds:
+    if event_rule.kinds and facts.subject_kind not in event_rule.kinds:
         return False
-    vendor_ids = {vendor.pk for vendor in rule.vendors.all()}
-    if vendor_ids and not (vendor_ids & facts.vendor_ids):
+    if event_rule.vendor_ids and not (event_rule.vendor_ids & facts.vendor_ids):
         return False
-    if rule.languages and facts.language.split("-")[0].lower() not in {
-        language.lower().split("-")[0] for language in rule.languages
-    }:
+    if event_rule.languages and facts.language.split("-")[0].lower() not in event_rule.languages:
         return False
-    return all(condition_holds(condition, facts) for condition in rule.score_conditions.all())
+    return all(condition_holds(condition, facts) for condition in event_rule.conditions)
 
 
 def first_live_match(
@@ -176,13 +214,10 @@ def first_live_match(
     facts = event_facts(item, found, counters, source=source)
     watched: list[int] = []
     for event_rule in rules:
-        rule = event_rule.rule
-        if rule.automation_mode != RoutingRule.AutomationMode.OFF and not rule.automation_is_attributable:
+        if event_rule.acts_unattributably or not _matches(event_rule, item, facts):
             continue
-        if not _matches(event_rule, item, facts):
-            continue
-        if rule.state == RoutingRule.State.SHADOW:
-            watched.append(rule.pk)
+        if event_rule.rule.state == RoutingRule.State.SHADOW:
+            watched.append(event_rule.rule.pk)
             continue
         return event_rule, watched
     return None, watched
