@@ -3,7 +3,6 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -33,10 +32,6 @@ class EventInputSerializer(StrictInputSerializer):
         if value is not None and value > timezone.now() + timedelta(days=1):
             raise serializers.ValidationError("Is in the future.")
         return value
-
-
-class EventBatchInputSerializer(StrictInputSerializer):
-    events = EventInputSerializer(many=True, min_length=1, max_length=settings.API_MAX_BATCH_SIZE)
 
 
 class EventResultSerializer(serializers.Serializer):
