@@ -140,7 +140,7 @@ class EventStream:
     async def _fetch(self, batch: int, timeout: float):
         try:
             return await self.sub.fetch(batch, timeout=timeout)
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nothing waiting (nats-py raises either, by code path)
             return []
 
     def fetch(self, batch: int, timeout: float = 1.0) -> list:
