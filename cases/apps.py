@@ -27,6 +27,12 @@ class CasesConfig(AppConfig):
         m2m_changed.connect(
             forget_review_config, sender=Policy.allowed_actions.through, dispatch_uid="review-policy-actions"
         )
+        # A rule's event trigger is part of the routing rule set (`cases.services.event_rules`).
+        from cases.models import EventTrigger
+        from queues.selectors import forget_routing_config
+
+        for signal in (post_save, post_delete):
+            signal.connect(forget_routing_config, sender=EventTrigger, dispatch_uid=f"event-trigger-{signal}")
         post_save.connect(_restrict_policy_cases, sender=Policy, dispatch_uid="restrict-policy-cases")
 
 

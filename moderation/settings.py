@@ -596,3 +596,15 @@ LOGGING = {
 OVERSIGHT_REFRESH_HOURS = env_int("OVERSIGHT_REFRESH_HOURS", 3)
 if OVERSIGHT_REFRESH_HOURS < 1:
     raise ImproperlyConfigured("OVERSIGHT_REFRESH_HOURS must be at least 1")
+
+# --- Platform events (cases.services.events, `manage.py consume_events`, POST /api/v1/events) ---------------
+# Events are kept for the rules' counters this many days, then forgotten (`forget_old_events`).
+EVENT_RETENTION_DAYS = env_int("EVENT_RETENTION_DAYS", 30)
+# The NATS server the consumers read from (JetStream on), and the stream consumer's defaults.
+EVENTS_NATS_URL = env_str("EVENTS_NATS_URL", "nats://127.0.0.1:4222")
+EVENTS_ACK_WAIT_SECONDS = env_float("EVENTS_ACK_WAIT_SECONDS", 30.0)
+EVENTS_MAX_DELIVER = env_int("EVENTS_MAX_DELIVER", 5)
+if EVENT_RETENTION_DAYS < 1 or EVENTS_ACK_WAIT_SECONDS <= 0 or EVENTS_MAX_DELIVER < 2:
+    raise ImproperlyConfigured(
+        "EVENT_RETENTION_DAYS >= 1, EVENTS_ACK_WAIT_SECONDS > 0, EVENTS_MAX_DELIVER >= 2"
+    )

@@ -10,6 +10,7 @@ from cases.models.campaign import Campaign, CampaignMember, ContentIndicator, Te
 from cases.models.case import CLAIMABLE_STATUSES, Case, CaseNote, CaseViewer
 from cases.models.decision import Appeal, Decision, Strike
 from cases.models.delivery import Enforcement, OutboxMessage, VendorCallback
+from cases.models.event import Event, EventTrigger
 from cases.models.learning import ModelVersion, ScoringRecord
 from cases.models.legal_hold import LegalHold
 from cases.models.oversight import DecisionHour, PerformanceDay, ReportHour
@@ -37,6 +38,8 @@ __all__ = [
     "Decision",
     "DecisionHour",
     "Enforcement",
+    "Event",
+    "EventTrigger",
     "LegalHold",
     "MediaFile",
     "ModelVersion",

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework.settings import api_settings
 from schemathesis.generation.stateful import run_state_machine_as_test
 
+from cases.event_validation import KINDS_BY_TYPE
 from cases.models import Appeal, Case
 from cases.serializers import web_url
 from cases.services import review
@@ -54,7 +55,16 @@ CONFIG = schemathesis.Config.from_dict(
                         "expected-statuses": [207, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422]
                     }
                 },
-            }
+            },
+            {
+                # The events endpoint takes a batch too (`{"events": [...]}`), validated item by item alike.
+                "include-path": "/api/v1/events",
+                "checks": {
+                    "negative_data_rejection": {
+                        "expected-statuses": [207, 400, 401, 403, 404, 405, 406, 409, 413, 415, 422]
+                    }
+                },
+            },
         ],
     }
 )
@@ -123,6 +133,26 @@ def _meets_rules_the_schema_cannot_state(case, policies: dict) -> None:
         for item in body.get("reports") or []:
             if isinstance(item, dict):
                 _fix_report(item, policies)
+    elif case.operation.path == "/api/v1/events" and isinstance(body, dict):
+        for item in body["events"] if isinstance(body.get("events"), list) else [body]:
+            if isinstance(item, dict):
+                _fix_event(item)
+
+
+def _fix_event(event: dict) -> None:
+    """A fresh event id (as for reports), an occurred_at in the window, web URLs, and a subject kind that
+    fits the event type (`message.posted` is about a message or post, ...)."""
+    if isinstance(event.get("id"), str):
+        prefix = f"{next(_report_keys)}~"
+        event["id"] = (prefix + event["id"])[: max(len(event["id"]), len(prefix))]
+    if isinstance(event.get("occurred_at"), str) and not _in_reporting_window(event["occurred_at"]):
+        event["occurred_at"] = (timezone.now() - timedelta(hours=1)).isoformat()
+    subject = event.get("subject")
+    if isinstance(subject, dict):
+        _fix_subject(subject)
+        kinds = KINDS_BY_TYPE.get(event.get("type"))
+        if kinds and subject.get("kind") not in kinds:
+            subject["kind"] = sorted(kinds)[0]
 
 
 def _fix_report(report: dict, policies: dict) -> None:
@@ -140,19 +170,23 @@ def _fix_report(report: dict, policies: dict) -> None:
         report["occurred_at"] = (timezone.now() - timedelta(hours=1)).isoformat()
     subject = report.get("subject")
     if isinstance(subject, dict):
-        if isinstance(subject.get("url"), str) and subject["url"] and not _is_web_url(subject["url"]):
-            subject["url"] = "https://platform.example/items/1"
-        if isinstance(subject.get("media_urls"), list):
-            subject["media_urls"] = [
-                url if _is_web_url(url) else f"https://media.example/{index}.png"
-                for index, url in enumerate(subject["media_urls"])
-            ]
+        _fix_subject(subject)
     if isinstance(report.get("scores"), list):
         seen: set = set()
         report["scores"] = [
             score
             for score in report["scores"]
             if not (isinstance(score, dict) and (score.get("label") in seen or seen.add(score.get("label"))))
+        ]
+
+
+def _fix_subject(subject: dict) -> None:
+    if isinstance(subject.get("url"), str) and subject["url"] and not _is_web_url(subject["url"]):
+        subject["url"] = "https://platform.example/items/1"
+    if isinstance(subject.get("media_urls"), list):
+        subject["media_urls"] = [
+            url if _is_web_url(url) else f"https://media.example/{index}.png"
+            for index, url in enumerate(subject["media_urls"])
         ]
 
 
@@ -205,7 +239,9 @@ _SCHEMA_VALID_BATCHES: set[str] = set()
 def _prepare(case, policies: dict) -> None:
     if case.meta is not None and case.meta.generation.mode.is_positive:
         _meets_rules_the_schema_cannot_state(case, policies)
-        if case.operation.path == "/api/v1/reports/batch":
+        if case.operation.path == "/api/v1/reports/batch" or (
+            case.operation.path == "/api/v1/events" and isinstance(case.body, dict) and "events" in case.body
+        ):
             _SCHEMA_VALID_BATCHES.add(case.id)
 
 

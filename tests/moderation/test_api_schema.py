@@ -17,6 +17,7 @@ API_PATHS = {
     "/api/v1/cases/{case_id}": "get",
     "/api/v1/appeals": "post",
     "/api/v1/appeals/{appeal_id}": "get",
+    "/api/v1/events": "post",
 }
 
 
