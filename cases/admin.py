@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.db.models import Count
 
-from cases import bank_admin, model_admin  # noqa: F401  (register the bank and model admin pages)
+from cases import bank_admin, event_admin, model_admin  # noqa: F401  (register the bank, event and model admin pages)
 from cases.models import (
     Case,
     ContextProvider,

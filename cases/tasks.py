@@ -14,6 +14,7 @@ from cases.models import Case
 from cases.services import intake_accept_first, outbox
 from cases.services.background import enqueue_case_enrichment
 from cases.services.effects import lift_expired_decisions as lift
+from cases.services.events import forget_old_events
 from cases.services.oversight_rollup import refresh_oversight_hours
 from cases.services.retention import purge_expired_content as purge
 from cases.services.statement_submission import submit_due_statements
@@ -140,6 +141,12 @@ def release_held_deliveries(self) -> int:
 def lift_expired_decisions(self) -> int:
     """Beat: send the reversing enforcement of timed actions whose duration is over."""
     return lift()
+
+
+@task("cases.forget_old_events", queue="sweeps", soft_time_limit=240, time_limit=300)
+def forget_old_events_task(self) -> int:
+    """Beat: platform events past EVENT_RETENTION_DAYS are forgotten (their cases stay)."""
+    return forget_old_events()
 
 
 @task("cases.refresh_oversight_hours", queue="sweeps", soft_time_limit=240, time_limit=300)

@@ -342,6 +342,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-oversight-hours": {"task": "cases.refresh_oversight_hours", "schedule": 300.0},
     "submit-statements": {"task": "cases.submit_statements", "schedule": 60.0},
     "purge-expired-content": {"task": "cases.purge_expired_content", "schedule": 600.0},
+    "forget-old-events": {"task": "cases.forget_old_events", "schedule": 3600.0},
     # Reports accepted first (`Prefer: respond-async`) are grouped on demand; this catches a lost message.
     "group-accepted-reports": {"task": "cases.group_accepted_reports", "schedule": 60.0},
 }

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0032_search'),
+        ('cases', '0037_scale'),
         ('moderation', '0018_wellness'),
         ('queues', '0013_saved_views'),
     ]
