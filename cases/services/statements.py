@@ -181,7 +181,11 @@ def _content_date(decision: Decision, version: SubjectVersion | None, subject: S
 
 def _source_type(case: Case) -> str:
     sources = set(
-        Report.objects.filter(case_id=case.pk).values_list("vendor__dsa_source_type", flat=True).distinct()
+        # order_by(): without it the reports' default ordering joins the DISTINCT (one row per report).
+        Report.objects.filter(case_id=case.pk)
+        .order_by()
+        .values_list("vendor__dsa_source_type", flat=True)
+        .distinct()
     )
     for source in _SOURCE_RANK:
         if source in sources:
