@@ -77,6 +77,8 @@ def _badge(char: str) -> str:
 
 
 def _plain(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return escape(text)  # nothing to show: printable ASCII has no control, invisible or bidi character
     out: list[str] = []
     run: list[str] = []
     for char in text:

@@ -138,29 +138,37 @@ def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
     return _toast(response, message)
 
 
-def _change_case(request: HttpRequest, case: Case, act, *, on_refused, on_done) -> HttpResponse:
+def _change_case(request: HttpRequest, case: Case | int, act, *, on_refused, on_done) -> HttpResponse:
     """What every form that changes a case shares (decide, escalate, confirm, appeal outcome): the version
     the agent saw is required; refused input (Invalid, 422) or a refused permission (Forbidden, 403)
     re-renders the case with the form's error; a conflict re-renders the case as it is now (409) and nothing
-    is written; success goes on with `on_done`. (NotFound is the middleware's 404.)"""
+    is written; success goes on with `on_done`. (NotFound is the middleware's 404.)
+
+    `case` may be just the id: the service finds the case among those the user may see (and 404s as a
+    missing one does), so a successful change never loads it twice; only a refusal loads it to re-render."""
     version = _int(request.POST.get("version"))
     if version is None:
-        return _render_review(request, case, status=409, conflict=MISSING_VERSION)
+        return _render_review(request, _loaded(request, case), status=409, conflict=MISSING_VERSION)
     try:
         result = act(version)
     except Conflict as exc:
-        fresh = selectors.review_case(case.pk)
+        fresh = selectors.review_case(case if isinstance(case, int) else case.pk)
         return _render_review(request, fresh, status=page_status(exc), conflict=exc.message)
     except (Invalid, Forbidden) as exc:
-        response = _render_review(request, case, status=page_status(exc), **on_refused(exc))
+        response = _render_review(request, _loaded(request, case), status=page_status(exc), **on_refused(exc))
         return with_error_toast(request, response, exc)
     return on_done(result)
+
+
+def _loaded(request: HttpRequest, case: Case | int) -> Case:
+    return _visible_case(request, case) if isinstance(case, int) else case
 
 
 @login_required
 @require_POST
 def decide(request: HttpRequest, case_id: int) -> HttpResponse:
-    case = _visible_case(request, case_id)
+    # Not loaded here: `record_decision` locks it among the cases the user may see (404 otherwise), and
+    # the answer uses the case it locked. Only a refused decision loads it again, to show the form's error.
     form = {
         "policy": _int(request.POST.get("policy")),
         "action": _int(request.POST.get("action")),
@@ -170,6 +178,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
     }
 
     def after(decision) -> HttpResponse:
+        case = decision.case
         message = _("Case %(case_id)s: %(action)s (%(policy)s).") % {
             "case_id": case.pk,
             "action": decision.action.name,
@@ -181,11 +190,16 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             response = _next_case(request, case.queue, message)
         return _offer_undo(response, case, decision)
 
+    def refused(exc) -> dict:
+        # Without a chosen policy the page preselects the case's own (`_render_review`'s default).
+        chosen = {"selected_policy_id": form["policy"]} if form["policy"] else {}
+        return {"decision_error": exc, "decision_input": form, **chosen}
+
     return _change_case(
         request,
-        case,
+        case_id,
         lambda version: decisions.record_decision(
-            case_id=case.pk,
+            case_id=case_id,
             user=request.user,
             policy_id=form["policy"],
             action_id=form["action"],
@@ -194,11 +208,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             expected_version=version,
             subject_version=form["subject_version"],
         ),
-        on_refused=lambda exc: {
-            "decision_error": exc,
-            "decision_input": form,
-            "selected_policy_id": form["policy"] or case.policy_id,
-        },
+        on_refused=refused,
         on_done=after,
     )
 

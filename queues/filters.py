@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import CLAIMABLE_STATUSES, Case, Report, Subject, SubjectTag
 from moderation.models import Policy, Vendor
+from queues.keyset import SortKey
 
 SORTS = {
     "priority": ("-priority", "opened_at"),
@@ -26,6 +27,16 @@ SORT_LABELS = {
     "sla": _("SLA"),
     "reported": _("Reported"),
     "reports": _("Reports"),
+}
+# The same orders for keyset pages (`queues.keyset`), each followed by the id; cases without an SLA or a
+# report time come last.
+_NULLABLE = {"sla_due_at", "last_reported_at"}
+KEYSETS = {
+    sort: tuple(
+        SortKey(name.lstrip("-"), descending=name.startswith("-"), nullable=name.lstrip("-") in _NULLABLE)
+        for name in fields
+    )
+    for sort, fields in SORTS.items()
 }
 SLA_STATES = [
     ("late", _("Past SLA")),
@@ -94,6 +105,11 @@ class CaseQueueFilter(django_filters.FilterSet):
         super().__init__(data, *args, **kwargs)
         for name in ("priority_min", "priority_max", "score_min", "score_max"):
             self.form.fields[name].widget = forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"})
+
+    @property
+    def sort_name(self) -> str:
+        sort = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
+        return sort or "priority"
 
     @property
     def qs(self):

@@ -1,159 +1,31 @@
 """Read-side queries for routing."""
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, F, Min, Q, QuerySet
-from django.db.models.functions import Substr
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from cases.counters import COUNTER_NAMES, counters_at, live_counters
-from cases.models import CLAIMABLE_STATUSES, Case, Decision, ModelVersion, Report, Signal, SubjectTag
-from cases.track_record import active_strike_count, reporter_weight
+from cases.models import CLAIMABLE_STATUSES, Case, Decision
 from moderation.config_cache import ConfigCache
-from queues.models import Queue, QueueClearance, RoutingRule, ScoreCondition, automation_condition_errors
+
+# Moved to their own modules; still importable from here.
+from queues.facts_selectors import (  # noqa: F401
+    CaseFacts,
+    case_facts,
+    model_lead_boost,
+    rules_use_velocity,
+)
+from queues.models import Queue, QueueClearance, RoutingRule, automation_condition_errors
+from queues.page_selectors import case_list_rows, queue_cases, tags_by_subject  # noqa: F401
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class CaseFacts:
-    """What routing rules can look at."""
-
-    policy_ids: set[int]
-    vendor_ids: set[int]
-    subject_kind: str
-    language: str
-    severity: int
-    distinct_reporters: int
-    vendor_reliability: float
-    reporter_accuracy: float = 1.0
-    # (source, label) → {source name → strongest numeric value}: ML scores, vendor scores, numeric context
-    # facts (booleans are 0/1) and system facts, kept apart by who said them (`ScoreCondition.source`).
-    signals: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
-    # strongest ML or vendor score (context facts excluded), None without any
-    max_score: float | None = None
-
-
-def case_facts(case: Case, *, as_of: datetime | None = None, with_velocity: bool = True) -> CaseFacts:
-    """What rules see of the case now, or (`as_of`, for backtests) as it stood then: only reports received
-    and signals created by `as_of`, with system facts (strikes, velocity counters) computed for that moment
-    from the database. A fixed number of queries either way. `with_velocity=False` leaves the counters out
-    (routing, when no rule it evaluates reads one)."""
-    report_rows = Report.objects.filter(case=case)
-    # A shadow model's score is for comparing models, never a routing fact nor the case's strongest score.
-    signal_rows = Signal.objects.filter(case=case).exclude(source=Signal.Source.SHADOW_MODEL)
-    if as_of is not None:
-        report_rows = report_rows.filter(received_at__lte=as_of)
-        signal_rows = signal_rows.filter(created_at__lte=as_of)
-    reports = list(report_rows.values_list("policy_id", "vendor_id", "vendor__reliability").distinct())
-    signals: dict[tuple[str, str], dict[str, float]] = {}
-    max_score: float | None = None
-    for label, score, value, source, source_name in signal_rows.values_list(
-        "label", "score", "value", "source", "source_name"
-    ):
-        number = score if score is not None else _numeric(value)
-        if number is None:
-            continue
-        by_name = signals.setdefault((source, label), {})
-        by_name[source_name] = max(by_name.get(source_name, number), number)
-        # A bank hit is a match (1.0 or a PDQ similarity), not a probability: it counts through its own
-        # conditions (`[bank] bank:<name>`), not as the case's strongest score.
-        if score is not None and source not in (Signal.Source.CONTEXT, Signal.Source.BANK):
-            max_score = score if max_score is None else max(max_score, score)
-    # Repeat offenders: routing rules can match on the author's active strikes (a system-fact ScoreCondition
-    # on `author.active_strikes`) to raise priority or send them to a specialist queue.
-    signals[(ScoreCondition.Source.SYSTEM, "author.active_strikes")] = {
-        "": float(active_strike_count(case.subject.author_id, as_of=as_of))
-    }
-    # Velocity (`author.reports_24h` ≥ 20...): the rate of the vendors that reported this case counts.
-    vendor_ids = {vendor_id for _, vendor_id, _ in reports}
-    if not with_velocity:
-        velocity = {}
-    elif as_of is None:
-        velocity = live_counters(case.subject, vendor_ids=vendor_ids)
-    else:
-        velocity = counters_at(case.subject, as_of, vendor_ids=vendor_ids)
-    for name, value in velocity.items():
-        signals[(ScoreCondition.Source.SYSTEM, name)] = {"": value}
-    # Muted (bad-faith) reporters do not raise priority; the others count by their track record.
-    muted_reporters, accuracy = reporter_weight(case.pk)
-    reporter_count = case.reporter_count if as_of is None else _reporters_by(case, as_of)
-    facts = CaseFacts(
-        policy_ids={policy_id for policy_id, _, _ in reports}
-        | ({case.policy_id} if case.policy_id else set()),
-        vendor_ids={vendor_id for _, vendor_id, _ in reports},
-        subject_kind=case.subject.kind,
-        language=(case.subject.language or "").lower(),
-        severity=case.policy.severity if case.policy_id else 1,
-        distinct_reporters=max(reporter_count - muted_reporters, 0),
-        reporter_accuracy=accuracy,
-        vendor_reliability=max((reliability for _, _, reliability in reports), default=0.0),
-        signals=signals,
-        max_score=max_score,
-    )
-    return facts
-
-
-def model_lead_boost(facts: "CaseFacts", rules: list[RoutingRule] = ()) -> float:
-    """Leads for review: a case our live model is unsure about (its score near the model's threshold), or on
-    which it disagrees with a live rule that matched (the rule's automatic decision, live or shadow, says
-    violating and the score is under the threshold, or the other way round), is raised, so people label
-    exactly where the model (or the rule) learns most. No query unless a trained model scored the case."""
-    trained = {
-        label.removeprefix("trained."): max(by_name.values())
-        for (source, label), by_name in facts.signals.items()
-        if source == ScoreCondition.Source.SCORER and label.startswith("trained.") and by_name
-    }
-    if not trained:
-        return 0.0
-    live = list(
-        ModelVersion.objects.filter(
-            state=ModelVersion.State.LIVE, policy__code__in=list(trained)
-        ).select_related("policy")
-    )
-    boost = 0.0
-    if any(version.is_unsure(trained[version.policy.code]) for version in live):
-        boost += ModelVersion.UNSURE_PRIORITY_BOOST
-    by_policy = {version.policy_id: version for version in live}
-    for policy_id, violating in (rule.verdict for rule in rules if rule.verdict is not None):
-        version = by_policy.get(policy_id)
-        if version is not None and version.disagrees(trained[version.policy.code], violating):
-            boost += ModelVersion.DISAGREEMENT_PRIORITY_BOOST
-            break  # once a case, however many rules it contradicts
-    return boost
-
-
-def rules_use_velocity(rules) -> bool:
-    """Any of these rules has a velocity-counter condition (uses the prefetched conditions)."""
-    return any(
-        condition.source == ScoreCondition.Source.SYSTEM and condition.label in COUNTER_NAMES
-        for rule in rules
-        for condition in rule.score_conditions.all()
-    )
-
-
-def _reporters_by(case: Case, at: datetime) -> int:
-    """The case's distinct reporters as counted by `at` (the stored count is today's)."""
-    return (
-        Report.objects.filter(case=case, received_at__lte=at)
-        .order_by()
-        .values_list("vendor_id", "reporter_id")
-        .distinct()
-        .count()
-    )
-
-
-def _numeric(value) -> float | None:
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
 
 
 def _load_routing_config() -> tuple[list[RoutingRule], Queue | None]:
@@ -243,15 +115,29 @@ def can_see_all_queues(user) -> bool:
     return user.is_active and (user.is_superuser or user.has_perm("queues.view_all_queues"))
 
 
+# `queues.view_all_queues`, granted directly or through a group, asked in the same statement: has_perm would
+# load every permission of the user first (two more queries on every request that only needs this one).
+_SEES_ALL_SQL = """(
+    EXISTS (
+        SELECT 1 FROM {user_perms} AS up JOIN {permission} AS p ON p.id = up.permission_id
+        JOIN {content_type} AS ct ON ct.id = p.content_type_id
+        WHERE up.user_id = %s AND ct.app_label = 'queues' AND p.codename = 'view_all_queues'
+    ) OR EXISTS (
+        SELECT 1 FROM {user_groups} AS pug JOIN {group_perms} AS gp ON gp.group_id = pug.group_id
+        JOIN {permission} AS p ON p.id = gp.permission_id JOIN {content_type} AS ct ON ct.id = p.content_type_id
+        WHERE pug.user_id = %s AND ct.app_label = 'queues' AND p.codename = 'view_all_queues'
+    )
+)"""
+
 _VISIBLE_QUEUES_SQL = """
-SELECT q.id, q.is_restricted FROM {queue} AS q
+SELECT q.id, q.is_restricted, {sees_all} AS sees_all FROM {queue} AS q
 WHERE q.is_active AND (
     EXISTS (SELECT 1 FROM {members} AS m WHERE m.queue_id = q.id AND m.user_id = %s)
     OR EXISTS (
         SELECT 1 FROM {member_groups} AS g JOIN {user_groups} AS ug ON ug.group_id = g.group_id
         WHERE g.queue_id = q.id AND ug.user_id = %s
     )
-    OR (%s AND NOT q.is_restricted)
+    OR ({sees_all} AND NOT q.is_restricted)
 ) AND (
     NOT q.is_restricted
     OR EXISTS (
@@ -285,17 +171,26 @@ def _queue_access(user) -> tuple[frozenset[int], frozenset[int], bool]:
     else:
         # Hand-written: it runs on every request, and the ORM spends longer building it than the database
         # spends answering (about 1 ms of the 2 ms it took; bench/claim.py).
+        tables = {
+            "user_groups": user.groups.through._meta.db_table,
+            "user_perms": user.user_permissions.through._meta.db_table,
+            "group_perms": Group.permissions.through._meta.db_table,
+            "permission": Permission._meta.db_table,
+            "content_type": ContentType._meta.db_table,
+        }
         sql = _VISIBLE_QUEUES_SQL.format(
+            sees_all=_SEES_ALL_SQL.format(**tables),
             queue=Queue._meta.db_table,
             members=Queue.members.through._meta.db_table,
             member_groups=Queue.member_groups.through._meta.db_table,
-            user_groups=user.groups.through._meta.db_table,
             clearance=QueueClearance._meta.db_table,
+            **tables,
         )
         params = [
+            *(user.pk, user.pk),  # sees_all, selected
             user.pk,
             user.pk,
-            user.has_perm("queues.view_all_queues"),
+            *(user.pk, user.pk),  # sees_all, in the condition
             user.pk,
             connection.ops.adapt_datetimefield_value(timezone.now()),
         ]
@@ -304,9 +199,11 @@ def _queue_access(user) -> tuple[frozenset[int], frozenset[int], bool]:
             rows = cursor.fetchall()
     ids = frozenset(row[0] for row in rows)
     restricted = frozenset(row[0] for row in rows if row[1])
+    # Every row carries the permission; with no row at all, ask has_perm (rare: no queue to see).
+    sees_all = user.is_superuser or (bool(rows[0][2]) if rows else can_see_all_queues(user))
     if user.is_superuser:
         everywhere = True
-    elif not can_see_all_queues(user):
+    elif not sees_all:
         everywhere = False
     else:
         # Only someone who sees every active restricted queue may see what has no queue yet: an unrouted
@@ -462,38 +359,6 @@ def queue_for_user(user, slug: str) -> Queue | None:
     if queue is None or queue.pk not in visible_queue_ids(user):
         return None
     return queue
-
-
-def queue_cases(queue: Queue) -> QuerySet[Case]:
-    """The queue's cases, to filter; `case_list_rows` adds what a list row shows. An open queue never lists
-    a restricted case (nor its snippet), even one that was left there."""
-    cases = Case.objects.filter(queue=queue)
-    return cases if queue.is_restricted else cases.filter(is_restricted=False)
-
-
-def case_list_rows(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """What a queue page row shows, without loading whole subject texts.
-
-    Kept apart from filtering so the page count runs on the bare filter (no join to subjects): on a queue of
-    50,000 cases that is an index-only count instead of a join (bench/pages.py).
-    """
-    return cases.select_related("policy", "assignee").annotate(
-        subject_kind=F("subject__kind"),
-        subject_external_id=F("subject__external_id"),
-        subject_author_id=F("subject__author_id"),
-        snippet=Substr("subject__text", 1, 180),
-    )
-
-
-def tags_by_subject(subject_ids: list[int]) -> dict[int, list[str]]:
-    tags: dict[int, list[str]] = {}
-    for subject_id, slug in (
-        SubjectTag.objects.filter(subject_id__in=subject_ids)
-        .values_list("subject_id", "tag__slug")
-        .order_by("tag__slug")
-    ):
-        tags.setdefault(subject_id, []).append(slug)
-    return tags
 
 
 def auto_paused_rules(*, limit: int = 20) -> list[RoutingRule]:

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +16,9 @@ from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.comfort import my_exposure, session_comfort
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
-from queues import comfort_selectors, saved_view_selectors, selectors
-from queues.filters import CaseQueueFilter
+from queues import comfort_selectors, page_selectors, saved_view_selectors, selectors
+from queues.filters import KEYSETS, CaseQueueFilter
+from queues.keyset import NEXT, PREVIOUS
 from queues.services import ClaimRefused, claim_next_case
 
 # Navigations that may claim on GET: a bookmark or typed URL ("none") or a link in this app. A cross-site
@@ -67,18 +67,27 @@ def _render_queue(
     request: HttpRequest, queue, query: QueryDict, *, status: int = 200, **extra
 ) -> HttpResponse:
     filterset = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
-    page = None
+    page = cursor_error = None
     if filterset.is_valid():
-        filtered = filterset.qs
-        paginator = Paginator(selectors.case_list_rows(filtered), settings.QUEUE_PAGE_SIZE)
-        # Counted on the bare filter (no join to subjects) and capped: an exact count of a 50,000-case queue
-        # costs more than the page itself; past the cap the page says "more than" and filters narrow it.
-        paginator.count = filtered.order_by()[: settings.QUEUE_COUNT_CAP + 1].count()
-        page = paginator.get_page(query.get("page"))
-        tags = selectors.tags_by_subject([case.subject_id for case in page])
-        for case in page:
-            case.tag_slugs = tags.get(case.subject_id, [])
+        try:
+            page = page_selectors.queue_page(
+                filterset.qs,
+                sort=filterset.sort_name,
+                keys=KEYSETS[filterset.sort_name],
+                after=query.get(NEXT, "")[:500],
+                before=query.get(PREVIOUS, "")[:500],
+                size=settings.QUEUE_PAGE_SIZE,
+                count_cap=settings.QUEUE_COUNT_CAP,
+            )
+        except Invalid as exc:
+            cursor_error = exc
+    # The pager's links keep the filter and replace the cursor.
+    kept = query.copy() if hasattr(query, "copy") else QueryDict(mutable=True)
+    for name in (NEXT, PREVIOUS, "page"):
+        kept.pop(name, None)
     context = {
+        "cursor_error": cursor_error,
+        "pager_query": kept.urlencode(),
         "queue": queue,
         "filter": filterset,
         "page": page,

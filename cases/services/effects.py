@@ -17,7 +17,12 @@ from moderation.models import Action, Vendor
 
 def decision_takes_effect(decision: Decision) -> None:
     """A final live decision: its reports are judged (reporter and vendor track records), and an enforcing
-    action is enforced and gives the author a strike (once)."""
+    action is enforced and gives the author a strike (once).
+
+    Called exactly once per decision, when it first becomes final (a new decision, or a pending one
+    confirmed): nothing it creates can exist yet, so each row is one INSERT, not get_or_create's four
+    statements; the unique constraints (one enforcement per decision and kind, one statement and one strike
+    per decision) still refuse a second run."""
     if decision.mode != Decision.Mode.LIVE:
         return
     record_report_outcomes(decision)
@@ -26,22 +31,20 @@ def decision_takes_effect(decision: Decision) -> None:
     if decision.action.duration_hours and decision.effect_expires_at is None:
         decision.effect_expires_at = timezone.now() + timedelta(hours=decision.action.duration_hours)
         Decision.objects.filter(pk=decision.pk).update(effect_expires_at=decision.effect_expires_at)
-    create_enforcement(decision=decision)
-    record_statement(decision)  # the EU DSA statement of reasons, in the same transaction
+    create_enforcement(decision=decision, fresh=True)
+    record_statement(decision, fresh=True)  # the EU DSA statement of reasons, in the same transaction
     subject = decision.case.subject
     days = decision.policy.strike_days
     # The author of the content version decided on: never whoever a later report names.
     author_id = decided_author(decision)
     if not author_id or days == 0:
         return
-    Strike.objects.get_or_create(
+    Strike.objects.create(
         decision=decision,
-        defaults={
-            "author_id": author_id,
-            "subject": subject,
-            "policy": decision.policy,
-            "expires_at": timezone.now() + timedelta(days=days) if days else None,
-        },
+        author_id=author_id,
+        subject=subject,
+        policy=decision.policy,
+        expires_at=timezone.now() + timedelta(days=days) if days else None,
     )
 
 

@@ -49,25 +49,33 @@ def enforcement_payload(decision: Decision, *, kind: str, key: str) -> dict:
     }
 
 
-def create_enforcement(*, decision: Decision, kind: str = Enforcement.Kind.APPLY) -> Enforcement | None:
+def create_enforcement(
+    *, decision: Decision, kind: str = Enforcement.Kind.APPLY, fresh: bool = False
+) -> Enforcement | None:
     """Within the decision's transaction: the enforcement to deliver (once per decision and kind), or None
     for actions the platform need not apply. Delivery is enqueued when the transaction commits, or, for an
-    apply inside the decision's undo window, once the window closes (`outbox.release_held`)."""
+    apply inside the decision's undo window, once the window closes (`outbox.release_held`).
+
+    `fresh`: the decision is taking effect for the first time in this transaction, so no enforcement can
+    exist yet: one INSERT instead of get_or_create's SELECT, SAVEPOINT, INSERT and RELEASE (the unique
+    constraint `one_enforcement_per_decision_kind` still refuses a second one)."""
     if decision.mode != Decision.Mode.LIVE or decision.action.kind in NOT_ENFORCED:
         return None
     key = f"enf_{decision.pk}_{kind}"
     held = outbox.held_until(decision) if kind == Enforcement.Kind.APPLY else None
-    enforcement, created = Enforcement.objects.get_or_create(
-        decision=decision,
-        kind=kind,
-        defaults={
-            "case_id": decision.case_id,
-            "idempotency_key": key,
-            "payload": enforcement_payload(decision, kind=kind, key=key),
-            # Due now and held by the task enqueued on commit; an apply waits out the undo window first.
-            **outbox.hold_fields(held, timezone.now()),
-        },
-    )
+    fields = {
+        "case_id": decision.case_id,
+        "idempotency_key": key,
+        "payload": enforcement_payload(decision, kind=kind, key=key),
+        # Due now and held by the task enqueued on commit; an apply waits out the undo window first.
+        **outbox.hold_fields(held, timezone.now()),
+    }
+    if fresh:
+        enforcement, created = Enforcement.objects.create(decision=decision, kind=kind, **fields), True
+    else:
+        enforcement, created = Enforcement.objects.get_or_create(
+            decision=decision, kind=kind, defaults=fields
+        )
     if created:
         if kind == Enforcement.Kind.REVERSE:
             # An apply that has not reached the platform must never arrive after its reversal.

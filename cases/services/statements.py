@@ -51,30 +51,31 @@ def puid_for(decision: Decision) -> str:
     return f"{settings.DSA_PUID_PREFIX}-decision-{decision.pk}"
 
 
-def record_statement(decision: Decision) -> StatementOfReasons | None:
+def record_statement(decision: Decision, *, fresh: bool = False) -> StatementOfReasons | None:
     """Inside the decision's transaction: the statement of reasons for a live restricting decision (once per
     decision), validated before it is stored. One that breaks a rule is stored `failed` with its errors and
-    never sent; a lead fixes the configuration (the policy's grounds, say) and retries, which rebuilds it."""
+    never sent; a lead fixes the configuration (the policy's grounds, say) and retries, which rebuilds it.
+    `fresh`: the decision takes effect for the first time now, so one INSERT (the one-to-one still guards)."""
     if decision.mode != Decision.Mode.LIVE or decision.case.kind == Case.Kind.IMPORTED:
         return None
     if restriction_for(decision.action) is None:
         return None
     payload = statement_payload(decision)
     errors = rules.validate_statement(payload)
-    statement, _ = StatementOfReasons.objects.get_or_create(
-        decision=decision,
-        defaults={
-            "case_id": decision.case_id,
-            "puid": payload["puid"],
-            "payload": payload,
-            "validation_errors": errors,
-            "state": StatementOfReasons.State.FAILED if errors else StatementOfReasons.State.PENDING,
-            "last_error": _summary(errors),
-            # Not submitted while its decision may still be undone.
-            "next_attempt_at": decision.undo_until,
-            **_columns(payload),
-        },
-    )
+    fields = {
+        "case_id": decision.case_id,
+        "puid": payload["puid"],
+        "payload": payload,
+        "validation_errors": errors,
+        "state": StatementOfReasons.State.FAILED if errors else StatementOfReasons.State.PENDING,
+        "last_error": _summary(errors),
+        # Not submitted while its decision may still be undone.
+        "next_attempt_at": decision.undo_until,
+        **_columns(payload),
+    }
+    if fresh:
+        return StatementOfReasons.objects.create(decision=decision, **fields)
+    statement, _ = StatementOfReasons.objects.get_or_create(decision=decision, defaults=fields)
     return statement
 
 
@@ -150,6 +151,11 @@ def _content_types(subject: Subject) -> tuple[list[str], str]:
 def _decided_version(decision: Decision) -> SubjectVersion | None:
     if decision.subject_version is None:
         return None
+    # The decision service hands over the stored version it just checked (`Decision.decided_version_row`):
+    # the same row, one query fewer on the decision path.
+    known = getattr(decision, "decided_version_row", None)
+    if known is not None and known.pk is not None and known.version == decision.subject_version:
+        return known
     return SubjectVersion.objects.filter(
         subject_id=decision.case.subject_id, version=decision.subject_version
     ).first()
@@ -175,7 +181,11 @@ def _content_date(decision: Decision, version: SubjectVersion | None, subject: S
 
 def _source_type(case: Case) -> str:
     sources = set(
-        Report.objects.filter(case_id=case.pk).values_list("vendor__dsa_source_type", flat=True).distinct()
+        # order_by(): without it the reports' default ordering joins the DISTINCT (one row per report).
+        Report.objects.filter(case_id=case.pk)
+        .order_by()
+        .values_list("vendor__dsa_source_type", flat=True)
+        .distinct()
     )
     for source in _SOURCE_RANK:
         if source in sources:

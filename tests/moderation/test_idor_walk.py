@@ -104,6 +104,8 @@ def world(review_setup, vendor, api):
         "appeal_case_id": appeal.appeal_case_id,
         "campaign_id": campaign.pk,
         "statement_id": decision.statement.pk,  # the DSA statement of reasons of the restricted removal
+        # /me/waiting/<kind> names a list, not a case: its restricted-case filtering is tested with the badges
+        "kind": "no-such-list",
     }
 
 

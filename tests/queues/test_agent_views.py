@@ -4,8 +4,6 @@ claim-next (`queues.views`).
 
 import re
 from datetime import timedelta
-from html import unescape
-from urllib.parse import urljoin
 
 import pytest
 from django.db import connection
@@ -476,59 +474,7 @@ def test_a_case_id_search_with_a_huge_number_is_just_a_text_search(agent_client,
     assert listed(agent_client.get("/queues/general/", {"q": "9" * 30})) == []
 
 
-# --- Queue page: pagination -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def five_cases(general, settings):
-    settings.QUEUE_PAGE_SIZE = 2
-    return [open_case(general, priority=50 - n) for n in range(5)]
-
-
-def test_the_queue_page_is_paginated(agent_client, five_cases):
-    first = agent_client.get("/queues/general/")
-    last = agent_client.get("/queues/general/", {"page": 3})
-
-    assert listed(first) == [five_cases[0].pk, five_cases[1].pk]
-    assert listed(last) == [five_cases[4].pk]
-    html = first.content.decode()
-    assert "5 cases" in html
-    assert "Page 1 of 3" in html
-
-
-def _pager_link(html: str, label: str) -> str:
-    """The link's URL as a browser reads the attribute (entities such as &amp; decoded)."""
-    return unescape(re.search(rf'<a href="([^"]*)"[^>]*>{label}</a>', html).group(1))
-
-
-def test_following_the_next_link_shows_the_next_page(agent_client, five_cases):
-    """The browser resolves the link against the page URL: it must reach page 2."""
-    html = agent_client.get("/queues/general/").content.decode()
-
-    response = agent_client.get(urljoin("/queues/general/", _pager_link(html, "Next →")))
-
-    assert "Page 2 of 3" in response.content.decode()
-    assert listed(response) == [five_cases[2].pk, five_cases[3].pk]
-
-
-def test_following_the_pager_links_keeps_the_filters(agent_client, five_cases):
-    page_two = agent_client.get("/queues/general/", {"sort": "oldest", "page": 2}).content.decode()
-    assert "Page 2 of 3" in page_two
-
-    previous = agent_client.get(urljoin("/queues/general/", _pager_link(page_two, "← Previous")))
-    following = agent_client.get(urljoin("/queues/general/", _pager_link(page_two, "Next →")))
-
-    assert "Page 1 of 3" in previous.content.decode()
-    assert "Page 3 of 3" in following.content.decode()
-    assert '<option value="oldest" selected>' in following.content.decode()
-
-
-@pytest.mark.parametrize(("page", "shown"), [("abc", 1), ("0", 3), ("99", 3), ("-1", 3)])
-def test_an_odd_page_number_shows_a_real_page(agent_client, five_cases, page, shown):
-    response = agent_client.get("/queues/general/", {"page": page})
-
-    assert response.status_code == 200
-    assert f"Page {shown} of 3" in response.content.decode()
+# --- Queue page: pagination is keyset (tests/queues/test_queue_keyset.py) ------------------------------------
 
 
 # --- Queue page: query count --------------------------------------------------------------------------------

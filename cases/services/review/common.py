@@ -111,10 +111,9 @@ def can_act_on_protected(user) -> bool:
 
 def refuse_if_protected(case: Case, user) -> None:
     """Forbidden when the case's subject is protected and `user` is not a lead."""
-    if can_act_on_protected(user):
-        return
+    # The tags first: most subjects have none, and then the user's permissions need not be loaded.
     tags = protected_tags(case.subject_id)
-    if tags:
+    if tags and not can_act_on_protected(user):
         raise Forbidden(
             f"This subject is protected ({', '.join(tags)}): only leads can act on it. Escalate it instead."
         )

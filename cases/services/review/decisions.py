@@ -127,6 +127,7 @@ def record_decision(
         author_id=evidence.author_id,
         review_state=Decision.ReviewState.PENDING if needs_second_review else Decision.ReviewState.FINAL,
     )
+    decision.decided_version_row = evidence  # the statement of reasons reads it (no second query)
     _save_with_message(decision, template, reason=reason)
     data = {
         "policy": policy.code,
