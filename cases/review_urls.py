@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from cases import campaign_views, find_views, oversight_views, retention_views, spot_views, views
+from cases import (
+    campaign_views,
+    case_tools_views,
+    find_views,
+    holding_views,
+    media_views,
+    oversight_views,
+    retention_views,
+    spot_views,
+    views,
+)
 
 app_name = "cases"
 urlpatterns = [
@@ -23,30 +33,30 @@ urlpatterns = [
     path("<int:case_id>/escalate", views.escalate, name="escalate"),
     path("<int:case_id>/confirm", views.confirm, name="confirm"),
     path("<int:case_id>/appeal", views.resolve_appeal, name="resolve-appeal"),
-    path("<int:case_id>/reports/<int:report_id>/mute", views.mute_reporter, name="mute-reporter"),
+    path("<int:case_id>/reports/<int:report_id>/mute", case_tools_views.mute_reporter, name="mute-reporter"),
     path("<int:case_id>/legal-holds", retention_views.place_hold, name="place-hold"),
     path(
         "<int:case_id>/legal-holds/<int:hold_id>/release", retention_views.release_hold, name="release-hold"
     ),
-    path("<int:case_id>/claim", views.claim, name="claim"),
-    path("<int:case_id>/skip", views.skip, name="skip"),
-    path("<int:case_id>/release", views.release, name="release"),
-    path("<int:case_id>/heartbeat", views.heartbeat, name="heartbeat"),
-    path("<int:case_id>/actions", views.action_choices, name="actions"),
-    path("<int:case_id>/message", views.message_preview, name="message-preview"),
-    path("<int:case_id>/notes", views.add_note, name="notes"),
-    path("<int:case_id>/tags", views.change_tags, name="tags"),
-    path("<int:case_id>/media/<int:index>", views.media_file, name="media"),
-    path("<int:case_id>/media/<int:index>/item", views.media_item, name="media-item"),
-    path("<int:case_id>/media/<int:index>/reveal", views.reveal_media, name="reveal"),
+    path("<int:case_id>/claim", holding_views.claim, name="claim"),
+    path("<int:case_id>/skip", holding_views.skip, name="skip"),
+    path("<int:case_id>/release", holding_views.release, name="release"),
+    path("<int:case_id>/heartbeat", holding_views.heartbeat, name="heartbeat"),
+    path("<int:case_id>/actions", case_tools_views.action_choices, name="actions"),
+    path("<int:case_id>/message", case_tools_views.message_preview, name="message-preview"),
+    path("<int:case_id>/notes", case_tools_views.add_note, name="notes"),
+    path("<int:case_id>/tags", case_tools_views.change_tags, name="tags"),
+    path("<int:case_id>/media/<int:index>", media_views.media_file, name="media"),
+    path("<int:case_id>/media/<int:index>/item", media_views.media_item, name="media-item"),
+    path("<int:case_id>/media/<int:index>/reveal", media_views.reveal_media, name="reveal"),
     path(
         "<int:case_id>/enforcements/<int:enforcement_id>/retry",
-        views.retry_enforcement,
+        case_tools_views.retry_enforcement,
         name="retry-enforcement",
     ),
     path(
         "<int:case_id>/vendor-callbacks/<int:callback_id>/retry",
-        views.retry_vendor_callback,
+        case_tools_views.retry_vendor_callback,
         name="retry-vendor-callback",
     ),
 ]
