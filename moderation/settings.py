@@ -289,6 +289,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A report and an event share "created | duplicate": one named enum, not a hash-suffixed one.
+    "ENUM_NAME_OVERRIDES": {"WriteStatusEnum": ["created", "duplicate"]},
 }
 
 # --- Celery ---------------------------------------------------------------------------------------------
