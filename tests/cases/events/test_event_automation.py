@@ -144,3 +144,38 @@ def test_a_counter_decides_on_a_rule_that_names_the_vendor(api, vendor, review_s
     outcomes = [api.post(URL, event_body(f"a{n}"), format="json").json()["outcome"] for n in range(2)]
 
     assert outcomes == ["none", "decided"]
+
+
+def _report_on(api, subject_id: str, text: str) -> None:
+    body = {
+        "external_id": f"r-{subject_id}",
+        "reason": "spam",
+        "subject": {"kind": "message", "external_id": subject_id, "author_id": "user-7", "text": text},
+    }
+    assert api.post("/api/v1/reports", body, format="json").status_code == 201
+
+
+def _event_on(subject_id: str, text: str, event_id: str = "b-1") -> dict:
+    body = event_body(event_id)
+    body["subject"] = {"kind": "message", "external_id": subject_id, "author_id": "user-7", "text": text}
+    return body
+
+
+def test_another_vendors_text_for_a_subject_never_decides_it_automatically(api, other_api, automated):
+    automated(RoutingRule.AutomationMode.LIVE)
+    _report_on(api, "msg-a", "see you at noon")  # vendor A's content: harmless
+
+    body = other_api.post(URL, _event_on("msg-a", "free crypto"), format="json").json()
+
+    assert body["outcome"] == "case_opened"  # for people, who see both texts
+    assert not Decision.objects.exists()
+    assert Case.objects.get(pk=body["case_id"]).subject.text == "see you at noon"
+
+
+def test_another_vendors_event_with_the_same_text_is_decided(api, other_api, automated):
+    automated(RoutingRule.AutomationMode.LIVE)
+    _report_on(api, "msg-a", "free crypto")
+
+    body = other_api.post(URL, _event_on("msg-a", "free crypto"), format="json").json()
+
+    assert body["outcome"] == "decided"
