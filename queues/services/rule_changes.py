@@ -40,6 +40,7 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     State.PAUSED: {State.SHADOW, State.LIVE},
 }
 RULE_GUARD = Actor.system("rule-guard")
+EVENTS_NOTE = "Also decides on platform events (it has an event trigger); the backtest counts cases only."
 
 
 @dataclass
@@ -73,8 +74,11 @@ def record_rule_change(*, rule: RoutingRule, before: dict | None, user, note: st
     old_state = before["state"] if before is not None else State.DRAFT
     if problem := transition_error(old_state, after["state"]):
         raise Invalid(problem, field="state")
-    estimate = _approval_estimate(before, after, acts_on_events=_has_event_trigger(rule))
+    acts_on_events = _has_event_trigger(rule)
+    estimate = _approval_estimate(before, after, acts_on_events=acts_on_events)
     if estimate is not None:
+        if acts_on_events:  # what the approver must know: the figures below leave the events out
+            note = f"{EVENTS_NOTE} {note}".strip()
         return RuleChange(rule, request=_hold_for_approval(rule, before, after, estimate, user, note))
     version = _write_version(rule, before, after, actor=Actor.for_user(user), user=user, note=note)
     return RuleChange(rule, version=version)

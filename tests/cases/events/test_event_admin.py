@@ -118,5 +118,6 @@ def test_a_rule_with_a_trigger_going_live_waits_for_a_second_admin_whatever_the_
     # No past case matches (the backtest says 0 a day), but events are not in the backtest.
     assert change.version is None
     assert change.request is not None and change.request.state == "pending"
+    assert "platform events" in change.request.note  # the approver is told what the figures leave out
     rule.refresh_from_db()
     assert rule.state == RoutingRule.State.SHADOW
