@@ -222,3 +222,14 @@ def test_a_deep_page_walks_an_index_without_offset(general, sort):
 
     assert "OFFSET" not in rows_sql.upper()
     assert "Index" in plan, plan
+
+
+def test_a_cursor_opens_no_page_of_a_queue_the_agent_cannot_see(agent_client, five_cases):
+    hidden = factories.QueueFactory(slug="child-safety", is_restricted=True)
+    secret = factories.OpenCaseFactory(queue=hidden, is_restricted=True)
+    cursor = _cursor("priority", 1e9, MOMENT, 1)
+
+    for path in (f"/queues/{hidden.slug}/", "/queues/general/"):
+        response = agent_client.get(path, {"after": cursor})
+        assert f"/cases/{secret.pk}/" not in response.content.decode()
+    assert agent_client.get(f"/queues/{hidden.slug}/", {"after": cursor}).status_code == 404
