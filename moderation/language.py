@@ -43,7 +43,13 @@ def switch_language(request):
     the choice is also saved as their setting, so it follows them to other browsers (audited)."""
     response = set_language(request)
     language = request.POST.get("language", "")
-    if request.user.is_authenticated and supported(language):
+    # Only a change is saved and audited: the same choice again (a double click, a script posting it in a
+    # loop) would otherwise write an audit row each time.
+    if (
+        request.user.is_authenticated
+        and supported(language)
+        and session_comfort(request).language != language
+    ):
         save_user_settings(user=request.user, values={"language": language})
         remember_comfort(request, request.user)
     return response

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import DateTimeField, Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -31,9 +31,16 @@ SORT_LABELS = {
 # The same orders for keyset pages (`queues.keyset`), each followed by the id; cases without an SLA or a
 # report time come last.
 _NULLABLE = {"sla_due_at", "last_reported_at"}
+# A cursor's value for a date-time column must be a date-time, for a number a number (`decode_cursor`).
+_MOMENTS = {field.name for field in Case._meta.get_fields() if isinstance(field, DateTimeField)}
 KEYSETS = {
     sort: tuple(
-        SortKey(name.lstrip("-"), descending=name.startswith("-"), nullable=name.lstrip("-") in _NULLABLE)
+        SortKey(
+            name.lstrip("-"),
+            descending=name.startswith("-"),
+            nullable=name.lstrip("-") in _NULLABLE,
+            moment=name.lstrip("-") in _MOMENTS,
+        )
         for name in fields
     )
     for sort, fields in SORTS.items()

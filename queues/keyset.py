@@ -11,6 +11,7 @@ Nullable sort keys (SLA, last report) put the cases without one last, in both di
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,6 +31,7 @@ class SortKey:
     name: str
     descending: bool = False
     nullable: bool = False
+    moment: bool = False  # a date-time column; otherwise a number
 
 
 @dataclass
@@ -88,16 +90,36 @@ def decode_cursor(text: str, *, sort: str, keys: tuple[SortKey, ...], field_name
             if not key.nullable:
                 raise refused
             parsed.append(None)
-        elif isinstance(value, str):
-            moment = parse_datetime(value)
-            if moment is None:
-                raise refused
-            parsed.append(moment)
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif key.moment:
+            parsed.append(_moment(value, refused))
+        elif _finite_number(value):
             parsed.append(value)
         else:
             raise refused
     return parsed, pk
+
+
+def _moment(value, refused: Invalid) -> datetime:
+    # A hand-edited cursor may hold any JSON where a date-time was: a number, a date that does not exist
+    # (2026-02-30), an offset past a day, or no offset at all. Each is the agent's error, never a 500.
+    if not isinstance(value, str):
+        raise refused
+    try:
+        moment = parse_datetime(value)
+    except ValueError:
+        raise refused from None
+    if moment is None or moment.tzinfo is None:
+        raise refused
+    return moment
+
+
+def _finite_number(value) -> bool:
+    # NaN and Infinity parse as JSON in Python, and an integer past 64 bits overflows the database driver.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(value, int):
+        return -(2**63) < value < 2**63
+    return math.isfinite(value)
 
 
 def page_after(

@@ -9,7 +9,13 @@ condition check (`queues.matching.condition_holds`) judges them, with the same s
     [system] event.author_bank_hits_24h    bank hits on this author's events, last 24 hours
 
 The counters are read from the stored events in one aggregate query per batch (plus the batch's own events
-before each), and a redelivered event is a replay that is never run again, so it never counts twice. A rule's policy condition does not apply to events (an event has no report
+before each), and a redelivered event is a replay that is never run again, so it never counts twice.
+
+The counters count what a source sent, about an author the source names: any vendor with a token can make
+its own counter for any author as high as it likes, and the case the rule opens is on a subject the event
+names, which may be content another vendor reported. So, like a vendor score, a counter may trigger an
+automatic decision only on a rule that names its vendors (vouched for by the admin); an automated rule that
+reads a counter and names no vendor never acts on events (it may still route, with automation off). A rule's policy condition does not apply to events (an event has no report
 reason); its event trigger's `event_types` does instead.
 """
 
@@ -95,11 +101,19 @@ def _compile(rules: list[RoutingRule]) -> list[EventRule]:
             languages=frozenset(language.lower().split("-")[0] for language in rule.languages or ()),
             conditions=tuple(rule.score_conditions.all()),
             acts_unattributably=rule.automation_mode != RoutingRule.AutomationMode.OFF
-            and not rule.automation_is_attributable,
+            and (not rule.automation_is_attributable or _counts_any_vendor(rule)),
         )
         for rule in rules
         if rule.pk in triggers
     ]
+
+
+def _counts_any_vendor(rule: RoutingRule) -> bool:
+    """The rule reads an event counter and names no vendor: the count is whoever-sent-it's claim."""
+    return not rule.vendors.all() and any(
+        condition.source == ScoreCondition.Source.SYSTEM and condition.label in EVENT_COUNTERS
+        for condition in rule.score_conditions.all()
+    )
 
 
 def prepare_detection() -> None:

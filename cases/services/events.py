@@ -219,7 +219,9 @@ def _act(source, items, rows, matches, outcomes, now) -> None:
     for (index, match), result in zip(opening, intake, strict=True):
         rule, row, outcome = match.rule, rows[index], outcomes[index]
         row.rule, row.case_id = rule, result.case_id
-        row.outcome = _decide(rule, result.case_id) if result.case_id else Event.Outcome.NONE
+        row.outcome = (
+            _decide(rule, result.case_id, items[index], source) if result.case_id else Event.Outcome.NONE
+        )
         outcome.outcome, outcome.case_id, outcome.rule_id = row.outcome, row.case_id, rule.pk
         if result.case_id:
             logged.append(
@@ -240,12 +242,16 @@ def _act(source, items, rows, matches, outcomes, now) -> None:
     RuleMatch.objects.bulk_create(logged, ignore_conflicts=True)
 
 
-def _decide(rule: RoutingRule, case_id: int) -> str:
+def _decide(rule: RoutingRule, case_id: int, item: EventInput, source: Vendor) -> str:
     """What a matched rule's automatic-decision setting does with the case the event opened (or joined)."""
     if rule.automation_mode == RoutingRule.AutomationMode.OFF:
         return Event.Outcome.CASE_OPENED
     case = lock_case_for_routing(case_id)
     if case is None:
+        return Event.Outcome.CASE_OPENED
+    if _claims_anothers_content(case.subject, item, source):
+        # Detection ran on the event's text, not on what the subject shows: another vendor's content is not
+        # decided on this source's word (its text is kept as its own version; people see both).
         return Event.Outcome.CASE_OPENED
     if rule.automation_mode == RoutingRule.AutomationMode.SHADOW:
         record_shadow_decision(case=case, rule=rule)
@@ -259,6 +265,14 @@ def _decide(rule: RoutingRule, case_id: int) -> str:
     ):
         return Event.Outcome.DECIDED
     return Event.Outcome.CASE_OPENED
+
+
+def _claims_anothers_content(subject, item: EventInput, source: Vendor) -> bool:
+    return (
+        item.subject.has_content
+        and subject.content_vendor_id not in (None, source.pk)
+        and subject.content_hash != item.subject.content_hash
+    )
 
 
 def forget_old_events(*, now: datetime | None = None, chunk: int = 5000) -> int:

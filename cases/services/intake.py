@@ -19,7 +19,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from cases.counters import NewSubjectEvent, ReportEvent, record_reports
-from cases.models import Report, Signal, Subject
+from cases.models import AcceptedReport, Report, Signal, Subject
 from cases.services.background import enqueue_case_enrichment, enqueue_media_fetch
 from cases.services.intake_cases import cases_for
 from cases.services.intake_inputs import (  # re-exported: callers build inputs from here
@@ -91,14 +91,19 @@ def _accept_once(*, vendor: Vendor, reports: list[ReportInput], check_replays: b
                 vendor=vendor, external_id__in={item.external_id for item in reports}
             ).values("id", "external_id", "case_id", "payload_hash")
         }
+    # Looked up even for a single report: no unique key spans the two tables to catch it.
+    waiting = _waiting_accepted(vendor, reports, existing)
     first_in_call: dict[str, int] = {}
     fresh: list[int] = []
     for index, item in enumerate(reports):
         previous = existing.get(item.external_id)
+        held = waiting.get(item.external_id)
         if previous is not None:
             outcomes[index] = _replay_outcome(
                 item, previous["payload_hash"], previous["id"], previous["case_id"]
             )
+        elif held is not None and held["payload_hash"] != item.payload_hash:
+            outcomes[index] = _replay_outcome(item, held["payload_hash"], held["id"], None)
         elif item.external_id in first_in_call:
             outcomes[index] = None  # resolved after the first occurrence is stored
         else:
@@ -120,7 +125,24 @@ def _accept_once(*, vendor: Vendor, reports: list[ReportInput], check_replays: b
     return outcomes  # type: ignore[return-value]
 
 
-def _replay_outcome(item: ReportInput, stored_hash: str, report_id: int, case_id: int) -> IntakeOutcome:
+def _waiting_accepted(vendor: Vendor, reports: list[ReportInput], existing: dict) -> dict[str, dict]:
+    """Keys of a plain POST that wait accept-first (answered 202, not grouped yet): one with another body is
+    a conflict now, as it would be once grouped, rather than a 201 that later turns the 202 into a conflict.
+    The grouper's own items carry their reserved id and are those rows, so they are not looked up."""
+    keys = {item.external_id for item in reports if item.report_id is None} - existing.keys()
+    if not keys:
+        return {}
+    return {
+        row["external_id"]: row
+        for row in AcceptedReport.objects.filter(
+            vendor=vendor, external_id__in=keys, grouped_at__isnull=True
+        ).values("id", "external_id", "payload_hash")
+    }
+
+
+def _replay_outcome(
+    item: ReportInput, stored_hash: str, report_id: int, case_id: int | None
+) -> IntakeOutcome:
     if item.payload_hash == stored_hash:
         return IntakeOutcome(item.external_id, "duplicate", report_id, case_id)
     return IntakeOutcome(

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from cases.models import EventTrigger
 from moderation.audit import Actor, Verb, record_event
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.backtest import backtest_rule
@@ -39,6 +40,7 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
     State.PAUSED: {State.SHADOW, State.LIVE},
 }
 RULE_GUARD = Actor.system("rule-guard")
+EVENTS_NOTE = "Also decides on platform events (it has an event trigger); the backtest counts cases only."
 
 
 @dataclass
@@ -72,8 +74,11 @@ def record_rule_change(*, rule: RoutingRule, before: dict | None, user, note: st
     old_state = before["state"] if before is not None else State.DRAFT
     if problem := transition_error(old_state, after["state"]):
         raise Invalid(problem, field="state")
-    estimate = _approval_estimate(before, after)
+    acts_on_events = _has_event_trigger(rule)
+    estimate = _approval_estimate(before, after, acts_on_events=acts_on_events)
     if estimate is not None:
+        if acts_on_events:  # what the approver must know: the figures below leave the events out
+            note = f"{EVENTS_NOTE} {note}".strip()
         return RuleChange(rule, request=_hold_for_approval(rule, before, after, estimate, user, note))
     version = _write_version(rule, before, after, actor=Actor.for_user(user), user=user, note=note)
     return RuleChange(rule, version=version)
@@ -184,13 +189,23 @@ def _decides_live(snapshot: dict) -> bool:
     return snapshot["state"] == State.LIVE and snapshot["automation_mode"] == RoutingRule.AutomationMode.LIVE
 
 
-def _approval_estimate(before: dict | None, after: dict) -> tuple[float, float] | None:
+def _has_event_trigger(rule: RoutingRule) -> bool:
+    return EventTrigger.objects.filter(rule_id=rule.pk).exists()
+
+
+def _approval_estimate(
+    before: dict | None, after: dict, *, acts_on_events: bool = False
+) -> tuple[float, float] | None:
     """(current, proposed) automatic decisions a day when the change needs a second admin, else None."""
     if not _decides_live(after):
         return None  # pausing, shadowing or routing-only changes never raise automatic decisions
     if before is not None and _decides_live(before) and behaviour_of(before) == behaviour_of(after):
         return None  # renamed, moved or described: what it decides is the same
     current, proposed = automated_per_day(before), automated_per_day(after)
+    if acts_on_events:
+        # The backtest replays past cases; a rule with an event trigger also decides on platform events,
+        # which no backtest here can count, so a second admin always looks.
+        return current, proposed
     limit = current * (1 + settings.RULE_APPROVAL_MAX_INCREASE_PCT / 100)
     if proposed > limit:
         return current, proposed

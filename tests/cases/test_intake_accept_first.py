@@ -131,6 +131,23 @@ def test_a_key_taken_by_a_plain_post_before_grouping_is_recorded_as_a_duplicate(
     assert api.get(f"/api/v1/reports/{accepted['id']}").json()["id"] == plain["id"]
 
 
+def test_a_plain_post_of_a_waiting_key_with_another_body_is_a_conflict_not_a_second_report(
+    api, report_body, no_grouping
+):
+    accepted = api.post(
+        "/api/v1/reports", report_body(external_id="k-2", comment="one"), format="json", **ASYNC
+    ).json()
+
+    plain = api.post("/api/v1/reports", report_body(external_id="k-2", comment="two"), format="json")
+
+    assert plain.status_code == 409
+    assert plain.json()["fields"] == {"external_id": [plain.json()["detail"]]}
+    assert not Report.objects.exists()
+    intake_accept_first.group_accepted_reports()
+    assert Report.objects.get().pk == accepted["id"]  # the 202 keeps its promise
+    assert api.get(f"/api/v1/reports/{accepted['id']}").json()["status"] == "grouped"
+
+
 def test_without_a_broker_the_report_is_grouped_before_the_answer(api, report_body):
     response = api.post("/api/v1/reports", report_body(external_id="e-1"), format="json", **ASYNC)
 

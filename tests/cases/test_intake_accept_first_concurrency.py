@@ -79,3 +79,23 @@ def test_a_grouper_killed_after_its_reports_were_made_is_taken_over_without_dupl
 
     assert Report.objects.count() == 5
     assert set(AcceptedReport.objects.values_list("outcome", flat=True)) == {"created"}
+
+
+def test_plain_and_accept_first_posts_of_one_key_racing_make_one_report_and_no_error(vendor, policies):
+    from cases.services.intake import accept_reports
+
+    item = _report(1, policies["spam"])
+    plain, accepted = [], []
+    _run_concurrently(
+        [lambda: plain.extend(accept_reports(vendor=vendor, reports=[item]))] * 4
+        + [lambda: accepted.extend(intake_accept_first.accept_reports_first(vendor=vendor, reports=[item]))]
+        * 4
+    )
+    intake_accept_first.group_accepted_reports()
+
+    report = Report.objects.get()  # one report for the key, whichever path won
+    assert {o.status for o in plain} <= {"created", "duplicate"}
+    assert {o.report_id for o in plain} == {report.pk}
+    assert {o.status for o in accepted} <= {"accepted", "duplicate"}
+    for row in AcceptedReport.objects.all():  # a 202's id leads to that report
+        assert row.report_id == report.pk and row.outcome in {"created", "duplicate"}

@@ -180,6 +180,41 @@ def test_the_switcher_saves_a_signed_in_persons_choice_which_beats_their_browser
     assert html_lang(english_browser) == "de"
 
 
+def test_switching_to_the_language_already_saved_writes_no_audit_row(agent_client, review_setup):
+    for _ in range(5):
+        agent_client.post(reverse("set-language"), {"language": "de", "next": "/"})
+    agent_client.post(reverse("set-language"), {"language": "en", "next": "/"})
+
+    changes = AuditEvent.objects.filter(verb=Verb.SETTINGS_CHANGED).order_by("id")
+    assert [event.data["language"] for event in changes] == ["de", "en"]
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    ["//evil.example/", "/\\evil.example", "https:evil.example", "http://testserver@evil.example/"],
+)
+def test_the_switcher_never_sends_anyone_off_site(agent_client, next_url):
+    response = agent_client.post(reverse("set-language"), {"language": "de", "next": next_url})
+
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_switcher_keeps_line_breaks_out_of_the_location_header(agent_client):
+    response = agent_client.post(reverse("set-language"), {"language": "de", "next": "/\r\nSet-Cookie: a=b"})
+
+    assert "\n" not in response["Location"] and "a" not in response.cookies
+
+
+def test_the_switcher_needs_the_csrf_token(review_setup):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(review_setup.agent)
+
+    response = browser.post(reverse("set-language"), {"language": "de", "next": "/"})
+
+    assert response.status_code == 403
+    assert not AuditEvent.objects.filter(verb=Verb.SETTINGS_CHANGED).exists()
+
+
 def test_the_switcher_refuses_a_language_it_does_not_have_and_an_outside_next(agent_client, review_setup):
     response = agent_client.post(reverse("set-language"), {"language": "xx", "next": "https://evil.example/"})
 

@@ -2,6 +2,8 @@
 do not shift when cases arrive, deep pages cost what the first one costs, and a cursor is only ever one
 the page made."""
 
+import base64
+import json
 import re
 from datetime import timedelta
 from html import unescape
@@ -140,6 +142,36 @@ def test_a_cursor_the_page_did_not_make_is_refused_naming_the_field(agent_client
     assert CASE_LINK.findall(response.content.decode()) == []
 
 
+def _cursor(*values, raw: str | None = None) -> str:
+    text = raw if raw is not None else json.dumps(list(values))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+MOMENT = "2026-01-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "sort,cursor",
+    [
+        ("priority", _cursor("priority", MOMENT, MOMENT, 1)),  # a date-time where the priority was
+        ("oldest", _cursor("oldest", 5, 1)),  # a number where a date-time was
+        ("oldest", _cursor("oldest", "2026-02-30T10:00:00+00:00", 1)),  # no such day
+        ("oldest", _cursor("oldest", "2026-01-01T00:00:00+99:00", 1)),  # an offset past a day
+        ("oldest", _cursor("oldest", "2026-01-01T00:00:00", 1)),  # no offset: which moment?
+        ("priority", _cursor(raw=f'["priority",NaN,"{MOMENT}",1]')),
+        ("priority", _cursor(raw=f'["priority",Infinity,"{MOMENT}",1]')),
+        ("reports", _cursor("reports", 10**40, MOMENT, 1)),  # past 64 bits
+    ],
+)
+def test_a_hand_edited_cursor_of_the_right_shape_is_refused_not_a_server_error(
+    agent_client, five_cases, sort, cursor
+):
+    response = agent_client.get("/queues/general/", {"sort": sort, "after": cursor})
+
+    assert response.status_code == 422
+    assert 'data-field="after"' in response.content.decode()
+
+
 def test_an_old_page_number_link_shows_the_first_page(agent_client, five_cases):
     assert listed(agent_client.get("/queues/general/", {"page": 3})) == [five_cases[0].pk, five_cases[1].pk]
 
@@ -190,3 +222,14 @@ def test_a_deep_page_walks_an_index_without_offset(general, sort):
 
     assert "OFFSET" not in rows_sql.upper()
     assert "Index" in plan, plan
+
+
+def test_a_cursor_opens_no_page_of_a_queue_the_agent_cannot_see(agent_client, five_cases):
+    hidden = factories.QueueFactory(slug="child-safety", is_restricted=True)
+    secret = factories.OpenCaseFactory(queue=hidden, is_restricted=True)
+    cursor = _cursor("priority", 1e9, MOMENT, 1)
+
+    for path in (f"/queues/{hidden.slug}/", "/queues/general/"):
+        response = agent_client.get(path, {"after": cursor})
+        assert f"/cases/{secret.pk}/" not in response.content.decode()
+    assert agent_client.get(f"/queues/{hidden.slug}/", {"after": cursor}).status_code == 404

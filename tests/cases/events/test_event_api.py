@@ -161,3 +161,23 @@ def test_the_author_counter_opens_a_case_on_the_third_event_in_an_hour(api, revi
 
     assert outcomes == ["none", "none", "case_opened", "case_opened"]
     assert Event.objects.filter(rule=rule).count() == 2
+
+
+def test_another_vendors_events_never_raise_this_vendors_counter(api, other_api, review_setup):
+    event_rule(
+        policy=review_setup.policies["spam"],
+        conditions=[(ScoreCondition.Source.SYSTEM, "event.author_events_1h", ScoreCondition.Operator.GTE, 3)],
+    )
+    for n in range(5):
+        post(other_api, event_body(f"b{n}", text=f"post {n}"))  # vendor B: the same author, five times
+
+    assert post(api, event_body("a1", text="mine")).json()["outcome"] == "none"  # vendor A's first
+
+
+def test_an_event_id_another_vendor_used_tells_nothing_about_it(api, other_api, world):
+    post(other_api, event_body("evt-shared", text="theirs"))
+
+    response = post(api, event_body("evt-shared", text="mine"))
+
+    assert response.status_code == 201  # neither a 409 nor a duplicate: ids are per vendor
+    assert Event.objects.filter(external_id="evt-shared").count() == 2
