@@ -6,26 +6,13 @@ from django.db import connection
 
 from cases.models import AcceptedReport, Case, Report
 from cases.services import intake_accept_first
-from cases.validation import parse_report
+from tests.cases.test_intake_accept_first import _report
 from tests.cases.test_intake_concurrency import _run_concurrently
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif("connection.vendor != 'postgresql'", reason="row locking semantics need PostgreSQL"),
 ]
-
-
-def _report(n: int, policy, subject_id: str = "viral-1"):
-    """A report as the API hands it over (the grouper rebuilds it from its canonical payload)."""
-    raw = {
-        "external_id": f"c-{n}",
-        "reason": policy.code,
-        "subject": {"kind": "post", "external_id": subject_id, "text": f"text {n % 3}"},
-        "reporter": {"id": f"u-{n}"},
-    }
-    item, errors = parse_report(raw, {policy.code: policy})
-    assert not errors, errors
-    return item
 
 
 @pytest.fixture(autouse=True)

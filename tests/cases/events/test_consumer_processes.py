@@ -16,8 +16,7 @@ import pytest
 from django.db import connection
 
 from cases.models import Case, Event, Report
-from tests.cases.events.nats_server import delete_stream, new_stream
-from tests.cases.events.world import event_body, event_rule, scam_bank
+from tests.cases.events.world import event_body
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -25,19 +24,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif("connection.vendor != 'postgresql'", reason="consumer processes share the database"),
 ]
-
-
-@pytest.fixture
-def stream():
-    stream = new_stream()
-    yield stream
-    delete_stream(stream)
-
-
-@pytest.fixture
-def world(review_setup):
-    scam_bank()
-    return event_rule(policy=review_setup.policies["spam"], target_queue=review_setup.queue)
 
 
 def _database_url() -> str:

@@ -14,13 +14,6 @@ def _banks_reload_at_once(settings):
     settings.BANK_RELOAD_SECONDS = 0
 
 
-@pytest.fixture
-def world(review_setup):
-    scam_bank()
-    rule = event_rule(policy=review_setup.policies["spam"], target_queue=review_setup.queue)
-    return rule
-
-
 def post(api, body):
     return api.post(URL, body, format="json")
 

@@ -10,26 +10,13 @@ from django.core.management import call_command
 from cases.management.event_stream import EventStream
 from cases.models import Case, Event, Report
 from queues.models import ScoreCondition
-from tests.cases.events.nats_server import NATS_URL, delete_stream, new_stream
-from tests.cases.events.world import event_body, event_rule, scam_bank
+from tests.cases.events.nats_server import NATS_URL
+from tests.cases.events.world import event_body, event_rule
 
 
 @pytest.fixture(autouse=True)
 def _banks_reload_at_once(settings):
     settings.BANK_RELOAD_SECONDS = 0
-
-
-@pytest.fixture
-def stream():
-    stream = new_stream()
-    yield stream
-    delete_stream(stream)
-
-
-@pytest.fixture
-def world(review_setup):
-    scam_bank()
-    return event_rule(policy=review_setup.policies["spam"], target_queue=review_setup.queue)
 
 
 def consume(stream, vendor, **options) -> str:
