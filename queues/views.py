@@ -17,6 +17,7 @@ from moderation.comfort import my_exposure, session_comfort
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
 from queues import comfort_selectors, page_selectors, saved_view_selectors, selectors
+from queues.filter_markup import filter_fields_html
 from queues.filters import KEYSETS, CaseQueueFilter
 from queues.keyset import NEXT, PREVIOUS
 from queues.services import ClaimRefused, claim_next_case
@@ -101,6 +102,7 @@ def _render_queue(
         context["starred"] = saved_view_selectors.is_starred(request.user, queue)
         context["can_save_view"] = request.user.is_superuser or request.user.has_perm("queues.add_savedview")
         context["current_filter"] = request.GET.urlencode()
+        context["filter_fields"] = filter_fields_html(filterset)
     if request.user.is_superuser or request.user.has_perm("cases.bulk_decide"):
         context["bulk"] = bulk_choices()
     template = "queues/queue.html#case-list" if _wants(request, "case-list") else "queues/queue.html"
