@@ -38,7 +38,6 @@ def main() -> None:
     django.setup()
     from django.contrib.auth.models import User
     from django.db import connection
-    from django.db.models import Count
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, setup_test_environment
 
@@ -58,7 +57,7 @@ def main() -> None:
     with CaptureQueriesContext(connection) as ctx:
         client.get(path)
     queries = len(ctx.captured_queries)
-    rows = response.content.count(b'<tr><td')
+    rows = response.content.count(b"<tr><td")
     began_cpu, began = time.process_time(), time.perf_counter()
     profiler = cProfile.Profile() if args.profile else None
     if profiler:
