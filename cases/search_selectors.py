@@ -56,9 +56,10 @@ class SearchResults:
         return len(self.cases) + len(self.subjects) + len(self.authors)
 
 
-def author_url(author_id: str) -> str:
+def author_url(author_id: str, *, base: str | None = None) -> str:
+    """`base`: `reverse("cases:author")`, when the caller builds many (reversed once, not per row)."""
     # A query parameter, not a path segment: author ids are the platform's and may hold "/" or "?".
-    return f"{reverse('cases:author')}?{urlencode({'id': author_id})}"
+    return f"{base or reverse('cases:author')}?{urlencode({'id': author_id})}"
 
 
 def search(*, user, query: str, limit: int | None = None) -> SearchResults:

@@ -8,12 +8,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.urls import reverse
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
 from cases.content_display import render_hostile_text
+from cases.models import Case
 from cases.search_selectors import author_url
 from cases.templatetags.case_display import age, due_in, percent, sla_state
 
@@ -29,7 +30,11 @@ def case_rows(page, bulk, selected) -> SafeString:
     selected = selected or ()
     # Translated once per page (the same messages the template used), escaped like any other attribute.
     select_label = escape(gettext("Select case %(case)s"))
-    timeline_title = gettext("Author's timeline")
+    timeline_title = escape(gettext("Author's timeline"))
+    author_base = reverse("cases:author")  # reversed once: `author_url` per row reversed it 50 times
+    # `get_status_display()` per row builds a dict of the lazy labels (hashing, so translating, each one):
+    # the labels in the active language, once per page.
+    status_labels = {value: str(label) for value, label in Case._meta.get_field("status").flatchoices}
     rows = []
     for case in page:
         pk = str(case.pk)
@@ -41,21 +46,17 @@ def case_rows(page, bulk, selected) -> SafeString:
                 f'aria-label="{select_label % {"case": pk}}"{checked}></td>'
             )
         cells.append(f'<td><a href="{review_url.replace(_PK, pk)}">#{pk}</a></td>')
-        subject = [format_html('<span class="kind">{}</span>', case.subject_kind)]
+        # f-strings, not format_html (a tenth of the cost): plain values through escape(), the reported
+        # text through render_hostile_text (already escaped, so not escaped twice).
+        subject = [f'<span class="kind">{escape(case.subject_kind)}</span>']
         if case.subject_author_id:
             shown = render_hostile_text(Truncator(case.subject_author_id).chars(32))
+            href = escape(author_url(str(case.subject_author_id), base=author_base))
             subject.append(
-                format_html(
-                    '<a class="author-link" href="{}" title="{}"><code>{}</code></a>',
-                    author_url(str(case.subject_author_id)),
-                    timeline_title,
-                    shown,
-                )
+                f'<a class="author-link" href="{href}" title="{timeline_title}"><code>{shown}</code></a>'
             )
-        subject.append(
-            format_html('<span class="snippet">{}</span>', render_hostile_text(case.snippet, limit=140))
-        )
-        subject.extend(format_html('<span class="tag">{}</span>', slug) for slug in case.tag_slugs)
+        subject.append(f'<span class="snippet">{render_hostile_text(case.snippet, limit=140)}</span>')
+        subject.extend(f'<span class="tag">{escape(slug)}</span>' for slug in case.tag_slugs)
         cells.append(f'<td class="subject-cell">{" ".join(subject)}</td>')
         cells.append(f"<td>{escape(case.policy.name) if case.policy_id else '—'}</td>")
         cells.append(f'<td class="num">{_whole(case.priority)}</td>')
@@ -63,7 +64,7 @@ def case_rows(page, bulk, selected) -> SafeString:
         cells.append(f'<td class="num">{int(case.report_count)}</td>')
         cells.append(f"<td>{age(case.opened_at)}</td>")
         cells.append(f'<td class="sla-{sla_state(case.sla_due_at)}">{due_in(case.sla_due_at)}</td>')
-        status = escape(case.get_status_display())
+        status = escape(status_labels.get(case.status, case.status))
         if case.assignee_id:
             status += f" · {escape(case.assignee.get_username())}"
         cells.append(f"<td>{status}</td>")
