@@ -1,7 +1,6 @@
 """Error pages a person may land on are HTML pages (a title, a language, a way back), not bare text; the API
 keeps its JSON errors."""
 
-
 import re
 
 import pytest
