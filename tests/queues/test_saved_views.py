@@ -91,6 +91,8 @@ def test_an_agent_stars_a_queue_once_and_it_shows_in_the_header(agent_client, re
         "/queues/shortcuts", headers={"HX-Request": "true", "HX-Target": "header-shortcuts"}
     ).content.decode()
     assert "<html" not in fragment and "★ General" in fragment
+    # the header's nav stays and only its links are swapped in: no second element with its id
+    assert 'id="header-shortcuts"' not in fragment
 
 
 def test_unstarring_removes_it_audited(agent_client, review_setup):
@@ -118,6 +120,8 @@ def test_a_star_on_a_queue_the_agent_left_disappears_from_the_header(agent_clien
 def test_the_header_loads_the_shortcuts_after_the_page(agent_client):
     html = agent_client.get("/queues/").content.decode()
     assert 'id="header-shortcuts"' in html and 'hx-get="/queues/shortcuts"' in html
+    # a star clicked before the first fetch answers must still refresh it
+    assert 'hx-trigger="load, shortcuts-changed from:body"' in html and 'hx-sync="this:replace"' in html
     assert 'id="global-search"' in html and 'role="combobox"' in html
 
 
