@@ -141,7 +141,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
 DB_POOL = env_bool("DB_POOL", False)
 if DB_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # By vendor, not engine path: the engine is moderation.postgresql (Django's plus one statement), and an
+    # exact match on Django's path silently left ASGI with a new PostgreSQL connection for every request.
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         DATABASES["default"]["OPTIONS"]["pool"] = {
             "min_size": env_int("DB_POOL_MIN_SIZE", 2),
             "max_size": env_int("DB_POOL_MAX_SIZE", 10),
