@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Window
+from django.db.models import Count, Exists, OuterRef
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -91,8 +91,8 @@ class DecisionPlan:
 
 def case_campaigns(*, case: Case, user, now: datetime | None = None) -> list[CampaignView]:
     """The campaigns the case is in (one per kind at most), as the case page shows them: the memberships,
-    one query per campaign for its first visible members (with how many are visible, in the same query),
-    and one for the growth of them all, whatever the campaigns' sizes."""
+    two queries per campaign (its first visible members, an index walk that stops at the tenth; how many the
+    viewer may see, case join only), and one for the growth of them all, whatever the campaigns' sizes."""
     now = now or timezone.now()
     memberships = list(CampaignMember.objects.filter(case=case).select_related("campaign").order_by("kind"))
     if not memberships:
@@ -101,16 +101,18 @@ def case_campaigns(*, case: Case, user, now: datetime | None = None) -> list[Cam
     growth = _growth([membership.campaign_id for membership in memberships], now, cleared=cleared)
     views = []
     for membership in memberships:
+        visible = _visible_members(membership.campaign, user)
+        # Not a window count over the same rows: that joined every member of the campaign to its case, queue
+        # and subject before the first ten could be returned (11 ms for 1,055 members, growing with them).
         members = list(
-            _visible_members(membership.campaign, user)
-            .select_related("case__queue", "subject")
-            .defer("subject__text", "subject__metadata", "subject__media_urls")
-            .annotate(visible_total=Window(Count("id")))[:PANEL_MEMBERS_SHOWN]
+            visible.select_related("case__queue", "subject").defer(
+                "subject__text", "subject__metadata", "subject__media_urls"
+            )[:PANEL_MEMBERS_SHOWN]
         )
         view = CampaignView(
             campaign=membership.campaign,
             members=members,
-            visible_count=members[0].visible_total if members else 0,
+            visible_count=visible.count(),  # one join per member, against the panel's four
             growth=growth[membership.campaign_id],
             uncounted=_uncounted(membership.campaign, cleared),
             joined_via=membership,
