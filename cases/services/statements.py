@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min
 
 from cases import statement_rules as rules
 from cases.models import Case, Decision, Report, StatementOfReasons, Subject, SubjectVersion
@@ -103,9 +104,10 @@ def statement_payload(decision: Decision) -> dict:
     language = _language(version.language if version else subject.language)
     if language:
         statement["content_language"] = language
-    statement["content_date"] = _content_date(decision, version, subject)
+    posted, sources = _what_the_reports_say(case)
+    statement["content_date"] = _content_date(posted, version, subject)
     statement["application_date"] = _day(decision.created_at)
-    source = _source_type(case)
+    source = _source_type(sources)
     statement["source_type"] = source
     statement["automated_detection"] = "Yes" if decision.automated or source == rules.VOLUNTARY else "No"
     statement["automated_decision"] = rules.FULLY if decision.automated else rules.NOT_AUTOMATED
@@ -166,27 +168,33 @@ def _language(tag: str) -> str | None:
     return primary if primary in rules.ISO_639_1 else None
 
 
-def _content_date(decision: Decision, version: SubjectVersion | None, subject: Subject) -> str:
+def _what_the_reports_say(case: Case) -> tuple[datetime | None, set[str]]:
+    """The earliest `occurred_at` the case's reports gave, and their vendors' DSA source types: one grouped
+    read (a row per source type with its earliest time), not one read for each."""
+    rows = (
+        # order_by(): without it the reports' default ordering joins the GROUP BY (one row per report).
+        Report.objects.filter(case_id=case.pk)
+        .order_by()
+        .values_list("vendor__dsa_source_type")
+        .annotate(posted=Min("occurred_at"))
+    )
+    sources: set[str] = set()
+    posted = None
+    for source, earliest in rows:
+        sources.add(source)
+        if earliest is not None and (posted is None or earliest < posted):
+            posted = earliest
+    return posted, sources
+
+
+def _content_date(posted: datetime | None, version: SubjectVersion | None, subject: Subject) -> str:
     """When the content was posted, as best known: the earliest `occurred_at` a report gave, else when we
     first saw this version (or the subject)."""
-    posted = (
-        Report.objects.filter(case_id=decision.case_id, occurred_at__isnull=False)
-        .order_by("occurred_at")
-        .values_list("occurred_at", flat=True)
-        .first()
-    )
     when = posted or (version.captured_at if version else subject.first_seen_at)
     return max(_day(when), "2000-01-01")
 
 
-def _source_type(case: Case) -> str:
-    sources = set(
-        # order_by(): without it the reports' default ordering joins the DISTINCT (one row per report).
-        Report.objects.filter(case_id=case.pk)
-        .order_by()
-        .values_list("vendor__dsa_source_type", flat=True)
-        .distinct()
-    )
+def _source_type(sources: set[str]) -> str:
     for source in _SOURCE_RANK:
         if source in sources:
             return source

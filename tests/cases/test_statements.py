@@ -261,6 +261,20 @@ def test_content_date_is_when_the_report_says_the_content_was_posted(review_setu
     assert decision.statement.payload["content_date"] == posted.date().isoformat()
 
 
+def test_content_date_is_the_earliest_any_vendor_gave_whatever_their_source_types(review_setup, vendor):
+    case = reported_case(review_setup, vendor)
+    first = case.reports.get().received_at - timedelta(days=3)
+    flagger = factories.VendorFactory(dsa_source_type=rules.TRUSTED_FLAGGER)
+    factories.ReportFactory(case=case, vendor=flagger, policy=case.policy, occurred_at=first - timedelta(days=2))
+    factories.ReportFactory(case=case, vendor=flagger, policy=case.policy, occurred_at=None)
+    case.reports.filter(vendor=vendor).update(occurred_at=first)
+
+    payload = decide(case, review_setup.agent, review_setup).statement.payload
+
+    assert payload["content_date"] == (first - timedelta(days=2)).date().isoformat()
+    assert payload["source_type"] == rules.TRUSTED_FLAGGER
+
+
 def test_an_admin_cannot_save_an_illegal_content_policy_without_its_law(review_setup):
     from django.core.exceptions import ValidationError
 

@@ -52,6 +52,32 @@ def test_an_agent_works_without_a_second_factor_by_default():
     assert client.get("/queues/").status_code == 200
 
 
+def test_a_privileged_permission_granted_outside_the_roles_holds_the_account_too():
+    from django.contrib.auth.models import Group, Permission
+
+    direct = person("dora", "agent")
+    direct.user_permissions.add(Permission.objects.get(codename="view_all_queues"))
+    grouped = person("gus", "agent")
+    team = Group.objects.create(name="auditors")
+    team.permissions.add(Permission.objects.get(codename="view_auditevent"))
+    grouped.groups.add(team)
+    viewer = person("vic", "agent")  # a view_ permission of the admin's is not privileged
+    viewer.user_permissions.add(Permission.objects.get(codename="view_policy"))
+
+    assert logged_in(direct).get("/queues/")["Location"].startswith(SETUP)
+    assert logged_in(grouped).get("/queues/")["Location"].startswith(SETUP)
+    assert logged_in(viewer).get("/queues/").status_code == 200
+
+
+def test_asking_whether_an_agent_needs_a_second_factor_costs_one_statement(django_assert_num_queries):
+    from moderation.two_factor import two_factor_required
+
+    agent = User.objects.get(pk=person("alice", "agent").pk)  # nothing loaded yet
+
+    with django_assert_num_queries(1):
+        assert two_factor_required(agent) is False
+
+
 def test_an_agent_is_held_when_the_setting_says_all(settings):
     settings.TWO_FACTOR_REQUIRED = "all"
     client = logged_in(person("alice", "agent"))
