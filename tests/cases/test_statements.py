@@ -265,7 +265,9 @@ def test_content_date_is_the_earliest_any_vendor_gave_whatever_their_source_type
     case = reported_case(review_setup, vendor)
     first = case.reports.get().received_at - timedelta(days=3)
     flagger = factories.VendorFactory(dsa_source_type=rules.TRUSTED_FLAGGER)
-    factories.ReportFactory(case=case, vendor=flagger, policy=case.policy, occurred_at=first - timedelta(days=2))
+    factories.ReportFactory(
+        case=case, vendor=flagger, policy=case.policy, occurred_at=first - timedelta(days=2)
+    )
     factories.ReportFactory(case=case, vendor=flagger, policy=case.policy, occurred_at=None)
     case.reports.filter(vendor=vendor).update(occurred_at=first)
 
