@@ -69,13 +69,32 @@ def test_a_privileged_permission_granted_outside_the_roles_holds_the_account_too
     assert logged_in(viewer).get("/queues/").status_code == 200
 
 
-def test_asking_whether_an_agent_needs_a_second_factor_costs_one_statement(django_assert_num_queries):
+def test_asking_whether_an_agent_needs_a_second_factor_costs_one_statement_which_loads_their_permissions(
+    django_assert_num_queries,
+):
+    from django.contrib.auth.models import Group, Permission
+
     from moderation.two_factor import two_factor_required
 
-    agent = User.objects.get(pk=person("alice", "agent").pk)  # nothing loaded yet
+    alice = person("alice", "agent")
+    alice.user_permissions.add(Permission.objects.get(codename="view_policy"))
+    extra = Group.objects.create(name="savers")
+    extra.permissions.add(Permission.objects.get(codename="view_strike"))
+    alice.groups.add(extra)
+    loaded_the_usual_way = User.objects.get(pk=alice.pk)
+    agent = User.objects.get(pk=alice.pk)  # nothing loaded yet
 
     with django_assert_num_queries(1):
         assert two_factor_required(agent) is False
+    with django_assert_num_queries(0):  # what the page asks next is already known
+        assert agent.has_perm("cases.view_strike") and agent.has_perm("moderation.view_policy")
+        assert not agent.has_perm("cases.bulk_decide")
+        known = (agent.get_all_permissions(), agent.get_user_permissions(), agent.get_group_permissions())
+    assert known == (
+        loaded_the_usual_way.get_all_permissions(),
+        loaded_the_usual_way.get_user_permissions(),
+        loaded_the_usual_way.get_group_permissions(),
+    )
 
 
 def test_an_agent_is_held_when_the_setting_says_all(settings):
