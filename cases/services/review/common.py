@@ -8,7 +8,9 @@ leads may take `Forbidden`.
 
 from datetime import datetime
 
-from cases.models import Case, Decision, SubjectTag
+from django.db.models import Exists, OuterRef
+
+from cases.models import Case, Decision, Report, SubjectTag
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.selectors import visible_cases
 
@@ -35,14 +37,28 @@ class CaseConflict(Conflict):
         self.case = case
 
 
-def lock_visible_case(case_id: int, user) -> Case:
-    """The case, row-locked for the transaction, among those the user may see (CaseNotVisible otherwise)."""
+def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case:
+    """The case, row-locked for the transaction, among those the user may see (CaseNotVisible otherwise).
+
+    It carries `has_protected_tag` (read by `refuse_if_protected`); `for_decision` adds
+    `reported_under_second_review` (a report under a four-eyes policy): what deciding asks of every case,
+    answered by the same statement rather than two more."""
     # One look-up among the cases the user may see: a restricted case answers exactly as a missing id does
     # (same path, same queries), so its existence is never confirmed.
+    facts = {
+        "has_protected_tag": Exists(
+            SubjectTag.objects.filter(subject_id=OuterRef("subject_id"), tag__is_protected=True)
+        )
+    }
+    if for_decision:
+        facts["reported_under_second_review"] = Exists(
+            Report.objects.filter(case_id=OuterRef("pk"), policy__requires_second_review=True)
+        )
     case = (
         visible_cases(user)
         .select_for_update(of=("self",))
         .select_related("assignee", "queue", "subject", "policy")
+        .annotate(**facts)
         .filter(pk=case_id)
         .first()
     )
@@ -111,7 +127,10 @@ def can_act_on_protected(user) -> bool:
 
 def refuse_if_protected(case: Case, user) -> None:
     """Forbidden when the case's subject is protected and `user` is not a lead."""
-    # The tags first: most subjects have none, and then the user's permissions need not be loaded.
+    # The tags first: most subjects have none, and then the user's permissions need not be loaded. A case
+    # locked by `lock_visible_case` already says whether it has any.
+    if getattr(case, "has_protected_tag", True) is False:
+        return
     tags = protected_tags(case.subject_id)
     if tags and not can_act_on_protected(user):
         raise Forbidden(

@@ -72,7 +72,7 @@ def record_decision(
     case changed meanwhile, or is not held) or CaseNotVisible.
     """
     now = timezone.now()
-    case = lock_visible_case(case_id, user)
+    case = lock_visible_case(case_id, user, for_decision=True)
     check_can_act(case, user, expected_version, now, must_hold=must_hold)
     if case.kind == Case.Kind.APPEAL:
         raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
@@ -381,8 +381,15 @@ def _requires_second_review(case: Case, policy: Policy) -> bool:
     return (
         policy.requires_second_review
         or (case.policy_id is not None and case.policy.requires_second_review)
-        or Report.objects.filter(case=case, policy__requires_second_review=True).exists()
+        or _reported_under_second_review(case)
     )
+
+
+def _reported_under_second_review(case: Case) -> bool:
+    known = getattr(case, "reported_under_second_review", None)  # `lock_visible_case(for_decision=True)`
+    if known is not None:
+        return known
+    return Report.objects.filter(case=case, policy__requires_second_review=True).exists()
 
 
 def _pending_decision(case: Case) -> Decision:
