@@ -89,12 +89,20 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     return lifted
 
 
+# A report that makes its vendor a party with a callback to send (the same test as `notify_reporting_vendors`).
+_TAKES_CALLBACKS = (
+    Q(carried_content=True, vendor__is_active=True)
+    & ~Q(vendor__callback_url="")
+    & ~Q(vendor__callback_secret="")
+)
+
+
 def record_report_outcomes(decision: Decision) -> None:
     """Mark the case's undecided reports upheld (an enforcing action) or rejected (no violation), and count
     them into each reporter's and vendor's track record. Escalations judge nothing.
 
-    A fixed number of statements however many reporters and vendors the case has: one read of the pending
-    reports per (vendor, reporter), one UPDATE of the reports, one INSERT of the reporters not yet known, and
+    A fixed number of statements however many reporters and vendors the case has: one grouped read of the
+    reports (pending ones per vendor and reporter; any party to call back), one UPDATE of the reports, one INSERT of the reporters not yet known, and
     one UPDATE each for the reporters' and the vendors' counters (a CASE per row, portable to SQLite)."""
 
     if decision.action.kind == Action.Kind.ESCALATE:
@@ -102,13 +110,26 @@ def record_report_outcomes(decision: Decision) -> None:
     outcome = (
         Report.Outcome.REJECTED if decision.action.kind == Action.Kind.NO_VIOLATION else Report.Outcome.UPHELD
     )
-    pending = Report.objects.filter(case_id=decision.case_id, outcome=Report.Outcome.PENDING)
-    rows = list(pending.values_list("vendor_id", "reporter_id").annotate(n=Count("id")).order_by())
+    # One grouped read of all the case's reports: the pending ones per (vendor, reporter), and whether any
+    # party vendor (`notify_reporting_vendors`) takes callbacks at all; most take none, and then their
+    # look-up is not made.
+    grouped = list(
+        Report.objects.filter(case_id=decision.case_id)
+        .values_list("vendor_id", "reporter_id")
+        .annotate(
+            n=Count("id", filter=Q(outcome=Report.Outcome.PENDING)),
+            calls=Count("id", filter=_TAKES_CALLBACKS),
+        )
+        .order_by()
+    )
+    rows = [(vendor_id, reporter_id, n) for vendor_id, reporter_id, n, _ in grouped if n]
     if not rows:
         return
+    pending = Report.objects.filter(case_id=decision.case_id, outcome=Report.Outcome.PENDING)
     pending.update(outcome=outcome, judged_by=decision)  # judged_by: an undo puts exactly these back
 
-    notify_reporting_vendors(decision, outcome=outcome)
+    if any(calls for *_, calls in grouped):
+        notify_reporting_vendors(decision, outcome=outcome)
     counter = "upheld_count" if outcome == Report.Outcome.UPHELD else "rejected_count"
     per_vendor: dict[int, int] = {}
     per_reporter: dict[tuple[int, str], int] = {}
