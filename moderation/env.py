@@ -90,6 +90,8 @@ def database_from_url(url: str) -> dict:
     options: dict = {key: values[-1] for key, values in parse_qs(parsed.query).items()}
     if "server_side_binding" in options:
         options["server_side_binding"] = options["server_side_binding"].lower() in {"1", "true", "yes", "on"}
+    if "prepare_threshold" in options:
+        options["prepare_threshold"] = int(options["prepare_threshold"])
     return {
         "ENGINE": "moderation.postgresql",  # Django's, plus `flush` (see its docstring)
         "NAME": name,

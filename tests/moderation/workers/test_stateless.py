@@ -67,3 +67,35 @@ def test_behind_pgbouncer_no_server_side_cursor_outlives_its_transaction():
         for extra in ({}, {"DB_PGBOUNCER": "1", "DATABASE_URL": "postgres://app@pgbouncer:6432/moderation"})
     ]
     assert outputs == ["False", "True"]
+
+
+def _database_options(extra: dict) -> str:
+    script = (
+        "import django; django.setup(); from django.conf import settings; "
+        "options = settings.DATABASES['default'].get('OPTIONS', {}); "
+        "print(options.get('server_side_binding'), options.get('prepare_threshold'))"
+    )
+    env = {
+        "DJANGO_SETTINGS_MODULE": "moderation.settings",
+        "PATH": "/usr/bin:/bin",
+        "VAR_DIR": "/tmp/pgb-var",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[3],
+        env=env | extra,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_postgresql_connections_prepare_what_they_run_often_but_not_behind_pgbouncer_or_on_sqlite():
+    postgres = {"DATABASE_URL": "postgres://app@db:5432/moderation"}
+
+    assert _database_options(postgres) == "True 5"
+    assert _database_options(postgres | {"DB_PREPARE_THRESHOLD": "2"}) == "True 2"
+    assert _database_options(postgres | {"DB_PGBOUNCER": "1"}) == "None None"
+    assert _database_options(postgres | {"DB_PGBOUNCER": "1", "DB_PREPARED_STATEMENTS": "1"}) == "True 5"
+    assert _database_options(postgres | {"DB_PREPARED_STATEMENTS": "0"}) == "None None"
+    assert _database_options({}) == "None None"  # SQLite
