@@ -41,30 +41,34 @@ def host_caution(value) -> str:
 
 
 @register.filter
-def age(value: datetime | None) -> str:
-    """Compact age: 45s, 12m, 3h, 2d."""
+def age(value: datetime | None, *, now: datetime | None = None) -> str:
+    """Compact age: 45s, 12m, 3h, 2d. (`now`: a caller showing many reads the clock once.)"""
     if value is None:
         return "—"
-    return _compact((timezone.now() - value).total_seconds())
+    return _compact(((now or timezone.now()) - value).total_seconds())
 
 
 @register.filter
-def due_in(value: datetime | None) -> str:
-    """Time to an SLA deadline: 'in 3h' or '2h late'."""
+def due_in(
+    value: datetime | None, *, now: datetime | None = None, phrases: tuple[str, str, str] | None = None
+) -> str:
+    """Time to an SLA deadline: 'in 3h' or '2h late'. (`phrases`: "no SLA", "in %(time)s" and
+    "%(time)s late" already translated, for a caller showing many.)"""
+    no_sla, ahead, late = phrases or (_("no SLA"), _("in %(time)s"), _("%(time)s late"))
     if value is None:
-        return _("no SLA")
-    seconds = (value - timezone.now()).total_seconds()
+        return no_sla
+    seconds = (value - (now or timezone.now())).total_seconds()
     if seconds >= 0:
-        return _("in %(time)s") % {"time": _compact(seconds)}
-    return _("%(time)s late") % {"time": _compact(-seconds)}
+        return ahead % {"time": _compact(seconds)}
+    return late % {"time": _compact(-seconds)}
 
 
 @register.filter
-def sla_state(value: datetime | None) -> str:
+def sla_state(value: datetime | None, *, now: datetime | None = None) -> str:
     """CSS state for an SLA deadline: late, soon (under an hour), ok, none."""
     if value is None:
         return "none"
-    seconds = (value - timezone.now()).total_seconds()
+    seconds = (value - (now or timezone.now())).total_seconds()
     return "late" if seconds < 0 else "soon" if seconds < 3600 else "ok"
 
 

@@ -282,6 +282,28 @@ def test_vendor_filter_matches_cases_with_a_report_from_the_vendor(
     assert by_other == [both.pk, only_other.pk]
 
 
+def test_each_row_shows_its_deadline_and_author_as_the_page_reads_them(agent_client, general):
+    now = timezone.now()
+    long_author = "user-" + "x" * 40
+    late = open_case(general, priority=40, sla_due_at=now - timedelta(hours=2, minutes=5))
+    ahead = open_case(general, priority=30, sla_due_at=now + timedelta(minutes=30, seconds=20))
+    open_case(general, priority=20, sla_due_at=None)
+    late.subject.author_id = long_author
+    late.subject.save()
+    ahead.subject.author_id = "short-author"
+    ahead.subject.save()
+
+    html = agent_client.get("/queues/general/").content.decode()
+
+    rows = {int(pk): row for pk, row in re.findall(r'<tr><td><a href="/cases/(\d+)/">(.*?)</tr>', html, re.S)}
+    assert '<td class="sla-late">2h late</td>' in rows[late.pk]
+    assert '<td class="sla-soon">in 30m</td>' in rows[ahead.pk]
+    assert '<td class="sla-none">no SLA</td>' in html
+    assert "<code>short-author</code>" in rows[ahead.pk]
+    (shown,) = re.findall(r"<code>(.*?)</code>", rows[late.pk])
+    assert shown == long_author[:31] + "…"  # 32 characters at most in the list; the link carries it whole
+
+
 def test_sla_filters(agent_client, general):
     now = timezone.now()
     late = open_case(general, priority=40, sla_due_at=now - timedelta(minutes=5))
