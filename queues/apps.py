@@ -17,6 +17,15 @@ class QueuesConfig(AppConfig):
                 signal.connect(
                     forget_routing_config, sender=model, dispatch_uid=f"routing-{model.__name__}-{signal}"
                 )
+        from queues.filter_markup import forget_filter_options
+
+        for model in (Policy, Vendor):  # the queue filters' options
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    forget_filter_options,
+                    sender=model,
+                    dispatch_uid=f"filter-options-{model.__name__}-{signal}",
+                )
         for through in (RoutingRule.policies.through, RoutingRule.vendors.through):
             m2m_changed.connect(
                 forget_routing_config, sender=through, dispatch_uid=f"routing-m2m-{through.__name__}"

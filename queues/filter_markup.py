@@ -13,6 +13,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
+from moderation.config_cache import ConfigCache
+
 # Filters whose options are rows: their options are part of the key.
 _ROW_FIELDS = ("policy", "vendor")
 _LIMIT = 512  # distinct (language, filter, options) markups kept per process; then the cache starts again
@@ -21,11 +23,23 @@ _cache: dict[tuple, SafeString] = {}
 _lock = threading.Lock()
 
 
+def _load_option_rows() -> dict[str, list]:
+    from queues.filters import CaseQueueFilter
+
+    return {name: list(CaseQueueFilter.base_filters[name].queryset.all()) for name in _ROW_FIELDS}
+
+
+# The policies and vendors the filters offer: configuration, read on every queue page, so cached per process
+# like the rest (`moderation.config_cache`); a save or delete clears it (`queues.apps`).
+_option_rows = ConfigCache(_load_option_rows)
+forget_filter_options = _option_rows.forget
+
+
 def filter_fields_html(filterset) -> SafeString:
     """The `<div class="field">` of every filter of `filterset`, exactly as `queues/_filter_fields.html`
     renders them."""
     form = filterset.form
-    rows = {name: list(form.fields[name].queryset) for name in _ROW_FIELDS}
+    rows = _option_rows.get()
     options = tuple(
         tuple((row.pk, form.fields[name].label_from_instance(row)) for row in rows[name])
         for name in _ROW_FIELDS

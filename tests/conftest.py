@@ -178,12 +178,16 @@ def agent_client(client, review_setup):
 
 @pytest.fixture(autouse=True)
 def _fresh_review_config():
-    """The case page's policies/actions/queues/tags are cached per process; each test starts from its own."""
+    """The case page's policies/actions/queues/tags and the queue filters' options are cached per process;
+    each test starts from its own."""
     from cases.selectors import forget_review_config
+    from queues.filter_markup import forget_filter_options
 
     forget_review_config()
+    forget_filter_options()
     yield
     forget_review_config()
+    forget_filter_options()
 
 
 @pytest.fixture(autouse=True)

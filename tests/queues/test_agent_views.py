@@ -502,8 +502,9 @@ def test_a_case_id_search_with_a_huge_number_is_just_a_text_search(agent_client,
 # --- Queue page: query count --------------------------------------------------------------------------------
 
 # Measured: session, user, queue, two permission look-ups, visible queues, count, page, tags of the page,
-# the policy and vendor choices of the filter form, and the queue's saved views and star.
-QUEUE_PAGE_MAX_QUERIES = 13
+# and the queue's saved views and star. The filter form's policy and vendor choices are configuration,
+# cached per process (`queues.filter_markup`); they cost two more on the first page after a change.
+QUEUE_PAGE_MAX_QUERIES = 11
 
 
 def _fill_queue(queue, *, cases: int, tags_per_case: int):
@@ -533,6 +534,7 @@ def test_the_queue_page_query_count_does_not_grow_with_page_size_or_tags(agent_c
 
     _fill_queue(general, cases=40, tags_per_case=8)
     settings.QUEUE_PAGE_SIZE = 50
+    agent_client.get("/queues/general/", {"status": "any"})  # the new policies, read once
     big = _queue_page_queries(agent_client)
 
     assert small == big

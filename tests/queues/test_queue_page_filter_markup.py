@@ -65,3 +65,31 @@ def test_the_selected_filter_is_kept_per_query(agent_client, general):
 
     assert '<option value="priority" selected>' in plain
     assert '<option value="sla" selected>' in by_sla and '<option value="priority" selected>' not in by_sla
+
+
+def test_a_renamed_vendor_and_a_deleted_policy_are_shown_as_they_are_now(agent_client, general):
+    vendor = factories.VendorFactory(name="Old name")
+    gone = factories.PolicyFactory(name="Retired policy")
+    assert "Old name" in _page(agent_client) and "Retired policy" in _page(agent_client)  # cached now
+
+    vendor.name = "New name"
+    vendor.save()
+    gone.delete()
+    page = _page(agent_client)
+
+    assert "New name" in page and "Old name" not in page
+    assert "Retired policy" not in page
+
+
+def test_the_filter_options_are_read_once_not_on_every_page(agent_client, general):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _page(agent_client)
+    with CaptureQueriesContext(connection) as queries:
+        _page(agent_client)
+
+    reads = [query["sql"] for query in queries.captured_queries]
+    assert not [
+        sql for sql in reads if 'FROM "moderation_vendor"' in sql or 'FROM "moderation_policy"' in sql
+    ]
