@@ -32,4 +32,7 @@ def queue_saved_views(queue: Queue) -> list[SavedView]:
 
 
 def is_starred(user, queue: Queue) -> bool:
+    known = getattr(queue, "starred_for", {})  # `selectors.queue_for_user` already asked
+    if user.pk in known:
+        return known[user.pk]
     return QueueStar.objects.filter(user=user, queue=queue).exists()

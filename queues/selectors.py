@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from cases.models import CLAIMABLE_STATUSES, Case, Decision
@@ -22,7 +22,7 @@ from queues.facts_selectors import (  # noqa: F401
     model_lead_boost,
     rules_use_velocity,
 )
-from queues.models import Queue, QueueClearance, RoutingRule, automation_condition_errors
+from queues.models import Queue, QueueClearance, QueueStar, RoutingRule, automation_condition_errors
 from queues.page_selectors import case_list_rows, queue_cases, tags_by_subject  # noqa: F401
 
 logger = logging.getLogger(__name__)
@@ -355,9 +355,16 @@ def dashboard(user) -> list[QueueStats]:
 
 
 def queue_for_user(user, slug: str) -> Queue | None:
-    queue = Queue.objects.filter(slug=slug, is_active=True).first()
+    """The active queue `slug` if the user may see it; it says whether they starred it (`starred_for`, read by
+    `saved_view_selectors.is_starred`: the queue page asks, and one statement answers both)."""
+    queue = (
+        Queue.objects.filter(slug=slug, is_active=True)
+        .annotate(starred=Exists(QueueStar.objects.filter(queue_id=OuterRef("pk"), user_id=user.pk)))
+        .first()
+    )
     if queue is None or queue.pk not in visible_queue_ids(user):
         return None
+    queue.starred_for = {user.pk: queue.starred}
     return queue
 
 

@@ -134,3 +134,16 @@ def test_the_shortcuts_fragment_is_bounded(agent_client, lead, django_assert_max
     # session, user, two permission look-ups, visible queues, starred queues, saved views
     with django_assert_max_num_queries(7):
         client.get("/queues/shortcuts", headers={"HX-Request": "true", "HX-Target": "header-shortcuts"})
+
+
+def test_the_queue_page_shows_each_agent_their_own_star(agent_client, review_setup):
+    from django.test import Client
+
+    bob = factories.UserFactory(username="bob")
+    review_setup.queue.members.add(bob)
+    agent_client.post("/queues/general/star", {"starred": "1"})
+    other = Client()
+    other.force_login(bob)
+
+    assert 'aria-pressed="true"' in agent_client.get("/queues/general/").content.decode()
+    assert 'aria-pressed="false"' in other.get("/queues/general/").content.decode()
