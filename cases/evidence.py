@@ -66,6 +66,18 @@ def _as_version(subject: Subject) -> SubjectVersion:
     )
 
 
+def decided_version_among(decisions: list[Decision]) -> int | None:
+    """`decided_version` read off the case's decisions, newest first (as `Decision.Meta.ordering` lists them)."""
+    for decision in decisions:
+        if (
+            decision.mode == Decision.Mode.LIVE
+            and decision.review_state != Decision.ReviewState.OVERTURNED
+            and decision.subject_version is not None
+        ):
+            return decision.subject_version
+    return None
+
+
 def decided_version(case: Case) -> int | None:
     """The version the case's decision in force (or awaiting confirmation) was taken on."""
     return (
@@ -79,13 +91,18 @@ def decided_version(case: Case) -> int | None:
 
 
 def case_evidence(
-    case: Case, *, evidence_case: Case | None = None, shown_version: int | None = None
+    case: Case,
+    *,
+    evidence_case: Case | None = None,
+    shown_version: int | None = None,
+    decided_known: bool = False,
 ) -> CaseEvidence:
     """The versions of `case`'s subject its reports carried (for an appeal: the appealed case's reports,
-    `evidence_case`), the shown one first. Three queries, whatever the number of reports."""
+    `evidence_case`), the shown one first. Three queries, whatever the number of reports; two when the caller
+    already knows the decided version (`decided_known`: `shown_version` is it, None for none)."""
     subject = case.subject
     source = evidence_case or case
-    if shown_version is None and source.status != Case.Status.OPEN:
+    if shown_version is None and not decided_known and source.status != Case.Status.OPEN:
         shown_version = decided_version(source)
     shown_number = shown_version or subject.content_version
     carried = list(

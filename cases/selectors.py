@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, Subquery
 
 from cases.content_display import url_host
 from cases.counters import VelocityReading, velocity_panel
-from cases.evidence import case_evidence
+from cases.evidence import case_evidence, decided_version_among
 from cases.models import (
     AcceptedReport,
     Appeal,
@@ -118,6 +118,7 @@ def enabled_signal_sources() -> list[Scorer | ContextProvider]:
 REVIEW_REPORTS_SHOWN = 50
 REVIEW_SIGNALS_SHOWN = 100
 REVIEW_HISTORY_SHOWN = 20
+REVIEW_DECISIONS_SHOWN = 20
 TEXT_SHOWN_CHARS = 20_000
 
 
@@ -211,11 +212,20 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     # An appeal is reviewed on the evidence of the decision it contests: the original case's reports and
     # signals, and the content version that decision was taken on, beside the user's statement.
     evidence_case = appeal.decision.case if appeal is not None else case
-    evidence = case_evidence(
-        case,
-        evidence_case=evidence_case if appeal is not None else None,
-        shown_version=appeal.decision.subject_version if appeal is not None else None,
+    decisions = list(
+        Decision.objects.filter(case=case).select_related(
+            "action", "policy", "decided_by", "rule", "withdrawn_by"
+        )[:REVIEW_DECISIONS_SHOWN]
     )
+    if appeal is not None:
+        evidence = case_evidence(
+            case, evidence_case=evidence_case, shown_version=appeal.decision.subject_version
+        )
+    elif len(decisions) < REVIEW_DECISIONS_SHOWN:  # all of them: the decided version is among them
+        decided = decided_version_among(decisions) if case.status != Case.Status.OPEN else None
+        evidence = case_evidence(case, shown_version=decided, decided_known=True)
+    else:
+        evidence = case_evidence(case)
     content = evidence.shown.version
     reports = list(
         Report.objects.filter(case=evidence_case)
@@ -226,14 +236,19 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
     signals = list(
         Signal.objects.filter(case=evidence_case).order_by("source", "-score", "label")[:REVIEW_SIGNALS_SHOWN]
     )
-    decisions = list(
-        Decision.objects.filter(case=case).select_related(
-            "action", "policy", "decided_by", "rule", "withdrawn_by"
-        )[:20]
+    # Enforcements and callbacks exist only for a decision on this case: an undecided case (what an agent
+    # opens most) has none to look for.
+    deliveries = (
+        list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20]) if decisions else []
     )
-    deliveries = list(Enforcement.objects.filter(case=case).order_by("-created_at", "-id")[:20])
-    vendor_callbacks = list(
-        VendorCallback.objects.filter(case=case).select_related("vendor").order_by("-created_at", "-id")[:20]
+    vendor_callbacks = (
+        list(
+            VendorCallback.objects.filter(case=case)
+            .select_related("vendor")
+            .order_by("-created_at", "-id")[:20]
+        )
+        if decisions
+        else []
     )
     notes = list(
         CaseNote.objects.filter(case=case).select_related("author").order_by("-created_at", "-id")[:100]

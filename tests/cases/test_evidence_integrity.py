@@ -181,6 +181,22 @@ def test_a_later_report_never_changes_what_a_decided_case_or_its_appeal_shows(
     assert "acme-1" not in shown and "Acme detection" in html and "It was a joke." in html
 
 
+def test_a_decided_case_keeps_showing_the_version_decided_on_after_its_author_edits_it(
+    api, report_body, review_setup, agent_client, endpoint
+):
+    send(api, report_body, "acme-1", ORIGINAL)
+    case = Case.objects.get()
+    Case.objects.filter(pk=case.pk).update(queue=review_setup.queue)
+    decide(case, review_setup.agent, review_setup)
+    send(api, report_body, "acme-2", {**ORIGINAL, "text": "you are worthless, edited"})
+    assert Subject.objects.get(external_id="msg-1").content_version == 2
+
+    html = agent_client.get(f"/cases/{case.pk}/").content.decode()
+
+    shown = html.split('id="shown-version"')[1].split("</section>")[0]
+    assert "you are worthless" in shown and "edited" not in shown
+
+
 # --- Reports that carry no content -------------------------------------------------------------------------
 
 

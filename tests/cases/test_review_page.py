@@ -458,6 +458,7 @@ def _queries_for_page(client, case) -> int:
 
 def test_the_case_page_costs_a_fixed_number_of_queries(agent_client, review_setup):
     small = _small_case(review_setup)
+    factories.DecisionFactory(case=small, action=review_setup.actions["warn"], mode=Decision.Mode.SHADOW)
     big = _big_case(review_setup)
     agent_client.get(page_url(small))  # warm per-process caches
 
@@ -466,6 +467,23 @@ def test_the_case_page_costs_a_fixed_number_of_queries(agent_client, review_setu
 
     assert small_count == big_count
     assert big_count <= CASE_PAGE_MAX_QUERIES
+
+
+def test_an_undecided_case_does_not_look_for_enforcements_or_callbacks_it_cannot_have(
+    agent_client, review_setup
+):
+    undecided = _small_case(review_setup)
+    agent_client.get(page_url(undecided))
+    with CaptureQueriesContext(connection) as queries:
+        assert agent_client.get(page_url(undecided)).status_code == 200
+    decided = _small_case(review_setup)
+    factories.DecisionFactory(case=decided, action=review_setup.actions["warn"], mode=Decision.Mode.SHADOW)
+
+    agent_client.get(page_url(decided))
+
+    reads = " ".join(query["sql"] for query in queries.captured_queries)
+    assert 'FROM "cases_enforcement"' not in reads and 'FROM "cases_vendorcallback"' not in reads
+    assert _queries_for_page(agent_client, decided) == len(queries) + 2  # a decided one reads both
 
 
 def test_the_big_case_page_stays_under_the_query_bound(
