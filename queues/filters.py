@@ -113,6 +113,15 @@ class CaseQueueFilter(django_filters.FilterSet):
         for name in ("priority_min", "priority_max", "score_min", "score_max"):
             self.form.fields[name].widget = forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"})
 
+    _form_class = None
+
+    def get_form_class(self):
+        # django-filter builds a new form class (a metaclass run over every field) for every page; nothing in
+        # these fields depends on the request, and each form instance copies the class's fields anyway.
+        if CaseQueueFilter._form_class is None:
+            CaseQueueFilter._form_class = super().get_form_class()
+        return CaseQueueFilter._form_class
+
     @property
     def sort_name(self) -> str:
         sort = self.form.cleaned_data.get("sort") if self.form.is_valid() else None
