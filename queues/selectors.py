@@ -129,9 +129,9 @@ _SEES_ALL_SQL = """(
     )
 )"""
 
-_VISIBLE_QUEUES_SQL = """
-SELECT q.id, q.is_restricted, {sees_all} AS sees_all FROM {queue} AS q
-WHERE q.is_active AND (
+# Which queues a user may see (`_queue_access`), as a condition on `q`: also `queue_for_user`'s, so the
+# rule is written once.
+_VISIBLE_QUEUE_CONDITION = """q.is_active AND (
     EXISTS (SELECT 1 FROM {members} AS m WHERE m.queue_id = q.id AND m.user_id = %s)
     OR EXISTS (
         SELECT 1 FROM {member_groups} AS g JOIN {user_groups} AS ug ON ug.group_id = g.group_id
@@ -144,8 +144,13 @@ WHERE q.is_active AND (
         SELECT 1 FROM {clearance} AS c
         WHERE c.queue_id = q.id AND c.user_id = %s AND (c.expires_at IS NULL OR c.expires_at > %s)
     )
+)"""
+_VISIBLE_QUEUES_SQL = (
+    """SELECT q.id, q.is_restricted, {sees_all} AS sees_all FROM {queue} AS q WHERE {condition}"""
 )
-"""
+_VISIBLE_QUEUE_BY_SLUG_SQL = """SELECT {columns}, EXISTS (
+    SELECT 1 FROM {star} AS s WHERE s.queue_id = q.id AND s.user_id = %s
+) AS starred FROM {queue} AS q WHERE q.slug = %s AND {condition}"""
 
 
 def visible_queue_ids(user) -> frozenset[int]:
@@ -171,29 +176,9 @@ def _queue_access(user) -> tuple[frozenset[int], frozenset[int], bool]:
     else:
         # Hand-written: it runs on every request, and the ORM spends longer building it than the database
         # spends answering (about 1 ms of the 2 ms it took; bench/claim.py).
-        tables = {
-            "user_groups": user.groups.through._meta.db_table,
-            "user_perms": user.user_permissions.through._meta.db_table,
-            "group_perms": Group.permissions.through._meta.db_table,
-            "permission": Permission._meta.db_table,
-            "content_type": ContentType._meta.db_table,
-        }
-        sql = _VISIBLE_QUEUES_SQL.format(
-            sees_all=_SEES_ALL_SQL.format(**tables),
-            queue=Queue._meta.db_table,
-            members=Queue.members.through._meta.db_table,
-            member_groups=Queue.member_groups.through._meta.db_table,
-            clearance=QueueClearance._meta.db_table,
-            **tables,
-        )
-        params = [
-            *(user.pk, user.pk),  # sees_all, selected
-            user.pk,
-            user.pk,
-            *(user.pk, user.pk),  # sees_all, in the condition
-            user.pk,
-            connection.ops.adapt_datetimefield_value(timezone.now()),
-        ]
+        tables = _visibility_tables(user)
+        sql = _VISIBLE_QUEUES_SQL.format(condition=_VISIBLE_QUEUE_CONDITION.format(**tables), **tables)
+        params = [*(user.pk, user.pk), *_visibility_params(user)]  # sees_all (selected), the condition
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -355,17 +340,61 @@ def dashboard(user) -> list[QueueStats]:
 
 
 def queue_for_user(user, slug: str) -> Queue | None:
-    """The active queue `slug` if the user may see it; it says whether they starred it (`starred_for`, read by
-    `saved_view_selectors.is_starred`: the queue page asks, and one statement answers both)."""
-    queue = (
-        Queue.objects.filter(slug=slug, is_active=True)
-        .annotate(starred=Exists(QueueStar.objects.filter(queue_id=OuterRef("pk"), user_id=user.pk)))
-        .first()
-    )
-    if queue is None or queue.pk not in visible_queue_ids(user):
+    """The active queue `slug` if the user may see it (the rule of `visible_queue_ids`, asked of this queue
+    alone: one statement). It says whether they starred it (`starred_for`, read by
+    `saved_view_selectors.is_starred`: the queue page asks)."""
+    if not user.is_authenticated or not user.is_active:
         return None
+    starred = Exists(QueueStar.objects.filter(queue_id=OuterRef("pk"), user_id=user.pk))
+    if user.is_superuser or getattr(user, "_queue_access", None) is not None:
+        queue = Queue.objects.filter(slug=slug, is_active=True).annotate(starred=starred).first()
+        # Superusers see every active queue; for the others, what this request already knows.
+        if queue is None or not (user.is_superuser or queue.pk in visible_queue_ids(user)):
+            return None
+    else:
+        tables = _visibility_tables(user)
+        sql = _VISIBLE_QUEUE_BY_SLUG_SQL.format(
+            columns=", ".join(f"q.{field.column}" for field in Queue._meta.concrete_fields),
+            star=QueueStar._meta.db_table,
+            condition=_VISIBLE_QUEUE_CONDITION.format(**tables),
+            **tables,
+        )
+        # raw(): the backend's converters apply (SQLite's booleans and dates), as for any ORM read.
+        queue = next(iter(Queue.objects.raw(sql, [user.pk, slug, *_visibility_params(user)])), None)
+        if queue is None:
+            return None
+        queue.starred = bool(queue.starred)
     queue.starred_for = {user.pk: queue.starred}
     return queue
+
+
+def _visibility_tables(user) -> dict[str, str]:
+    tables = {
+        "user_groups": user.groups.through._meta.db_table,
+        "user_perms": user.user_permissions.through._meta.db_table,
+        "group_perms": Group.permissions.through._meta.db_table,
+        "permission": Permission._meta.db_table,
+        "content_type": ContentType._meta.db_table,
+    }
+    return {
+        "sees_all": _SEES_ALL_SQL.format(**tables),
+        "queue": Queue._meta.db_table,
+        "members": Queue.members.through._meta.db_table,
+        "member_groups": Queue.member_groups.through._meta.db_table,
+        "clearance": QueueClearance._meta.db_table,
+        **tables,
+    }
+
+
+def _visibility_params(user) -> list:
+    """The parameters of `_VISIBLE_QUEUE_CONDITION`, in order."""
+    return [
+        user.pk,  # a member
+        user.pk,  # through a team
+        *(user.pk, user.pk),  # sees_all
+        user.pk,  # cleared
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+    ]
 
 
 def auto_paused_rules(*, limit: int = 20) -> list[RoutingRule]:

@@ -392,3 +392,48 @@ def test_visible_cases_and_can_view_case_agree_for_every_kind_of_user(cases, que
         listed = visible_case_ids(user)
         for case in cases.values():
             assert (case.pk in listed) == can_view_case(user, case), (user.username, case.queue_id)
+
+
+# --- queue_for_user: the same rule, asked of one queue in one statement ---------------------------------------
+
+
+def test_queue_for_user_finds_exactly_the_queues_visible_queue_ids_lists(queues, django_assert_num_queries):
+    from queues.selectors import queue_for_user
+
+    member, grouped, lead, cleared = (factories.UserFactory(username=name) for name in ("m", "g", "l", "c"))
+    queues["general"].members.add(member)
+    team = Group.objects.create(name="harassment team")
+    grouped.groups.add(team)
+    queues["harassment"].member_groups.add(team)
+    lead = make_lead("lead-2")
+    queues["child-safety"].members.add(cleared)
+    clear(cleared, queues["child-safety"])
+    queues["child-safety"].members.add(member)  # a member without a clearance: not theirs to see
+    expired = factories.UserFactory(username="x")
+    queues["child-safety"].members.add(expired)
+    clear(expired, queues["child-safety"], expires_at=timezone.now() - timedelta(minutes=1))
+    people = [member, grouped, lead, cleared, expired, make_superuser(), factories.UserFactory(username="none")]
+
+    for person in people:
+        expected = visible_queue_ids(fresh(person))
+        for slug, queue in queues.items():
+            user = fresh(person)
+            with django_assert_num_queries(1):
+                found = queue_for_user(user, slug)
+            assert (found is not None) == (queue.pk in expected), (person.username, slug)
+            if found is not None:
+                assert found == queue and found.is_restricted is queue.is_restricted
+                assert found.created_at == queue.created_at and found.name == queue.name
+
+
+def test_queue_for_user_says_whether_that_user_starred_the_queue(queues):
+    from queues.models import QueueStar
+    from queues.selectors import queue_for_user
+
+    alice, bob = factories.UserFactory(username="alice"), factories.UserFactory(username="bob")
+    queues["general"].members.add(alice, bob)
+    QueueStar.objects.create(user=alice, queue=queues["general"])
+
+    assert queue_for_user(fresh(alice), "general").starred_for == {alice.pk: True}
+    assert queue_for_user(fresh(bob), "general").starred_for == {bob.pk: False}
+    assert queue_for_user(fresh(alice), "no-such-queue") is None
