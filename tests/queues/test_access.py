@@ -412,7 +412,15 @@ def test_queue_for_user_finds_exactly_the_queues_visible_queue_ids_lists(queues,
     expired = factories.UserFactory(username="x")
     queues["child-safety"].members.add(expired)
     clear(expired, queues["child-safety"], expires_at=timezone.now() - timedelta(minutes=1))
-    people = [member, grouped, lead, cleared, expired, make_superuser(), factories.UserFactory(username="none")]
+    people = [
+        member,
+        grouped,
+        lead,
+        cleared,
+        expired,
+        make_superuser(),
+        factories.UserFactory(username="none"),
+    ]
 
     for person in people:
         expected = visible_queue_ids(fresh(person))
