@@ -57,7 +57,8 @@ def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case
     case = (
         visible_cases(user)
         .select_for_update(of=("self",))
-        .select_related("assignee", "queue", "subject", "policy")
+        # Not the assignee: only a refusal names them (one query then), and every decision would load them.
+        .select_related("queue", "subject", "policy")
         .annotate(**facts)
         .filter(pk=case_id)
         .first()
