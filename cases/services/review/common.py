@@ -8,7 +8,7 @@ leads may take `Forbidden`.
 
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 
 from cases.models import Case, Decision, Report, SubjectTag
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
@@ -41,8 +41,9 @@ def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case
     """The case, row-locked for the transaction, among those the user may see (CaseNotVisible otherwise).
 
     It carries `has_protected_tag` (read by `refuse_if_protected`); `for_decision` adds
-    `reported_under_second_review` (a report under a four-eyes policy): what deciding asks of every case,
-    answered by the same statement rather than two more."""
+    `reported_under_second_review` (a report under a four-eyes policy) and `decided_version` (the version
+    its decision in force was taken on): what deciding asks of every case, answered by the same statement
+    rather than three more."""
     # One look-up among the cases the user may see: a restricted case answers exactly as a missing id does
     # (same path, same queries), so its existence is never confirmed.
     facts = {
@@ -53,6 +54,14 @@ def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case
     if for_decision:
         facts["reported_under_second_review"] = Exists(
             Report.objects.filter(case_id=OuterRef("pk"), policy__requires_second_review=True)
+        )
+        # `cases.evidence.decided_version`, for the evidence the decision is taken on.
+        facts["decided_version"] = Subquery(
+            Decision.objects.filter(case_id=OuterRef("pk"), mode=Decision.Mode.LIVE)
+            .exclude(review_state=Decision.ReviewState.OVERTURNED)
+            .exclude(subject_version__isnull=True)
+            .order_by("-created_at", "-id")
+            .values("subject_version")[:1]
         )
     case = (
         visible_cases(user)

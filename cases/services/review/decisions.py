@@ -360,7 +360,10 @@ def _take_effect(
 
 def _evidence_decided_on(case: Case, subject_version: int | None):
     """The content version a decision is taken on: one the case's reports carried (or the one it shows)."""
-    evidence = case_evidence(case)
+    if hasattr(case, "decided_version") and case.status != Case.Status.OPEN:  # `lock_visible_case` read it
+        evidence = case_evidence(case, shown_version=case.decided_version, decided_known=True)
+    else:
+        evidence = case_evidence(case)
     if subject_version is None:
         if evidence.conflicts:
             # Conflicting evidence is never settled by default: the agent says which version they judged.
