@@ -10,7 +10,7 @@ from django.utils import timezone
 from cases.models import Decision, Enforcement, Report, Reporter, Strike
 from cases.services.enforcement import NOT_ENFORCED, create_enforcement
 from cases.services.statements import record_statement
-from cases.services.vendor_callbacks import notify_reporting_vendors
+from cases.services.vendor_callbacks import PARTY_TAKING_CALLBACKS, notify_reporting_vendors
 from moderation.audit import Actor, Verb, record_event
 from moderation.models import Action, Vendor
 
@@ -89,21 +89,14 @@ def lift_expired_decisions(*, now=None, limit: int = 500) -> int:
     return lifted
 
 
-# A report that makes its vendor a party with a callback to send (the same test as `notify_reporting_vendors`).
-_TAKES_CALLBACKS = (
-    Q(carried_content=True, vendor__is_active=True)
-    & ~Q(vendor__callback_url="")
-    & ~Q(vendor__callback_secret="")
-)
-
-
 def record_report_outcomes(decision: Decision) -> None:
     """Mark the case's undecided reports upheld (an enforcing action) or rejected (no violation), and count
     them into each reporter's and vendor's track record. Escalations judge nothing.
 
     A fixed number of statements however many reporters and vendors the case has: one grouped read of the
-    reports (pending ones per vendor and reporter; any party to call back), one UPDATE of the reports, one INSERT of the reporters not yet known, and
-    one UPDATE each for the reporters' and the vendors' counters (a CASE per row, portable to SQLite)."""
+    reports (pending ones per vendor and reporter; any party to call back), one UPDATE of the reports, one
+    INSERT of the reporters not yet known, and one UPDATE each for the reporters' and the vendors' counters (a
+    CASE per row, portable to SQLite)."""
 
     if decision.action.kind == Action.Kind.ESCALATE:
         return
@@ -118,7 +111,7 @@ def record_report_outcomes(decision: Decision) -> None:
         .values_list("vendor_id", "reporter_id")
         .annotate(
             n=Count("id", filter=Q(outcome=Report.Outcome.PENDING)),
-            calls=Count("id", filter=_TAKES_CALLBACKS),
+            calls=Count("id", filter=PARTY_TAKING_CALLBACKS),
         )
         .order_by()
     )

@@ -6,23 +6,25 @@ outbox rows (`cases.services.outbox`), created with the decision's report outcom
 swept and failed like enforcements. Every party can also read the outcome back with `GET /api/v1/cases/{id}`.
 """
 
+from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import Decision, Report, VendorCallback
 from cases.services import outbox
+
+# A report that makes its vendor a party (it brought content) whose vendor takes callbacks.
+PARTY_TAKING_CALLBACKS = (
+    Q(carried_content=True, vendor__is_active=True)
+    & ~Q(vendor__callback_url="")
+    & ~Q(vendor__callback_secret="")
+)
 
 
 def notify_reporting_vendors(decision: Decision, *, outcome: str) -> list[VendorCallback]:
     """Inside the decision's transaction: one callback per party vendor with a callback URL and secret that
     has none for this decision yet, enqueued on commit. Two queries however many vendors reported."""
     reports = list(
-        Report.objects.filter(
-            case_id=decision.case_id,
-            carried_content=True,
-            vendor__is_active=True,
-        )
-        .exclude(vendor__callback_url="")
-        .exclude(vendor__callback_secret="")
+        Report.objects.filter(PARTY_TAKING_CALLBACKS, case_id=decision.case_id)
         .exclude(vendor__vendor_callbacks__decision=decision)
         .order_by("vendor_id", "received_at", "id")
         .values_list("vendor_id", "external_id")

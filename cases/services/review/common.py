@@ -10,6 +10,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Subquery
 
+from cases.evidence import decided_versions
 from cases.models import Case, Decision, Report, SubjectTag
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.selectors import visible_cases
@@ -56,13 +57,7 @@ def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case
             Report.objects.filter(case_id=OuterRef("pk"), policy__requires_second_review=True)
         )
         # `cases.evidence.decided_version`, for the evidence the decision is taken on.
-        facts["decided_version"] = Subquery(
-            Decision.objects.filter(case_id=OuterRef("pk"), mode=Decision.Mode.LIVE)
-            .exclude(review_state=Decision.ReviewState.OVERTURNED)
-            .exclude(subject_version__isnull=True)
-            .order_by("-created_at", "-id")
-            .values("subject_version")[:1]
-        )
+        facts["decided_version"] = Subquery(decided_versions(OuterRef("pk"))[:1])
     case = (
         visible_cases(user)
         .select_for_update(of=("self",))
