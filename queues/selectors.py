@@ -346,10 +346,9 @@ def queue_for_user(user, slug: str) -> Queue | None:
     if not user.is_authenticated or not user.is_active:
         return None
     starred = Exists(QueueStar.objects.filter(queue_id=OuterRef("pk"), user_id=user.pk))
-    if user.is_superuser or getattr(user, "_queue_access", None) is not None:
+    if user.is_superuser:  # every active queue
         queue = Queue.objects.filter(slug=slug, is_active=True).annotate(starred=starred).first()
-        # Superusers see every active queue; for the others, what this request already knows.
-        if queue is None or not (user.is_superuser or queue.pk in visible_queue_ids(user)):
+        if queue is None:
             return None
     else:
         tables = _visibility_tables(user)
