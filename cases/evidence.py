@@ -78,21 +78,16 @@ def decided_version_among(decisions: list[Decision]) -> int | None:
     return None
 
 
-def decided_versions(case_id):
-    """The versions the case's live, not overturned decisions were taken on, newest first. `case_id` may be an
-    `OuterRef`: the decision service reads the first as a subquery of the statement that locks the case."""
+def decided_version(case: Case) -> int | None:
+    """The version the case's decision in force (or awaiting confirmation) was taken on."""
     return (
-        Decision.objects.filter(case_id=case_id, mode=Decision.Mode.LIVE)
+        Decision.objects.filter(case=case, mode=Decision.Mode.LIVE)
         .exclude(review_state=Decision.ReviewState.OVERTURNED)
         .exclude(subject_version__isnull=True)
         .order_by("-created_at", "-id")
         .values_list("subject_version", flat=True)
+        .first()
     )
-
-
-def decided_version(case: Case) -> int | None:
-    """The version the case's decision in force (or awaiting confirmation) was taken on."""
-    return decided_versions(case.pk).first()
 
 
 def case_evidence(

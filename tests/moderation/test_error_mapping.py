@@ -118,7 +118,7 @@ def test_a_case_that_leaves_the_agents_view_before_the_service_runs_is_a_404_not
 ):
     case = factories.hold(factories.OpenCaseFactory(queue=review_setup.queue), review_setup.agent)
 
-    def gone(case_id, user, **options):  # e.g. restricted between the page's look-up and the service's lock
+    def gone(case_id, user):  # e.g. restricted between the page's look-up and the service's lock
         raise CaseNotVisible(case_id)
 
     monkeypatch.setattr(decisions, "lock_visible_case", gone)

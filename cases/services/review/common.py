@@ -8,10 +8,7 @@ leads may take `Forbidden`.
 
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Subquery
-
-from cases.evidence import decided_versions
-from cases.models import Case, Decision, Report, SubjectTag
+from cases.models import Case, Decision, SubjectTag
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.selectors import visible_cases
 
@@ -38,37 +35,33 @@ class CaseConflict(Conflict):
         self.case = case
 
 
-def lock_visible_case(case_id: int, user, *, for_decision: bool = False) -> Case:
+def lock_visible_case(case_id: int, user) -> Case:
     """The case, row-locked for the transaction, among those the user may see (CaseNotVisible otherwise).
 
-    It carries `has_protected_tag` (read by `refuse_if_protected`); `for_decision` adds
-    `reported_under_second_review` (a report under a four-eyes policy) and `decided_version` (the version
-    its decision in force was taken on): what deciding asks of every case, answered by the same statement
-    rather than three more."""
+    What a service then asks of the case (its protected tags, its reports' policies, its decisions) it asks in
+    statements of its own, after the lock: a subquery of this statement would read the snapshot taken before
+    it waited for the lock, and miss what the lock's holder committed meanwhile (a protected tag `tag_subject`
+    added, a four-eyes report intake filed without a new version)."""
     # One look-up among the cases the user may see: a restricted case answers exactly as a missing id does
     # (same path, same queries), so its existence is never confirmed.
-    facts = {
-        "has_protected_tag": Exists(
-            SubjectTag.objects.filter(subject_id=OuterRef("subject_id"), tag__is_protected=True)
-        )
-    }
-    if for_decision:
-        facts["reported_under_second_review"] = Exists(
-            Report.objects.filter(case_id=OuterRef("pk"), policy__requires_second_review=True)
-        )
-        # `cases.evidence.decided_version`, for the evidence the decision is taken on.
-        facts["decided_version"] = Subquery(decided_versions(OuterRef("pk"))[:1])
     case = (
         visible_cases(user)
         .select_for_update(of=("self",))
         # Not the assignee: only a refusal names them (one query then), and every decision would load them.
         .select_related("queue", "subject", "policy")
-        .annotate(**facts)
         .filter(pk=case_id)
         .first()
     )
     if case is None:
         raise CaseNotVisible(case_id)
+    # A lock that waited gets the row as its holder committed it, but PostgreSQL keeps the joined rows of the
+    # older snapshot (EvalPlanQual): a policy or queue changed meanwhile comes back as the old one or none.
+    # Drop those; they load afresh on first use.
+    for name in ("queue", "subject", "policy"):
+        wanted = getattr(case, f"{name}_id")
+        joined = case._state.fields_cache.get(name)
+        if wanted is not None and (joined is None or joined.pk != wanted):
+            case._state.fields_cache.pop(name, None)
     return case
 
 
@@ -132,10 +125,7 @@ def can_act_on_protected(user) -> bool:
 
 def refuse_if_protected(case: Case, user) -> None:
     """Forbidden when the case's subject is protected and `user` is not a lead."""
-    # The tags first: most subjects have none, and then the user's permissions need not be loaded. A case
-    # locked by `lock_visible_case` already says whether it has any.
-    if getattr(case, "has_protected_tag", True) is False:
-        return
+    # The tags first: most subjects have none, and then the user's permissions need not be loaded.
     tags = protected_tags(case.subject_id)
     if tags and not can_act_on_protected(user):
         raise Forbidden(

@@ -72,7 +72,7 @@ def record_decision(
     case changed meanwhile, or is not held) or CaseNotVisible.
     """
     now = timezone.now()
-    case = lock_visible_case(case_id, user, for_decision=True)
+    case = lock_visible_case(case_id, user)
     check_can_act(case, user, expected_version, now, must_hold=must_hold)
     if case.kind == Case.Kind.APPEAL:
         raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
@@ -360,10 +360,7 @@ def _take_effect(
 
 def _evidence_decided_on(case: Case, subject_version: int | None):
     """The content version a decision is taken on: one the case's reports carried (or the one it shows)."""
-    if hasattr(case, "decided_version") and case.status != Case.Status.OPEN:  # `lock_visible_case` read it
-        evidence = case_evidence(case, shown_version=case.decided_version, decided_known=True)
-    else:
-        evidence = case_evidence(case)
+    evidence = case_evidence(case)
     if subject_version is None:
         if evidence.conflicts:
             # Conflicting evidence is never settled by default: the agent says which version they judged.
@@ -384,15 +381,8 @@ def _requires_second_review(case: Case, policy: Policy) -> bool:
     return (
         policy.requires_second_review
         or (case.policy_id is not None and case.policy.requires_second_review)
-        or _reported_under_second_review(case)
+        or Report.objects.filter(case=case, policy__requires_second_review=True).exists()
     )
-
-
-def _reported_under_second_review(case: Case) -> bool:
-    known = getattr(case, "reported_under_second_review", None)  # `lock_visible_case(for_decision=True)`
-    if known is not None:
-        return known
-    return Report.objects.filter(case=case, policy__requires_second_review=True).exists()
 
 
 def _pending_decision(case: Case) -> Decision:
