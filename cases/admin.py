@@ -140,7 +140,8 @@ class ProtectionActionForm(ActionForm):
 
 @admin.register(Subject)
 class SubjectAdmin(VisibleCasesAdmin):
-    """Leads mark subjects protected (automation never acts on them) from the list, with a reason; audited."""
+    """Leads mark subjects protected (automation never acts on them, only leads decide them) from the list,
+    with a reason; audited."""
 
     case_path = "cases"
 
@@ -164,7 +165,7 @@ class SubjectAdmin(VisibleCasesAdmin):
         return request.user.is_superuser or request.user.has_perm("cases.act_on_protected")
 
     @admin.action(
-        description="Protect: never actioned automatically (give a reason)", permissions=["protect"]
+        description="Protect: never actioned automatically, decided by leads only (give a reason)", permissions=["protect"]
     )
     def protect(self, request, queryset):
         self._set_protection(request, queryset, protected=True)

@@ -26,6 +26,7 @@ from cases.models import (
     Scorer,
     Signal,
     Strike,
+    Subject,
     Tag,
     VendorCallback,
 )
@@ -358,7 +359,7 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         reporters=reporter_records,
         protection=[]
         if user.is_superuser or user.has_perm("cases.act_on_protected")
-        else [tag.slug for tag in tags if tag.is_protected],
+        else protection_shown(subject, tags),
         pending_decision=next((d for d in decisions if d.review_state == Decision.ReviewState.PENDING), None),
         text_truncated=len(content.text or "") > TEXT_SHOWN_CHARS,
         evidence=evidence,
@@ -368,6 +369,15 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
         held_by_other=case.assignee_id not in (None, user.pk) and case.lease_is_live(now),
         velocity=velocity_panel(subject, cleared_for_restricted=cleared_for_restricted(user)),
     )
+
+
+def protection_shown(subject: Subject, tags) -> list[str]:
+    """Why an agent may not decide the subject, as `refuse_if_protected` will say: the lead's reason when it
+    is marked protected, then its protected tags (already loaded for the page)."""
+    reasons = [tag.slug for tag in tags if tag.is_protected]
+    if subject.is_protected:
+        reasons.insert(0, subject.protected_reason or "marked protected")
+    return reasons
 
 
 def presence_window() -> timedelta:

@@ -37,9 +37,12 @@ class Subject(models.Model):
     # and future, is restricted to people cleared for it.
     is_restricted = models.BooleanField(default=False)
     # Protected (a public figure, a government or news account, a partner): automation never acts on it,
-    # whatever a live rule or a campaign bulk decision says; people still can.
+    # whatever a live rule or a campaign bulk decision says, and of people only leads decide it (as for a
+    # protected tag); agents escalate it. Marked by leads, with the reason (`cases.services.protection`).
     is_protected = models.BooleanField(
-        default=False, help_text="Never actioned automatically (rules, campaign bulk decisions): people only."
+        default=False,
+        help_text="Never actioned automatically (rules, campaign bulk decisions), and decided only by leads "
+        "(permission cases.act_on_protected); agents can escalate it.",
     )
     protected_reason = models.CharField(max_length=200, blank=True)
     tags = models.ManyToManyField(

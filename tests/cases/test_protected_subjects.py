@@ -106,3 +106,67 @@ def test_the_page_lets_a_lead_decide(case, lead):
 
     assert 'id="protected"' not in html
     assert "disabled" not in html.split('data-shortcut="submit"')[1].split(">")[0]
+
+
+@pytest.fixture
+def marked_case(review_setup, lead):
+    """A case on a subject a lead marked protected (no protected tag), with the lead's reason."""
+    from cases.services.protection import set_subject_protection
+
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    set_subject_protection(subject_ids=[case.subject_id], protected=True, reason="Partner newsroom", user=lead)
+    return case
+
+
+def test_a_subject_marked_protected_is_decided_by_leads_only_as_a_protected_tag_is(
+    marked_case, review_setup, lead
+):
+    with pytest.raises(Forbidden) as refused:
+        decide(marked_case, review_setup.agent, review_setup)
+
+    assert "Partner newsroom" in refused.value.message and "Escalate" in refused.value.message
+    assert not Decision.objects.exists()
+    decide(marked_case, lead, review_setup)
+    assert Case.objects.get(pk=marked_case.pk).status == Case.Status.RESOLVED
+
+
+def test_the_mark_is_read_when_deciding_not_when_the_page_was_loaded(review_setup, lead):
+    """A lead marks the subject protected after the agent opened the case: the decision is still refused."""
+    from cases.services.protection import set_subject_protection
+
+    case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
+    factories.hold(case, review_setup.agent)
+    set_subject_protection(subject_ids=[case.subject_id], protected=True, reason="Head of state", user=lead)
+
+    with pytest.raises(Forbidden):
+        review.record_decision(
+            case_id=case.pk,
+            user=review_setup.agent,
+            policy_id=case.policy_id,
+            action_id=review_setup.actions["remove"].pk,
+            expected_version=case.version,
+        )
+    assert not Decision.objects.exists()
+
+
+def test_the_reasons_name_the_mark_first_then_the_protected_tags_in_order(marked_case, protected_tag):
+    SubjectTag.objects.create(subject=marked_case.subject, tag=protected_tag)
+    SubjectTag.objects.create(
+        subject=marked_case.subject, tag=factories.TagFactory(slug="gov", is_protected=True)
+    )
+    SubjectTag.objects.create(subject=marked_case.subject, tag=factories.TagFactory(slug="lang:de"))
+
+    assert review.protection_of(marked_case.subject_id) == ["Partner newsroom", "gov", "high-profile"]
+    assert review.protection_of(factories.SubjectFactory().pk) == []
+
+
+def test_the_page_explains_a_marked_subject_to_agents_and_not_to_leads(agent_client, marked_case, lead):
+    from django.test import Client
+
+    html = agent_client.get(f"/cases/{marked_case.pk}/").content.decode()
+    assert 'id="protected"' in html and "Partner newsroom" in html
+    assert "disabled" in html.split('data-shortcut="submit"')[1].split(">")[0]
+
+    browser = Client()
+    browser.force_login(lead)
+    assert 'id="protected"' not in browser.get(f"/cases/{marked_case.pk}/").content.decode()

@@ -28,7 +28,7 @@ from cases.services.review.common import (
     ReviewError,
     can_act_on_protected,
     move_case_on,
-    protected_tags,
+    protection_of,
 )
 from cases.services.review.decisions import (
     confirm_decision,
@@ -52,7 +52,7 @@ __all__ = [
     "escalate_case",
     "move_case_on",
     "normalise_tag",
-    "protected_tags",
+    "protection_of",
     "record_decision",
     "record_media_served",
     "record_shadow_decision",

@@ -8,7 +8,9 @@ leads may take `Forbidden`.
 
 from datetime import datetime
 
-from cases.models import Case, Decision, SubjectTag
+from django.db.models import Q, StringAgg, Value
+
+from cases.models import Case, Decision, Subject
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.selectors import visible_cases
 
@@ -111,12 +113,30 @@ def clean_text(value: str, *, field: str, required: bool = False) -> str:
     return value
 
 
-def protected_tags(subject_id: int) -> list[str]:
-    return list(
-        SubjectTag.objects.filter(subject_id=subject_id, tag__is_protected=True)
-        .order_by("tag__slug")
-        .values_list("tag__slug", flat=True)
+def protection_of(subject_id: int) -> list[str]:
+    """Why the subject is protected, read afresh (after the case lock, never from its joined snapshot): the
+    lead's reason when the subject is marked protected (`Subject.is_protected`), then its protected tags in
+    slug order; empty when it is neither. One statement."""
+    row = (
+        Subject.objects.filter(pk=subject_id)
+        .annotate(
+            protected_tags=StringAgg(
+                "subject_tags__tag__slug",
+                Value(","),
+                filter=Q(subject_tags__tag__is_protected=True),
+            )
+        )
+        .values_list("is_protected", "protected_reason", "protected_tags")
+        .first()
     )
+    if row is None:
+        return []
+    flagged, reason, tags = row
+    # Tag slugs cannot hold a comma (`TAG_SLUG_VALIDATOR`), so the aggregate splits back exactly.
+    reasons = sorted(tags.split(",")) if tags else []
+    if flagged:
+        reasons.insert(0, reason or "marked protected")
+    return reasons
 
 
 def can_act_on_protected(user) -> bool:
@@ -124,12 +144,13 @@ def can_act_on_protected(user) -> bool:
 
 
 def refuse_if_protected(case: Case, user) -> None:
-    """Forbidden when the case's subject is protected and `user` is not a lead."""
-    # The tags first: most subjects have none, and then the user's permissions need not be loaded.
-    tags = protected_tags(case.subject_id)
-    if tags and not can_act_on_protected(user):
+    """Forbidden when the case's subject is protected (marked so by a lead, or a protected tag) and `user` is
+    not a lead: people other than leads escalate such subjects, they do not decide them."""
+    # The subject first: most are not protected, and then the user's permissions need not be loaded.
+    reasons = protection_of(case.subject_id)
+    if reasons and not can_act_on_protected(user):
         raise Forbidden(
-            f"This subject is protected ({', '.join(tags)}): only leads can act on it. Escalate it instead."
+            f"This subject is protected ({'; '.join(reasons)}): only leads can act on it. Escalate it instead."
         )
 
 

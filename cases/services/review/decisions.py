@@ -31,7 +31,7 @@ from cases.services.review.common import (
     clean_text,
     lock_visible_case,
     move_case_on,
-    protected_tags,
+    protection_of,
     refuse_if_protected,
 )
 from moderation.audit import Actor, Verb, record_event
@@ -207,7 +207,7 @@ def automation_blocker(case: Case) -> str | None:
     "sampled" (drawn for review anyway, `sampled_for_review`), or None when it may."""
     if not may_decide_automatically(case):
         return "skipped"
-    if case.subject.is_protected or protected_tags(case.subject_id):
+    if protection_of(case.subject_id):
         return "protected"
     if sampled_for_review(case.pk):
         return "sampled"
