@@ -165,7 +165,8 @@ class SubjectAdmin(VisibleCasesAdmin):
         return request.user.is_superuser or request.user.has_perm("cases.act_on_protected")
 
     @admin.action(
-        description="Protect: never actioned automatically, decided by leads only (give a reason)", permissions=["protect"]
+        description="Protect: never actioned automatically, decided by leads only (give a reason)",
+        permissions=["protect"],
     )
     def protect(self, request, queryset):
         self._set_protection(request, queryset, protected=True)

@@ -114,7 +114,9 @@ def marked_case(review_setup, lead):
     from cases.services.protection import set_subject_protection
 
     case = factories.OpenCaseFactory(queue=review_setup.queue, policy=review_setup.policies["harassment"])
-    set_subject_protection(subject_ids=[case.subject_id], protected=True, reason="Partner newsroom", user=lead)
+    set_subject_protection(
+        subject_ids=[case.subject_id], protected=True, reason="Partner newsroom", user=lead
+    )
     return case
 
 
