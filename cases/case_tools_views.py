@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from cases import selectors
+from cases import review_selectors, selectors
 from cases.services import outbox
 from cases.services.messages import compose_user_message
 from cases.services.review import case_work
@@ -42,7 +42,7 @@ def add_note(request: HttpRequest, case_id: int) -> HttpResponse:
         error = exc
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
-    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    data = review_selectors.case_review(case=case, user=request.user, now=timezone.now())
     context = {"case": case, "review": data, "note_error": error, "note_body": request.POST.get("body", "")}
     response = render(
         request, "cases/review.html#notes", context, status=page_status(error) if error else 200
@@ -64,7 +64,7 @@ def change_tags(request: HttpRequest, case_id: int) -> HttpResponse:
         error = exc
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
-    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    data = review_selectors.case_review(case=case, user=request.user, now=timezone.now())
     context = {"case": case, "review": data, "tag_error": error}
     response = render(request, "cases/review.html#tags", context, status=page_status(error) if error else 200)
     return with_error_toast(request, response, error) if error else response
@@ -95,7 +95,7 @@ def _retry_delivery(
     retried = outbox.retry(kind=kind, message_id=message_id, user=request.user)
     if not request.htmx:
         return redirect("cases:review", case_id=case.pk)
-    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    data = review_selectors.case_review(case=case, user=request.user, now=timezone.now())
     response = render(request, f"cases/review.html#{partial}", {"case": case, "review": data})
     return _toast(
         response,

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cases import selectors
+from cases import review_selectors
 from cases.services.review import case_work
 from cases.views import _int, _next_case, _render_review, _toast, _visible_case
 from moderation.errors import Conflict
@@ -32,7 +32,7 @@ def claim(request: HttpRequest, case_id: int) -> HttpResponse:
         claimed = claim_case(case_id=case.pk, user=request.user)
     except Conflict as exc:  # HoldLimitReached: the agent already holds as many cases as they may
         return _render_review(request, case, status=page_status(exc), conflict=exc.message)
-    case = selectors.review_case(case.pk)
+    case = review_selectors.review_case(case.pk)
     if claimed is None:
         return _render_review(
             request, case, status=409, conflict=_("Someone else is reviewing this case, or it was decided.")
@@ -81,7 +81,7 @@ def heartbeat(request: HttpRequest, case_id: int) -> HttpResponse:
         lease_lost = True
     context = {
         "case": case,
-        "viewers": selectors.case_viewers(case_id=case.pk, user=request.user, now=now),
+        "viewers": review_selectors.case_viewers(case_id=case.pk, user=request.user, now=now),
         "lease_lost": lease_lost,
         # Once lost, stays lost: the page keeps saying "holding" so every later beat repeats the warning.
         "holding": case.assignee_id == request.user.pk or lease_lost,

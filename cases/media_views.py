@@ -6,7 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from cases import selectors
+from cases import review_selectors, selectors
 from cases.evidence import shown_content
 from cases.models import Case, MediaFile
 from cases.services.review import case_work
@@ -20,16 +20,16 @@ def _shown_media(case: Case) -> list[str]:
     return [str(url) for url in (shown_content(case).media_urls or [])]
 
 
-def _media_item(case: Case, index: int, user) -> selectors.MediaItem:
+def _media_item(case: Case, index: int, user) -> review_selectors.MediaItem:
     urls = _shown_media(case)
     if not 0 <= index < min(len(urls), 20):
         raise Http404("No such media item")
     stored = MediaFile.objects.defer("content").filter(url_hash=selectors.media_url_hash(urls[index])).first()
-    return selectors.MediaItem(index, urls[index], stored, _withheld(stored, case, user))
+    return review_selectors.MediaItem(index, urls[index], stored, _withheld(stored, case, user))
 
 
 def _withheld(stored, case: Case, user) -> bool:
-    return stored is not None and bool(selectors.withheld_media([stored], case=case, user=user))
+    return stored is not None and bool(review_selectors.withheld_media([stored], case=case, user=user))
 
 
 @login_required

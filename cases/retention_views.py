@@ -10,7 +10,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases import retention_selectors, selectors
+from cases import retention_selectors, review_selectors
 from cases.models import Case
 from cases.services.legal_holds import place_legal_hold, release_legal_hold
 from moderation.errors import Conflict, Invalid
@@ -18,7 +18,7 @@ from moderation.errors import Conflict, Invalid
 
 def _visible_case(request: HttpRequest, case_id: int) -> Case:
     # Among the cases the user may see: a restricted case answers exactly as a missing one.
-    case = selectors.review_case(case_id, user=request.user)
+    case = review_selectors.review_case(case_id, user=request.user)
     if case is None:
         raise Http404("No such case")
     return case

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from cases import campaign_selectors, retention_selectors, selectors
+from cases import campaign_selectors, retention_selectors, review_selectors, selectors
 from cases.detection.explanations import explain_case
 from cases.detection.features import TRAINED_MODEL_PREFIX
 from cases.models import Case
@@ -42,7 +42,7 @@ MISSING_VERSION = gettext_lazy(
 
 def _visible_case(request: HttpRequest, case_id: int) -> Case:
     # Among the cases the user may see: a restricted id answers exactly as a missing one.
-    case = selectors.review_case(case_id, user=request.user)
+    case = review_selectors.review_case(case_id, user=request.user)
     if case is None:
         raise Http404("No such case")
     return case
@@ -68,7 +68,7 @@ def _toast(response: HttpResponse, message: str, level: str = "success", *, requ
 
 
 def _render_review(request: HttpRequest, case: Case, *, status: int = 200, **extra) -> HttpResponse:
-    data = selectors.case_review(case=case, user=request.user, now=timezone.now())
+    data = review_selectors.case_review(case=case, user=request.user, now=timezone.now())
     context = {
         "review": data,
         "case": case,
@@ -124,7 +124,7 @@ def _next_case(request: HttpRequest, queue, message: str) -> HttpResponse:
         response = render(request, "queues/empty.html#empty-queue", {"queue": queue})
         response["HX-Push-Url"] = reverse("queues:queue", args=[queue.slug])
         return _toast(response, message)
-    case = selectors.review_case(case.pk)
+    case = review_selectors.review_case(case.pk)
     response = _render_review(request, case)
     response["HX-Push-Url"] = reverse("cases:review", args=[case.pk])
     return _toast(response, message)
@@ -144,7 +144,7 @@ def _change_case(request: HttpRequest, case: Case | int, act, *, on_refused, on_
     try:
         result = act(version)
     except Conflict as exc:
-        fresh = selectors.review_case(case if isinstance(case, int) else case.pk)
+        fresh = review_selectors.review_case(case if isinstance(case, int) else case.pk)
         return _render_review(request, fresh, status=page_status(exc), conflict=exc.message)
     except (Invalid, Forbidden) as exc:
         response = _render_review(request, _loaded(request, case), status=page_status(exc), **on_refused(exc))
@@ -177,7 +177,7 @@ def decide(request: HttpRequest, case_id: int) -> HttpResponse:
             "policy": decision.policy.name,
         }
         if request.POST.get("then") == "stay":
-            response = _toast(_render_review(request, selectors.review_case(case.pk)), message)
+            response = _toast(_render_review(request, review_selectors.review_case(case.pk)), message)
         else:
             response = _next_case(request, case.queue, message)
         return _offer_undo(response, case, decision)
@@ -237,7 +237,7 @@ def undo(request: HttpRequest, case_id: int) -> HttpResponse:
     message = _("Decision on case %(case_id)s undone: it is yours again.") % {"case_id": case.pk}
     if not request.htmx:
         return _toast(redirect("cases:review", case_id=case.pk), message, request=request)
-    response = _render_review(request, selectors.review_case(case.pk))
+    response = _render_review(request, review_selectors.review_case(case.pk))
     response["HX-Push-Url"] = reverse("cases:review", args=[case.pk])
     return _toast(response, message)
 
@@ -257,7 +257,7 @@ def withdraw(request: HttpRequest, case_id: int) -> HttpResponse:
         ),
         on_refused=lambda exc: {"withdraw_error": exc, "withdraw_reason": reason},
         on_done=lambda decision: _toast(
-            _render_review(request, selectors.review_case(case.pk)),
+            _render_review(request, review_selectors.review_case(case.pk)),
             (
                 _("Case %(case_id)s: %(action)s reversed and reopened.")
                 if reopen
@@ -282,7 +282,7 @@ def reassign(request: HttpRequest, case_id: int) -> HttpResponse:
         ),
         on_refused=lambda exc: {"reassign_error": exc},
         on_done=lambda changed: _toast(
-            _render_review(request, selectors.review_case(case.pk)),
+            _render_review(request, review_selectors.review_case(case.pk)),
             _("Case %(case_id)s is now held by %(agent)s.")
             % {"case_id": case.pk, "agent": changed.assignee.get_username()},
         ),
