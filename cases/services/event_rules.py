@@ -56,6 +56,14 @@ class EventRule:
     languages: frozenset[str]
     conditions: tuple[ScoreCondition, ...]
     acts_unattributably: bool  # decides automatically on conditions we cannot attribute: never acts
+    # The signals its conditions read ((source, label)): one an event lacks fails its condition whatever
+    # the operator (`condition_holds`), so a rule needing a bank hit is passed over at one set test by the
+    # events without one (most) instead of being judged condition by condition.
+    needs: frozenset[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self):
+        needs = frozenset((condition.source, condition.label) for condition in self.conditions)
+        object.__setattr__(self, "needs", needs)
 
 
 @dataclass
@@ -213,6 +221,8 @@ def _matches(event_rule: EventRule, item, facts: CaseFacts) -> bool:
     if event_rule.kinds and facts.subject_kind not in event_rule.kinds:
         return False
     if event_rule.vendor_ids and not (event_rule.vendor_ids & facts.vendor_ids):
+        return False
+    if not event_rule.needs <= facts.signals.keys():
         return False
     if event_rule.languages and facts.language.split("-")[0].lower() not in event_rule.languages:
         return False
