@@ -500,6 +500,8 @@ SEARCH_TEXT_TIMEOUT_MS = env_int("SEARCH_TEXT_TIMEOUT_MS", 250)
 TIMELINE_PAGE_SIZE = env_int("TIMELINE_PAGE_SIZE", 50)
 # Queue counts are computed once for all agents this often (each dashboard polls them).
 QUEUE_STATS_CACHE_SECONDS = env_int("QUEUE_STATS_CACHE_SECONDS", 5)
+# The outbox's undelivered counts (lead badge, dashboards' banner, Sources): shared by all leads this long.
+OUTBOX_STATS_CACHE_SECONDS = env_int("OUTBOX_STATS_CACHE_SECONDS", 5)
 # The leads' queue-health history: a snapshot a minute kept this many days, then one an hour kept this long.
 SNAPSHOT_MINUTE_DAYS = env_int("SNAPSHOT_MINUTE_DAYS", 2)
 SNAPSHOT_HOUR_DAYS = env_int("SNAPSHOT_HOUR_DAYS", 400)

@@ -131,8 +131,9 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_queue_counts(settings):
-    """Dashboard counts are cached for all agents in production; tests read them fresh."""
+    """Dashboard and outbox counts are cached for all agents in production; tests read them fresh."""
     settings.QUEUE_STATS_CACHE_SECONDS = 0
+    settings.OUTBOX_STATS_CACHE_SECONDS = 0
 
 
 @pytest.fixture

@@ -74,6 +74,53 @@ def test_the_delivery_alert_is_one_query_and_counts_what_the_user_may_see(world,
         assert delivery_alert(root).failed == 3  # the restricted case's failed enforcement too
 
 
+def _seen_directly(user) -> tuple[int, int, int]:
+    """What the user may see of the outbox, counted straight off `visible_cases` (the rule of every page)."""
+    from cases.models import Enforcement, VendorCallback
+    from queues.selectors import visible_cases
+
+    pending = failing = failed = 0
+    for model in (Enforcement, VendorCallback):
+        rows = model.objects.filter(state__in=("pending", "failed"), case__in=visible_cases(user))
+        pending += rows.filter(state="pending").count()
+        failing += rows.filter(state="pending", attempts__gt=0).count()
+        failed += rows.filter(state="failed").count()
+    return pending, failing, failed
+
+
+def test_the_shared_counts_show_each_viewer_what_visible_cases_would(world):
+    from queues.models import QueueClearance
+    from tests import factories
+
+    cleared = factories.UserFactory(username="cleo")
+    world.restricted_queue.members.add(cleared)
+    world.queue.members.add(cleared)
+    QueueClearance.objects.create(user=cleared, queue=world.restricted_queue, reason="vetted")
+    only_restricted = factories.UserFactory(username="rita")
+    world.restricted_queue.members.add(only_restricted)
+    QueueClearance.objects.create(user=only_restricted, queue=world.restricted_queue, reason="vetted")
+    outsider = factories.UserFactory(username="olga")
+    root = User.objects.create_superuser("root", "root@example.test", "x")
+
+    for user in (world.lead, cleared, only_restricted, outsider, root):
+        alert = delivery_alert(fresh(user))
+        assert (alert.pending, alert.failing, alert.failed) == _seen_directly(fresh(user)), user.username
+    assert delivery_alert(fresh(outsider)).failed == 0
+    assert delivery_alert(fresh(cleared)).failed == 3
+
+
+def test_the_counts_are_read_once_for_every_lead_while_cached(world, settings, django_assert_num_queries):
+    settings.OUTBOX_STATS_CACHE_SECONDS = 5
+    root = fresh(User.objects.create_superuser("root", "root@example.test", "x"))
+    lead = fresh(world.lead)
+    visible_queue_ids(lead)
+
+    with django_assert_num_queries(1):
+        assert delivery_alert(root).failed == 3
+    with django_assert_num_queries(0):
+        assert delivery_alert(lead).failed == 2  # the shared rows, filtered to what she may see
+
+
 def test_no_alert_when_everything_is_delivered(world):
     from cases.models import Enforcement, VendorCallback
 
