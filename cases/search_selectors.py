@@ -2,8 +2,9 @@
 author ids, report and appeal external ids, and subject text; only what the searcher may see.
 
 Every look-up is exact on an indexed column (`cases/migrations/0032_search.py`) except text, which is a
-substring match served by the trigram index on PostgreSQL (`0007_subject_text_search`) and bounded by a
-statement timeout there, so a very common word answers "narrow it down" instead of holding a connection.
+substring match: on PostgreSQL a walk of the newest cases first (a common word's page is found at once), then
+the trigram index (`0007_subject_text_search`), each bounded by a statement timeout, so a term too common
+for the index and too rare for the walk answers "narrow it down" instead of holding a connection.
 Visibility is `queues.selectors.visible_cases` throughout: a restricted case, or a case in a queue the
 searcher is not in, is never found, counted or hinted at, and subjects and authors are found only through a
 case the searcher may see.
@@ -14,7 +15,8 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import StrIndex, Upper
 from django.urls import reverse
 
 from cases.models import Appeal, Case, Report, Subject
@@ -123,11 +125,8 @@ def search(*, user, query: str, limit: int | None = None) -> SearchResults:
     if len(query) < MIN_TEXT_LENGTH:
         results.text_too_short = True
     else:
-        try:
-            add_cases(_text_matches(cases, query, limit), "text")
-        except DatabaseError:
-            # The statement timeout fired: too common a term to rank in time.
-            results.text_timed_out = True
+        found, results.text_timed_out = _text_matches(cases, query, limit)
+        add_cases(found, "text")
     return results
 
 
@@ -140,26 +139,54 @@ def _case_rows(cases: QuerySet[Case]) -> QuerySet[Case]:
     )
 
 
-def _text_matches(cases: QuerySet[Case], query: str, limit: int) -> list[Case]:
-    """Cases whose subject text contains `query`, newest first. On PostgreSQL inside a savepoint with a
-    statement timeout (`SEARCH_TEXT_TIMEOUT_MS`): the trigram index finds candidate subjects quickly, but a
-    word in millions of texts still has to be filtered for visibility."""
-    rows = _case_rows(cases.filter(subject__text__icontains=query))
+def _text_matches(cases: QuerySet[Case], query: str, limit: int) -> tuple[list[Case], bool]:
+    """Cases whose subject text contains `query`, newest first, and whether the search ran out of time.
+
+    On PostgreSQL in two steps, each in a savepoint under a statement timeout of its own:
+    1. the walk: cases newest first, text by text, until `limit` match (`SEARCH_TEXT_WALK_MS`). A common word
+       fills the page from the first few dozen cases; the trigram index would hand over millions of
+       candidates to filter and sort. A walk that ends within its time has looked at every case: complete.
+    2. otherwise the trigram index (`SEARCH_TEXT_TIMEOUT_MS`): a rarer term's few candidates are found at
+       once. A term that runs both out of time answers "narrow it down" (nothing, and True).
+    Both order by id (arrival), so the walk's page is exactly the index's first page."""
+    rows = _case_rows(cases).order_by("-pk")
     if connection.vendor != "postgresql":
-        return list(rows[:limit])
+        return list(rows.filter(subject__text__icontains=query)[:limit]), False
+    if settings.SEARCH_TEXT_WALK_MS > 0:
+        # strpos, not LIKE: a condition the trigram index cannot serve, so the plan is the walk by id.
+        walk = rows.annotate(_at=StrIndex(Upper("subject__text"), Upper(Value(query)))).filter(_at__gt=0)
+        try:
+            return _within(settings.SEARCH_TEXT_WALK_MS, lambda: list(walk[:limit]), walk=True), False
+        except DatabaseError:
+            pass
+    try:
+        indexed = rows.filter(subject__text__icontains=query)
+        return _within(settings.SEARCH_TEXT_TIMEOUT_MS, lambda: list(indexed[:limit])), False
+    except DatabaseError:
+        return [], True
+
+
+def _within(milliseconds: int, read, *, walk: bool = False):
+    """`read()` under a statement timeout of `milliseconds`; DatabaseError when it fires. `walk`: with sorts
+    priced out, so the plan is the id index read backwards (a plan that sorts would first match every
+    visible case's text: the planner, guessing how rare a substring is, sometimes prefers it)."""
     with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        before = cursor.fetchone()[0]
-    # SET LOCAL inside a savepoint: a timeout rolls the savepoint back (and the setting with it); on success
-    # the previous limit is put back, since releasing a savepoint would keep ours for the whole request.
+        cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_sort')")
+        before = cursor.fetchone()
+    # SET LOCAL inside a savepoint: a timeout rolls the savepoint back (and the settings with it); on success
+    # the previous ones are put back, since releasing a savepoint would keep ours for the whole request.
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(settings.SEARCH_TEXT_TIMEOUT_MS)]
+                "SELECT set_config('statement_timeout', %s, true), set_config('enable_sort', %s, true)",
+                [str(milliseconds), "off" if walk else before[1]],
             )
-        found = list(rows[:limit])
+        found = read()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+            cursor.execute(
+                "SELECT set_config('statement_timeout', %s, true), set_config('enable_sort', %s, true)",
+                list(before),
+            )
     return found
 
 

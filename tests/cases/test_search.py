@@ -142,10 +142,11 @@ def test_the_text_search_time_limit_is_put_back_after_the_search(world):
 
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = '7s'")
-    search(user=world.alice, query="cheap followers")
+    search(user=world.alice, query="cheap followers")  # found by the walk
+    search(user=world.alice, query="nowhere to be found")  # the walk, then the index
     with connection.cursor() as cursor:
-        cursor.execute("SHOW statement_timeout")
-        assert cursor.fetchone()[0] == "7s"
+        cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_sort')")
+        assert cursor.fetchone() == ("7s", "on")  # the walk's planner setting is not left behind
 
 
 @pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the statement timeout is PostgreSQL's")
@@ -159,11 +160,68 @@ def test_a_text_search_over_its_time_limit_says_so_instead_of_failing(world, set
     )
     Case.objects.bulk_create(Case(subject=subject, queue=world.general) for subject in subjects)
     settings.SEARCH_TEXT_TIMEOUT_MS = 1
+    settings.SEARCH_TEXT_WALK_MS = 0  # the index alone: the walk would find these (next test)
 
     results = search(user=world.alice, query="cheap followers")
 
     assert results.text_timed_out and results.cases == []
     assert search(user=world.alice, query="post-1").subjects  # the connection still answers
+
+
+def _long_texts(world, count: int, text: str) -> list[int]:
+    from cases.models import Case, Subject
+
+    subjects = Subject.objects.bulk_create(
+        Subject(kind="post", external_id=f"long-{n}", author_id="a", text=text) for n in range(count)
+    )
+    return [
+        case.pk
+        for case in Case.objects.bulk_create(
+            Case(subject=subject, queue=world.general) for subject in subjects
+        )
+    ]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the walk and the index are PostgreSQL's")
+def test_a_common_word_finds_the_newest_cases_even_when_the_index_is_too_slow_for_it(world, settings):
+    ids = _long_texts(world, 3000, "cheap followers " * 700)
+    settings.SEARCH_TEXT_TIMEOUT_MS = 1  # the index alone times out (test above)
+
+    results = search(user=world.alice, query="CHEAP Followers")
+
+    assert not results.text_timed_out
+    assert [int(hit.url.rstrip("/").rsplit("/", 1)[1]) for hit in results.cases] == sorted(ids)[::-1][:10]
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the walk and the index are PostgreSQL's")
+def test_a_rare_term_the_walk_cannot_reach_in_time_is_found_by_the_index(world, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    ids = _long_texts(world, 3000, "nothing to see here " * 700)
+    world.post1.text = "a quixotic zephyr"  # the oldest case in alice's queue
+    world.post1.save()
+    settings.SEARCH_TEXT_WALK_MS = 1  # 3,000 long texts: the walk cannot get to the old case in time
+    settings.SEARCH_TEXT_TIMEOUT_MS = 10_000  # the index's own limit is the test above's
+
+    with CaptureQueriesContext(connection) as captured:
+        results = search(user=world.alice, query="quixotic zephyr")
+
+    sql = [query["sql"].upper() for query in captured.captured_queries]
+    assert any("STRPOS" in query for query in sql) and any("LIKE" in query for query in sql)
+    assert not results.text_timed_out and len(ids) == 3000
+    assert {hit.matched for hit in results.cases} == {"text"} and results.cases
+
+
+@pytest.mark.parametrize("query", ["followers", "cheap", "rep", "see", "zzz-not-there"])
+def test_the_walk_and_the_index_find_the_same_page(world, settings, query):
+    _long_texts(world, 40, "cheap followers, see rep")
+    settings.SEARCH_TEXT_WALK_MS = 0
+    by_index = search(user=world.alice, query=query)
+    settings.SEARCH_TEXT_WALK_MS = 5000
+    by_walk = search(user=world.alice, query=query)
+
+    assert [hit.url for hit in by_walk.cases] == [hit.url for hit in by_index.cases]
+    assert not by_walk.text_timed_out and not by_index.text_timed_out
 
 
 def test_an_id_that_finds_something_does_not_also_search_the_texts(world):
