@@ -70,6 +70,36 @@ def test_held_decided_and_protected_cases_are_skipped_with_reasons(lead, spam_ca
     assert "protected" in outcome.skipped[protected.pk]
 
 
+def test_a_real_lead_who_may_decide_protected_subjects_still_never_does_so_in_bulk(spam_cases, review_setup):
+    """Leads hold both permissions: a protected subject (a lead's mark or a protected tag) is decided by a
+    lead case by case, never swept up in a batch."""
+    from moderation.roles import LEAD, sync_roles
+
+    lead = factories.UserFactory(username="lola")
+    lead.groups.add(sync_roles()[LEAD])
+    review_setup.queue.members.add(lead)
+    marked, tagged, plain = spam_cases
+    marked.subject.is_protected, marked.subject.protected_reason = True, "Head of state"
+    marked.subject.save()
+    tag = factories.TagFactory(slug="high-profile", is_protected=True)
+    SubjectTag.objects.create(subject=tagged.subject, tag=tag)
+
+    outcome = bulk(lead, spam_cases, review_setup)
+
+    assert outcome.decided == [plain.pk]
+    assert "Head of state" in outcome.skipped[marked.pk] and "high-profile" in outcome.skipped[tagged.pk]
+    assert not Decision.objects.filter(case__in=[marked, tagged]).exists()
+    review.record_decision(  # one by one, the lead may
+        case_id=marked.pk,
+        user=lead,
+        policy_id=review_setup.policies["spam"].pk,
+        action_id=review_setup.actions["remove"].pk,
+        expected_version=None,
+        must_hold=False,
+    )
+    assert Decision.objects.filter(case=marked).exists()
+
+
 def test_an_action_not_allowed_refuses_the_whole_batch(lead, spam_cases, review_setup):
     review_setup.policies["spam"].allowed_actions.remove(review_setup.actions["warn"])
 

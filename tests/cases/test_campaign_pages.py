@@ -246,6 +246,36 @@ def test_a_campaign_decision_skips_protected_held_and_hidden_cases_and_audits_ea
     assert Case.objects.get(pk=secret.pk).status == Case.Status.OPEN
 
 
+def test_a_subject_marked_protected_while_the_campaign_is_decided_is_skipped_not_decided(
+    lead, review_setup, campaign_cases, monkeypatch
+):
+    """The plan reads protection once, unlocked; a lead marking a member's subject meanwhile still wins:
+    each case is checked again under its lock, and a batch never decides a protected subject."""
+    from cases.services.protection import set_subject_protection
+    from cases.services.review import campaign_decisions
+    from moderation.roles import LEAD, sync_roles
+
+    lead.groups.add(sync_roles()[LEAD])  # a real lead: may decide protected subjects one by one
+    cases, _ = campaign_cases
+    first, *others = cases
+    real = campaign_decisions.record_decision
+
+    def marking_the_others_during_the_first(**kwargs):
+        if kwargs["case_id"] == first.pk:
+            set_subject_protection(
+                subject_ids=[case.subject_id for case in others], protected=True, reason="Partner", user=lead
+            )
+        return real(**kwargs)
+
+    monkeypatch.setattr(campaign_decisions, "record_decision", marking_the_others_during_the_first)
+
+    outcome = _decide(lead, review_setup, campaign(cases), expected=len(cases))
+
+    assert outcome.decided == [first.pk]
+    assert sorted(outcome.skipped_protected) == sorted(case.pk for case in others)
+    assert set(Decision.objects.values_list("case_id", flat=True)) == {first.pk}
+
+
 def test_a_campaign_that_changed_since_the_confirmation_decides_nothing(lead, review_setup, campaign_cases):
     cases, _ = campaign_cases
 

@@ -59,6 +59,7 @@ def bulk_decide(
                     notes="Bulk decision.",
                     expected_version=None,
                     must_hold=False,  # a lead's deliberate batch: the permission is the safeguard
+                    batch=True,  # ... which never decides a protected subject
                 )
             except NotFound:
                 outcome.skipped[case_id] = "No such case."

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from cases.campaign_selectors import DECISION_LIMIT, campaign_for, decision_plan
 from cases.services.review.bulk import batch_choice
-from cases.services.review.common import clean_text
+from cases.services.review.common import ProtectedSubject, clean_text
 from cases.services.review.decisions import record_decision
 from moderation.audit import Actor, Verb, record_event
 from moderation.errors import Conflict, DomainError, Forbidden, NotFound
@@ -78,7 +78,10 @@ def decide_campaign(
                     notes=f"Campaign {campaign.pk} decision.",
                     expected_version=version,
                     must_hold=False,  # a lead's deliberate batch: the permission is the safeguard
+                    batch=True,  # ... which never decides a protected subject
                 )
+            except ProtectedSubject:
+                outcome.skipped_protected.append(case_id)  # marked or tagged since the plan was read
             except DomainError as exc:
                 outcome.skipped_changed[case_id] = exc.message
             else:

@@ -143,13 +143,24 @@ def can_act_on_protected(user) -> bool:
     return user.is_superuser or user.has_perm("cases.act_on_protected")
 
 
-def refuse_if_protected(case: Case, user) -> None:
-    """Forbidden when the case's subject is protected (marked so by a lead, or a protected tag) and `user` is
-    not a lead: people other than leads escalate such subjects, they do not decide them."""
+class ProtectedSubject(Forbidden):
+    """The subject is protected: a batch (bulk or campaign decision) never decides it, and of people only
+    leads do, one case at a time."""
+
+
+def refuse_if_protected(case: Case, user, *, batch: bool = False) -> None:
+    """ProtectedSubject when the case's subject is protected (marked so by a lead, or a protected tag) and
+    `user` is not a lead, or whoever they are in a `batch`: people other than leads escalate such subjects,
+    and a lead decides them case by case, never in a bulk or campaign decision (which read the protection
+    when planned, unlocked: this is the check under the case's lock)."""
     # The subject first: most are not protected, and then the user's permissions need not be loaded.
     reasons = protection_of(case.subject_id)
+    if reasons and batch:
+        raise ProtectedSubject(
+            f"This subject is protected ({'; '.join(reasons)}): it is decided case by case, not in a batch."
+        )
     if reasons and not can_act_on_protected(user):
-        raise Forbidden(
+        raise ProtectedSubject(
             f"This subject is protected ({'; '.join(reasons)}): only leads can act on it. Escalate it instead."
         )
 

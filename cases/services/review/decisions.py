@@ -54,6 +54,7 @@ def record_decision(
     expected_version: int | None,
     subject_version: int | None = None,
     must_hold: bool = True,
+    batch: bool = False,
 ) -> Decision:
     """Record an agent's decision on the case they hold. Audited. Returns the decision.
 
@@ -67,7 +68,8 @@ def record_decision(
     allowed under the (active) policy ("no violation" always is); escalation has its own service.
     `subject_version` is the content version the agent decided on (default: the one the case shows); the
     decision records it and its author, which enforcement, the strike and an appeal then use. Only the agent
-    holding the case decides it (`must_hold`; a lead's bulk decision is the one exception). Raises
+    holding the case decides it (`must_hold`; a lead's bulk or campaign decision is the one exception), and a
+    `batch` never decides a protected subject, whoever runs it. Raises
     ReviewError (bad input), Forbidden (a protected subject, one's own pending decision), CaseConflict (the
     case changed meanwhile, or is not held) or CaseNotVisible.
     """
@@ -76,7 +78,7 @@ def record_decision(
     check_can_act(case, user, expected_version, now, must_hold=must_hold)
     if case.kind == Case.Kind.APPEAL:
         raise ReviewError("An appeal is upheld or overturned, not decided again.", field="action")
-    refuse_if_protected(case, user)
+    refuse_if_protected(case, user, batch=batch)
     policy = Policy.objects.filter(pk=policy_id, is_active=True).first() if policy_id else None
     if policy is None:
         raise ReviewError("Choose a policy.", field="policy")
