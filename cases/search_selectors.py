@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import StrIndex, Upper
 from django.urls import reverse
 
 from cases.models import Appeal, Case, Report, Subject
+from moderation.statement_limits import within_statement_timeout
 from queues.selectors import visible_cases
 
 MIN_TEXT_LENGTH = 3  # trigrams: shorter terms cannot use the index and match nearly everything
@@ -156,38 +157,16 @@ def _text_matches(cases: QuerySet[Case], query: str, limit: int) -> tuple[list[C
         # strpos, not LIKE: a condition the trigram index cannot serve, so the plan is the walk by id.
         walk = rows.annotate(_at=StrIndex(Upper("subject__text"), Upper(Value(query)))).filter(_at__gt=0)
         try:
-            return _within(settings.SEARCH_TEXT_WALK_MS, lambda: list(walk[:limit]), walk=True), False
+            return within_statement_timeout(
+                settings.SEARCH_TEXT_WALK_MS, lambda: list(walk[:limit]), walk=True
+            ), False
         except DatabaseError:
             pass
     try:
         indexed = rows.filter(subject__text__icontains=query)
-        return _within(settings.SEARCH_TEXT_TIMEOUT_MS, lambda: list(indexed[:limit])), False
+        return within_statement_timeout(settings.SEARCH_TEXT_TIMEOUT_MS, lambda: list(indexed[:limit])), False
     except DatabaseError:
         return [], True
-
-
-def _within(milliseconds: int, read, *, walk: bool = False):
-    """`read()` under a statement timeout of `milliseconds`; DatabaseError when it fires. `walk`: with sorts
-    priced out, so the plan is the id index read backwards (a plan that sorts would first match every
-    visible case's text: the planner, guessing how rare a substring is, sometimes prefers it)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('statement_timeout'), current_setting('enable_sort')")
-        before = cursor.fetchone()
-    # SET LOCAL inside a savepoint: a timeout rolls the savepoint back (and the settings with it); on success
-    # the previous ones are put back, since releasing a savepoint would keep ours for the whole request.
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true), set_config('enable_sort', %s, true)",
-                [str(milliseconds), "off" if walk else before[1]],
-            )
-        found = read()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true), set_config('enable_sort', %s, true)",
-                list(before),
-            )
-    return found
 
 
 def _case_hit(case: Case, matched: str) -> Hit:

@@ -498,6 +498,8 @@ SEARCH_RESULTS_LIMIT = env_int("SEARCH_RESULTS_LIMIT", 10)
 SEARCH_TEXT_TIMEOUT_MS = env_int("SEARCH_TEXT_TIMEOUT_MS", 250)
 # ... and first the walk of the newest cases, text by text (finds a common word's page at once; 0: off).
 SEARCH_TEXT_WALK_MS = env_int("SEARCH_TEXT_WALK_MS", 30)
+# A queue page filtered by text (`q`): its statements' time limit on PostgreSQL (then "add a word").
+QUEUE_TEXT_TIMEOUT_MS = env_int("QUEUE_TEXT_TIMEOUT_MS", 1000)
 # Subject and author timelines: entries per page (keyset pagination, newest first).
 TIMELINE_PAGE_SIZE = env_int("TIMELINE_PAGE_SIZE", 50)
 # Queue counts are computed once for all agents this often (each dashboard polls them).

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +17,7 @@ from cases.services.review.bulk import bulk_decide as decide_in_bulk
 from moderation.comfort import my_exposure, session_comfort
 from moderation.errors import Invalid
 from moderation.page_errors import page_status
+from moderation.statement_limits import within_statement_timeout
 from queues import comfort_selectors, page_selectors, saved_view_selectors, selectors
 from queues.filter_markup import filter_fields_html
 from queues.filters import KEYSETS, CaseQueueFilter
@@ -70,8 +72,9 @@ def _render_queue(
     filterset = CaseQueueFilter(query, queryset=selectors.queue_cases(queue))
     page = cursor_error = None
     if filterset.is_valid():
-        try:
-            page = page_selectors.queue_page(
+
+        def read():
+            return page_selectors.queue_page(
                 filterset.qs,
                 sort=filterset.sort_name,
                 keys=KEYSETS[filterset.sort_name],
@@ -80,8 +83,19 @@ def _render_queue(
                 size=settings.QUEUE_PAGE_SIZE,
                 count_cap=settings.QUEUE_COUNT_CAP,
             )
+
+        try:
+            if filterset.form.cleaned_data.get("q"):
+                # A substring of every text in a big queue may take seconds: bounded, then "narrow it down".
+                page = within_statement_timeout(settings.QUEUE_TEXT_TIMEOUT_MS, read)
+            else:
+                page = read()
         except Invalid as exc:
             cursor_error = exc
+        except DatabaseError:
+            filterset.form.add_error(
+                "q", _("Too many cases contain these words to list them now: add a word or another filter.")
+            )
     # The pager's links keep the filter and replace the cursor.
     kept = query.copy() if hasattr(query, "copy") else QueryDict(mutable=True)
     for name in (NEXT, PREVIOUS, "page"):

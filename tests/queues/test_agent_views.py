@@ -496,6 +496,27 @@ def test_a_case_id_search_with_a_huge_number_is_just_a_text_search(agent_client,
     assert listed(agent_client.get("/queues/general/", {"q": "9" * 30})) == []
 
 
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="the statement timeout is PostgreSQL's")
+def test_a_text_filter_too_slow_for_its_time_limit_asks_for_another_word_and_holds_nothing(
+    agent_client, general, settings
+):
+    from django.db import connection
+
+    # 80 texts of 1 MB that all contain the words: matching them takes far longer than 20 ms.
+    for n in range(80):
+        open_case(general, subject__text="nothing to see here " * 50_000, subject__external_id=f"big-{n}")
+    settings.QUEUE_TEXT_TIMEOUT_MS = 20
+
+    response = agent_client.get("/queues/general/", {"q": "to see here"})
+
+    assert response.status_code == 422
+    assert "add a word or another filter" in response.content.decode()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('statement_timeout')")
+        assert cursor.fetchone()[0] != "20ms"  # the limit was the filter's alone
+    assert len(listed(agent_client.get("/queues/general/"))) == 50  # the connection answers as before
+
+
 # --- Queue page: pagination is keyset (tests/queues/test_queue_keyset.py) ------------------------------------
 
 
