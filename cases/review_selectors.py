@@ -25,6 +25,7 @@ from cases.models import (
     Subject,
     Tag,
     VendorCallback,
+    protection_reasons,
 )
 from cases.selectors import media_url_hash, review_config
 from cases.track_record import reporters_for
@@ -287,12 +288,11 @@ def case_review(*, case: Case, user, now: datetime) -> CaseReview:
 
 
 def protection_shown(subject: Subject, tags) -> list[str]:
-    """Why an agent may not decide the subject, as `refuse_if_protected` will say: the lead's reason when it
-    is marked protected, then its protected tags (already loaded for the page)."""
-    reasons = [tag.slug for tag in tags if tag.is_protected]
-    if subject.is_protected:
-        reasons.insert(0, subject.protected_reason or "marked protected")
-    return reasons
+    """Why an agent may not decide the subject, as `refuse_if_protected` will say, from what the page has
+    already loaded (the subject and its tags)."""
+    return protection_reasons(
+        subject.is_protected, subject.protected_reason, [tag.slug for tag in tags if tag.is_protected]
+    )
 
 
 def presence_window() -> timedelta:

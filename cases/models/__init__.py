@@ -17,7 +17,15 @@ from cases.models.oversight import DecisionHour, PerformanceDay, ReportHour
 from cases.models.report import Report, Reporter, Signal
 from cases.models.signal_source import URL_PLACEHOLDERS, ContextProvider, Scorer
 from cases.models.statement import StatementOfReasons
-from cases.models.subject import TAG_SLUG_VALIDATOR, MediaFile, Subject, SubjectTag, SubjectVersion, Tag
+from cases.models.subject import (
+    TAG_SLUG_VALIDATOR,
+    MediaFile,
+    Subject,
+    SubjectTag,
+    SubjectVersion,
+    Tag,
+    protection_reasons,
+)
 
 __all__ = [
     "CLAIMABLE_STATUSES",
@@ -60,4 +68,5 @@ __all__ = [
     "TextFingerprint",
     "TextSignature",
     "VendorCallback",
+    "protection_reasons",
 ]

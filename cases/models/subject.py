@@ -66,6 +66,15 @@ class Subject(models.Model):
         return f"{self.kind}:{self.external_id}"
 
 
+def protection_reasons(is_protected: bool, reason: str, protected_tags) -> list[str]:
+    """Why a subject is protected, as people are told: the lead's reason when it is marked protected, then
+    its protected tags in slug order; empty when it is neither."""
+    reasons = sorted(protected_tags)
+    if is_protected:
+        reasons.insert(0, reason or "marked protected")
+    return reasons
+
+
 class SubjectVersion(models.Model):
     """The content of a subject as it was reported: evidence is never overwritten by newer text."""
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.db.models import Q, StringAgg, Value
 
-from cases.models import Case, Decision, Subject
+from cases.models import Case, Decision, Subject, protection_reasons
 from moderation.errors import Conflict, Forbidden, Invalid, NotFound
 from queues.selectors import visible_cases
 
@@ -133,10 +133,7 @@ def protection_of(subject_id: int) -> list[str]:
         return []
     flagged, reason, tags = row
     # Tag slugs cannot hold a comma (`TAG_SLUG_VALIDATOR`), so the aggregate splits back exactly.
-    reasons = sorted(tags.split(",")) if tags else []
-    if flagged:
-        reasons.insert(0, reason or "marked protected")
-    return reasons
+    return protection_reasons(flagged, reason, tags.split(",") if tags else [])
 
 
 def can_act_on_protected(user) -> bool:
