@@ -9,7 +9,7 @@ Only rows about cases the viewer may see count (`queues.selectors.can_view_case`
 The counts are shared by all viewers for a few seconds (`OUTBOX_STATS_CACHE_SECONDS`).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -85,45 +85,36 @@ def _all_undelivered() -> list[dict]:
     return cache.get_or_set("cases:undelivered:v1", compute, seconds)
 
 
-def _rows(user) -> list[dict]:
+def _visible(user) -> dict[str, Deliveries]:
     """Per destination, what `user` may see of the undelivered rows: the same rule as the case pages
-    (`can_view_case` on each group's queue and restriction), summed in Python."""
-    totals: dict[str, dict] = {}
+    (`can_view_case` on each group's queue and restriction), the groups added up."""
+    totals: dict[str, Deliveries] = {}
     for row in _all_undelivered():
-        case = SimpleNamespace(queue_id=row["queue"], is_restricted=row["restricted"])
-        if not can_view_case(user, case):
+        if not can_view_case(user, SimpleNamespace(queue_id=row["queue"], is_restricted=row["restricted"])):
             continue
-        total = totals.setdefault(
-            row["destination"],
-            {"destination": row["destination"], "pending": 0, "failing": 0, "failed": 0, "oldest": None},
-        )
-        for count in ("pending", "failing", "failed"):
-            total[count] += row[count]
-        if row["oldest"] is not None and (total["oldest"] is None or row["oldest"] < total["oldest"]):
-            total["oldest"] = row["oldest"]
-    return list(totals.values())
+        destination = row["destination"]
+        group = Deliveries(destination, row["pending"], row["failing"], row["failed"], row["oldest"])
+        totals[destination] = totals.get(destination, Deliveries(destination)) + group
+    return totals
 
 
 def delivery_alert(user) -> Deliveries:
     """Everything undelivered the user may see (one shared query): the banner on the lead dashboards."""
-    total = Deliveries("all")
-    for row in _rows(user):
-        total = total + Deliveries("all", row["pending"], row["failing"], row["failed"], row["oldest"])
-    return total
+    return sum(_visible(user).values(), Deliveries("all"))
 
 
 def delivery_health(user) -> list[Deliveries]:
     """Per destination: the active enforcement endpoint, then each vendor's callbacks (three queries, one
     of them shared)."""
-    rows = _rows(user)
-    vendor_ids = [int(row["destination"]) for row in rows if row["destination"] != ENFORCEMENT]
+    totals = _visible(user)
+    vendor_ids = [int(destination) for destination in totals if destination != ENFORCEMENT]
     vendors = dict(Vendor.objects.filter(pk__in=vendor_ids).values_list("pk", "name"))
     endpoint = EnforcementEndpoint.objects.filter(is_active=True).values_list("name", flat=True).first()
     out = []
-    for row in sorted(rows, key=lambda r: (r["destination"] != ENFORCEMENT, r["destination"])):
-        if row["destination"] == ENFORCEMENT:
+    for destination in sorted(totals, key=lambda d: (d != ENFORCEMENT, d)):
+        if destination == ENFORCEMENT:
             name = f"Enforcements → {endpoint or 'no active endpoint'}"
         else:
-            name = f"Callbacks → {vendors.get(int(row['destination']), row['destination'])}"
-        out.append(Deliveries(name, row["pending"], row["failing"], row["failed"], row["oldest"]))
+            name = f"Callbacks → {vendors.get(int(destination), destination)}"
+        out.append(replace(totals[destination], destination=name))
     return out
