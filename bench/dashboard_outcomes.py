@@ -202,7 +202,7 @@ def main() -> None:
         measure(clients[who], [path])  # warm up
     print(f"{'page':58} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KB':>6}")
     for who, path in shapes:
-        timings, queries, size = measure(clients[who], [path] * n)
+        timings, queries, size, _ = measure(clients[who], [path] * n)
         name = f"{who} {path}"
         print(
             f"{name:58} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d} {size / 1024:6.0f}"

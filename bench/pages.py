@@ -22,12 +22,12 @@ from _scale import HEAVY_EVERY, database_url, setup_django
 DB_NAME = os.environ.get("BENCH_DB_NAME", "moderation_bench_scale")
 
 
-def measure(client, paths: list[str]) -> tuple[list[float], int, int]:
+def measure(client, paths: list[str]) -> tuple[list[float], int, int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     timings = []
-    queries = 0
+    queries = narrowed = 0
     for path in paths:
         connection.queries_log.clear()
         began = time.perf_counter()
@@ -39,13 +39,11 @@ def measure(client, paths: list[str]) -> tuple[list[float], int, int]:
             path,
             response.status_code,
         )
-        NARROWED[0] += response.status_code == 422
+        narrowed += response.status_code == 422
         queries = max(queries, len(ctx.captured_queries))
     timings.sort()
-    return timings, queries, len(response.content)
-
-
-NARROWED = [0]  # text-filtered pages that answered "add a word" (over QUEUE_TEXT_TIMEOUT_MS)
+    # The last: the pages that answered "add a word" (a text filter over QUEUE_TEXT_TIMEOUT_MS).
+    return timings, queries, len(response.content), narrowed
 
 
 def main() -> None:
@@ -92,16 +90,15 @@ def main() -> None:
     measure(client, ["/queues/", f"/cases/{top}/"])  # warm up
     print(f"{'page':46} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'KB':>6}")
     for name, paths in shapes.items():
-        NARROWED[0] = 0
-        timings, queries, size = measure(client, paths)
-        narrowed = f"  ({NARROWED[0]} of {len(paths)} asked for another word)" if NARROWED[0] else ""
+        timings, queries, size, narrowed = measure(client, paths)
+        asked = f"  ({narrowed} of {len(paths)} asked for another word)" if narrowed else ""
         print(
             f"{name:46} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d} {size / 1024:6.0f}"
-            + narrowed
+            + asked
         )
     # In production the counts are computed once per QUEUE_STATS_CACHE_SECONDS for all agents.
     settings.QUEUE_STATS_CACHE_SECONDS = 5
-    timings, queries, size = measure(client, ["/queues/"] * n)
+    timings, queries, size, _ = measure(client, ["/queues/"] * n)
     name = "dashboard (counts cached 5 s for all agents)"
     print(
         f"{name:46} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d} {size / 1024:6.0f}"

@@ -91,7 +91,7 @@ def main() -> None:
         if not paths:
             print(f"{name:46} (nothing visible to agent00)")
             continue
-        timings, queries, _ = measure(client, paths)
+        timings, queries, _, _ = measure(client, paths)
         print(f"{name:46} {percentile(timings, 50):8.1f} {percentile(timings, 95):8.1f} {queries:8d}")
     print("target: search p95 <= 300 ms at 10M reports")
 
